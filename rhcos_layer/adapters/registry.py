@@ -1,0 +1,235 @@
+"""The registry v2 API over requests: the only module that imports requests.
+
+Used to check access before podman pulls or pushes (so a wrong password or an unknown CA gets
+one clear line, not a wall of podman text) and to read the digest a registry serves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import ssl
+import time
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
+
+from .. import __version__
+from ..auth import Credentials
+from ..errors import CredentialsRejected, ImageNotFound, RegistryUnavailable, UntrustedCertificate
+from ..trust import TLSSettings, read_cert_dir
+
+if TYPE_CHECKING:
+    import requests
+
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
+_TRANSIENT_STATUS = {429, 500, 502, 503, 504}
+_CHALLENGE_RE = re.compile(r'(\w+)="([^"]*)"')
+
+
+def tls_hint(host: str) -> str:
+    return (
+        f"put the registry's CA certificate in --cert-dir DIR/ca.crt or"
+        f" /etc/containers/certs.d/{host}/ca.crt (or --tls-verify=false for a test registry)"
+    )
+
+
+def make_session(host: str, tls: TLSSettings) -> requests.Session:
+    """One requests session per registry, trusting what podman would trust for ``host``."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    session = requests.Session()
+    if not tls.verify:
+        # the user turned verification off on purpose; say it once in our words, not per request
+        import urllib3
+
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    session.headers["User-Agent"] = f"rhcos-layer/{__version__}"
+    if tls.verify:
+        trust = read_cert_dir(tls.cert_dir_for(host))
+        if trust.ca_files or trust.client_pairs:
+            context = ssl.create_default_context()
+            for ca in trust.ca_files:
+                context.load_verify_locations(cafile=str(ca))
+            for cert, key in trust.client_pairs:
+                context.load_cert_chain(str(cert), str(key))
+
+            class _TrustingAdapter(HTTPAdapter):
+                def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+                    kwargs["ssl_context"] = context
+                    super().init_poolmanager(*args, **kwargs)
+
+            session.mount(f"https://{host}/", _TrustingAdapter())
+    return session
+
+
+class RegistryClient:
+    """A registry at ``host`` (``host[:port]``), spoken to as ``creds`` would."""
+
+    def __init__(
+        self,
+        host: str,
+        creds: Optional[Credentials],
+        tls: TLSSettings,
+        *,
+        attempts: int = 4,
+        backoff: float = 0.25,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.host = host
+        self._creds = creds
+        self._tls = tls
+        self._session = make_session(host, tls)
+        self._attempts = attempts
+        self._backoff = backoff
+        self._sleep = sleep
+        self._token: Optional[str] = None
+
+    @property
+    def base_url(self) -> str:
+        return f"https://{self.host}"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- requests with retries and error mapping -------------------------------------------
+
+    def _send(self, method: str, url: str, headers: Dict[str, str]) -> requests.Response:
+        import requests
+
+        delay = self._backoff
+        last_problem = ""
+        for attempt in range(1, self._attempts + 1):
+            try:
+                response = self._session.request(
+                    method, url, headers=headers, timeout=(10, 60), verify=self._tls.verify, allow_redirects=True
+                )
+            except requests.exceptions.SSLError as exc:
+                raise UntrustedCertificate(
+                    f"registry {self.host}: TLS certificate not trusted ({_ssl_reason(exc)})",
+                    hint=tls_hint(self.host),
+                ) from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                last_problem = _connection_reason(exc)
+            else:
+                if response.status_code not in _TRANSIENT_STATUS:
+                    return response
+                last_problem = f"HTTP {response.status_code}"
+            if attempt < self._attempts:
+                self._sleep(delay)
+                delay *= 2
+        raise RegistryUnavailable(
+            f"registry {self.host} is unreachable after {self._attempts} attempts ({last_problem})",
+            hint="check the address and that the registry is up, then try again",
+        )
+
+    def request(self, method: str, path: str, headers: Optional[Dict[str, str]] = None) -> requests.Response:
+        """Send a request, answering Basic and Bearer challenges with our credentials."""
+        url = self.base_url + path
+        headers = dict(headers or {})
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        elif self._creds is not None:
+            headers["Authorization"] = _basic(self._creds)
+        response = self._send(method, url, headers)
+        if response.status_code == 401:
+            challenge = response.headers.get("WWW-Authenticate", "")
+            if challenge.lower().startswith("bearer"):
+                self._token = self._fetch_token(challenge)
+                headers["Authorization"] = f"Bearer {self._token}"
+                response = self._send(method, url, headers)
+        if response.status_code in (401, 403):
+            who = f"as {self._creds.username!r}" if self._creds else "without credentials"
+            verb = "rejected the credentials" if response.status_code == 401 else "denied access"
+            raise CredentialsRejected(
+                f"registry {self.host} {verb} {who} (HTTP {response.status_code})",
+                hint=f"check the authfile entry for {self.host} (--authfile / REGISTRY_AUTH_FILE), or `podman login {self.host}`",
+            )
+        return response
+
+    def _fetch_token(self, challenge: str) -> str:
+        params = dict(_CHALLENGE_RE.findall(challenge))
+        realm = params.pop("realm", "")
+        if not realm.startswith("https://"):
+            raise RegistryUnavailable(f"registry {self.host}: unsupported token realm {realm!r}")
+        headers = {"Authorization": _basic(self._creds)} if self._creds else {}
+        query = "&".join(f"{k}={v}" for k, v in params.items())
+        response = self._send("GET", f"{realm}?{query}" if query else realm, headers)
+        if response.status_code in (401, 403):
+            raise CredentialsRejected(
+                f"registry {self.host}: the token service rejected the credentials (HTTP {response.status_code})",
+                hint=f"check the authfile entry for {self.host} (--authfile / REGISTRY_AUTH_FILE)",
+            )
+        try:
+            body = response.json()
+            return str(body.get("token") or body["access_token"])
+        except (ValueError, KeyError):
+            raise RegistryUnavailable(f"registry {self.host}: the token service sent no token") from None
+
+    # -- registry operations ------------------------------------------------------------
+
+    def check_access(self) -> None:
+        """GET /v2/: raises on a bad password, an untrusted CA or an unreachable registry."""
+        response = self.request("GET", "/v2/")
+        if response.status_code >= 400:
+            raise RegistryUnavailable(f"registry {self.host}: /v2/ answered HTTP {response.status_code}")
+
+    def manifest_digest(self, repository: str, reference: str) -> Tuple[str, str]:
+        """(digest, media type) of ``repository:reference`` as the registry serves it."""
+        path = f"/v2/{repository}/manifests/{reference}"
+        response = self.request("HEAD", path, {"Accept": MANIFEST_TYPES})
+        if response.status_code == 404:
+            raise ImageNotFound(
+                f"registry {self.host} has no manifest {repository}:{reference}"
+                if not reference.startswith("sha256:")
+                else f"registry {self.host} has no manifest {repository}@{reference}",
+                hint="check the repository and digest, or push the image first",
+            )
+        if response.status_code >= 400:
+            raise RegistryUnavailable(f"registry {self.host}: HEAD {path} answered HTTP {response.status_code}")
+        digest = response.headers.get("Docker-Content-Digest", "")
+        media_type = response.headers.get("Content-Type", "").split(";")[0]
+        if not digest:
+            body = self.request("GET", path, {"Accept": MANIFEST_TYPES})
+            digest = "sha256:" + hashlib.sha256(body.content).hexdigest()
+            media_type = body.headers.get("Content-Type", "").split(";")[0]
+        return digest, media_type
+
+
+def _basic(creds: Optional[Credentials]) -> str:
+    import base64
+
+    assert creds is not None
+    token = base64.b64encode(f"{creds.username}:{creds.password}".encode("utf-8")).decode("ascii")
+    return f"Basic {token}"
+
+
+def _ssl_reason(exc: BaseException) -> str:
+    text = str(exc)
+    for known in ("certificate verify failed: self-signed certificate", "unable to get local issuer certificate",
+                  "self-signed certificate", "certificate has expired", "Hostname mismatch",
+                  "doesn't match", "unknown ca", "certificate verify failed"):
+        if known.lower() in text.lower():
+            return known
+    return "TLS handshake failed"
+
+
+def _connection_reason(exc: BaseException) -> str:
+    text = str(exc)
+    for known in ("Connection refused", "Connection reset", "Connection aborted", "timed out",
+                  "Name or service not known", "Temporary failure in name resolution", "RemoteDisconnected"):
+        if known.lower() in text.lower():
+            return known.lower()
+    return type(exc).__name__

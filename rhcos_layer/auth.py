@@ -1,0 +1,149 @@
+"""Registry credentials, found the way podman finds them, and kept out of sight.
+
+Lookup order (containers-auth.json(5)): ``--authfile``, then ``REGISTRY_AUTH_FILE``, then
+``$XDG_RUNTIME_DIR/containers/auth.json`` (``/run/containers/<uid>/auth.json``),
+``$XDG_CONFIG_HOME/containers/auth.json``, ``~/.docker/config.json``. The cluster's pull
+secret has the same ``{"auths": {...}}`` shape, so it works as an authfile as it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterator, List, Mapping, Optional
+
+from .errors import CredentialsRejected, InvalidInput
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A user name and secret for one registry. The secret never shows in repr or str."""
+
+    username: str
+    password: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return f"{self.username}:***"
+
+
+@dataclass
+class AuthFile:
+    """The parsed ``auths`` of one authfile; ``path`` is None when no file was found."""
+
+    path: Optional[Path]
+    entries: Dict[str, Credentials] = field(default_factory=dict, repr=False)
+
+    def lookup(self, image_name: str) -> Optional[Credentials]:
+        """Credentials for ``registry/repo``: the most specific matching key wins."""
+        for key in _candidate_keys(image_name):
+            creds = self.entries.get(key)
+            if creds is not None:
+                return creds
+        return None
+
+    def registry_config(self) -> Dict[str, Dict[str, str]]:
+        """All entries, in the shape of podman's ``X-Registry-Config`` header."""
+        return {key: {"username": c.username, "password": c.password} for key, c in self.entries.items()}
+
+
+def _normalise_key(key: str) -> str:
+    key = key.strip()
+    for prefix in ("https://", "http://"):
+        if key.startswith(prefix):
+            key = key[len(prefix) :]
+    key = key.rstrip("/")
+    if key in ("index.docker.io/v1", "index.docker.io", "registry-1.docker.io"):
+        key = "docker.io"
+    return key
+
+
+def _candidate_keys(image_name: str) -> Iterator[str]:
+    parts = image_name.split("/")
+    for end in range(len(parts), 0, -1):
+        yield "/".join(parts[:end])
+
+
+def default_locations(environ: Optional[Mapping[str, str]] = None) -> List[Path]:
+    env = os.environ if environ is None else environ
+    home = Path(env.get("HOME") or Path.home())
+    if env.get("XDG_RUNTIME_DIR"):
+        runtime_path = Path(env["XDG_RUNTIME_DIR"]) / "containers" / "auth.json"
+    else:
+        runtime_path = Path(f"/run/containers/{os.getuid()}/auth.json")
+    config_home = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
+    return [runtime_path, config_home / "containers" / "auth.json", home / ".docker" / "config.json"]
+
+
+def find_authfile(explicit: Optional[str], environ: Optional[Mapping[str, str]] = None) -> Optional[Path]:
+    """The authfile to use: the flag, REGISTRY_AUTH_FILE, then the first default that exists."""
+    env = os.environ if environ is None else environ
+    if explicit:
+        return Path(explicit)
+    if env.get("REGISTRY_AUTH_FILE"):
+        return Path(env["REGISTRY_AUTH_FILE"])
+    for candidate in default_locations(env):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load(path: Optional[Path], *, flag: str = "--authfile") -> AuthFile:
+    """Parse an authfile. Errors name the file and never quote its content."""
+    if path is None:
+        return AuthFile(None)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput(f"{flag} {path}: no such file: give the pull secret / auth.json to use") from None
+    except OSError as exc:
+        raise InvalidInput(f"{flag} {path}: cannot read: {exc.strerror}") from None
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"{flag} {path}: not valid JSON (line {exc.lineno})") from None  # type: ignore[attr-defined]
+    auths = data.get("auths") if isinstance(data, dict) else None
+    if not isinstance(auths, dict):
+        raise InvalidInput(f'{flag} {path}: no "auths" object: expected {{"auths": {{"REGISTRY": {{"auth": ...}}}}}}')
+    entries: Dict[str, Credentials] = {}
+    for key, entry in auths.items():
+        if not isinstance(entry, dict):
+            raise InvalidInput(f"{flag} {path}: entry {key!r} is not an object")
+        creds = _entry_credentials(entry)
+        if creds is None:
+            raise InvalidInput(f"{flag} {path}: entry {key!r} has no usable auth (expected base64 'user:password')")
+        entries[_normalise_key(key)] = creds
+    return AuthFile(path, entries)
+
+
+def _entry_credentials(entry: Mapping[str, object]) -> Optional[Credentials]:
+    encoded = entry.get("auth")
+    if isinstance(encoded, str) and encoded:
+        try:
+            decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        user, sep, secret = decoded.partition(":")
+        return Credentials(user, secret) if sep else None
+    user, secret = entry.get("username"), entry.get("password")
+    if isinstance(user, str) and isinstance(secret, str):
+        return Credentials(user, secret)
+    return None
+
+
+def header_value(payload: object) -> str:
+    """URL-safe base64 JSON, as podman's X-Registry-Auth / X-Registry-Config headers want."""
+    return base64.urlsafe_b64encode(json.dumps(payload).encode("utf-8")).decode("ascii")
+
+
+def require(authfile: AuthFile, image_name: str, registry: str) -> Credentials:
+    creds = authfile.lookup(image_name)
+    if creds is None:
+        where = f"in {authfile.path}" if authfile.path else "(no authfile found)"
+        raise CredentialsRejected(
+            f"no credentials for {registry} {where}",
+            hint=f"add it with `podman login --authfile FILE {registry}` and pass --authfile FILE",
+        )
+    return creds

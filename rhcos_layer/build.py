@@ -1,0 +1,239 @@
+"""Build a layered image: check the Containerfile, skip unchanged inputs, run the build."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from . import __version__, auth, containerfile, reference
+from .context import GENERATED_PREFIX, collect, inputs_digest, make_tar
+from .errors import InvalidInput
+from .progress import Reporter
+from .project import PROJECT_FILE, STATE_FILE, Project
+from .trust import TLSSettings
+
+INPUTS_LABEL = "io.rhcos-layer.inputs-digest"
+VERSION_LABEL = "io.rhcos-layer.version"
+RELEASE_LABEL = "io.rhcos-layer.release"
+BASE_NAME_LABEL = "org.opencontainers.image.base.name"
+BASE_DIGEST_LABEL = "org.opencontainers.image.base.digest"
+
+_STEP_RE = re.compile(r"^STEP (\d+)/(\d+): (.*)$")
+
+
+@dataclass
+class BuildOptions:
+    project: Project
+    containerfile: Optional[Path] = None
+    context_dir: Optional[Path] = None
+    base: Optional[str] = None
+    build_args: Dict[str, str] = field(default_factory=dict)
+    secrets: Dict[str, Path] = field(default_factory=dict)
+    tags: List[str] = field(default_factory=list)
+    isolation: Optional[str] = None
+    no_cache: bool = False
+    authfile: Optional[str] = None
+    tls: TLSSettings = field(default_factory=TLSSettings)
+    release_version: Optional[str] = None
+
+
+@dataclass
+class BuildResult:
+    image_id: str
+    inputs_digest: str
+    base: str
+    tags: List[str]
+    skipped: bool
+    containerfile: str
+    log: str = ""
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {
+            "image_id": self.image_id,
+            "inputs_digest": self.inputs_digest,
+            "base": self.base,
+            "tags": self.tags,
+            "skipped": self.skipped,
+            "containerfile": self.containerfile,
+        }
+
+
+@dataclass
+class PreparedBuild:
+    """Everything decided before the engine is touched."""
+
+    containerfile_path: Path
+    containerfile_display: str
+    text: str
+    base: reference.ImageReference
+    context_dir: Path
+    inputs_digest: str
+    labels: Dict[str, str]
+    tags: List[str]
+    context: Any
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def prepare(options: BuildOptions) -> PreparedBuild:
+    """Read and check the inputs, compute the inputs digest. No engine, no network."""
+    project = options.project
+    if options.containerfile is not None:
+        cf_path = options.containerfile
+    elif project.containerfile:
+        cf_path = project.root / project.containerfile
+    else:
+        root = options.context_dir or project.root
+        cf_path = root / "Containerfile"
+        if not cf_path.exists() and (root / "Dockerfile").exists():
+            cf_path = root / "Dockerfile"
+    if options.context_dir is not None:
+        context_dir = options.context_dir
+    elif project.context:
+        context_dir = project.root / project.context
+    elif options.containerfile is None and project.path is None:
+        context_dir = cf_path.parent
+    else:
+        context_dir = project.root
+    display = _display(cf_path)
+    parsed = containerfile.load(cf_path, display)
+    build_args = dict(project.build_args)
+    build_args.update(options.build_args)
+    base_line = parsed.base(build_args)
+    override = options.base or None
+    override_source = "--base"
+    if override is None and project.base:
+        override, override_source = project.base, f"{project.where('base')}: base"
+    if override is not None:
+        try:
+            base = reference.parse_pinned(override)
+        except reference.ReferenceError as exc:
+            raise InvalidInput(f"{override_source}: {exc}") from None
+        text = parsed.with_base(base_line, base.pinned())
+    else:
+        base = base_line.checked(display)
+        text = parsed.text
+    skip = [project.root / STATE_FILE, project.root / PROJECT_FILE]
+    context = collect(context_dir, skip=skip)
+    digest = inputs_digest(text, base.pinned(), build_args, context)
+    labels = {
+        BASE_NAME_LABEL: base.pinned(),
+        BASE_DIGEST_LABEL: str(base.digest),
+        INPUTS_LABEL: digest,
+        VERSION_LABEL: __version__,
+    }
+    if options.release_version:
+        labels[RELEASE_LABEL] = options.release_version
+    tags = list(options.tags) or [default_tag(project, digest)]
+    for tag in tags:
+        try:
+            reference.parse(tag)
+        except reference.ReferenceError as exc:
+            raise InvalidInput(f"-t/--tag: {exc}") from None
+    return PreparedBuild(cf_path, display, text, base, context_dir, digest, labels, tags, context)
+
+
+def default_tag(project: Project, digest: str) -> str:
+    """``localhost/rhcos-layer/<project folder>:<first 12 hex of the inputs digest>``."""
+    name = re.sub(r"[^a-z0-9._-]+", "-", project.root.name.lower()).strip("-._") or "image"
+    return f"localhost/rhcos-layer/{name}:{digest[7:19]}"
+
+
+def build(options: BuildOptions, reporter: Optional[Reporter] = None) -> BuildResult:
+    """Build the image (or reuse one with the same inputs digest) and record it in the state file."""
+    from .adapters import engine as engine_mod
+
+    report = reporter or Reporter()
+    prepared = prepare(options)
+    authfile = auth.load(auth.find_authfile(options.authfile))
+    report.phase("Connecting to Podman")
+    with engine_mod.connect(options.isolation) as engine:
+        result = _reuse(engine, prepared, report) if not options.no_cache else None
+        if result is None:
+            _ensure_base(engine, prepared.base, authfile, options, report)
+            result = _run_build(engine, prepared, authfile, options, report)
+    options.project.record("build", {
+        "image_id": result.image_id,
+        "inputs_digest": result.inputs_digest,
+        "base": result.base,
+        "tags": result.tags,
+        "containerfile": result.containerfile,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    })
+    return result
+
+
+def _reuse(engine: Any, prepared: PreparedBuild, report: Reporter) -> Optional[BuildResult]:
+    found = engine.images_with_label(INPUTS_LABEL, prepared.inputs_digest)
+    if not found:
+        return None
+    newest = max(found, key=lambda image: image.get("Created", 0))
+    image_id = str(newest["Id"])
+    report.phase("Inputs unchanged: reusing the image built from them")
+    for tag in prepared.tags:
+        ref = reference.parse(tag)
+        engine.tag(image_id, ref.name, ref.tag or "latest")
+    return BuildResult(image_id, prepared.inputs_digest, prepared.base.pinned(), prepared.tags, True,
+                       prepared.containerfile_display)
+
+
+def _ensure_base(engine: Any, base: reference.ImageReference, authfile: auth.AuthFile, options: BuildOptions,
+                 report: Reporter) -> None:
+    """Pull the base unless the store has it; check access first so errors are one clear line."""
+    from .adapters.registry import RegistryClient
+
+    pinned = base.pinned()
+    if engine.image_exists(pinned):
+        return
+    report.phase(f"Pulling base {pinned}")
+    creds = authfile.lookup(base.name)
+    with RegistryClient(base.registry, creds, options.tls) as registry:
+        registry.manifest_digest(base.repository, str(base.digest))
+    engine.pull(pinned, base.registry, creds, options.tls, authfile.path, report.log)
+
+
+def _run_build(engine: Any, prepared: PreparedBuild, authfile: auth.AuthFile, options: BuildOptions,
+               report: Reporter) -> BuildResult:
+    import json
+
+    report.phase("Building")
+    tar = make_tar(prepared.context, prepared.text, options.secrets)
+    try:
+        params: Dict[str, Any] = {
+            "dockerfile": tar.containerfile_name,
+            "t": prepared.tags,
+            "labels": json.dumps(prepared.labels),
+            "layers": True,
+            "nocache": options.no_cache,
+            "tlsVerify": options.tls.verify,
+            "excludes": json.dumps([f"{GENERATED_PREFIX}*"]),
+        }
+        merged_args = dict(options.project.build_args)
+        merged_args.update(options.build_args)
+        if merged_args:
+            params["buildargs"] = json.dumps(merged_args)
+        if options.isolation:
+            params["isolation"] = options.isolation
+        if tar.secret_names:
+            params["secrets"] = json.dumps([f"id={sid},src={name}" for sid, name in tar.secret_names.items()])
+
+        def on_line(text: str) -> None:
+            for line in text.splitlines():
+                step = _STEP_RE.match(line)
+                if step:
+                    report.step(int(step.group(1)), int(step.group(2)), step.group(3))
+                report.log(line)
+
+        image_id = engine.build(tar.stream, params, authfile.registry_config(), on_line)
+    finally:
+        tar.close()
+    return BuildResult(image_id, prepared.inputs_digest, prepared.base.pinned(), prepared.tags, False,
+                       prepared.containerfile_display)

@@ -1,0 +1,112 @@
+"""The ``rhcos-layer`` command line: parsing and printing only; the work is in the core modules.
+
+Only click is imported at start-up; each command imports what it needs when it runs, so
+``rhcos-layer --help`` stays fast (a test checks the heavy modules stay unloaded).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import List, Optional
+
+import click
+
+from .. import __version__
+from .build import build_command
+from .completion import completion_command
+from .push import push_command
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class Settings:
+    """Global options, handed to every command through click's context object."""
+
+    def __init__(self, verbose: int, quiet: bool, no_color: bool, debug: bool) -> None:
+        self.verbose = verbose
+        self.quiet = quiet
+        self.no_color = no_color or bool(os.environ.get("NO_COLOR"))
+        self.debug = debug
+
+    def terminal(self):  # type: ignore[no-untyped-def]
+        from ..terminal import Terminal
+
+        return Terminal(verbosity=self.verbose, quiet=self.quiet, color=not self.no_color)
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", prog_name="rhcos-layer")
+@click.option("-v", "--verbose", count=True, help="Show the engine's full output (build log, push progress).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only results and errors.")
+@click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR=1).")
+@click.option("--debug", is_flag=True, help="Show a traceback on errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool, debug: bool) -> None:
+    """Build, push and roll out layered RHCOS images for OpenShift nodes.
+
+    \b
+    Typical loop:
+      rhcos-layer build             # Containerfile FROM <base>@sha256:... -> local image
+      rhcos-layer push              # -> REGISTRY/REPO@sha256:... (the digest nodes need)
+
+    Exit codes are listed in docs/exit-codes.md.
+    """
+    ctx.obj = Settings(verbose, quiet, no_color, debug)
+
+
+cli.add_command(build_command)
+cli.add_command(push_command)
+cli.add_command(completion_command)
+
+
+def _podman_style(args: List[str]) -> List[str]:
+    """Accept podman's ``--tls-verify=false`` spelling as well as click's ``--no-tls-verify``."""
+    out = []
+    for arg in args:
+        if arg.lower() in ("--tls-verify=false", "--tls-verify=0"):
+            out.append("--no-tls-verify")
+        elif arg.lower() in ("--tls-verify=true", "--tls-verify=1"):
+            out.append("--tls-verify")
+        else:
+            out.append(arg)
+    return out
+
+
+def main(args: Optional[List[str]] = None) -> None:
+    """Entry point: run the command, turn project errors into one line and an exit code."""
+    argv = _podman_style(list(sys.argv[1:] if args is None else args))
+    debug = "--debug" in argv or bool(os.environ.get("RHCOS_LAYER_DEBUG"))
+    from ..errors import RhcosLayerError
+
+    try:
+        cli.main(args=argv, prog_name="rhcos-layer", standalone_mode=False)
+    except RhcosLayerError as exc:
+        if debug:
+            raise
+        _terminal(argv).error(exc.message, exc.hint, exc.detail)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("Interrupted.\n")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted.\n")
+        sys.exit(130)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug of ours: one line, the traceback only with --debug
+        if debug:
+            raise
+        sys.stderr.write(f"Error: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
+        sys.exit(1)
+    sys.exit(0)
+
+
+def _terminal(argv: List[str]):  # type: ignore[no-untyped-def]
+    from ..terminal import Terminal
+
+    no_color = "--no-color" in argv or bool(os.environ.get("NO_COLOR"))
+    return Terminal(color=not no_color)

@@ -1,0 +1,42 @@
+"""Options shared by several commands, spelled like podman's and oc's."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import click
+
+F = Callable[..., Any]
+
+
+def registry_options(func: F) -> F:
+    """--authfile, --cert-dir, --tls-verify/--no-tls-verify."""
+    func = click.option(
+        "--tls-verify/--no-tls-verify", default=True, show_default=True,
+        help="Require HTTPS and a trusted certificate (podman's --tls-verify=false works too).",
+    )(func)
+    func = click.option(
+        "--cert-dir", type=click.Path(file_okay=False, exists=True), metavar="DIR",
+        help="CA certificates (*.crt) and client certificates for the registry, like podman's;"
+             " default /etc/containers/certs.d/HOST:PORT/.",
+    )(func)
+    func = click.option(
+        "--authfile", type=click.Path(dir_okay=False), metavar="FILE",
+        help="Registry credentials, e.g. the cluster's pull secret (default: REGISTRY_AUTH_FILE,"
+             " then podman's auth.json).",
+    )(func)
+    return func
+
+
+def output_option(func: F) -> F:
+    return click.option(
+        "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
+        help="Output format for the result.",
+    )(func)
+
+
+def project_option(func: F) -> F:
+    return click.option(
+        "--project", "project_file", metavar="FILE",
+        help="Project file (default: ./rhcos-layer.yaml when it exists).",
+    )(func)

@@ -1,0 +1,179 @@
+"""The build context: which files go to the build, their tarball, and the inputs digest.
+
+The inputs digest is what makes a rebuild a no-op: it covers the Containerfile text as built
+(after ``--base``), the base image, the build arguments and every context file's path, mode and
+content. Secrets are not part of it (their content must not leave a trace in a label).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import io
+import json
+import os
+import secrets as _secrets
+import stat
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from .errors import InvalidInput
+
+IGNORE_FILES = (".containerignore", ".dockerignore")
+GENERATED_PREFIX = ".rhcos-layer-"
+
+
+@dataclass(frozen=True)
+class ContextFile:
+    relpath: str
+    path: Path
+    mode: int
+    link_target: Optional[str] = None  # symlinks are sent as links, not followed
+
+
+@dataclass
+class BuildContext:
+    root: Path
+    files: List[ContextFile]
+    excluded: List[str] = field(default_factory=list)
+
+
+def _read_ignore(root: Path) -> List[Tuple[bool, str]]:
+    for name in IGNORE_FILES:
+        candidate = root / name
+        if candidate.is_file():
+            rules = []
+            for line in candidate.read_text(encoding="utf-8", errors="replace").splitlines():
+                line = line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                negate = line.startswith("!")
+                pattern = line[1:] if negate else line
+                pattern = os.path.normpath(pattern.strip("/")) if pattern.strip("/") else ""
+                if pattern:
+                    rules.append((negate, pattern))
+            return rules
+    return []
+
+
+def _ignored(relpath: str, rules: Sequence[Tuple[bool, str]]) -> bool:
+    result = False
+    for negate, pattern in rules:
+        regex_pattern = pattern.replace("**/", "*").replace("/**", "/*")
+        parts = relpath.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        if any(fnmatch.fnmatchcase(prefix, regex_pattern) for prefix in prefixes):
+            result = not negate
+    return result
+
+
+def collect(root: Path, skip: Sequence[Path] = ()) -> BuildContext:
+    """Walk ``root`` in a stable order, honouring .containerignore / .dockerignore."""
+    if not root.is_dir():
+        raise InvalidInput(f"{root}: build context is not a folder: give an existing folder as CONTEXT")
+    rules = _read_ignore(root)
+    skip_resolved = {p.resolve() for p in skip}
+    files: List[ContextFile] = []
+    excluded: List[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        base = Path(dirpath)
+        for name in sorted(filenames) + [d for d in dirnames if (base / d).is_symlink()]:
+            path = base / name
+            rel = path.relative_to(root).as_posix()
+            if path.resolve() in skip_resolved and not path.is_symlink():
+                continue
+            if _ignored(rel, rules):
+                excluded.append(rel)
+                continue
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                files.append(ContextFile(rel, path, stat.S_IMODE(info.st_mode), os.readlink(path)))
+            elif stat.S_ISREG(info.st_mode):
+                files.append(ContextFile(rel, path, stat.S_IMODE(info.st_mode)))
+        dirnames[:] = [d for d in dirnames if not (base / d).is_symlink()]
+    return BuildContext(root, files, excluded)
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def inputs_digest(containerfile_text: str, base: str, build_args: Mapping[str, str], context: BuildContext,
+                  target: Optional[str] = None) -> str:
+    files = []
+    for item in context.files:
+        content = "link:" + item.link_target if item.link_target is not None else _file_sha256(item.path)
+        files.append([item.relpath, oct(item.mode & 0o7777), content])
+    document = {
+        "containerfile": containerfile_text,
+        "base": base,
+        "build_args": sorted(build_args.items()),
+        "target": target or "",
+        "files": files,
+    }
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
+@dataclass
+class ContextTar:
+    """The tarball sent to the service, and the names it gave the generated entries."""
+
+    stream: IO[bytes]
+    containerfile_name: str
+    secret_names: Dict[str, str]  # secret id -> name inside the tarball
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = mode
+    tar.addfile(info, io.BytesIO(data))
+
+
+def make_tar(context: BuildContext, containerfile_text: str, secret_files: Mapping[str, Path]) -> ContextTar:
+    """Write the context tarball to a spooled temporary file (0600, deleted on close).
+
+    Secret files travel inside it under random names; the Podman service moves them out of
+    the context before the build starts, so they never reach a layer.
+    """
+    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=64 << 20, prefix="rhcos-layer-ctx-")
+    token = _secrets.token_hex(8)
+    cf_name = f"{GENERATED_PREFIX}{token}.Containerfile"
+    names: Dict[str, str] = {}
+    with tarfile.open(fileobj=spool, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for item in context.files:
+            info = tarfile.TarInfo(item.relpath)
+            info.mode = item.mode
+            info.mtime = int(item.path.lstat().st_mtime)
+            if item.link_target is not None:
+                info.type = tarfile.SYMTYPE
+                info.linkname = item.link_target
+                tar.addfile(info)
+                continue
+            info.size = item.path.stat().st_size
+            with item.path.open("rb") as handle:
+                tar.addfile(info, handle)
+        _add_bytes(tar, cf_name, containerfile_text.encode("utf-8"), 0o644)
+        for secret_id, path in secret_files.items():
+            name = f"{GENERATED_PREFIX}secret-{_secrets.token_hex(8)}"
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                spool.close()
+                raise InvalidInput(f"--secret id={secret_id}: cannot read src {path}: {exc.strerror}") from None
+            _add_bytes(tar, name, data, 0o600)
+            names[secret_id] = name
+    spool.seek(0)
+    return ContextTar(spool, cf_name, names)

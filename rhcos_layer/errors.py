@@ -1,0 +1,81 @@
+"""The errors rhcos-layer raises, one class per thing the user must fix.
+
+Core code and adapters raise these; only ``rhcos_layer.cli`` prints them, as one line on
+stderr, and exits with the class's ``exit_code``. The codes are documented in
+``docs/exit-codes.md``: keep that table and this module in step.
+"""
+
+from __future__ import annotations
+
+
+class RhcosLayerError(Exception):
+    """Base class: something went wrong that the user can act on."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str = "", detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        #: What to do next, printed after the message.
+        self.hint = hint
+        #: Longer output (a build log, a command's output) shown below the message.
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(RhcosLayerError):
+    """A file or flag the user gave is wrong: a Containerfile, the project file, a value."""
+
+    exit_code = 3
+
+
+class ContainerfileError(InvalidInput):
+    """The Containerfile is missing, unreadable, or would build an image that breaks nodes."""
+
+
+class ProjectFileError(InvalidInput):
+    """``rhcos-layer.yaml`` is malformed or has a key with a wrong value."""
+
+
+class CredentialsRejected(RhcosLayerError):
+    """A registry refused the credentials (401/403), or none were found for it."""
+
+    exit_code = 4
+
+
+class UntrustedCertificate(RhcosLayerError):
+    """A registry's TLS certificate is not trusted (unknown CA, wrong host name)."""
+
+    exit_code = 5
+
+
+class RegistryUnavailable(RhcosLayerError):
+    """A registry could not be reached or kept failing (connection errors, 5xx)."""
+
+    exit_code = 6
+
+
+class ImageNotFound(RhcosLayerError):
+    """An image or digest does not exist where it was looked for."""
+
+    exit_code = 7
+
+
+class BuildFailed(RhcosLayerError):
+    """``podman build`` ran but a step failed; ``detail`` holds the build log."""
+
+    exit_code = 8
+
+
+class EngineUnavailable(RhcosLayerError):
+    """No Podman service could be reached or started."""
+
+    exit_code = 9
+
+
+class Interrupted(RhcosLayerError):
+    """The user pressed Ctrl-C."""
+
+    exit_code = 130

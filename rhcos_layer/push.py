@@ -1,0 +1,150 @@
+"""Push a built image and report the digest the registry serves for it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional
+
+from . import auth, reference
+from .build import INPUTS_LABEL
+from .progress import Reporter
+from .errors import ImageNotFound, InvalidInput, RegistryUnavailable, RhcosLayerError
+from .project import Project
+from .trust import TLSSettings
+
+
+@dataclass
+class PushOptions:
+    project: Project
+    image: Optional[str] = None
+    destination: Optional[str] = None
+    authfile: Optional[str] = None
+    push_authfile: Optional[str] = None
+    tls: TLSSettings = field(default_factory=TLSSettings)
+    digestfile: Optional[Path] = None
+    attempts: int = 3
+    backoff: float = 1.0
+
+
+@dataclass
+class PushResult:
+    pullspec: str
+    digest: str
+    destination: str
+    image_id: str
+    attempts: int
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {
+            "pullspec": self.pullspec,
+            "digest": self.digest,
+            "destination": self.destination,
+            "image_id": self.image_id,
+        }
+
+
+def _source_image(options: PushOptions) -> str:
+    if options.image:
+        return options.image
+    last = options.project.read_state().get("build", {})
+    if not last.get("image_id"):
+        raise InvalidInput(
+            "no IMAGE given and no build recorded for this project",
+            hint="run `rhcos-layer build` first, or give the image: rhcos-layer push IMAGE DESTINATION",
+        )
+    return str(last["image_id"])
+
+
+def _destination(options: PushOptions) -> reference.ImageReference:
+    text = options.destination or options.project.image
+    where = "DESTINATION" if options.destination else f"{options.project.where('image')}: image"
+    if not text:
+        raise InvalidInput(
+            "no DESTINATION given and the project file has no `image:`",
+            hint="give one: rhcos-layer push [IMAGE] REGISTRY/REPOSITORY[:TAG], or set image: in rhcos-layer.yaml",
+        )
+    try:
+        ref = reference.parse(text)
+    except reference.ReferenceError as exc:
+        raise InvalidInput(f"{where}: {exc}") from None
+    if ref.digest:
+        raise InvalidInput(f"{where}: {text!r} has a digest: push to a repository or tag; the digest is the result")
+    return ref
+
+
+def push(options: PushOptions, reporter: Optional[Reporter] = None,
+         sleep: Callable[[float], None] = time.sleep) -> PushResult:
+    """Push the image, retrying transient registry failures, and verify the digest served."""
+    from .adapters import engine as engine_mod
+    from .adapters.registry import RegistryClient
+
+    report = reporter or Reporter()
+    image = _source_image(options)
+    destination = _destination(options)
+    pull_auth = auth.load(auth.find_authfile(options.authfile))
+    push_auth_path = auth.find_authfile(options.push_authfile) if options.push_authfile else pull_auth.path
+    push_auth = auth.load(push_auth_path, flag="--push-authfile") if options.push_authfile else pull_auth
+    creds = push_auth.lookup(destination.name)
+
+    with engine_mod.connect() as engine:
+        try:
+            details = engine.inspect(image)
+        except ImageNotFound:
+            raise ImageNotFound(f"no local image {image!r} to push",
+                                hint="run `rhcos-layer build` first, or check `podman images`") from None
+        image_id = str(details["Id"])
+        labels = (details.get("Config") or {}).get("Labels") or details.get("Labels") or {}
+        tag = destination.tag or derived_tag(labels.get(INPUTS_LABEL), image_id)
+        with RegistryClient(destination.registry, creds, options.tls) as registry:
+            report.phase(f"Checking access to {destination.registry}")
+            registry.check_access()
+            report.phase(f"Pushing {destination.name}:{tag}")
+            pushed, attempts = _push_with_retries(engine, image_id, destination, tag, creds, push_auth.path,
+                                                  options, report, sleep)
+            served, _ = registry.manifest_digest(destination.repository, tag)
+    if served != pushed:
+        raise RhcosLayerError(
+            f"{destination.name}:{tag} now points to {served}, not the {pushed} just pushed:"
+            " someone else pushed to this tag",
+            hint="push to a tag of your own (rhcos-layer push IMAGE REPO:TAG)",
+        )
+    pullspec = f"{destination.name}@{served}"
+    if options.digestfile is not None:
+        options.digestfile.write_text(served, encoding="utf-8")
+    options.project.record("push", {
+        "pullspec": pullspec,
+        "digest": served,
+        "destination": f"{destination.name}:{tag}",
+        "image_id": image_id,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    })
+    return PushResult(pullspec, served, f"{destination.name}:{tag}", image_id, attempts)
+
+
+def derived_tag(inputs: Optional[str], image_id: str) -> str:
+    """A tag from the inputs digest (``layer-<12 hex>``), or from the image ID without one."""
+    if inputs and inputs.startswith("sha256:"):
+        return f"layer-{inputs[7:19]}"
+    return f"image-{image_id[:12]}"
+
+
+def _push_with_retries(engine: Any, image_id: str, destination: reference.ImageReference, tag: str,
+                       creds: Optional[auth.Credentials], authfile: Optional[Path], options: PushOptions,
+                       report: Reporter, sleep: Callable[[float], None]) -> "tuple[str, int]":
+    delay = options.backoff
+    for attempt in range(1, options.attempts + 1):
+        try:
+            digest = engine.push(image_id, destination.name, tag, destination.registry, creds, options.tls,
+                                 authfile, report.log)
+            return digest, attempt
+        except RegistryUnavailable as exc:
+            if attempt == options.attempts:
+                raise RegistryUnavailable(
+                    f"{exc.message}; gave up after {attempt} attempts", hint=exc.hint, detail=exc.detail
+                ) from None
+            report.phase(f"Push failed ({exc.message}); retrying in {delay:.0f}s")
+            sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")

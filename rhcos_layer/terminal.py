@@ -1,0 +1,126 @@
+"""The one place that writes to the terminal: results to stdout, everything else to stderr.
+
+On a terminal, progress is drawn with rich; when stderr is not a terminal (CI logs, pipes) it
+is written as plain lines. ``NO_COLOR`` / ``--no-color`` turn colour off. rich is imported
+only when a live display is drawn, so plain runs and ``--help`` stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Optional, TextIO
+
+from .progress import Reporter
+
+
+class Terminal:
+    def __init__(self, verbosity: int = 0, quiet: bool = False, color: Optional[bool] = None,
+                 stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None) -> None:
+        self.verbosity = verbosity
+        self.quiet = quiet
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        if color is None:
+            color = not os.environ.get("NO_COLOR")
+        self.color = color
+        self.live = _isatty(self.stderr) and not quiet and os.environ.get("TERM") != "dumb"
+
+    # -- results: stdout ---------------------------------------------------------------------
+
+    def result(self, text: str) -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    def json(self, data: Any) -> None:
+        self.result(json.dumps(data, indent=2, sort_keys=True))
+
+    # -- messages: stderr --------------------------------------------------------------------
+
+    def _paint(self, text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.color and _isatty(self.stderr) else text
+
+    def info(self, text: str) -> None:
+        if not self.quiet:
+            self.stderr.write(text + "\n")
+            self.stderr.flush()
+
+    def detail(self, text: str) -> None:
+        if self.verbosity > 0 and not self.quiet:
+            self.stderr.write(text + "\n")
+
+    def warning(self, text: str) -> None:
+        self.stderr.write(self._paint("Warning:", "33") + f" {text}\n")
+
+    def error(self, message: str, hint: str = "", detail: str = "") -> None:
+        if detail:
+            self.stderr.write(detail.rstrip("\n") + "\n")
+        line = self._paint("Error:", "1;31") + f" {message}"
+        if hint:
+            line += f" ({hint})" if len(message) + len(hint) < 100 else f"\n  hint: {hint}"
+        self.stderr.write(line + "\n")
+        self.stderr.flush()
+
+    def reporter(self, title: str) -> ProgressReporter:
+        return ProgressReporter(self, title)
+
+
+class ProgressReporter(Reporter):
+    """Shows build and push progress: a rich progress bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, terminal: Terminal, title: str) -> None:
+        self.terminal = terminal
+        self.title = title
+        self._progress: Any = None
+        self._task: Any = None
+        self.lines: list = []
+
+    def __enter__(self) -> ProgressReporter:
+        if self.terminal.live:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+            console = Console(file=self.terminal.stderr, no_color=not self.terminal.color)
+            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                      MofNCompleteColumn(), console=console, transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task(self.title, total=None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def _print(self, text: str) -> None:
+        if self._progress is not None:
+            self._progress.console.print(text, markup=False, highlight=False)
+        else:
+            self.terminal.info(text)
+
+    def phase(self, text: str) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, description=text)
+        if not self.terminal.quiet:
+            self._print(text)
+
+    def step(self, index: int, total: int, text: str) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, total=total, completed=index - 1,
+                                  description=f"STEP {index}/{total}: {text[:60]}")
+            self._print(f"STEP {index}/{total}: {text}")
+        else:
+            self.terminal.info(f"STEP {index}/{total}: {text}")
+
+    def log(self, line: str) -> None:
+        self.lines.append(line)
+        if self.terminal.verbosity > 0 and not self.terminal.quiet and not line.startswith("STEP "):
+            self._print("  " + line.rstrip())
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

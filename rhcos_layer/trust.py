@@ -1,0 +1,50 @@
+"""TLS trust for a registry, decided the way podman decides it.
+
+``--cert-dir DIR`` wins; otherwise ``/etc/containers/certs.d/HOST:PORT/`` and then
+``/etc/docker/certs.d/HOST:PORT/``. In that folder ``*.crt`` files are extra CA roots (added to
+the system's), and a ``NAME.cert`` / ``NAME.key`` pair is a client certificate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+SYSTEM_CERTS_D: Tuple[Path, ...] = (Path("/etc/containers/certs.d"), Path("/etc/docker/certs.d"))
+
+
+@dataclass(frozen=True)
+class TLSSettings:
+    """What the user asked for: verify or not, and an explicit certificate folder."""
+
+    verify: bool = True
+    cert_dir: Optional[Path] = None
+
+    def cert_dir_for(self, host: str, system_dirs: Sequence[Path] = SYSTEM_CERTS_D) -> Optional[Path]:
+        """The folder whose certificates apply to ``host`` (``host:port``), if any."""
+        if self.cert_dir is not None:
+            return self.cert_dir
+        for root in system_dirs:
+            candidate = root / host
+            if candidate.is_dir():
+                return candidate
+        return None
+
+
+@dataclass(frozen=True)
+class HostTrust:
+    ca_files: List[Path]
+    client_pairs: List[Tuple[Path, Path]]
+
+
+def read_cert_dir(folder: Optional[Path]) -> HostTrust:
+    if folder is None or not folder.is_dir():
+        return HostTrust([], [])
+    cas = sorted(folder.glob("*.crt"))
+    pairs = []
+    for cert in sorted(folder.glob("*.cert")):
+        key = cert.with_suffix(".key")
+        if key.is_file():
+            pairs.append((cert, key))
+    return HostTrust(cas, pairs)
