@@ -178,9 +178,11 @@ def _reuse(engine: Any, prepared: PreparedBuild, report: Reporter) -> Optional[B
     newest = max(found, key=lambda image: image.get("Created", 0))
     image_id = str(newest["Id"])
     report.phase("Inputs unchanged: reusing the image built from them")
+    present = set(newest.get("Names") or newest.get("RepoTags") or [])
     for tag in prepared.tags:
         ref = reference.parse(tag)
-        engine.tag(image_id, ref.name, ref.tag or "latest")
+        if f"{ref.name}:{ref.tag or 'latest'}" not in present:
+            engine.tag(image_id, ref.name, ref.tag or "latest")
     return BuildResult(image_id, prepared.inputs_digest, prepared.base.pinned(), prepared.tags, True,
                        prepared.containerfile_display)
 

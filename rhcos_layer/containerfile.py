@@ -103,9 +103,8 @@ class BaseImage:
             return reference.parse_pinned(self.expanded)
         except reference.ReferenceError as exc:
             raise ContainerfileError(
-                f"{path}:{self.line}: FROM {exc}; OpenShift requires a layered image based on"
-                " the release's RHCOS image digest (`rhcos-layer resolve` or"
-                " `oc adm release info --image-for rhel-coreos`)"
+                f"{path}:{self.line}: FROM {exc}; OpenShift needs the layered image built on the"
+                " release's RHCOS image by digest (`oc adm release info --image-for rhel-coreos`)"
             ) from None
 
 

@@ -76,11 +76,9 @@ def parse(text: str) -> ImageReference:
     digest = None
     if "@" in text:
         text, digest = text.split("@", 1)
-        if not digest.startswith("sha256:"):
-            raise ReferenceError(f"{original!r}: digest must start with 'sha256:'")
         if not is_valid_digest(digest):
             raise ReferenceError(
-                f"{original!r}: malformed digest (expected sha256: and 64 lowercase hex digits)"
+                f"{original!r}: malformed digest {digest!r} (expected sha256: and 64 lowercase hex digits)"
             )
     parts = text.split("/")
     if len(parts) > 1 and _looks_like_host(parts[0]):

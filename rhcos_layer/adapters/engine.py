@@ -27,7 +27,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ..auth import Credentials, header_value
 from ..errors import (
@@ -71,19 +71,25 @@ def _socket_path(url: str) -> Optional[str]:
     return None
 
 
-def _quick_get(url: str, path: str, timeout: float = 2.0) -> Optional[int]:
-    """Status of GET ``path`` on a unix-socket service, or None when nothing answers."""
+def _quick_request(url: str, method: str, path: str, timeout: float = 30.0) -> Optional[Tuple[int, bytes]]:
+    """(status, body) of a small request to a unix-socket service; None when nothing answers."""
     sock_path = _socket_path(url)
     if sock_path is None:
         return None
     conn = _UnixHTTPConnection(sock_path, timeout)
     try:
-        conn.request("GET", path)
-        return conn.getresponse().status
+        conn.request(method, path)
+        response = conn.getresponse()
+        return response.status, response.read()
     except OSError:
         return None
     finally:
         conn.close()
+
+
+def _quick_get(url: str, path: str, timeout: float = 2.0) -> Optional[int]:
+    answer = _quick_request(url, "GET", path, timeout)
+    return None if answer is None else answer[0]
 
 
 def default_socket_url(environ: Optional[Mapping[str, str]] = None) -> str:
@@ -172,6 +178,20 @@ class Engine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _light(self, method: str, path: str, params: Optional[Dict[str, str]] = None) -> Tuple[int, Any]:
+        """A small request with a JSON answer. On a unix socket it skips podman-py, whose import
+        alone costs more than the whole no-op rebuild should (docs/engine.md)."""
+        query = "?" + urllib.parse.urlencode(params) if params else ""
+        answer = _quick_request(self.url, method, f"/v4.0.0/libpod{path}{query}")
+        if answer is None:
+            response = self._call(method.lower(), path, params=params)
+            return response.status_code, response.json() if response.content else None
+        status, body = answer
+        try:
+            return status, json.loads(body) if body else None
+        except ValueError:
+            return status, body.decode("utf-8", "replace")
+
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         from podman.errors import APIError
 
@@ -185,35 +205,34 @@ class Engine:
 
     def info(self) -> Dict[str, Any]:
         if self._info is None:
-            self._info = self._call("get", "/info").json()
+            self._info = dict(self._light("GET", "/info")[1])
         return self._info
 
     # -- images -----------------------------------------------------------------------------
 
     def image_exists(self, name: str) -> bool:
-        quoted = urllib.parse.quote(name, safe="")
-        status = _quick_get(self.url, f"/v4.0.0/libpod/images/{quoted}/exists")
-        if status is None:
-            status = self._call("get", f"/images/{quoted}/exists").status_code
+        status, _ = self._light("GET", f"/images/{urllib.parse.quote(name, safe='')}/exists")
         return status == 204
 
     def images_with_label(self, key: str, value: str) -> List[Dict[str, Any]]:
-        filters = json.dumps({"label": [f"{key}={value}"]})
-        response = self._call("get", "/images/json", params={"filters": filters})
-        return list(response.json() or [])
+        status, body = self._light("GET", "/images/json", {"filters": json.dumps({"label": [f"{key}={value}"]})})
+        if status >= 400:
+            raise EngineUnavailable(f"Podman service at {self.url} failed to list images: {body}")
+        return list(body or [])
 
     def inspect(self, name: str) -> Dict[str, Any]:
-        quoted = urllib.parse.quote(name, safe="")
-        response = self._call("get", f"/images/{quoted}/json")
-        if response.status_code == 404:
+        status, body = self._light("GET", f"/images/{urllib.parse.quote(name, safe='')}/json")
+        if status == 404:
             raise ImageNotFound(f"no local image {name!r}", hint="build it first with `rhcos-layer build`")
-        return dict(response.json())
+        if status >= 400:
+            raise EngineUnavailable(f"Podman service at {self.url} failed to inspect {name}: {body}")
+        return dict(body)
 
     def tag(self, image: str, repository: str, tag: str) -> None:
-        quoted = urllib.parse.quote(image, safe="")
-        response = self._call("post", f"/images/{quoted}/tag", params={"repo": repository, "tag": tag})
-        if response.status_code >= 400:
-            raise RhcosLayerError(f"podman could not tag {image} as {repository}:{tag}: {response.text.strip()}")
+        params = {"repo": repository, "tag": tag}
+        status, body = self._light("POST", f"/images/{urllib.parse.quote(image, safe='')}/tag", params)
+        if status >= 400:
+            raise RhcosLayerError(f"podman could not tag {image} as {repository}:{tag}: {body}")
 
     def pull(self, ref: str, registry: str, creds: Optional[Credentials], tls: TLSSettings,
              authfile: Optional[Path], on_line: LineCallback) -> str:

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from rhcos_layer import auth
+from rhcos_layer.errors import InvalidInput
+
+
+def _write(path: Path, data: object) -> Path:
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_most_specific_key_wins(tmp_path: Path) -> None:
+    encoded = base64.b64encode(b"org:s3cret").decode()
+    path = _write(tmp_path / "auth.json", {"auths": {
+        "quay.io": {"auth": base64.b64encode(b"any:pw").decode()},
+        "quay.io/myorg": {"auth": encoded},
+        "https://registry.example.com": {"username": "u", "password": "p"},
+    }})
+    loaded = auth.load(path)
+    assert loaded.lookup("quay.io/myorg/layered").username == "org"
+    assert loaded.lookup("quay.io/other/x").username == "any"
+    assert loaded.lookup("registry.example.com/a").password == "p"
+    assert loaded.lookup("ghcr.io/a") is None
+
+
+def test_credentials_never_show_their_secret(tmp_path: Path) -> None:
+    creds = auth.Credentials("user", "SENTINEL-PW")
+    assert "SENTINEL-PW" not in repr(creds)
+    assert "SENTINEL-PW" not in str(creds)
+    assert "SENTINEL-PW" not in repr(auth.AuthFile(None, {"x": creds}))
+
+
+def test_lookup_order_flag_env_then_defaults(tmp_path: Path) -> None:
+    runtime = tmp_path / "run"
+    (runtime / "containers").mkdir(parents=True)
+    default = _write(runtime / "containers" / "auth.json", {"auths": {}})
+    env = {"XDG_RUNTIME_DIR": str(runtime), "HOME": str(tmp_path)}
+    assert auth.find_authfile(None, env) == default
+    assert auth.find_authfile(None, {**env, "REGISTRY_AUTH_FILE": "/x.json"}) == Path("/x.json")
+    assert auth.find_authfile("/flag.json", {**env, "REGISTRY_AUTH_FILE": "/x.json"}) == Path("/flag.json")
+    assert auth.find_authfile(None, {"HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path / "none")}) is None
+
+
+def test_docker_config_is_a_default_location(tmp_path: Path) -> None:
+    (tmp_path / ".docker").mkdir()
+    docker = _write(tmp_path / ".docker" / "config.json", {"auths": {}})
+    assert auth.find_authfile(None, {"HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path)}) == docker
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "not valid JSON"),
+        ('{"registries": {}}', 'no "auths" object'),
+        ('{"auths": {"quay.io": {"auth": "bm9jb2xvbg=="}}}', "no usable auth"),
+    ],
+)
+def test_bad_authfiles_name_the_file_but_not_the_content(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "pull-secret.json"
+    path.write_text(content)
+    with pytest.raises(InvalidInput) as info:
+        auth.load(path)
+    assert str(path) in str(info.value) and message in str(info.value)
+    assert "bm9jb2xvbg" not in str(info.value)
+
+
+def test_missing_authfile_is_named(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="--push-authfile .*no such file"):
+        auth.load(tmp_path / "missing.json", flag="--push-authfile")

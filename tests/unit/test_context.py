@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+from rhcos_layer.context import collect, inputs_digest, make_tar
+
+BASE = "quay.io/x/y@sha256:" + "c" * 64
+
+
+def _digest(root: Path, text: str = "FROM x\n", args: dict = None) -> str:
+    return inputs_digest(text, BASE, args or {}, collect(root))
+
+
+def test_digest_changes_with_each_input(tmp_path: Path) -> None:
+    (tmp_path / "a.conf").write_text("one")
+    first = _digest(tmp_path)
+    assert _digest(tmp_path) == first
+    assert _digest(tmp_path, "FROM y\n") != first
+    assert _digest(tmp_path, args={"A": "1"}) != first
+    assert inputs_digest("FROM x\n", BASE.replace("c", "d"), {}, collect(tmp_path)) != first
+    (tmp_path / "a.conf").write_text("two")
+    assert _digest(tmp_path) != first
+    (tmp_path / "a.conf").write_text("one")
+    assert _digest(tmp_path) == first
+    (tmp_path / "a.conf").chmod(0o600)
+    assert _digest(tmp_path) != first
+
+
+def test_ignore_file_and_skipped_paths(tmp_path: Path) -> None:
+    (tmp_path / "keep.conf").write_text("k")
+    (tmp_path / "secret.pem").write_text("s")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "x.log").write_text("l")
+    (tmp_path / "logs" / "keep.log").write_text("l")
+    (tmp_path / "state.json").write_text("{}")
+    (tmp_path / ".containerignore").write_text("*.pem\nlogs\n!logs/keep.log\n")
+    context = collect(tmp_path, skip=[tmp_path / "state.json"])
+    names = [f.relpath for f in context.files]
+    assert names == [".containerignore", "keep.conf", "logs/keep.log"]
+
+
+def test_tar_carries_files_containerfile_and_secrets(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "x.conf").write_text("x")
+    secret = tmp_path.parent / "ent.pem"
+    secret.write_text("ENTITLEMENT")
+    tar = make_tar(collect(tmp_path), "FROM z\n", {"ent": secret})
+    data = tar.stream.read()
+    tar.close()
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        members = {m.name: m for m in archive.getmembers()}
+        assert "etc/x.conf" in members
+        assert archive.extractfile(members[tar.containerfile_name]).read() == b"FROM z\n"
+        secret_member = members[tar.secret_names["ent"]]
+        assert secret_member.mode == 0o600
+        assert archive.extractfile(secret_member).read() == b"ENTITLEMENT"

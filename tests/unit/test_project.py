@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rhcos_layer import project
+from rhcos_layer.errors import ProjectFileError
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "rhcos-layer.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_keys_are_loaded_with_their_lines(tmp_path: Path) -> None:
+    path = _write(tmp_path, "# my layer\ncontainerfile: os/Containerfile\nimage: quay.io/me/os\nbuild-args:\n  A: 1\n")
+    loaded = project.load(path)
+    assert loaded.containerfile == "os/Containerfile"
+    assert loaded.image == "quay.io/me/os"
+    assert loaded.build_args == {"A": "1"}
+    assert loaded.where("image") == "rhcos-layer.yaml:3"
+
+
+def test_unknown_key_names_file_line_and_known_keys(tmp_path: Path) -> None:
+    path = _write(tmp_path, "image: quay.io/me/os\nimgae: typo\n")
+    with pytest.raises(ProjectFileError, match=r"^rhcos-layer.yaml:2: unknown key 'imgae': the keys are containerfile"):
+        project.load(path)
+
+
+def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, "image: [unclosed\nbase: x\n")
+    with pytest.raises(ProjectFileError, match=r"^rhcos-layer.yaml:\d+: .*fix the YAML syntax"):
+        project.load(path)
+
+
+def test_wrong_types_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ProjectFileError, match=r"rhcos-layer.yaml:1: image must be a string"):
+        project.load(_write(tmp_path, "image: [a, b]\n"))
+    with pytest.raises(ProjectFileError, match=r"rhcos-layer.yaml:1: build-args must be a mapping"):
+        project.load(_write(tmp_path, "build-args: [a]\n"))
+
+
+def test_state_file_records_sections_atomically(tmp_path: Path) -> None:
+    loaded = project.load(_write(tmp_path, "image: quay.io/me/os\n"))
+    loaded.record("build", {"image_id": "abc"})
+    loaded.record("push", {"pullspec": "quay.io/me/os@sha256:" + "e" * 64})
+    state = json.loads((tmp_path / project.STATE_FILE).read_text())
+    assert state["build"] == {"image_id": "abc"}
+    assert state["push"]["pullspec"].endswith("e" * 64)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".rhcos-layer.state.")] == [project.STATE_FILE]
+
+
+def test_find_without_project_file_uses_cwd(tmp_path: Path) -> None:
+    found = project.find(None, cwd=tmp_path)
+    assert found.path is None and found.root == tmp_path
+    with pytest.raises(ProjectFileError, match="--project nope.yaml: no such project file"):
+        project.find("nope.yaml", cwd=tmp_path)
