@@ -1,0 +1,57 @@
+"""Developer tasks: `nox -s tests` (the whole suite), `nox -s compat` (Python 3.9),
+`nox -s lint`, `nox -s bench`. scripts/install.sh prepares .venv, which `tests`, `lint` and
+`bench` reuse as they are (no per-session install)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import glob
+import os
+import shutil
+import sys
+
+import nox
+
+nox.options.sessions = ["tests", "compat", "lint"]
+PYTHON = sys.executable  # .venv's python, set up by scripts/install.sh
+
+
+@nox.session(venv_backend="none")
+def tests(session: nox.Session) -> None:
+    """The whole test suite: real podman and a real registry on 127.0.0.1."""
+    session.run(PYTHON, "-m", "pytest", *(session.posargs or ["tests"]))
+
+
+def _python39() -> Optional[str]:
+    found = shutil.which("python3.9")
+    if found:
+        return found
+    candidates = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.9*/bin/python3.9")))
+    return candidates[-1] if candidates else None
+
+
+@nox.session(venv_backend="none")
+def compat(session: nox.Session) -> None:
+    """Install and run the offline tests on Python 3.9 (RHEL 9's python3)."""
+    python39 = _python39()
+    if python39 is None:
+        session.skip("no python3.9 on this machine: install it (pyenv install 3.9) to check 3.9 support")
+    venv = os.path.join(".nox", "compat-py39")
+    if not os.path.exists(os.path.join(venv, "bin", "python")):
+        session.run(python39, "-m", "venv", venv)
+    py = os.path.join(venv, "bin", "python")
+    session.run(py, "-m", "pip", "install", "-q", "-e", ".[test]")
+    session.run(py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit", "tests/cli")
+
+
+@nox.session(venv_backend="none")
+def lint(session: nox.Session) -> None:
+    session.run(PYTHON, "-m", "ruff", "check", "rhcos_layer", "tests", "scripts", "benchmarks")
+    session.run(PYTHON, "-m", "mypy")
+
+
+@nox.session(venv_backend="none")
+def bench(session: nox.Session) -> None:
+    """Side-by-side timings, printed as ratios (see benchmarks/bench.py)."""
+    session.run(PYTHON, "benchmarks/bench.py", *session.posargs)

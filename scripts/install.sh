@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what rhcos-layer and its tests need on Debian/Ubuntu (run as root), then the Python
+# environment in .venv. Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command -> Debian package
+declare -A wanted=(
+  [podman]=podman [docker-registry]=docker-registry [busybox]=busybox-static [runc]=runc
+  [htpasswd]=apache2-utils [openssl]=openssl [buildah]=buildah
+)
+missing=()
+for cmd in "${!wanted[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${wanted[$cmd]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing system packages: ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" python3-venv
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.rhcos-layer-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[test,lint]' nox
+  touch "$stamp"
+fi
