@@ -1,17 +1,24 @@
 """TLS trust for a registry, decided the way podman decides it.
 
-``--cert-dir DIR`` wins; otherwise ``/etc/containers/certs.d/HOST:PORT/`` and then
-``/etc/docker/certs.d/HOST:PORT/``. In that folder ``*.crt`` files are extra CA roots (added to
+``--cert-dir DIR`` wins; otherwise the first of ``$HOME/.config/containers/certs.d/HOST:PORT/``,
+``/etc/containers/certs.d/HOST:PORT/`` and ``/etc/docker/certs.d/HOST:PORT/`` that exists
+(containers/image's order). In that folder ``*.crt`` files are extra CA roots (added to
 the system's), and a ``NAME.cert`` / ``NAME.key`` pair is a client certificate.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 SYSTEM_CERTS_D: Tuple[Path, ...] = (Path("/etc/containers/certs.d"), Path("/etc/docker/certs.d"))
+
+
+def certs_d_search_path() -> Tuple[Path, ...]:
+    home = Path(os.environ.get("HOME") or Path.home())
+    return (home / ".config" / "containers" / "certs.d", *SYSTEM_CERTS_D)
 
 
 @dataclass(frozen=True)
@@ -21,11 +28,11 @@ class TLSSettings:
     verify: bool = True
     cert_dir: Optional[Path] = None
 
-    def cert_dir_for(self, host: str, system_dirs: Sequence[Path] = SYSTEM_CERTS_D) -> Optional[Path]:
+    def cert_dir_for(self, host: str, search: Optional[Sequence[Path]] = None) -> Optional[Path]:
         """The folder whose certificates apply to ``host`` (``host:port``), if any."""
         if self.cert_dir is not None:
             return self.cert_dir
-        for root in system_dirs:
+        for root in certs_d_search_path() if search is None else search:
             candidate = root / host
             if candidate.is_dir():
                 return candidate

@@ -10,6 +10,24 @@ import click
 from .options import output_option, project_option, registry_options
 
 
+def _duration(text: str) -> float:
+    """Seconds from podman-style durations: ``500ms``, ``2s``, ``1m``, or a bare number of seconds."""
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0}
+    for suffix in ("ms", "s", "m"):
+        if text.endswith(suffix):
+            number, scale = text[: -len(suffix)], units[suffix]
+            break
+    else:
+        number, scale = text, 1.0
+    try:
+        value = float(number) * scale
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: give a duration like 500ms or 2s", param_hint="--retry-delay") from None
+    if value < 0:
+        raise click.BadParameter(f"{text!r}: must not be negative", param_hint="--retry-delay")
+    return value
+
+
 @click.command("push")
 @click.argument("image", required=False, metavar="[IMAGE]")
 @click.argument("destination", required=False, metavar="[DESTINATION]")
@@ -17,12 +35,17 @@ from .options import output_option, project_option, registry_options
               help="Credentials for the destination only (default: --authfile's).")
 @click.option("--digestfile", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
               help="Also write the pushed digest to FILE, like podman.")
+@click.option("--retry", default=3, show_default=True, type=click.IntRange(0, 20), metavar="N",
+              help="Retries after a transient failure (connection reset, 5xx), like podman's.")
+@click.option("--retry-delay", default="1s", show_default=True, metavar="DURATION",
+              help="First delay between retries (doubles each time): 500ms, 2s...")
 @registry_options
 @project_option
 @output_option
 @click.pass_obj
 def push_command(settings, image: Optional[str], destination: Optional[str],  # type: ignore[no-untyped-def]
-                 push_authfile: Optional[str], digestfile: Optional[str], authfile: Optional[str],
+                 push_authfile: Optional[str], digestfile: Optional[str], retry: int, retry_delay: str,
+                 authfile: Optional[str],
                  cert_dir: Optional[str], tls_verify: bool, project_file: Optional[str], output: str) -> None:
     """Push IMAGE to DESTINATION and print its digest-pinned pullspec (REPO@sha256:...).
 
@@ -43,6 +66,8 @@ def push_command(settings, image: Optional[str], destination: Optional[str],  # 
         push_authfile=push_authfile,
         tls=TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None),
         digestfile=Path(digestfile) if digestfile else None,
+        attempts=retry + 1,
+        backoff=_duration(retry_delay),
     )
     with terminal.reporter("Pushing") as reporter:
         result = push(options, reporter)

@@ -1,0 +1,142 @@
+"""What the command line refuses before it touches Podman or a registry."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DIGEST = "sha256:" + "d" * 64
+BASE = f"quay.io/openshift-release-dev/ocp-v4.0-art-dev@{DIGEST}"
+
+
+def test_help_loads_no_heavy_module() -> None:
+    code = (
+        "import sys\n"
+        "from rhcos_layer.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('podman', 'requests', 'urllib3', 'rich', 'yaml') if m in sys.modules]\n"
+        "sys.stderr.write('HEAVY=' + ','.join(heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "Usage: rhcos-layer [OPTIONS] COMMAND" in proc.stdout
+    assert proc.stderr.strip() == "HEAVY="
+
+
+def test_python_dash_m_runs_the_same_command() -> None:
+    proc = subprocess.run([sys.executable, "-m", "rhcos_layer", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("rhcos-layer, version ")
+
+
+def test_tag_from_is_refused_with_line_and_exit_3(tmp_path: Path, run_cli) -> None:
+    (tmp_path / "Containerfile").write_text("# layered\nFROM quay.io/openshift/rhcos:4.16\nRUN true\n")
+    result = run_cli(["build"], tmp_path)
+    assert result.code == 3
+    assert result.out == ""
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Error: Containerfile:2: FROM 'quay.io/openshift/rhcos:4.16' uses the tag '4.16'")
+    assert "Traceback" not in result.err
+
+
+def test_malformed_digest_is_refused(tmp_path: Path, run_cli) -> None:
+    (tmp_path / "Containerfile").write_text("FROM quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:1234\n")
+    result = run_cli(["build"], tmp_path)
+    assert result.code == 3
+    assert "Containerfile:1: FROM" in result.err and "malformed digest 'sha256:1234'" in result.err
+
+
+def test_missing_containerfile_is_refused(tmp_path: Path, run_cli) -> None:
+    result = run_cli(["build", "-f", "nope/Containerfile"], tmp_path)
+    assert result.code == 3
+    assert result.err.startswith("Error: nope/Containerfile: no such Containerfile")
+
+
+def test_base_flag_is_checked_like_from(tmp_path: Path, run_cli) -> None:
+    (tmp_path / "Containerfile").write_text(f"FROM {BASE}\n")
+    result = run_cli(["build", "--base", "quay.io/x/rhcos:latest"], tmp_path)
+    assert result.code == 3
+    assert result.err.startswith("Error: --base: 'quay.io/x/rhcos:latest' uses the tag 'latest'")
+
+
+def test_project_file_errors_name_file_and_line(tmp_path: Path, run_cli) -> None:
+    (tmp_path / "rhcos-layer.yaml").write_text(f"base: {BASE}\ncontainerfle: Containerfile\n")
+    result = run_cli(["build"], tmp_path)
+    assert result.code == 3
+    assert result.err.startswith("Error: rhcos-layer.yaml:2: unknown key 'containerfle'")
+
+
+def test_project_base_with_tag_names_the_key(tmp_path: Path, run_cli) -> None:
+    (tmp_path / "rhcos-layer.yaml").write_text("image: quay.io/me/os\nbase: quay.io/x/rhcos:4.16\n")
+    (tmp_path / "Containerfile").write_text(f"FROM {BASE}\n")
+    result = run_cli(["build"], tmp_path)
+    assert result.code == 3
+    assert result.err.startswith("Error: rhcos-layer.yaml:2: base: 'quay.io/x/rhcos:4.16' uses the tag")
+
+
+def test_on_cluster_containerfile_is_refused_for_local_builds(tmp_path: Path, run_cli) -> None:
+    (tmp_path / "Containerfile").write_text("FROM configs AS final\nRUN rpm-ostree install tree\n")
+    result = run_cli(["build"], tmp_path)
+    assert result.code == 3
+    assert "on-cluster Containerfile (MachineOSConfig)" in result.err
+
+
+def test_push_without_build_or_destination_says_what_to_do(tmp_path: Path, run_cli) -> None:
+    result = run_cli(["push"], tmp_path)
+    assert result.code == 3
+    assert result.err.startswith("Error: no IMAGE given and no build recorded for this project")
+    assert "rhcos-layer build" in result.err
+
+
+def test_push_to_a_digest_is_refused(tmp_path: Path, run_cli) -> None:
+    result = run_cli(["push", "someimage", BASE], tmp_path)
+    assert result.code == 3
+    assert "has a digest: push to a repository or tag" in result.err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["build", "--secret", "id=ent"], "expected id=ID,src=FILE"),
+        (["build", "--build-arg", "=x"], "expected NAME=VALUE"),
+        (["push", "--retry-delay", "soon"], "give a duration like 500ms or 2s"),
+        (["build", "--isolation", "vm"], "'vm' is not one of"),
+    ],
+)
+def test_bad_flags_are_usage_errors(tmp_path: Path, run_cli, args, message) -> None:
+    result = run_cli(args, tmp_path)
+    assert result.code == 2
+    assert message in result.err
+    assert "Traceback" not in result.err
+
+
+def test_bad_authfile_is_named_without_its_content(tmp_path: Path, run_cli) -> None:
+    (tmp_path / "Containerfile").write_text(f"FROM {BASE}\n")
+    secret = tmp_path / "pull-secret.json"
+    secret.write_text('{"auths": {"quay.io": {"auth": "U0VOVElORUw="}}}')  # "SENTINEL", no colon
+    result = run_cli(["build", "--authfile", str(secret)], tmp_path)
+    assert result.code == 3
+    assert f"--authfile {secret}: entry 'quay.io' has no usable auth" in result.err
+    assert "U0VOVElORUw" not in result.err and "SENTINEL" not in result.err
+
+
+def test_podman_spelling_of_tls_verify_is_accepted(tmp_path: Path, run_cli) -> None:
+    result = run_cli(["push", "--tls-verify=false"], tmp_path)
+    assert result.code == 3  # got past option parsing to the missing-build check
+    assert "no IMAGE given" in result.err
+
+
+def test_completion_script_is_printed(tmp_path: Path, run_cli) -> None:
+    result = run_cli(["completion", "bash"], tmp_path)
+    assert result.code == 0
+    assert "_RHCOS_LAYER_COMPLETE=bash_complete" in result.out
+
+
+def test_no_color_means_no_escape_codes(tmp_path: Path, run_cli) -> None:
+    assert os.environ["NO_COLOR"] == "1"
+    result = run_cli(["build"], tmp_path)
+    assert "\x1b[" not in result.err
