@@ -103,7 +103,7 @@ def default_socket_url(environ: Optional[Mapping[str, str]] = None) -> str:
 def classify_failure(text: str, registry: str) -> RhcosLayerError:
     """Turn podman's error text about a registry into the project's error for it."""
     low = text.lower()
-    if "x509:" in low or "certificate signed by unknown authority" in low or "tls: " in low:
+    if "x509:" in low or "certificate signed by unknown authority" in low or "tls: failed to verify" in low:
         from .registry import tls_hint
 
         return UntrustedCertificate(f"registry {registry}: TLS certificate not trusted", hint=tls_hint(registry))
@@ -115,6 +115,7 @@ def classify_failure(text: str, registry: str) -> RhcosLayerError:
     if "manifest unknown" in low or "name unknown" in low or "not found" in low:
         return ImageNotFound(f"registry {registry}: {_last_clause(text)}")
     transient = ("connection refused", "connection reset", "broken pipe", "eof", "i/o timeout",
+                 "use of closed network connection", "server misbehaving",
                  "502 bad gateway", "503 service unavailable", "500 internal server error",
                  "504 gateway", "no such host", "network is unreachable", "timeout")
     if any(word in low for word in transient):

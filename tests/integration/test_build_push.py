@@ -1,0 +1,174 @@
+"""build and push for real: podman, a TLS + password registry, the fake RHCOS base."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tests.integration.conftest import write_project
+
+LAYER = (
+    "COPY extra.conf /etc/chrony.d/extra.conf\n"
+    "RUN rpm-ostree install usbguard && \\\n    ostree container commit\n"
+)
+
+
+def _project(tmp_path: Path, fake_base, registry, name: str = "proj") -> Path:
+    folder = write_project(tmp_path / name, fake_base.pullspec, LAYER, image=f"{registry.host}/layered/{name}")
+    (folder / "extra.conf").write_text("server time.example.com iburst\n")
+    return folder
+
+
+def test_build_push_and_pull_back_from_a_fresh_store(tmp_path, tool_env, fake_base, registry, fresh_store,
+                                                     rhcos_layer):
+    project = _project(tmp_path, fake_base, registry)
+
+    built = rhcos_layer(["build", "-o", "json"], project)
+    assert built.code == 0, built.err
+    result = json.loads(built.out)
+    assert result["base"] == fake_base.pullspec
+    assert result["skipped"] is False
+    assert f"Pulling base {fake_base.pullspec}" in built.err
+    assert "STEP 2/" in built.err and "COPY extra.conf" in built.err
+
+    pushed = rhcos_layer(["push"], project)
+    assert pushed.code == 0, pushed.err
+    repo = f"{registry.host}/layered/proj"
+    assert pushed.last_line.startswith(f"{repo}@sha256:")
+    digest = pushed.last_line.split("@", 1)[1]
+    tag = "layer-" + result["inputs_digest"][7:19]
+    assert registry.manifest_digest("layered/proj", tag) == digest
+
+    state = json.loads((project / ".rhcos-layer.state.json").read_text())
+    assert state["build"]["image_id"] == result["image_id"]
+    assert state["push"]["pullspec"] == pushed.last_line
+
+    auth = registry.write_authfile(tmp_path / "pull-auth.json")
+    fresh_store.podman("pull", "--quiet", "--cert-dir", str(registry.cert_dir), "--authfile", str(auth),
+                       pushed.last_line)
+    labels = fresh_store.inspect_image(pushed.last_line)["Labels"]
+    assert labels["org.opencontainers.image.base.digest"] == fake_base.digest
+    assert labels["org.opencontainers.image.base.name"] == fake_base.pullspec
+    assert labels["io.rhcos-layer.inputs-digest"] == result["inputs_digest"]
+    assert labels["io.rhcos-layer.version"]
+    with fresh_store.image_files(pushed.last_line) as root:
+        assert (root / "etc/chrony.d/extra.conf").read_text() == "server time.example.com iburst\n"
+        calls = (root / "usr/share/rhcos-stub/calls.log").read_text().splitlines()
+    assert calls[-2:] == ["rpm-ostree install usbguard", "ostree container commit"]
+
+
+def test_unchanged_inputs_skip_the_build_and_changes_do_not(tmp_path, tool_env, fake_base, registry, rhcos_layer):
+    project = _project(tmp_path, fake_base, registry, "noop")
+    first = rhcos_layer(["build"], project)
+    assert first.code == 0, first.err
+    again = rhcos_layer(["build"], project)
+    assert again.code == 0, again.err
+    assert again.last_line == first.last_line
+    assert "Inputs unchanged" in again.err
+    assert "STEP" not in again.err
+
+    forced = rhcos_layer(["build", "--no-cache"], project)
+    assert forced.code == 0, forced.err
+    assert "STEP 1/" in forced.err and "Inputs unchanged" not in forced.err
+
+    (project / "extra.conf").write_text("server other.example.com iburst\n")
+    changed = rhcos_layer(["build"], project)
+    assert changed.code == 0, changed.err
+    assert "STEP 1/" in changed.err
+    assert changed.last_line not in (first.last_line, forced.last_line)
+
+
+def test_cert_dir_builds_and_pushes_on_a_service_that_does_not_trust_the_ca(
+        tmp_path, tool_env, fake_base, registry, fresh_store, rhcos_layer):
+    url = fresh_store.start_service()
+    env = dict(fresh_store.env, CONTAINER_HOST=url, HOME=str(tmp_path / "bare-home"))
+    project = _project(tmp_path, fake_base, registry, "certdir")
+
+    untrusted = rhcos_layer(["build"], project, env)
+    assert untrusted.code == 5, untrusted.err
+    assert f"registry {registry.host}: TLS certificate not trusted" in untrusted.err
+    assert f"/etc/containers/certs.d/{registry.host}/ca.crt" in untrusted.err
+
+    certs = ["--cert-dir", str(registry.cert_dir)]
+    built = rhcos_layer(["build", *certs], project, env)
+    assert built.code == 0, built.err
+    pushed = rhcos_layer(["push", *certs, "--digestfile", str(tmp_path / "digest")], project, env)
+    assert pushed.code == 0, pushed.err
+    digest = (tmp_path / "digest").read_text()
+    assert pushed.last_line == f"{registry.host}/layered/certdir@{digest}"
+    assert registry.manifest_digest("layered/certdir", digest) == digest
+
+
+def test_wrong_password_fails_at_once_naming_the_registry(tmp_path, tool_env, fake_base, registry, fresh_store,
+                                                         rhcos_layer):
+    url = fresh_store.start_service()
+    wrong = registry.write_authfile(tmp_path / "wrong.json", password="SENTINEL-wrong-password")
+    project = _project(tmp_path, fake_base, registry, "wrongpw")
+    result = rhcos_layer(["build", "--authfile", str(wrong)], project, {"CONTAINER_HOST": url, **fresh_store.env})
+    assert result.code == 4, result.err
+    assert f"registry {registry.host} rejected the credentials as 'rig' (HTTP 401)" in result.err
+    assert "Traceback" not in result.err
+    assert "SENTINEL-wrong-password" not in result.err + result.out
+
+
+def test_failing_step_shows_the_log_and_exits_8(tmp_path, tool_env, fake_base, registry, rhcos_layer):
+    project = write_project(tmp_path / "fails", fake_base.pullspec,
+                            "RUN rpm-ostree install rig-fail-pkg && ostree container commit\n")
+    result = rhcos_layer(["build"], project)
+    assert result.code == 8, result.err
+    assert "error: Packages not found: rig-fail-pkg" in result.err
+    assert result.err.strip().splitlines()[-1].startswith("Error: build failed:")
+    assert result.out == ""
+
+
+def test_secret_is_used_by_run_and_absent_from_the_image(tmp_path, tool_env, fake_base, registry, fresh_store,
+                                                        rhcos_layer):
+    body = (
+        "RUN --mount=type=secret,id=entitlement grep -q SENTINEL-ENTITLEMENT /run/secrets/entitlement && \\\n"
+        "    rpm-ostree install libreswan && ostree container commit\n"
+    )
+    project = write_project(tmp_path / "secret", fake_base.pullspec, body, image=f"{registry.host}/layered/secret")
+    entitlement = tmp_path / "entitlement.pem"
+    entitlement.write_text("SENTINEL-ENTITLEMENT key material\n")
+    built = rhcos_layer(["build", "--secret", f"id=entitlement,src={entitlement}"], project)
+    assert built.code == 0, built.err
+    pushed = rhcos_layer(["push"], project)
+    assert pushed.code == 0, pushed.err
+
+    auth = registry.write_authfile(tmp_path / "pull-auth.json")
+    fresh_store.podman("pull", "--quiet", "--cert-dir", str(registry.cert_dir), "--authfile", str(auth),
+                       pushed.last_line)
+    with fresh_store.image_files(pushed.last_line) as root:
+        assert "rpm-ostree install libreswan" in (root / "usr/share/rhcos-stub/calls.log").read_text()
+        leaked = [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()
+                  and b"SENTINEL-ENTITLEMENT" in p.read_bytes()]
+    assert leaked == []
+
+
+def test_explicit_container_host_that_does_not_answer(tmp_path, tool_env, fake_base, registry, rhcos_layer):
+    project = _project(tmp_path, fake_base, registry, "nosock")
+    absent = f"unix://{tmp_path}/absent.sock"
+    result = rhcos_layer(["build"], project, {"CONTAINER_HOST": absent})
+    assert result.code == 9, result.err
+    assert f"no Podman service answers at CONTAINER_HOST={absent}" in result.err
+
+
+def test_private_service_is_started_and_stopped(tmp_path, tool_env, fake_base, registry, fresh_store, rhcos_layer):
+    project = _project(tmp_path, fake_base, registry, "private")
+    env = dict(fresh_store.env, CONTAINER_HOST=None, TMPDIR=str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    result = rhcos_layer(["build", "--cert-dir", str(registry.cert_dir)], project, env)
+    assert result.code == 0, result.err
+    assert fresh_store.image_exists(result.last_line)  # built in the store the environment selects
+    assert list((tmp_path / "tmp").iterdir()) == []  # socket folder removed
+    leftovers = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if str(tmp_path / "tmp").encode() in cmdline:
+                leftovers.append(cmdline)
+    assert leftovers == []
