@@ -141,6 +141,21 @@ def prepare(options: BuildOptions) -> PreparedBuild:
     return PreparedBuild(cf_path, display, text, base, context_dir, digest, labels, tags, context)
 
 
+def with_labels(text: str, labels: Dict[str, str]) -> str:
+    """The Containerfile with one LABEL line appended to the final stage.
+
+    One instruction, one extra commit: podman's ``labels`` build parameter would add a LABEL
+    step (and a commit) per label. Appended last, so changing labels never invalidates the
+    cached layers of the user's own steps.
+    """
+    quoted = " ".join(f'{key}="{_escape(value)}"' for key, value in sorted(labels.items()))
+    return text.rstrip("\n") + f"\n\n# added by rhcos-layer: provenance\nLABEL {quoted}\n"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+
+
 def default_tag(project: Project, digest: str) -> str:
     """``localhost/rhcos-layer/<project folder>:<first 12 hex of the inputs digest>``."""
     name = re.sub(r"[^a-z0-9._-]+", "-", project.root.name.lower()).strip("-._") or "image"
@@ -156,7 +171,7 @@ def build(options: BuildOptions, reporter: Optional[Reporter] = None) -> BuildRe
     authfile = auth.load(auth.find_authfile(options.authfile))
     report.phase("Connecting to Podman")
     with engine_mod.connect(options.isolation) as engine:
-        result = _reuse(engine, prepared, report) if not options.no_cache else None
+        result = _reuse(engine, prepared, options.project, report) if not options.no_cache else None
         if result is None:
             _ensure_base(engine, prepared.base, authfile, options, report)
             result = _run_build(engine, prepared, authfile, options, report)
@@ -171,14 +186,17 @@ def build(options: BuildOptions, reporter: Optional[Reporter] = None) -> BuildRe
     return result
 
 
-def _reuse(engine: Any, prepared: PreparedBuild, report: Reporter) -> Optional[BuildResult]:
-    found = engine.images_with_label(INPUTS_LABEL, prepared.inputs_digest)
-    if not found:
-        return None
-    newest = max(found, key=lambda image: image.get("Created", 0))
-    image_id = str(newest["Id"])
+def _reuse(engine: Any, prepared: PreparedBuild, project: Project, report: Reporter) -> Optional[BuildResult]:
+    """The image already built from these exact inputs, if the store still has it."""
+    candidate = _recorded_image(engine, project, prepared.inputs_digest)
+    if candidate is None:
+        found = engine.images_with_label(INPUTS_LABEL, prepared.inputs_digest)
+        if not found:
+            return None
+        candidate = max(found, key=lambda image: image.get("Created", 0))
+    image_id = str(candidate["Id"])
     report.phase("Inputs unchanged: reusing the image built from them")
-    present = set(newest.get("Names") or newest.get("RepoTags") or [])
+    present = set(candidate.get("Names") or candidate.get("RepoTags") or [])
     for tag in prepared.tags:
         ref = reference.parse(tag)
         if f"{ref.name}:{ref.tag or 'latest'}" not in present:
@@ -187,14 +205,35 @@ def _reuse(engine: Any, prepared: PreparedBuild, report: Reporter) -> Optional[B
                        prepared.containerfile_display)
 
 
+def _recorded_image(engine: Any, project: Project, digest: str) -> Optional[Dict[str, Any]]:
+    """The state file's last build, when it has this inputs digest and its label agrees.
+
+    Looking one image up by ID is much cheaper for the service than filtering all images by
+    label, and it is the common case: the same project built again.
+    """
+    last = project.read_state().get("build", {})
+    if last.get("inputs_digest") != digest or not last.get("image_id"):
+        return None
+    from .errors import ImageNotFound
+
+    try:
+        details = engine.inspect(str(last["image_id"]))
+    except ImageNotFound:
+        return None
+    labels = (details.get("Config") or {}).get("Labels") or details.get("Labels") or {}
+    if labels.get(INPUTS_LABEL) != digest:
+        return None
+    return {"Id": details["Id"], "Names": details.get("RepoTags") or []}
+
+
 def _ensure_base(engine: Any, base: reference.ImageReference, authfile: auth.AuthFile, options: BuildOptions,
                  report: Reporter) -> None:
     """Pull the base unless the store has it; check access first so errors are one clear line."""
-    from .adapters.registry import RegistryClient
-
     pinned = base.pinned()
     if engine.image_exists(pinned):
         return
+    from .adapters.registry import RegistryClient
+
     report.phase(f"Pulling base {pinned}")
     creds = authfile.lookup(base.name)
     with RegistryClient(base.registry, creds, options.tls) as registry:
@@ -207,12 +246,11 @@ def _run_build(engine: Any, prepared: PreparedBuild, authfile: auth.AuthFile, op
     import json
 
     report.phase("Building")
-    tar = make_tar(prepared.context, prepared.text, options.secrets)
+    tar = make_tar(prepared.context, with_labels(prepared.text, prepared.labels), options.secrets)
     try:
         params: Dict[str, Any] = {
             "dockerfile": tar.containerfile_name,
             "t": prepared.tags,
-            "labels": json.dumps(prepared.labels),
             "layers": True,
             "nocache": options.no_cache,
             "tlsVerify": options.tls.verify,

@@ -12,15 +12,15 @@ import hashlib
 import io
 import json
 import os
-import secrets as _secrets
 import stat
-import tarfile
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import IO, TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import InvalidInput
+
+if TYPE_CHECKING:
+    import tarfile
 
 IGNORE_FILES = (".containerignore", ".dockerignore")
 GENERATED_PREFIX = ".rhcos-layer-"
@@ -136,6 +136,8 @@ class ContextTar:
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:
+    import tarfile
+
     info = tarfile.TarInfo(name)
     info.size = len(data)
     info.mode = mode
@@ -148,6 +150,10 @@ def make_tar(context: BuildContext, containerfile_text: str, secret_files: Mappi
     Secret files travel inside it under random names; the Podman service moves them out of
     the context before the build starts, so they never reach a layer.
     """
+    import secrets as _secrets
+    import tarfile
+    import tempfile
+
     spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=64 << 20, prefix="rhcos-layer-ctx-")
     token = _secrets.token_hex(8)
     cf_name = f"{GENERATED_PREFIX}{token}.Containerfile"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -65,6 +64,8 @@ class Project:
 
     def record(self, section: str, entry: Dict[str, Any]) -> None:
         """Replace one section of the state file, atomically."""
+        import tempfile
+
         state = self.read_state()
         state[section] = entry
         fd, tmp = tempfile.mkstemp(prefix=".rhcos-layer.state.", dir=str(self.root))

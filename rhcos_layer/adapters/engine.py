@@ -15,19 +15,16 @@ Work-arounds for podman-py 5.x against Podman 4.3 (see docs/engine.md):
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
 import shutil
 import socket
-import subprocess
-import tempfile
 import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from ..auth import Credentials, header_value
 from ..errors import (
@@ -42,26 +39,12 @@ from ..errors import (
 from ..trust import TLSSettings
 
 if TYPE_CHECKING:
-    from podman.api.client import APIClient
+    import subprocess
 
 LineCallback = Callable[[str], None]
 _SERVICE_START_TIMEOUT = 15.0
 _IMAGE_ID_RE = re.compile(r"^[0-9a-f]{64}$")
 _PUSH_DIGEST_RE = re.compile(r"digest: (sha256:[0-9a-f]{64})")
-
-
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    """http.client over a unix socket: a cheap probe that needs no podman-py import."""
-
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
 
 
 def _socket_path(url: str) -> Optional[str]:
@@ -71,25 +54,153 @@ def _socket_path(url: str) -> Optional[str]:
     return None
 
 
-def _quick_request(url: str, method: str, path: str, timeout: float = 30.0) -> Optional[Tuple[int, bytes]]:
-    """(status, body) of a small request to a unix-socket service; None when nothing answers."""
-    sock_path = _socket_path(url)
-    if sock_path is None:
-        return None
-    conn = _UnixHTTPConnection(sock_path, timeout)
-    try:
-        conn.request(method, path)
-        response = conn.getresponse()
-        return response.status, response.read()
-    except OSError:
-        return None
-    finally:
-        conn.close()
+class _Reply:
+    """An HTTP answer whose body can be read whole or line by line as it arrives."""
+
+    def __init__(self, status: int, chunks: Iterator[bytes], close: Callable[[], None]) -> None:
+        self.status = status
+        self._chunks = chunks
+        self._close = close
+
+    def lines(self) -> Iterator[bytes]:
+        pending = b""
+        try:
+            for chunk in self._chunks:
+                pending += chunk
+                *complete, pending = pending.split(b"\n")
+                yield from complete
+            if pending:
+                yield pending
+        finally:
+            self._close()
+
+    def read(self) -> bytes:
+        return b"\n".join(self.lines())
+
+    def json(self) -> Any:
+        body = self.read()
+        try:
+            return json.loads(body) if body.strip() else None
+        except ValueError:
+            return body.decode("utf-8", "replace")
+
+
+class _SocketTransport:
+    """The libpod REST API over a local unix socket, with nothing but the standard library.
+
+    HTTP/1.0, so the service answers unchunked and closes when done; streamed answers (build
+    logs) arrive line by line. podman-py does the same through requests, but its import alone
+    (requests, urllib3, rich) costs more than rhcos-layer may add to a build (docs/engine.md).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def request(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None,
+                body: Optional[IO[bytes]] = None, headers: Optional[Mapping[str, str]] = None,
+                compat: bool = False, timeout: Optional[float] = None) -> _Reply:
+        prefix = "/v1.40" if compat else "/v4.0.0/libpod"
+        query = "?" + urllib.parse.urlencode(_query(params), doseq=True) if params else ""
+        size = 0
+        if body is not None:
+            size = body.seek(0, os.SEEK_END)
+            body.seek(0)
+        lines = [f"{method} {prefix}{path}{query} HTTP/1.0", "Host: d", f"Content-Length: {size}"]
+        lines += [f"{key}: {value}" for key, value in (headers or {}).items()]
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(self.path)
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
+            if body is not None:
+                for block in iter(lambda: body.read(1 << 20), b""):
+                    sock.sendall(block)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                head += data
+        except OSError:
+            sock.close()
+            raise
+        head, _, first = head.partition(b"\r\n\r\n")
+        status_line, *header_lines = head.split(b"\r\n")
+        parts = status_line.split()
+        if len(parts) < 2 or not parts[1].isdigit():
+            sock.close()
+            raise OSError(f"not an HTTP answer from {self.path}")
+        chunked = any(h.lower().startswith(b"transfer-encoding:") and b"chunked" in h.lower() for h in header_lines)
+
+        def chunks() -> Iterator[bytes]:
+            if first:
+                yield first
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                yield data
+
+        stream: Iterator[bytes] = chunks()
+        if chunked:  # not expected for HTTP/1.0; decoded whole to stay correct
+            stream = iter([_dechunk(b"".join(stream))])
+        return _Reply(int(parts[1]), stream, sock.close)
+
+
+class _PodmanPyTransport:
+    """The same API through podman-py, for services that are not a local socket (tcp://, ssh://)."""
+
+    def __init__(self, url: str) -> None:
+        from podman.api.client import APIClient
+
+        self._api = APIClient(base_url=url, timeout=None)
+
+    def request(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None,
+                body: Optional[IO[bytes]] = None, headers: Optional[Mapping[str, str]] = None,
+                compat: bool = False, timeout: Optional[float] = None) -> _Reply:
+        from podman.errors import APIError
+
+        extra: Dict[str, Any] = {"data": body} if body is not None else {}
+        try:
+            response = getattr(self._api, method.lower())(
+                path, params=_query(params) if params else None, headers=dict(headers or {}), stream=True,
+                compatible=compat, timeout=timeout, **extra)
+        except APIError as exc:
+            raise OSError(str(exc.explanation or exc)) from None
+        return _Reply(response.status_code, response.iter_content(chunk_size=None), response.close)
+
+    def close(self) -> None:
+        self._api.close()
+
+
+def _query(params: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """Booleans as Go's strconv.ParseBool spells them."""
+    return {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in (params or {}).items()}
+
+
+def _dechunk(body: bytes) -> bytes:
+    out = []
+    while body:
+        size_line, _, rest = body.partition(b"\r\n")
+        size = int(size_line.split(b";")[0] or b"0", 16)
+        if size == 0:
+            break
+        out.append(rest[:size])
+        body = rest[size + 2 :]
+    return b"".join(out)
 
 
 def _quick_get(url: str, path: str, timeout: float = 2.0) -> Optional[int]:
-    answer = _quick_request(url, "GET", path, timeout)
-    return None if answer is None else answer[0]
+    """Status of GET ``path`` on a unix-socket service, or None when nothing answers."""
+    sock_path = _socket_path(url)
+    if sock_path is None:
+        return None
+    try:
+        reply = _SocketTransport(sock_path).request("GET", path, timeout=timeout)
+        reply.read()
+        return reply.status
+    except OSError:
+        return None
 
 
 def default_socket_url(environ: Optional[Mapping[str, str]] = None) -> str:
@@ -145,7 +256,7 @@ class Engine:
         self.url = url
         self._process = process
         self._private_dir = private_dir
-        self._api: Optional[APIClient] = None
+        self._remote: Optional[_PodmanPyTransport] = None
         self._info: Optional[Dict[str, Any]] = None
 
     @property
@@ -154,18 +265,10 @@ class Engine:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    @property
-    def api(self) -> APIClient:
-        if self._api is None:
-            from podman.api.client import APIClient
-
-            self._api = APIClient(base_url=self.url, timeout=None)
-        return self._api
-
     def close(self) -> None:
-        if self._api is not None:
-            self._api.close()
-            self._api = None
+        if self._remote is not None:
+            self._remote.close()
+            self._remote = None
         if self._process is not None:
             _stop_process(self._process)
             self._process = None
@@ -179,50 +282,41 @@ class Engine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _light(self, method: str, path: str, params: Optional[Dict[str, str]] = None) -> Tuple[int, Any]:
-        """A small request with a JSON answer. On a unix socket it skips podman-py, whose import
-        alone costs more than the whole no-op rebuild should (docs/engine.md)."""
-        query = "?" + urllib.parse.urlencode(params) if params else ""
-        answer = _quick_request(self.url, method, f"/v4.0.0/libpod{path}{query}")
-        if answer is None:
-            response = self._call(method.lower(), path, params=params)
-            return response.status_code, response.json() if response.content else None
-        status, body = answer
+    def _request(self, method: str, path: str, **kwargs: Any) -> _Reply:
+        sock_path = _socket_path(self.url)
         try:
-            return status, json.loads(body) if body else None
-        except ValueError:
-            return status, body.decode("utf-8", "replace")
+            if sock_path is not None:
+                return _SocketTransport(sock_path).request(method, path, **kwargs)
+            if self._remote is None:
+                self._remote = _PodmanPyTransport(self.url)
+            return self._remote.request(method, path, **kwargs)
+        except OSError as exc:
+            raise EngineUnavailable(f"Podman service at {self.url} failed: {exc}",
+                                    hint="check that the service still runs (its own log says why)") from None
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        from podman.errors import APIError
-
-        try:
-            return getattr(self.api, method)(path, **kwargs)
-        except APIError as exc:
-            raise EngineUnavailable(
-                f"Podman service at {self.url} failed: {exc.explanation or exc}",
-                hint="check the service's own log",
-            ) from None
+    def _json(self, method: str, path: str, params: Optional[Dict[str, str]] = None) -> Tuple[int, Any]:
+        reply = self._request(method, path, params=params)
+        return reply.status, reply.json()
 
     def info(self) -> Dict[str, Any]:
         if self._info is None:
-            self._info = dict(self._light("GET", "/info")[1])
+            self._info = dict(self._json("GET", "/info")[1])
         return self._info
 
     # -- images -----------------------------------------------------------------------------
 
     def image_exists(self, name: str) -> bool:
-        status, _ = self._light("GET", f"/images/{urllib.parse.quote(name, safe='')}/exists")
+        status, _ = self._json("GET", f"/images/{urllib.parse.quote(name, safe='')}/exists")
         return status == 204
 
     def images_with_label(self, key: str, value: str) -> List[Dict[str, Any]]:
-        status, body = self._light("GET", "/images/json", {"filters": json.dumps({"label": [f"{key}={value}"]})})
+        status, body = self._json("GET", "/images/json", {"filters": json.dumps({"label": [f"{key}={value}"]})})
         if status >= 400:
             raise EngineUnavailable(f"Podman service at {self.url} failed to list images: {body}")
         return list(body or [])
 
     def inspect(self, name: str) -> Dict[str, Any]:
-        status, body = self._light("GET", f"/images/{urllib.parse.quote(name, safe='')}/json")
+        status, body = self._json("GET", f"/images/{urllib.parse.quote(name, safe='')}/json")
         if status == 404:
             raise ImageNotFound(f"no local image {name!r}", hint="build it first with `rhcos-layer build`")
         if status >= 400:
@@ -231,7 +325,7 @@ class Engine:
 
     def tag(self, image: str, repository: str, tag: str) -> None:
         params = {"repo": repository, "tag": tag}
-        status, body = self._light("POST", f"/images/{urllib.parse.quote(image, safe='')}/tag", params)
+        status, body = self._json("POST", f"/images/{urllib.parse.quote(image, safe='')}/tag", params)
         if status >= 400:
             raise RhcosLayerError(f"podman could not tag {image} as {repository}:{tag}: {body}")
 
@@ -245,10 +339,10 @@ class Engine:
             self._store_cli(args + [ref], registry, on_line)
             return str(self.inspect(ref)["Id"])
         headers = {"X-Registry-Auth": header_value(_auth_payload(creds))} if creds else {}
-        response = self._call("post", "/images/pull", params={"reference": ref, "tlsVerify": tls.verify},
-                              headers=headers, stream=True)
+        reply = self._request("POST", "/images/pull", params={"reference": ref, "tlsVerify": tls.verify},
+                              headers=headers)
         image_id = ""
-        for message in _json_lines(response.iter_lines()):
+        for message in _json_lines(reply.lines()):
             if message.get("error"):
                 raise classify_failure(str(message["error"]), registry)
             if message.get("stream"):
@@ -263,13 +357,13 @@ class Engine:
         headers = {"Content-Type": "application/x-tar"}
         if registry_config:
             headers["X-Registry-Config"] = header_value(dict(registry_config))
-        response = self._call("post", "/build", params=params, data=context_tar, headers=headers, stream=True)
+        reply = self._request("POST", "/build", params=params, body=context_tar, headers=headers)
         image_id = ""
         log: List[str] = []
-        if response.status_code >= 400:
-            text = response.text.strip()
+        if reply.status >= 400:
+            text = reply.read().decode("utf-8", "replace").strip()
             raise BuildFailed(f"podman refused the build: {_api_message(text)}", detail=text)
-        for message in _json_lines(response.iter_lines()):
+        for message in _json_lines(reply.lines()):
             if message.get("error"):
                 error = str(message["error"]).strip()
                 log.append(error + "\n")
@@ -290,6 +384,8 @@ class Engine:
         """Push ``image`` to ``destination_repo:tag``; returns the digest podman reports."""
         target = f"{destination_repo}:{tag}"
         if tls.cert_dir is not None:
+            import tempfile
+
             with tempfile.TemporaryDirectory(prefix="rhcos-layer-") as tmp:
                 digestfile = Path(tmp) / "digest"
                 args = ["push", "--cert-dir", str(tls.cert_dir), f"--tls-verify={str(tls.verify).lower()}",
@@ -301,12 +397,12 @@ class Engine:
         self.tag(image, destination_repo, tag)
         headers = {"X-Registry-Auth": header_value(_auth_payload(creds))} if creds else {}
         quoted = urllib.parse.quote(destination_repo, safe="")
-        response = self._call("post", f"/images/{quoted}/push", params={"tag": tag, "tlsVerify": tls.verify},
-                              headers=headers, stream=True, compatible=True)
-        if response.status_code >= 400:
-            raise classify_failure(_api_message(response.text), registry)
+        reply = self._request("POST", f"/images/{quoted}/push", params={"tag": tag, "tlsVerify": tls.verify},
+                              headers=headers, compat=True)
+        if reply.status >= 400:
+            raise classify_failure(_api_message(reply.read().decode("utf-8", "replace")), registry)
         digest = ""
-        for message in _json_lines(response.iter_lines()):
+        for message in _json_lines(reply.lines()):
             detail = message.get("errorDetail") or {}
             error = message.get("error") or (detail.get("message") if isinstance(detail, dict) else None)
             if error:
@@ -336,6 +432,8 @@ class Engine:
                    "--storage-driver", str(store.get("graphDriverName") or "overlay"), *args]
         # with CONTAINER_HOST set, the podman CLI turns into a remote client that has no --root
         env = {k: v for k, v in os.environ.items() if k not in ("CONTAINER_HOST", "CONTAINER_CONNECTION")}
+        import subprocess
+
         proc = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, check=False, env=env)
         for line in (proc.stdout + proc.stderr).splitlines(keepends=True):
@@ -376,6 +474,8 @@ def _json_lines(lines: Iterable[bytes]) -> Iterable[Dict[str, Any]]:
 
 
 def _stop_process(process: subprocess.Popen[bytes]) -> None:
+    import subprocess
+
     if process.poll() is None:
         process.terminate()
         try:
@@ -386,6 +486,9 @@ def _stop_process(process: subprocess.Popen[bytes]) -> None:
 
 
 def _start_private_service(isolation: Optional[str]) -> Engine:
+    import subprocess
+    import tempfile
+
     podman = shutil.which("podman")
     if podman is None:
         raise EngineUnavailable(

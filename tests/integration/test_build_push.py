@@ -172,3 +172,39 @@ def test_private_service_is_started_and_stopped(tmp_path, tool_env, fake_base, r
             if str(tmp_path / "tmp").encode() in cmdline:
                 leftovers.append(cmdline)
     assert leftovers == []
+
+
+def test_remote_service_over_tcp_goes_through_podman_py(tmp_path, tool_env, fake_base, registry, fresh_store,
+                                                        rhcos_layer):
+    """A tcp:// CONTAINER_HOST (podman machine, remote builders) is spoken to with podman-py."""
+    import socket
+    import subprocess
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"tcp://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k != "CONTAINER_HOST"}
+    env.update(fresh_store.isolated_env)
+    fresh_store.trust_registry(registry)
+    service = subprocess.Popen(["podman", "system", "service", "--time=0", url], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        project = _project(tmp_path, fake_base, registry, "tcp")
+        built = rhcos_layer(["build", "-o", "json"], project, {"CONTAINER_HOST": url})
+        assert built.code == 0, built.err
+        image_id = json.loads(built.out)["image_id"]
+        assert fresh_store.image_exists(image_id)
+        pushed = rhcos_layer(["push"], project, {"CONTAINER_HOST": url})
+        assert pushed.code == 0, pushed.err
+        assert pushed.last_line.startswith(f"{registry.host}/layered/tcp@sha256:")
+    finally:
+        service.terminate()
+        service.wait(10)

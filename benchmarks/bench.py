@@ -1,0 +1,144 @@
+"""rhcos-layer's overhead, measured side by side with what it wraps, printed as ratios.
+
+- start-up: `rhcos-layer --help` against `python -c "import click"` (target <= 1.6x);
+- build: `rhcos-layer build` against `podman build` of the same Containerfile with a cold build
+  cache (a new RUN line each round), the base already local (target: <= 0.35 s added);
+- no-op rebuild: `rhcos-layer build` with unchanged inputs against a fully cached
+  `podman build` (target <= 0.5x).
+
+Runs on the test rig (tests/support): a local registry, the fake RHCOS base, private stores.
+Each pair runs interleaved, ROUNDS times; the medians are compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Dict, List
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.fakebase import build_fake_base  # noqa: E402
+from tests.support.podman import PodmanStore  # noqa: E402
+from tests.support.registry import Registry  # noqa: E402
+
+BIN = Path(sys.executable).parent
+TOOL = str(BIN / "rhcos-layer") if (BIN / "rhcos-layer").exists() else None
+
+
+def timed(command: List[str], env: Dict[str, str], cwd: Path) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(command)}\n{proc.stderr}")
+    return elapsed
+
+
+def pair(rounds: int, first: Callable[[int], float], second: Callable[[int], float]) -> "tuple[float, float]":
+    a, b = [], []
+    for i in range(rounds):
+        a.append(first(i))
+        b.append(second(i))
+    return statistics.median(a), statistics.median(b)
+
+
+def report(name: str, ours: float, theirs: float, target: str, ok: bool) -> None:
+    print(f"{name:<44} rhcos-layer {ours * 1000:7.1f} ms   reference {theirs * 1000:7.1f} ms   "
+          f"ratio {ours / theirs:5.2f}x   added {1000 * (ours - theirs):+7.1f} ms   "
+          f"target {target}: {'met' if ok else 'NOT met'}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    tool = [TOOL] if TOOL else [sys.executable, "-m", "rhcos_layer"]
+    base_env = {k: v for k, v in os.environ.items() if k not in ("CONTAINER_HOST", "CONTAINER_CONNECTION")}
+    base_env["NO_COLOR"] = "1"
+
+    # 1. start-up
+    help_ours, help_click = pair(
+        args.rounds * 3,
+        lambda i: timed([*tool, "--help"], base_env, ROOT),
+        lambda i: timed([sys.executable, "-c", "import click"], base_env, ROOT),
+    )
+    report("`--help` vs `python -c 'import click'`", help_ours, help_click, "<= 1.6x", help_ours / help_click <= 1.6)
+
+    work = Path(tempfile.mkdtemp(prefix="rhcos-layer-bench-"))
+    registry = Registry(work / "registry")
+    stores = [PodmanStore(work / name) for name in ("base", "raw", "tool")]
+    base_store, raw_store, tool_store = stores
+    try:
+        registry.start()
+        base = build_fake_base(base_store, registry)
+        auth = registry.write_authfile(work / "auth.json")
+        raw_env = dict(base_env, **raw_store.isolated_env)
+        tool_env = dict(base_env, **tool_store.isolated_env, REGISTRY_AUTH_FILE=str(auth))
+        for store, env in ((raw_store, raw_env), (tool_store, tool_env)):
+            store.podman("pull", "--quiet", "--cert-dir", str(registry.cert_dir), "--authfile", str(auth),
+                         base.pullspec)
+        url = tool_store.start_service()
+        service_env = dict(tool_env, CONTAINER_HOST=url)
+
+        project = work / "project"
+        project.mkdir()
+        (project / "extra.conf").write_text("server time.example.com iburst\n")
+
+        def containerfile(nonce: str) -> None:
+            (project / "Containerfile").write_text(
+                f"FROM {base.pullspec}\nCOPY extra.conf /etc/chrony.d/extra.conf\n"
+                f"RUN echo {nonce} > /etc/nonce && rpm-ostree install usbguard && ostree container commit\n"
+            )
+
+        raw_build = ["podman", "build", "--isolation", "chroot", "-t", "localhost/bench:raw", "."]
+
+        # 2. cold build: a new RUN line each round
+        def ours_cold(i: int) -> float:
+            containerfile(f"ours-{i}-{time.time_ns()}")
+            return timed([*tool, "build"], service_env, project)
+
+        def raw_cold(i: int) -> float:
+            containerfile(f"raw-{i}-{time.time_ns()}")
+            return timed(raw_build, raw_env, project)
+
+        cold_ours, cold_raw = pair(args.rounds, ours_cold, raw_cold)
+        report("build, cold cache, running service", cold_ours, cold_raw, "<= +350 ms", cold_ours - cold_raw <= 0.35)
+
+        def ours_private(i: int) -> float:
+            containerfile(f"private-{i}-{time.time_ns()}")
+            return timed([*tool, "build"], tool_env, project)
+
+        private_ours, private_raw = pair(args.rounds, ours_private, raw_cold)
+        report("build, cold cache, private service", private_ours, private_raw, "<= +350 ms",
+               private_ours - private_raw <= 0.35)
+
+        # 3. unchanged inputs: our no-op against podman's fully cached build
+        containerfile("cached")
+        timed([*tool, "build"], service_env, project)
+        timed(raw_build, raw_env, project)
+        noop_ours, cached_raw = pair(
+            args.rounds,
+            lambda i: timed([*tool, "build"], service_env, project),
+            lambda i: timed(raw_build, raw_env, project),
+        )
+        report("no-op rebuild vs cached `podman build`", noop_ours, cached_raw, "<= 0.5x", noop_ours / cached_raw <= 0.5)
+    finally:
+        for store in stores:
+            store.cleanup()
+        registry.stop()
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

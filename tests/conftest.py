@@ -1,0 +1,227 @@
+"""Fixtures for the offline rig (registry, podman stores/service, fake base).
+
+Session fixtures:  rig_dir, registry, rig_store, fake_base, podman_service
+Function fixtures: fresh_store, fresh_service, authfile, tool_env, proxy
+
+Function fixtures keep their files out of ``tmp_path`` (own tmp dirs), so
+a test can use tmp_path as a build context without shipping a store or an
+auth.json into it.
+
+Tests using any rig fixture are marked ``rig`` automatically (deselect with
+``-m "not rig"``) and are skipped with an install hint when podman,
+docker-registry, htpasswd, openssl or busybox are missing or not root.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Dict, Iterator, Optional
+
+import pytest
+
+from tests.support import (
+    FakeBase,
+    PodmanService,
+    PodmanStore,
+    Registry,
+    TcpProxy,
+    build_fake_base,
+    skip_reason,
+)
+
+RIG_FIXTURES = frozenset(
+    {
+        "registry",
+        "rig_store",
+        "fake_base",
+        "podman_service",
+        "fresh_service",
+        "fresh_store",
+        "authfile",
+        "tool_env",
+        "proxy",
+    }
+)
+
+# Environment that must not leak from the developer's shell into the tool.
+_CLEARED_FOR_TOOL = (
+    "CONTAINER_CONNECTION",
+    "CONTAINER_SSHKEY",
+    "CONTAINER_PASSPHRASE",
+    "DOCKER_HOST",
+    "DOCKER_CONFIG",
+    "DOCKER_CERT_PATH",
+)
+
+
+@functools.lru_cache(maxsize=None)
+def _rig_skip_reason() -> Optional[str]:
+    return skip_reason()
+
+
+def _require_rig() -> None:
+    reason = _rig_skip_reason()
+    if reason:
+        pytest.skip(reason)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "rig: uses the offline podman + registry rig (root, podman, docker-registry, "
+        "htpasswd, openssl, busybox-static)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    for item in items:
+        if RIG_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.rig)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("rig") is not None:
+        _require_rig()
+
+
+# --------------------------------------------------------------- session scope
+@pytest.fixture(scope="session")
+def rig_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("rig")
+
+
+@pytest.fixture(scope="session")
+def registry(rig_dir: Path) -> Iterator[Registry]:
+    _require_rig()
+    reg = Registry(rig_dir / "registry")
+    reg.start()
+    try:
+        yield reg
+    finally:
+        reg.stop()
+
+
+@pytest.fixture(autouse=True)
+def _registry_back_up(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test may stop() the session registry; bring it back afterwards."""
+    if "registry" not in request.fixturenames:
+        yield
+        return
+    reg = request.getfixturevalue("registry")
+    yield
+    if not reg.running:
+        reg.start()
+
+
+@pytest.fixture(scope="session")
+def rig_store(rig_dir: Path) -> Iterator[PodmanStore]:
+    """The store that creates the fake base. Never give it to the tool."""
+    _require_rig()
+    store = PodmanStore(rig_dir / "base-store")
+    try:
+        yield store
+    finally:
+        store.cleanup()
+
+
+@pytest.fixture(scope="session")
+def fake_base(rig_store: PodmanStore, registry: Registry) -> FakeBase:
+    return build_fake_base(rig_store, registry)
+
+
+@pytest.fixture(scope="session")
+def podman_service(rig_dir: Path, registry: Registry) -> Iterator[PodmanService]:
+    """A store with ``podman system service`` running; trusts the registry CA
+    through its own $HOME/.config/containers/certs.d."""
+    _require_rig()
+    store = PodmanStore(rig_dir / "svc")
+    try:
+        store.trust_registry(registry)
+        url = store.start_service()
+        yield PodmanService(url=url, store=store)
+    finally:
+        store.cleanup()
+
+
+# -------------------------------------------------------------- function scope
+@pytest.fixture
+def fresh_service(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> Iterator[PodmanService]:
+    """Like podman_service but with an empty store per test (~0.1 s)."""
+    _require_rig()
+    store = PodmanStore(tmp_path_factory.mktemp("svc"))
+    try:
+        store.trust_registry(registry)
+        url = store.start_service()
+        yield PodmanService(url=url, store=store)
+    finally:
+        store.cleanup()
+
+
+@pytest.fixture
+def fresh_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PodmanStore]:
+    """An empty store (CA not trusted: pass --cert-dir or trust_registry())."""
+    _require_rig()
+    store = PodmanStore(tmp_path_factory.mktemp("store"))
+    try:
+        yield store
+    finally:
+        store.cleanup()
+
+
+@pytest.fixture
+def authfile(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> Path:
+    """A 0600 auth.json with the right credentials for the registry."""
+    return registry.write_authfile(tmp_path_factory.mktemp("auth") / "auth.json")
+
+
+@pytest.fixture
+def tool_env(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+    podman_service: PodmanService,
+    authfile: Path,
+    registry: Registry,
+) -> Dict[str, str]:
+    """os.environ as the tool under test should see it; returns what was set.
+
+    HOME / XDG dirs are fresh tmp dirs, so the user's real auth.json files
+    are never read; the registry CA is trusted via HOME's certs.d (for CLI
+    use) and the service store's certs.d (for API use).
+    """
+    base = tmp_path_factory.mktemp("toolenv")
+    home = base / "home"
+    xdg_config = home / ".config"
+    xdg_run = base / "xdg-run"
+    xdg_config.mkdir(parents=True, exist_ok=True)
+    xdg_run.mkdir(mode=0o700, parents=True, exist_ok=True)
+    registry.write_certs_d(xdg_config / "containers" / "certs.d")
+
+    for var in _CLEARED_FOR_TOOL:
+        monkeypatch.delenv(var, raising=False)
+    env = dict(podman_service.store.env)
+    env.update(
+        CONTAINER_HOST=podman_service.url,
+        REGISTRY_AUTH_FILE=str(authfile),
+        NO_COLOR="1",
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(xdg_config),
+        XDG_RUNTIME_DIR=str(xdg_run),
+    )
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture
+def proxy(registry: Registry) -> Iterator[TcpProxy]:
+    """A TcpProxy in front of the registry (clients need its host trusted:
+    ``registry.write_authfile(p, extra_hosts=[proxy.host])``, --cert-dir or
+    ``store.trust_registry(registry, extra_hosts=[proxy.host])``)."""
+    p = TcpProxy(registry.host)
+    p.start()
+    try:
+        yield p
+    finally:
+        p.stop()
+
