@@ -1,8 +1,9 @@
 """Registry credentials, found the way podman finds them, and kept out of sight.
 
-Lookup order (containers-auth.json(5)): ``--authfile``, then ``REGISTRY_AUTH_FILE``, then
-``$XDG_RUNTIME_DIR/containers/auth.json`` (``/run/containers/<uid>/auth.json``),
-``$XDG_CONFIG_HOME/containers/auth.json``, ``~/.docker/config.json``. The cluster's pull
+Lookup order (containers-auth.json(5)): ``--authfile``, then ``REGISTRY_AUTH_FILE``, else all
+of ``$XDG_RUNTIME_DIR/containers/auth.json`` (``/run/containers/<uid>/auth.json``),
+``$XDG_CONFIG_HOME/containers/auth.json`` and ``~/.docker/config.json`` that exist, the first
+one listing a registry winning. Entries kept by credential helpers are skipped. The cluster's pull
 secret has the same ``{"auths": {...}}`` shape, so it works as an authfile as it is.
 """
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterator, List, Mapping, Optional
 
-from .errors import CredentialsRejected, InvalidInput
+from .errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -78,42 +79,57 @@ def default_locations(environ: Optional[Mapping[str, str]] = None) -> List[Path]
 
 
 def find_authfile(explicit: Optional[str], environ: Optional[Mapping[str, str]] = None) -> Optional[Path]:
-    """The authfile to use: the flag, REGISTRY_AUTH_FILE, then the first default that exists."""
+    """The authfile the user named: the flag, else REGISTRY_AUTH_FILE (None: use the defaults)."""
     env = os.environ if environ is None else environ
     if explicit:
         return Path(explicit)
     if env.get("REGISTRY_AUTH_FILE"):
         return Path(env["REGISTRY_AUTH_FILE"])
-    for candidate in default_locations(env):
-        if candidate.is_file():
-            return candidate
     return None
 
 
-def load(path: Optional[Path], *, flag: str = "--authfile") -> AuthFile:
-    """Parse an authfile. Errors name the file and never quote its content."""
-    if path is None:
-        return AuthFile(None)
+def resolve(explicit: Optional[str], flag: str = "--authfile",
+            environ: Optional[Mapping[str, str]] = None) -> AuthFile:
+    """Credentials as podman finds them: the flag, else REGISTRY_AUTH_FILE, else every default
+    location that exists, the earlier ones winning for a registry listed in several."""
+    env = os.environ if environ is None else environ
+    if explicit:
+        return load(Path(explicit), source=f"{flag} {explicit}")
+    if env.get("REGISTRY_AUTH_FILE"):
+        return load(Path(env["REGISTRY_AUTH_FILE"]), source=f"REGISTRY_AUTH_FILE={env['REGISTRY_AUTH_FILE']}")
+    merged = AuthFile(None)
+    for candidate in default_locations(env):
+        if candidate.is_file():
+            for key, creds in load(candidate, source=str(candidate)).entries.items():
+                merged.entries.setdefault(key, creds)
+    return merged
+
+
+def load(path: Path, *, source: Optional[str] = None) -> AuthFile:
+    """Parse one authfile. Errors name the file (``source``) and never quote its content."""
+    where = source or str(path)
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InvalidInput(f"{flag} {path}: no such file: give the pull secret / auth.json to use") from None
+        raise InvalidInput(f"{where}: no such file: give the pull secret / auth.json to use") from None
     except OSError as exc:
-        raise InvalidInput(f"{flag} {path}: cannot read: {exc.strerror}") from None
+        raise InvalidInput(f"{where}: cannot read: {exc.strerror}") from None
     try:
         data = json.loads(raw)
     except ValueError as exc:
-        raise InvalidInput(f"{flag} {path}: not valid JSON (line {exc.lineno})") from None  # type: ignore[attr-defined]
+        raise InvalidInput(f"{where}: not valid JSON (line {exc.lineno})") from None  # type: ignore[attr-defined]
     auths = data.get("auths") if isinstance(data, dict) else None
     if not isinstance(auths, dict):
-        raise InvalidInput(f'{flag} {path}: no "auths" object: expected {{"auths": {{"REGISTRY": {{"auth": ...}}}}}}')
+        raise InvalidInput(f'{where}: no "auths" object: expected {{"auths": {{"REGISTRY": {{"auth": ...}}}}}}')
     entries: Dict[str, Credentials] = {}
     for key, entry in auths.items():
         if not isinstance(entry, dict):
-            raise InvalidInput(f"{flag} {path}: entry {key!r} is not an object")
+            raise InvalidInput(f"{where}: entry {key!r} is not an object")
+        if not any(field in entry for field in ("auth", "username", "password")):
+            continue  # kept by a credential helper (credsStore): nothing here to use
         creds = _entry_credentials(entry)
         if creds is None:
-            raise InvalidInput(f"{flag} {path}: entry {key!r} has no usable auth (expected base64 'user:password')")
+            raise InvalidInput(f"{where}: entry {key!r} has no usable auth (expected base64 'user:password')")
         entries[_normalise_key(key)] = creds
     return AuthFile(path, entries)
 
@@ -136,14 +152,3 @@ def _entry_credentials(entry: Mapping[str, object]) -> Optional[Credentials]:
 def header_value(payload: object) -> str:
     """URL-safe base64 JSON, as podman's X-Registry-Auth / X-Registry-Config headers want."""
     return base64.urlsafe_b64encode(json.dumps(payload).encode("utf-8")).decode("ascii")
-
-
-def require(authfile: AuthFile, image_name: str, registry: str) -> Credentials:
-    creds = authfile.lookup(image_name)
-    if creds is None:
-        where = f"in {authfile.path}" if authfile.path else "(no authfile found)"
-        raise CredentialsRejected(
-            f"no credentials for {registry} {where}",
-            hint=f"add it with `podman login --authfile FILE {registry}` and pass --authfile FILE",
-        )
-    return creds

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from . import __version__, auth, containerfile, reference
-from .context import GENERATED_PREFIX, collect, inputs_digest, make_tar
+from .context import collect, inputs_digest, make_tar
 from .errors import InvalidInput
-from .progress import Reporter
+from .progress import Reporter, safety_warnings
 from .project import PROJECT_FILE, STATE_FILE, Project
 from .trust import TLSSettings
 
@@ -121,7 +121,7 @@ def prepare(options: BuildOptions) -> PreparedBuild:
     else:
         base = base_line.checked(display)
         text = parsed.text
-    skip = [project.root / STATE_FILE, project.root / PROJECT_FILE]
+    skip = [project.root / STATE_FILE, project.path or project.root / PROJECT_FILE]
     context = collect(context_dir, skip=skip)
     digest = inputs_digest(text, base.pinned(), build_args, context)
     labels = {
@@ -132,12 +132,13 @@ def prepare(options: BuildOptions) -> PreparedBuild:
     }
     if options.release_version:
         labels[RELEASE_LABEL] = options.release_version
-    tags = list(options.tags) or [default_tag(project, digest)]
-    for tag in tags:
+    tags = []
+    for tag in options.tags:
         try:
-            reference.parse(tag)
+            tags.append(str(reference.parse_local(tag)))
         except reference.ReferenceError as exc:
             raise InvalidInput(f"-t/--tag: {exc}") from None
+    tags = tags or [default_tag(project, digest)]
     return PreparedBuild(cf_path, display, text, base, context_dir, digest, labels, tags, context)
 
 
@@ -168,9 +169,11 @@ def build(options: BuildOptions, reporter: Optional[Reporter] = None) -> BuildRe
 
     report = reporter or Reporter()
     prepared = prepare(options)
-    authfile = auth.load(auth.find_authfile(options.authfile))
+    authfile = auth.resolve(options.authfile)
     report.phase("Connecting to Podman")
     with engine_mod.connect(options.isolation) as engine:
+        for warning in safety_warnings(engine.url, options.tls.verify, prepared.base.registry):
+            report.warning(warning)
         result = _reuse(engine, prepared, options.project, report) if not options.no_cache else None
         if result is None:
             _ensure_base(engine, prepared.base, authfile, options, report)
@@ -238,7 +241,7 @@ def _ensure_base(engine: Any, base: reference.ImageReference, authfile: auth.Aut
     creds = authfile.lookup(base.name)
     with RegistryClient(base.registry, creds, options.tls) as registry:
         registry.manifest_digest(base.repository, str(base.digest))
-    engine.pull(pinned, base.registry, creds, options.tls, authfile.path, report.log)
+    engine.pull(pinned, base.registry, creds, options.tls, auth.find_authfile(options.authfile), report.log)
 
 
 def _run_build(engine: Any, prepared: PreparedBuild, authfile: auth.AuthFile, options: BuildOptions,
@@ -254,7 +257,7 @@ def _run_build(engine: Any, prepared: PreparedBuild, authfile: auth.AuthFile, op
             "layers": True,
             "nocache": options.no_cache,
             "tlsVerify": options.tls.verify,
-            "excludes": json.dumps([f"{GENERATED_PREFIX}*"]),
+            "excludes": json.dumps([tar.containerfile_name]),
         }
         merged_args = dict(options.project.build_args)
         merged_args.update(options.build_args)

@@ -7,15 +7,15 @@ content. Secrets are not part of it (their content must not leave a trace in a l
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import io
 import json
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import IO, TYPE_CHECKING, Dict, List, Mapping, Optional, Pattern, Sequence, Tuple
 
 from .errors import InvalidInput
 
@@ -41,7 +41,7 @@ class BuildContext:
     excluded: List[str] = field(default_factory=list)
 
 
-def _read_ignore(root: Path) -> List[Tuple[bool, str]]:
+def _read_ignore(root: Path) -> List[Tuple[bool, Pattern[str]]]:
     for name in IGNORE_FILES:
         candidate = root / name
         if candidate.is_file():
@@ -51,21 +51,49 @@ def _read_ignore(root: Path) -> List[Tuple[bool, str]]:
                 if not line or line.startswith("#"):
                     continue
                 negate = line.startswith("!")
-                pattern = line[1:] if negate else line
-                pattern = os.path.normpath(pattern.strip("/")) if pattern.strip("/") else ""
+                pattern = (line[1:] if negate else line).strip().strip("/")
                 if pattern:
-                    rules.append((negate, pattern))
+                    rules.append((negate, _compile(os.path.normpath(pattern))))
             return rules
     return []
 
 
-def _ignored(relpath: str, rules: Sequence[Tuple[bool, str]]) -> bool:
+def _compile(pattern: str) -> Pattern[str]:
+    """A .containerignore pattern as a regex: ``*`` and ``?`` stay within one path component,
+    ``**`` spans any number of them (the Go filepath.Match rules podman applies)."""
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**", i):
+            i += 2
+            if pattern.startswith("/", i):
+                i += 1
+                out += "(?:.*/)?"
+            else:
+                out += ".*"
+            continue
+        char = pattern[i]
+        if char == "*":
+            out += "[^/]*"
+        elif char == "?":
+            out += "[^/]"
+        elif char == "[" and "]" in pattern[i + 1 :]:
+            end = pattern.index("]", i + 1)
+            body = pattern[i + 1 : end].replace("\\", "\\\\")
+            out += "[" + ("^" + body[1:] if body.startswith("!") else body) + "]"
+            i = end
+        else:
+            out += re.escape(char)
+        i += 1
+    return re.compile(out + r"\Z")
+
+
+def _ignored(relpath: str, rules: Sequence[Tuple[bool, Pattern[str]]]) -> bool:
+    """Last matching rule wins; a pattern matching a folder covers everything in it."""
+    parts = relpath.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
     result = False
-    for negate, pattern in rules:
-        regex_pattern = pattern.replace("**/", "*").replace("/**", "/*")
-        parts = relpath.split("/")
-        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        if any(fnmatch.fnmatchcase(prefix, regex_pattern) for prefix in prefixes):
+    for negate, regex in rules:
+        if any(regex.match(prefix) for prefix in prefixes):
             result = not negate
     return result
 
@@ -106,8 +134,7 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def inputs_digest(containerfile_text: str, base: str, build_args: Mapping[str, str], context: BuildContext,
-                  target: Optional[str] = None) -> str:
+def inputs_digest(containerfile_text: str, base: str, build_args: Mapping[str, str], context: BuildContext) -> str:
     files = []
     for item in context.files:
         content = "link:" + item.link_target if item.link_target is not None else _file_sha256(item.path)
@@ -116,7 +143,6 @@ def inputs_digest(containerfile_text: str, base: str, build_args: Mapping[str, s
         "containerfile": containerfile_text,
         "base": base,
         "build_args": sorted(build_args.items()),
-        "target": target or "",
         "files": files,
     }
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")

@@ -76,6 +76,6 @@ class EngineUnavailable(RhcosLayerError):
 
 
 class Interrupted(RhcosLayerError):
-    """The user pressed Ctrl-C."""
+    """The user pressed Ctrl-C (the CLI maps KeyboardInterrupt to this exit code)."""
 
     exit_code = 130

@@ -14,3 +14,18 @@ class Reporter:
 
     def log(self, line: str) -> None:
         """A line of engine output."""
+
+    def warning(self, text: str) -> None:
+        """Something the user should know that does not stop the command."""
+
+
+def safety_warnings(engine_url: str, tls_verify: bool, registry: str) -> "list[str]":
+    """What to warn about before credentials or images travel."""
+    warnings = []
+    if not tls_verify:
+        warnings.append(f"TLS verification is off for {registry} (--tls-verify=false): use that only for a"
+                        " test registry")
+    if engine_url.startswith("tcp://"):
+        warnings.append(f"CONTAINER_HOST={engine_url} is plain TCP: registry credentials travel to it"
+                        " unencrypted; prefer ssh:// or a local socket")
+    return warnings

@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, Optional
 
 from . import auth, reference
 from .build import INPUTS_LABEL
-from .progress import Reporter
+from .progress import Reporter, safety_warnings
 from .errors import ImageNotFound, InvalidInput, RegistryUnavailable, RhcosLayerError
 from .project import Project
 from .trust import TLSSettings
@@ -60,6 +60,15 @@ def _source_image(options: PushOptions) -> str:
 def _destination(options: PushOptions) -> reference.ImageReference:
     text = options.destination or options.project.image
     where = "DESTINATION" if options.destination else f"{options.project.where('image')}: image"
+    if not text and options.image:
+        # like `podman push IMAGE`: an image named for a registry goes to that name
+        try:
+            named = reference.parse(options.image)
+        except reference.ReferenceError:
+            named = None
+        if named is not None and named.registry not in ("localhost", reference.DEFAULT_REGISTRY) \
+                and "/" in options.image:
+            text, where = options.image, "IMAGE"
     if not text:
         raise InvalidInput(
             "no DESTINATION given and the project file has no `image:`",
@@ -83,12 +92,17 @@ def push(options: PushOptions, reporter: Optional[Reporter] = None,
     report = reporter or Reporter()
     image = _source_image(options)
     destination = _destination(options)
-    pull_auth = auth.load(auth.find_authfile(options.authfile))
-    push_auth_path = auth.find_authfile(options.push_authfile) if options.push_authfile else pull_auth.path
-    push_auth = auth.load(push_auth_path, flag="--push-authfile") if options.push_authfile else pull_auth
+    if options.push_authfile:
+        push_auth = auth.resolve(options.push_authfile, flag="--push-authfile")
+        named_authfile: Optional[Path] = Path(options.push_authfile)
+    else:
+        push_auth = auth.resolve(options.authfile)
+        named_authfile = auth.find_authfile(options.authfile)
     creds = push_auth.lookup(destination.name)
 
     with engine_mod.connect() as engine:
+        for warning in safety_warnings(engine.url, options.tls.verify, destination.registry):
+            report.warning(warning)
         try:
             details = engine.inspect(image)
         except ImageNotFound:
@@ -101,7 +115,7 @@ def push(options: PushOptions, reporter: Optional[Reporter] = None,
             report.phase(f"Checking access to {destination.registry}")
             registry.check_access()
             report.phase(f"Pushing {destination.name}:{tag}")
-            pushed, attempts = _push_with_retries(engine, image_id, destination, tag, creds, push_auth.path,
+            pushed, attempts = _push_with_retries(engine, image_id, destination, tag, creds, named_authfile,
                                                   options, report, sleep)
             served, _ = registry.manifest_digest(destination.repository, tag)
     if served != pushed:
@@ -144,7 +158,7 @@ def _push_with_retries(engine: Any, image_id: str, destination: reference.ImageR
                 raise RegistryUnavailable(
                     f"{exc.message}; gave up after {attempt} attempts", hint=exc.hint, detail=exc.detail
                 ) from None
-            report.phase(f"Push failed ({exc.message}); retrying in {delay:.0f}s")
+            report.phase(f"Push failed ({exc.message}); retrying in {delay:g}s")
             sleep(delay)
             delay *= 2
     raise AssertionError("unreachable")

@@ -100,6 +100,16 @@ def parse(text: str) -> ImageReference:
     return ImageReference(registry, "/".join(path), tag, digest)
 
 
+def parse_local(text: str) -> ImageReference:
+    """Parse an image name as ``podman build -t`` does: a name without a registry is local
+    (``mine:1`` is ``localhost/mine:1``), and no tag means ``latest``."""
+    first = text.strip().split("/", 1)[0]
+    if "/" not in text.strip() or not _looks_like_host(first):
+        text = "localhost/" + text.strip()
+    ref = parse(text)
+    return ref if ref.tag or ref.digest else ImageReference(ref.registry, ref.repository, "latest")
+
+
 def parse_pinned(text: str) -> ImageReference:
     """Parse a reference that must carry a digest (``repo@sha256:<64 hex>``)."""
     ref = parse(text)

@@ -113,6 +113,12 @@ class ProgressReporter(Reporter):
         else:
             self.terminal.info(f"STEP {index}/{total}: {text}")
 
+    def warning(self, text: str) -> None:
+        if self._progress is not None:
+            self._progress.console.print(f"Warning: {text}", markup=False, highlight=False)
+        else:
+            self.terminal.warning(text)
+
     def log(self, line: str) -> None:
         self.lines.append(line)
         if self.terminal.verbosity > 0 and not self.terminal.quiet and not line.startswith("STEP "):

@@ -218,17 +218,17 @@ def classify_failure(text: str, registry: str) -> RhcosLayerError:
         from .registry import tls_hint
 
         return UntrustedCertificate(f"registry {registry}: TLS certificate not trusted", hint=tls_hint(registry))
-    if "unauthorized" in low or "authentication required" in low or "denied" in low or "403 forbidden" in low:
+    if "unauthorized" in low or "authentication required" in low or "denied:" in low or "403 forbidden" in low:
         return CredentialsRejected(
             f"registry {registry} rejected the credentials",
             hint=f"check the authfile entry for {registry} (--authfile / REGISTRY_AUTH_FILE)",
         )
-    if "manifest unknown" in low or "name unknown" in low or "not found" in low:
+    if "manifest unknown" in low or "name unknown" in low or "404 not found" in low:
         return ImageNotFound(f"registry {registry}: {_last_clause(text)}")
-    transient = ("connection refused", "connection reset", "broken pipe", "eof", "i/o timeout",
-                 "use of closed network connection", "server misbehaving",
+    transient = ("connection refused", "connection reset", "broken pipe", ": eof", "unexpected eof", "i/o timeout",
+                 "use of closed network connection", "server misbehaving", "tls handshake timeout",
                  "502 bad gateway", "503 service unavailable", "500 internal server error",
-                 "504 gateway", "no such host", "network is unreachable", "timeout")
+                 "504 gateway", "no such host", "network is unreachable", "timeout exceeded")
     if any(word in low for word in transient):
         return RegistryUnavailable(
             f"registry {registry} failed during the transfer ({_last_clause(text)})",

@@ -90,10 +90,11 @@ class RegistryClient:
         self._backoff = backoff
         self._sleep = sleep
         self._token: Optional[str] = None
+        self._scheme = "https"
 
     @property
     def base_url(self) -> str:
-        return f"https://{self.host}"
+        return f"{self._scheme}://{self.host}"
 
     def close(self) -> None:
         self._session.close()
@@ -106,17 +107,22 @@ class RegistryClient:
 
     # -- requests with retries and error mapping -------------------------------------------
 
-    def _send(self, method: str, url: str, headers: Dict[str, str]) -> requests.Response:
+    def _send(self, method: str, path_or_url: str, headers: Dict[str, str]) -> requests.Response:
         import requests
 
         delay = self._backoff
         last_problem = ""
         for attempt in range(1, self._attempts + 1):
+            url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
             try:
                 response = self._session.request(
                     method, url, headers=headers, timeout=(10, 60), verify=self._tls.verify, allow_redirects=True
                 )
             except requests.exceptions.SSLError as exc:
+                if not self._tls.verify and self._scheme == "https" and "://" not in path_or_url:
+                    # like podman with --tls-verify=false: a registry without TLS is spoken to over HTTP
+                    self._scheme = "http"
+                    continue
                 raise UntrustedCertificate(
                     f"registry {self.host}: TLS certificate not trusted ({_ssl_reason(exc)})",
                     hint=tls_hint(self.host),
@@ -137,19 +143,24 @@ class RegistryClient:
 
     def request(self, method: str, path: str, headers: Optional[Dict[str, str]] = None) -> requests.Response:
         """Send a request, answering Basic and Bearer challenges with our credentials."""
-        url = self.base_url + path
         headers = dict(headers or {})
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         elif self._creds is not None:
             headers["Authorization"] = _basic(self._creds)
-        response = self._send(method, url, headers)
+        response = self._send(method, path, headers)
         if response.status_code == 401:
             challenge = response.headers.get("WWW-Authenticate", "")
             if challenge.lower().startswith("bearer"):
                 self._token = self._fetch_token(challenge)
                 headers["Authorization"] = f"Bearer {self._token}"
-                response = self._send(method, url, headers)
+                response = self._send(method, path, headers)
+        if response.status_code in (401, 403) and self._creds is None:
+            raise CredentialsRejected(
+                f"registry {self.host} requires credentials and none were found for it",
+                hint="give them with --authfile FILE or REGISTRY_AUTH_FILE (e.g. the cluster's pull secret),"
+                     f" or `podman login {self.host}`",
+            )
         if response.status_code in (401, 403):
             who = f"as {self._creds.username!r}" if self._creds else "without credentials"
             verb = "rejected the credentials" if response.status_code == 401 else "denied access"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from typing import List, Optional
 
 import click
@@ -76,22 +77,19 @@ def _podman_style(args: List[str]) -> List[str]:
 def main(args: Optional[List[str]] = None) -> None:
     """Entry point: run the command, turn project errors into one line and an exit code."""
     argv = _podman_style(list(sys.argv[1:] if args is None else args))
-    debug = "--debug" in argv or bool(os.environ.get("RHCOS_LAYER_DEBUG"))
-    from ..errors import RhcosLayerError
+    debug = "--debug" in argv
+    from ..errors import Interrupted, RhcosLayerError
 
     try:
         cli.main(args=argv, prog_name="rhcos-layer", standalone_mode=False)
     except RhcosLayerError as exc:
         if debug:
-            raise
+            traceback.print_exc()
         _terminal(argv).error(exc.message, exc.hint, exc.detail)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         sys.stderr.write("Interrupted.\n")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        sys.stderr.write("Interrupted.\n")
-        sys.exit(130)
+        sys.exit(Interrupted.exit_code)
     except click.exceptions.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
@@ -99,7 +97,7 @@ def main(args: Optional[List[str]] = None) -> None:
         sys.exit(exc.exit_code)
     except Exception as exc:  # a bug of ours: one line, the traceback only with --debug
         if debug:
-            raise
+            traceback.print_exc()
         sys.stderr.write(f"Error: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
         sys.exit(1)
     sys.exit(0)

@@ -51,7 +51,8 @@ def _secrets(values: Tuple[str, ...]) -> Dict[str, Path]:
               help="Name the image (repeatable; default localhost/rhcos-layer/<folder>:<inputs digest>).")
 @click.option("--build-arg", "build_args", multiple=True, metavar="NAME=VALUE", help="Build argument (repeatable).")
 @click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=FILE",
-              help="Mount FILE at /run/secrets/ID during RUN steps, never in a layer (entitlement certs).")
+              help="Give FILE to `RUN --mount=type=secret,id=ID` steps (at /run/secrets/ID), never to a"
+                   " layer: entitlement certs, redhat.repo.")
 @click.option("--isolation", envvar="BUILDAH_ISOLATION", metavar="TYPE",
               type=click.Choice(["oci", "chroot", "rootless"]),
               help="Process isolation for RUN steps (default: BUILDAH_ISOLATION, else podman's default).")

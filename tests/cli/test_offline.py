@@ -140,3 +140,11 @@ def test_no_color_means_no_escape_codes(tmp_path: Path, run_cli) -> None:
     assert os.environ["NO_COLOR"] == "1"
     result = run_cli(["build"], tmp_path)
     assert "\x1b[" not in result.err
+
+
+def test_push_image_named_for_a_registry_needs_no_destination(tmp_path: Path, run_cli) -> None:
+    # podman's rule: `push IMAGE` sends a registry-named image to its own name; rhcos-layer
+    # then looks the image up, which fails here (no service): the point is it got that far
+    result = run_cli(["push", "localhost/only-local:1"], tmp_path)
+    assert result.code == 3
+    assert "no DESTINATION given and the project file has no `image:`" in result.err

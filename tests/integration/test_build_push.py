@@ -208,3 +208,38 @@ def test_remote_service_over_tcp_goes_through_podman_py(tmp_path, tool_env, fake
     finally:
         service.terminate()
         service.wait(10)
+
+
+def test_image_named_for_a_registry_is_pushed_to_its_name(tmp_path, tool_env, fake_base, registry, rhcos_layer):
+    project = write_project(tmp_path / "named", fake_base.pullspec, "RUN rpm-ostree install tree\n")
+    name = f"{registry.host}/layered/named:v1"
+    built = rhcos_layer(["build", "-t", name, "-t", "mine:1"], project)
+    assert built.code == 0, built.err
+    pushed = rhcos_layer(["push", name], project)
+    assert pushed.code == 0, pushed.err
+    digest = pushed.last_line.split("@", 1)[1]
+    assert registry.manifest_digest("layered/named", "v1") == digest
+    again = rhcos_layer(["build", "-t", name, "-t", "mine:1"], project)  # reuse applies the same names
+    assert again.code == 0 and "Inputs unchanged" in again.err
+    assert registry.manifest_digest("layered/named", "v1") == digest
+
+
+def test_no_credentials_for_the_registry_says_where_to_give_them(tmp_path, tool_env, fake_base, registry,
+                                                                  fresh_store, rhcos_layer):
+    url = fresh_store.start_service()
+    other = tmp_path / "other.json"
+    other.write_text('{"auths": {"quay.io": {"auth": "dTpw"}}}')
+    project = _project(tmp_path, fake_base, registry, "nocreds")
+    result = rhcos_layer(["build", "--authfile", str(other)], project, {"CONTAINER_HOST": url, **fresh_store.env})
+    assert result.code == 4, result.err
+    assert f"Error: registry {registry.host} requires credentials and none were found for it" in result.err
+    assert "--authfile FILE or REGISTRY_AUTH_FILE" in result.err
+
+
+def test_tls_verify_false_pulls_and_warns(tmp_path, tool_env, fake_base, registry, fresh_store, rhcos_layer):
+    url = fresh_store.start_service()  # a store that does not trust the registry's CA
+    project = _project(tmp_path, fake_base, registry, "insecure")
+    env = {"CONTAINER_HOST": url, "HOME": str(tmp_path / "bare-home"), **fresh_store.env}
+    result = rhcos_layer(["build", "--tls-verify=false"], project, env)
+    assert result.code == 0, result.err
+    assert f"Warning: TLS verification is off for {registry.host}" in result.err

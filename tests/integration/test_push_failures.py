@@ -14,7 +14,7 @@ def _built_project(tmp_path, fake_base, rhcos_layer, name):
                             f"    rpm-ostree install {name} && ostree container commit\n")
     built = rhcos_layer(["build"], project)
     assert built.code == 0, built.err
-    return project
+    return project, built.last_line
 
 
 def _trust_proxy(tool_env, podman_service, registry, proxy):
@@ -25,12 +25,12 @@ def _trust_proxy(tool_env, podman_service, registry, proxy):
 
 def test_connection_reset_mid_push_is_retried(tmp_path, tool_env, podman_service, fake_base, registry, proxy,
                                               rhcos_layer):
-    project = _built_project(tmp_path, fake_base, rhcos_layer, "flaky")
+    project, image_id = _built_project(tmp_path, fake_base, rhcos_layer, "flaky")
     _trust_proxy(tool_env, podman_service, registry, proxy)
     # arm the next 8 connections: the small ones (access check, pings, HEADs) pass, the
     # layer uploads are cut after 64 KiB; later connections go through
     proxy.fail_after_bytes(64 * 1024, times=8)
-    result = rhcos_layer(["push", "--retry-delay", "100ms", "", f"{proxy.host}/layered/flaky:v1"], project)
+    result = rhcos_layer(["push", "--retry-delay", "100ms", image_id, f"{proxy.host}/layered/flaky:v1"], project)
     assert result.code == 0, result.err
     assert proxy.resets >= 1
     digest = result.last_line.split("@", 1)[1]
@@ -40,10 +40,10 @@ def test_connection_reset_mid_push_is_retried(tmp_path, tool_env, podman_service
 
 def test_registry_down_mid_push_fails_with_one_line_and_no_tag(tmp_path, tool_env, podman_service, fake_base,
                                                                registry, proxy, rhcos_layer):
-    project = _built_project(tmp_path, fake_base, rhcos_layer, "down")
+    project, image_id = _built_project(tmp_path, fake_base, rhcos_layer, "down")
     _trust_proxy(tool_env, podman_service, registry, proxy)
     proxy.fail_after_bytes(64 * 1024, times=1000)
-    result = rhcos_layer(["push", "--retry", "2", "--retry-delay", "100ms", "", f"{proxy.host}/layered/down:v1"],
+    result = rhcos_layer(["push", "--retry", "2", "--retry-delay", "100ms", image_id, f"{proxy.host}/layered/down:v1"],
                          project)
     assert result.code == 6, result.err
     last = result.err.strip().splitlines()
@@ -55,9 +55,9 @@ def test_registry_down_mid_push_fails_with_one_line_and_no_tag(tmp_path, tool_en
 
 def test_registry_not_listening_fails_before_pushing(tmp_path, tool_env, podman_service, fake_base, registry,
                                                      proxy, rhcos_layer):
-    project = _built_project(tmp_path, fake_base, rhcos_layer, "refused")
+    project, image_id = _built_project(tmp_path, fake_base, rhcos_layer, "refused")
     _trust_proxy(tool_env, podman_service, registry, proxy)
     proxy.refuse()
-    result = rhcos_layer(["push", "", f"{proxy.host}/layered/refused:v1"], project)
+    result = rhcos_layer(["push", image_id, f"{proxy.host}/layered/refused:v1"], project)
     assert result.code == 6, result.err
     assert f"registry {proxy.host} is unreachable after 4 attempts (connection refused)" in result.err

@@ -36,21 +36,36 @@ def test_credentials_never_show_their_secret(tmp_path: Path) -> None:
     assert "SENTINEL-PW" not in repr(auth.AuthFile(None, {"x": creds}))
 
 
-def test_lookup_order_flag_env_then_defaults(tmp_path: Path) -> None:
+def _auth(user: str) -> dict:
+    return {"auth": base64.b64encode(f"{user}:pw".encode()).decode()}
+
+
+def test_lookup_order_flag_env_then_merged_defaults(tmp_path: Path) -> None:
     runtime = tmp_path / "run"
     (runtime / "containers").mkdir(parents=True)
-    default = _write(runtime / "containers" / "auth.json", {"auths": {}})
-    env = {"XDG_RUNTIME_DIR": str(runtime), "HOME": str(tmp_path)}
-    assert auth.find_authfile(None, env) == default
-    assert auth.find_authfile(None, {**env, "REGISTRY_AUTH_FILE": "/x.json"}) == Path("/x.json")
-    assert auth.find_authfile("/flag.json", {**env, "REGISTRY_AUTH_FILE": "/x.json"}) == Path("/flag.json")
-    assert auth.find_authfile(None, {"HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path / "none")}) is None
-
-
-def test_docker_config_is_a_default_location(tmp_path: Path) -> None:
     (tmp_path / ".docker").mkdir()
-    docker = _write(tmp_path / ".docker" / "config.json", {"auths": {}})
-    assert auth.find_authfile(None, {"HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path)}) == docker
+    _write(runtime / "containers" / "auth.json", {"auths": {"quay.io": _auth("runtime")}})
+    _write(tmp_path / ".docker" / "config.json", {"auths": {"quay.io": _auth("docker"), "ghcr.io": _auth("gh"),
+                                                            "helper.example.com": {}}, "credsStore": "pass"})
+    flag = _write(tmp_path / "flag.json", {"auths": {"quay.io": _auth("flag")}})
+    env_file = _write(tmp_path / "env.json", {"auths": {"quay.io": _auth("env")}})
+    env = {"XDG_RUNTIME_DIR": str(runtime), "HOME": str(tmp_path)}
+
+    merged = auth.resolve(None, environ=env)
+    assert merged.lookup("quay.io/a").username == "runtime"  # the first default wins
+    assert merged.lookup("ghcr.io/a").username == "gh"  # later defaults still count
+    assert merged.lookup("helper.example.com/a") is None  # credential-helper entries are skipped
+    with_env = {**env, "REGISTRY_AUTH_FILE": str(env_file)}
+    assert auth.resolve(None, environ=with_env).lookup("quay.io/a").username == "env"
+    assert auth.resolve(str(flag), environ=with_env).lookup("quay.io/a").username == "flag"
+    assert auth.find_authfile(None, env) is None
+    assert auth.find_authfile(None, with_env) == env_file
+    assert auth.resolve(None, environ={"HOME": str(tmp_path / "none"), "XDG_RUNTIME_DIR": "/nonexistent"}).entries == {}
+
+
+def test_env_authfile_errors_name_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match=r"^REGISTRY_AUTH_FILE=/nonexistent/a.json: no such file"):
+        auth.resolve(None, environ={"REGISTRY_AUTH_FILE": "/nonexistent/a.json"})
 
 
 @pytest.mark.parametrize(
@@ -72,4 +87,4 @@ def test_bad_authfiles_name_the_file_but_not_the_content(tmp_path: Path, content
 
 def test_missing_authfile_is_named(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="--push-authfile .*no such file"):
-        auth.load(tmp_path / "missing.json", flag="--push-authfile")
+        auth.resolve(str(tmp_path / "missing.json"), flag="--push-authfile")

@@ -56,3 +56,14 @@ def test_tar_carries_files_containerfile_and_secrets(tmp_path: Path) -> None:
         secret_member = members[tar.secret_names["ent"]]
         assert secret_member.mode == 0o600
         assert archive.extractfile(secret_member).read() == b"ENTITLEMENT"
+
+
+def test_ignore_patterns_follow_podman_path_rules(tmp_path: Path) -> None:
+    for name in ("top.log", "sub/deep.log", "sub/keep.txt", "build/out.bin", "docs/a/b/c.md", "docs/x.md"):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(name)
+    (tmp_path / ".containerignore").write_text("*.log\nbuild/\ndocs/**/*.md\n!docs/x.md\n")
+    names = [f.relpath for f in collect(tmp_path).files]
+    # `*.log` stays in the top folder; `build/` takes the folder's content; `**` spans folders
+    assert names == [".containerignore", "docs/x.md", "sub/deep.log", "sub/keep.txt"]

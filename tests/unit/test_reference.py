@@ -55,3 +55,17 @@ def test_malformed_digests_are_refused(text: str) -> None:
 def test_invalid_repository_component_is_refused() -> None:
     with pytest.raises(reference.ReferenceError, match="invalid repository name component 'Bad'"):
         reference.parse("quay.io/Bad/name")
+
+
+@pytest.mark.parametrize(
+    "tag, expected",
+    [
+        ("mine:1", "localhost/mine:1"),
+        ("mine", "localhost/mine:latest"),
+        ("ops/mine:2", "localhost/ops/mine:2"),
+        ("registry.example.com/ops/mine:3", "registry.example.com/ops/mine:3"),
+        ("localhost/mine:4", "localhost/mine:4"),
+    ],
+)
+def test_build_tags_are_qualified_like_podman(tag: str, expected: str) -> None:
+    assert str(reference.parse_local(tag)) == expected
