@@ -4,12 +4,11 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import glob
 import os
 import shutil
 import sys
+from typing import Optional
 
 import nox
 

@@ -42,7 +42,7 @@ def timed(command: List[str], env: Dict[str, str], cwd: Path) -> float:
     return elapsed
 
 
-def pair(rounds: int, first: Callable[[int], float], second: Callable[[int], float]) -> "tuple[float, float]":
+def pair(rounds: int, first: Callable[[int], float], second: Callable[[int], float]) -> tuple[float, float]:
     a, b = [], []
     for i in range(rounds):
         a.append(first(i))
@@ -82,7 +82,7 @@ def main() -> int:
         auth = registry.write_authfile(work / "auth.json")
         raw_env = dict(base_env, **raw_store.isolated_env)
         tool_env = dict(base_env, **tool_store.isolated_env, REGISTRY_AUTH_FILE=str(auth))
-        for store, env in ((raw_store, raw_env), (tool_store, tool_env)):
+        for store, _env in ((raw_store, raw_env), (tool_store, tool_env)):
             store.podman("pull", "--quiet", "--cert-dir", str(registry.cert_dir), "--authfile", str(auth),
                          base.pullspec)
         url = tool_store.start_service()
@@ -129,7 +129,8 @@ def main() -> int:
             lambda i: timed([*tool, "build"], service_env, project),
             lambda i: timed(raw_build, raw_env, project),
         )
-        report("no-op rebuild vs cached `podman build`", noop_ours, cached_raw, "<= 0.5x", noop_ours / cached_raw <= 0.5)
+        report("no-op rebuild vs cached `podman build`", noop_ours, cached_raw, "<= 0.5x",
+               noop_ours / cached_raw <= 0.5)
     finally:
         for store in stores:
             store.cleanup()

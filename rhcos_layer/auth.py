@@ -116,8 +116,8 @@ def load(path: Path, *, source: Optional[str] = None) -> AuthFile:
         raise InvalidInput(f"{where}: cannot read: {exc.strerror}") from None
     try:
         data = json.loads(raw)
-    except ValueError as exc:
-        raise InvalidInput(f"{where}: not valid JSON (line {exc.lineno})") from None  # type: ignore[attr-defined]
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{where}: not valid JSON (line {exc.lineno})") from None
     auths = data.get("auths") if isinstance(data, dict) else None
     if not isinstance(auths, dict):
         raise InvalidInput(f'{where}: no "auths" object: expected {{"auths": {{"REGISTRY": {{"auth": ...}}}}}}')
@@ -143,9 +143,9 @@ def _entry_credentials(entry: Mapping[str, object]) -> Optional[Credentials]:
             return None
         user, sep, secret = decoded.partition(":")
         return Credentials(user, secret) if sep else None
-    user, secret = entry.get("username"), entry.get("password")
-    if isinstance(user, str) and isinstance(secret, str):
-        return Credentials(user, secret)
+    name, password = entry.get("username"), entry.get("password")
+    if isinstance(name, str) and isinstance(password, str):
+        return Credentials(name, password)
     return None
 
 

@@ -19,7 +19,7 @@ class Reporter:
         """Something the user should know that does not stop the command."""
 
 
-def safety_warnings(engine_url: str, tls_verify: bool, registry: str) -> "list[str]":
+def safety_warnings(engine_url: str, tls_verify: bool, registry: str) -> list[str]:
     """What to warn about before credentials or images travel."""
     warnings = []
     if not tls_verify:

@@ -89,7 +89,9 @@ def find(explicit: Optional[str], cwd: Optional[Path] = None) -> Project:
         if path.is_dir():
             path = path / PROJECT_FILE
         if not path.is_file():
-            raise ProjectFileError(f"--project {explicit}: no such project file: create it with the keys in docs/project-file.md")
+            raise ProjectFileError(
+                f"--project {explicit}: no such project file: create it with the keys in docs/project-file.md"
+            )
         return load(path)
     candidate = here / PROJECT_FILE
     if candidate.is_file():

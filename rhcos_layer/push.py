@@ -9,8 +9,8 @@ from typing import Any, Callable, Dict, Optional
 
 from . import auth, reference
 from .build import INPUTS_LABEL
-from .progress import Reporter, safety_warnings
 from .errors import ImageNotFound, InvalidInput, RegistryUnavailable, RhcosLayerError
+from .progress import Reporter, safety_warnings
 from .project import Project
 from .trust import TLSSettings
 
@@ -146,7 +146,7 @@ def derived_tag(inputs: Optional[str], image_id: str) -> str:
 
 def _push_with_retries(engine: Any, image_id: str, destination: reference.ImageReference, tag: str,
                        creds: Optional[auth.Credentials], authfile: Optional[Path], options: PushOptions,
-                       report: Reporter, sleep: Callable[[float], None]) -> "tuple[str, int]":
+                       report: Reporter, sleep: Callable[[float], None]) -> tuple[str, int]:
     delay = options.backoff
     for attempt in range(1, options.attempts + 1):
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Optional, TextIO
+from typing import Any, List, Optional, TextIO
 
 from .progress import Reporter
 
@@ -74,7 +74,7 @@ class ProgressReporter(Reporter):
         self.title = title
         self._progress: Any = None
         self._task: Any = None
-        self.lines: list = []
+        self.lines: List[str] = []
 
     def __enter__(self) -> ProgressReporter:
         if self.terminal.live:

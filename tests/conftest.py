@@ -55,7 +55,7 @@ _CLEARED_FOR_TOOL = (
 )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _rig_skip_reason() -> Optional[str]:
     return skip_reason()
 

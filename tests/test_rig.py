@@ -189,7 +189,7 @@ def test_tool_env_remote_cli_build_and_push(
     )
     target = f"{registry.host}/rig/remote:1"
 
-    def podman(*args: str) -> "subprocess.CompletedProcess[str]":
+    def podman(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["podman", *args], capture_output=True, text=True, timeout=120)
 
     built = podman("build", "-t", target, str(tmp_path))

@@ -422,20 +422,21 @@ class Engine:
         if _socket_path(self.url) is None:
             raise EngineUnavailable(
                 f"--cert-dir needs a local Podman service; {self.url} is remote",
-                hint=f"install the CA on the Podman host as /etc/containers/certs.d/{registry}/ca.crt and drop --cert-dir",
+                hint=f"install the CA on the Podman host as /etc/containers/certs.d/{registry}/ca.crt"
+                     " and drop --cert-dir",
             )
         store = self.info().get("store", {})
         podman = shutil.which("podman")
         if podman is None:
-            raise EngineUnavailable("podman is not installed", hint="install it: apt-get install podman / dnf install podman")
+            raise EngineUnavailable("podman is not installed",
+                                    hint="install it: apt-get install podman / dnf install podman")
         command = [podman, "--root", str(store.get("graphRoot")), "--runroot", str(store.get("runRoot")),
                    "--storage-driver", str(store.get("graphDriverName") or "overlay"), *args]
         # with CONTAINER_HOST set, the podman CLI turns into a remote client that has no --root
         env = {k: v for k, v in os.environ.items() if k not in ("CONTAINER_HOST", "CONTAINER_CONNECTION")}
         import subprocess
 
-        proc = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, check=False, env=env)
+        proc = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False, env=env)
         for line in (proc.stdout + proc.stderr).splitlines(keepends=True):
             on_line(line)
         if proc.returncode != 0:

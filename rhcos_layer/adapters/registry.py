@@ -162,11 +162,12 @@ class RegistryClient:
                      f" or `podman login {self.host}`",
             )
         if response.status_code in (401, 403):
-            who = f"as {self._creds.username!r}" if self._creds else "without credentials"
+            who = f"as {self._creds.username!r}" if self._creds else ""
             verb = "rejected the credentials" if response.status_code == 401 else "denied access"
             raise CredentialsRejected(
                 f"registry {self.host} {verb} {who} (HTTP {response.status_code})",
-                hint=f"check the authfile entry for {self.host} (--authfile / REGISTRY_AUTH_FILE), or `podman login {self.host}`",
+                hint=f"check the authfile entry for {self.host} (--authfile / REGISTRY_AUTH_FILE),"
+                     f" or `podman login {self.host}`",
             )
         return response
 
@@ -223,7 +224,7 @@ def _basic(creds: Optional[Credentials]) -> str:
     import base64
 
     assert creds is not None
-    token = base64.b64encode(f"{creds.username}:{creds.password}".encode("utf-8")).decode("ascii")
+    token = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode("ascii")
     return f"Basic {token}"
 
 

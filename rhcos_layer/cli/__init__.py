@@ -9,31 +9,20 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import click
 
 from .. import __version__
 from .build import build_command
 from .completion import completion_command
+from .options import Settings
 from .push import push_command
 
+if TYPE_CHECKING:
+    from ..terminal import Terminal
+
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-class Settings:
-    """Global options, handed to every command through click's context object."""
-
-    def __init__(self, verbose: int, quiet: bool, no_color: bool, debug: bool) -> None:
-        self.verbose = verbose
-        self.quiet = quiet
-        self.no_color = no_color or bool(os.environ.get("NO_COLOR"))
-        self.debug = debug
-
-    def terminal(self):  # type: ignore[no-untyped-def]
-        from ..terminal import Terminal
-
-        return Terminal(verbosity=self.verbose, quiet=self.quiet, color=not self.no_color)
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -103,7 +92,7 @@ def main(args: Optional[List[str]] = None) -> None:
     sys.exit(0)
 
 
-def _terminal(argv: List[str]):  # type: ignore[no-untyped-def]
+def _terminal(argv: List[str]) -> Terminal:
     from ..terminal import Terminal
 
     no_color = "--no-color" in argv or bool(os.environ.get("NO_COLOR"))

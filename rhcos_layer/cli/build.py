@@ -8,7 +8,7 @@ from typing import Dict, Optional, Tuple
 
 import click
 
-from .options import output_option, project_option, registry_options
+from .options import Settings, output_option, project_option, registry_options
 
 
 def _key_values(flag: str, values: Tuple[str, ...]) -> Dict[str, str]:
@@ -61,7 +61,7 @@ def _secrets(values: Tuple[str, ...]) -> Dict[str, Path]:
 @project_option
 @output_option
 @click.pass_obj
-def build_command(settings, context: Optional[str], containerfile: Optional[str], base: Optional[str],  # type: ignore[no-untyped-def]
+def build_command(settings: Settings, context: Optional[str], containerfile: Optional[str], base: Optional[str],
                   tags: Tuple[str, ...], build_args: Tuple[str, ...], secrets: Tuple[str, ...],
                   isolation: Optional[str], no_cache: bool, authfile: Optional[str], cert_dir: Optional[str],
                   tls_verify: bool, project_file: Optional[str], output: str) -> None:

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import os
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
+if TYPE_CHECKING:
+    from ..terminal import Terminal
+
 F = Callable[..., Any]
+
+
+class Settings:
+    """Global options, handed to every command through click's context object."""
+
+    def __init__(self, verbose: int, quiet: bool, no_color: bool, debug: bool) -> None:
+        self.verbose = verbose
+        self.quiet = quiet
+        self.no_color = no_color or bool(os.environ.get("NO_COLOR"))
+        self.debug = debug
+
+    def terminal(self) -> Terminal:
+        from ..terminal import Terminal
+
+        return Terminal(verbosity=self.verbose, quiet=self.quiet, color=not self.no_color)
 
 
 def registry_options(func: F) -> F:

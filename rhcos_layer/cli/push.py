@@ -7,7 +7,7 @@ from typing import Optional
 
 import click
 
-from .options import output_option, project_option, registry_options
+from .options import Settings, output_option, project_option, registry_options
 
 
 def _duration(text: str) -> float:
@@ -43,7 +43,7 @@ def _duration(text: str) -> float:
 @project_option
 @output_option
 @click.pass_obj
-def push_command(settings, image: Optional[str], destination: Optional[str],  # type: ignore[no-untyped-def]
+def push_command(settings: Settings, image: Optional[str], destination: Optional[str],
                  push_authfile: Optional[str], digestfile: Optional[str], retry: int, retry_delay: str,
                  authfile: Optional[str],
                  cert_dir: Optional[str], tls_verify: bool, project_file: Optional[str], output: str) -> None:

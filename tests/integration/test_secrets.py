@@ -29,7 +29,7 @@ class ArgvWatcher:
                         pass
             self._stop.wait(0.005)
 
-    def __enter__(self) -> "ArgvWatcher":
+    def __enter__(self) -> ArgvWatcher:
         self._thread.start()
         return self
 

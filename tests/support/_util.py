@@ -59,7 +59,7 @@ def wait_until(
         time.sleep(interval)
 
 
-def stop_process(proc: Optional["subprocess.Popen[bytes]"], timeout: float = 10.0) -> None:
+def stop_process(proc: Optional[subprocess.Popen[bytes]], timeout: float = 10.0) -> None:
     """SIGTERM, wait, then SIGKILL a child we started; always reaps it."""
     if proc is None:
         return

@@ -93,7 +93,7 @@ class PodmanStore:
         self.service_log = self.root_dir / "service.log"
         self.service_url: Optional[str] = None
         self._socket_path: Optional[Path] = None
-        self._service: Optional["subprocess.Popen[bytes]"] = None
+        self._service: Optional[subprocess.Popen[bytes]] = None
         self._ulimits = list(ulimits)
         self._create()
 
@@ -157,19 +157,18 @@ class PodmanStore:
     # ----------------------------------------------------------------- CLI
     def podman(
         self,
-        *args: Union[str, "os.PathLike[str]"],
+        *args: Union[str, os.PathLike[str]],
         check: bool = True,
         input: Optional[str] = None,
         timeout: float = 300,
         env: Optional[Dict[str, str]] = None,
-    ) -> "subprocess.CompletedProcess[str]":
+    ) -> subprocess.CompletedProcess[str]:
         """Run the podman CLI (local, never remote) against this store."""
         cmd: List[str] = ["podman", *(os.fspath(a) for a in args)]
         res = subprocess.run(
             cmd,
             input=input,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            capture_output=True,
             text=True,
             env=self.subprocess_env(env),
             timeout=timeout,
@@ -316,7 +315,7 @@ class PodmanStore:
                     if self._short_dir is not None:
                         remove_tree(self._short_dir)
 
-    def __enter__(self) -> "PodmanStore":
+    def __enter__(self) -> PodmanStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

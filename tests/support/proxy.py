@@ -112,7 +112,7 @@ class TcpProxy:
         """"127.0.0.1:PORT" to use in image references."""
         return f"{self.listen_host}:{self.port}"
 
-    def start(self) -> "TcpProxy":
+    def start(self) -> TcpProxy:
         if self._accept_thread is not None:
             return self
         self._stop.clear()
@@ -139,7 +139,7 @@ class TcpProxy:
             if c.thread is not None:
                 c.thread.join(max(0.0, deadline - time.monotonic()))
 
-    def __enter__(self) -> "TcpProxy":
+    def __enter__(self) -> TcpProxy:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -53,7 +53,7 @@ class AccessEntry:
 
 
 def write_authfile(
-    path: PathLike, auths: Dict[str, "tuple[str, str]"]
+    path: PathLike, auths: Dict[str, tuple[str, str]]
 ) -> Path:
     """Write a containers-auth.json(5) file mapping host -> (user, password).
 
@@ -105,7 +105,7 @@ class Registry:
         self.htpasswd_path = self.base_dir / "htpasswd"
         self.config_path = self.base_dir / "config.yml"
         self.log_path = self.base_dir / "registry.log"
-        self._proc: Optional["subprocess.Popen[bytes]"] = None
+        self._proc: Optional[subprocess.Popen[bytes]] = None
         self._prepared = False
 
     # ------------------------------------------------------------------ setup
@@ -132,8 +132,7 @@ class Registry:
             ["htpasswd", "-B", "-i", "-n", self.username],
             input=self.password.encode(),
             check=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            capture_output=True,
         )
         line = res.stdout.decode().strip()
         if not line.startswith(self.username + ":"):
@@ -166,14 +165,14 @@ class Registry:
         return f"https://{self.host}"
 
     @property
-    def auth(self) -> "tuple[str, str]":
+    def auth(self) -> tuple[str, str]:
         return (self.username, self.password)
 
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def start(self) -> "Registry":
+    def start(self) -> Registry:
         if self.running:
             return self
         self._prepare()
@@ -205,7 +204,7 @@ class Registry:
         proc, self._proc = self._proc, None
         stop_process(proc)
 
-    def __enter__(self) -> "Registry":
+    def __enter__(self) -> Registry:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -258,7 +257,7 @@ class Registry:
         method: str,
         path: str,
         *,
-        auth: "Union[bool, Tuple[str, str]]" = True,
+        auth: Union[bool, Tuple[str, str]] = True,
         host: Optional[str] = None,
         timeout: float = 10,
         **kwargs: Any,
