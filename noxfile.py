@@ -7,6 +7,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import subprocess
 import sys
 from typing import Optional
 
@@ -23,11 +24,15 @@ def tests(session: nox.Session) -> None:
 
 
 def _python39() -> Optional[str]:
-    found = shutil.which("python3.9")
-    if found:
-        return found
+    """A working Python 3.9: pyenv's install first (its shim may not be active), then PATH."""
     candidates = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.9*/bin/python3.9")))
-    return candidates[-1] if candidates else None
+    found = shutil.which("python3.9")
+    for candidate in [*reversed(candidates), *([found] if found else [])]:
+        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"],
+                               capture_output=True, text=True, check=False)
+        if probe.returncode == 0 and probe.stdout.strip() == "(3, 9)":
+            return candidate
+    return None
 
 
 @nox.session(venv_backend="none")
