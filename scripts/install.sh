@@ -16,7 +16,7 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing system packages: ${missing[*]}"
   apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" python3-venv
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" python3-venv uidmap fuse-overlayfs
 fi
 
 PYTHON=${PYTHON:-python3}
@@ -28,4 +28,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e '.[test,lint]' nox
   touch "$stamp"
+fi
+# byte-compile as a wheel install would (PYTHONDONTWRITEBYTECODE may be set), for start-up time
+if [ -n "$(find rhcos_layer -name '*.py' -newer "$stamp" -print -quit)" ] || [ ! -d rhcos_layer/__pycache__ ]; then
+  .venv/bin/python -m compileall -q rhcos_layer >/dev/null
 fi

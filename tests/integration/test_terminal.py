@@ -1,0 +1,58 @@
+"""What a person sees: rich progress on a terminal, plain lines in a pipe, nothing with -q."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+
+from tests.integration.conftest import write_project
+
+
+def _run_with_tty_stderr(args, cwd):
+    master, slave = pty.openpty()
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS="120")
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen([sys.executable, "-m", "rhcos_layer", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    screen = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            break
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        screen += data
+    out = proc.stdout.read().decode()
+    proc.wait(60)
+    os.close(master)
+    return proc.returncode, out, screen.decode("utf-8", "replace")
+
+
+def test_terminal_gets_live_progress_and_stdout_only_the_id(tmp_path, tool_env, fake_base, rhcos_layer):
+    project = write_project(tmp_path / "tty", fake_base.pullspec, "RUN rpm-ostree install tree\n")
+    code, out, screen = _run_with_tty_stderr(["build"], project)
+    assert code == 0, screen
+    assert len(out.strip()) == 64  # the image ID, alone on stdout
+    assert "STEP 2/3: RUN rpm-ostree install tree" in screen
+    assert "\x1b[" in screen  # drawn, not printed
+
+
+def test_pipe_gets_plain_lines_and_quiet_gets_none(tmp_path, tool_env, fake_base, rhcos_layer):
+    project = write_project(tmp_path / "plain", fake_base.pullspec, "RUN rpm-ostree install vim\n")
+    plain = rhcos_layer(["build"], project)
+    assert plain.code == 0, plain.err
+    assert "\x1b[" not in plain.err
+    assert [line for line in plain.err.splitlines() if line.startswith("STEP ")][:2] == [
+        f"STEP 1/3: FROM {fake_base.pullspec}", "STEP 2/3: RUN rpm-ostree install vim"]
+    quiet = rhcos_layer(["-q", "build", "--no-cache"], project)
+    assert quiet.code == 0, quiet.err
+    assert quiet.err == ""
+    assert len(quiet.last_line) == 64
