@@ -29,7 +29,5 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e '.[test,lint]' nox
   touch "$stamp"
 fi
-# byte-compile as a wheel install would (PYTHONDONTWRITEBYTECODE may be set), for start-up time
-if [ -n "$(find rhcos_layer -name '*.py' -newer "$stamp" -print -quit)" ] || [ ! -d rhcos_layer/__pycache__ ]; then
-  .venv/bin/python -m compileall -q rhcos_layer >/dev/null
-fi
+# byte-compile as a wheel install would (PYTHONDONTWRITEBYTECODE may be set): start-up time
+.venv/bin/python -m compileall -q rhcos_layer >/dev/null
