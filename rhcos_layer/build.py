@@ -6,10 +6,10 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import __version__, auth, containerfile, reference
-from .context import collect, inputs_digest, make_tar
+from .context import BuildContext, collect, inputs_digest, make_tar
 from .errors import InvalidInput
 from .progress import Reporter, safety_warnings
 from .project import PROJECT_FILE, STATE_FILE, Project
@@ -48,7 +48,6 @@ class BuildResult:
     tags: List[str]
     skipped: bool
     containerfile: str
-    log: str = ""
 
     def as_dict(self) -> Dict[str, Any]:
         return {
@@ -65,15 +64,14 @@ class BuildResult:
 class PreparedBuild:
     """Everything decided before the engine is touched."""
 
-    containerfile_path: Path
     containerfile_display: str
     text: str
     base: reference.ImageReference
-    context_dir: Path
+    build_args: Dict[str, str]
+    context: BuildContext
     inputs_digest: str
     labels: Dict[str, str]
     tags: List[str]
-    context: Any
 
 
 def _display(path: Path) -> str:
@@ -83,8 +81,8 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def prepare(options: BuildOptions) -> PreparedBuild:
-    """Read and check the inputs, compute the inputs digest. No engine, no network."""
+def _locate(options: BuildOptions) -> Tuple[Path, Path]:
+    """(Containerfile, context folder): flags first, then the project file, then podman's defaults."""
     project = options.project
     if options.containerfile is not None:
         cf_path = options.containerfile
@@ -99,30 +97,39 @@ def prepare(options: BuildOptions) -> PreparedBuild:
         context_dir = options.context_dir
     elif project.context:
         context_dir = project.root / project.context
-    elif options.containerfile is None and project.path is None:
-        context_dir = cf_path.parent
     else:
         context_dir = project.root
+    return cf_path, context_dir
+
+
+def _base_and_text(options: BuildOptions, parsed: containerfile.Containerfile,
+                   build_args: Dict[str, str]) -> Tuple[reference.ImageReference, str]:
+    """The digest-pinned base and the Containerfile text to build: --base, else the project
+    file's ``base:``, else the FROM line; each refused with where it came from when unpinned."""
+    project = options.project
+    base_line = parsed.base(build_args)
+    if options.base:
+        override, source = options.base, "--base"
+    elif project.base:
+        override, source = project.base, f"{project.where('base')}: base"
+    else:
+        return base_line.checked(parsed.path), parsed.text
+    try:
+        base = reference.parse_pinned(override)
+    except reference.ReferenceError as exc:
+        raise InvalidInput(f"{source}: {exc}") from None
+    return base, parsed.with_base(base_line, base.pinned())
+
+
+def prepare(options: BuildOptions) -> PreparedBuild:
+    """Read and check the inputs, compute the inputs digest. No engine, no network."""
+    project = options.project
+    cf_path, context_dir = _locate(options)
     display = _display(cf_path)
     parsed = containerfile.load(cf_path, display)
-    build_args = dict(project.build_args)
-    build_args.update(options.build_args)
-    base_line = parsed.base(build_args)
-    override = options.base or None
-    override_source = "--base"
-    if override is None and project.base:
-        override, override_source = project.base, f"{project.where('base')}: base"
-    if override is not None:
-        try:
-            base = reference.parse_pinned(override)
-        except reference.ReferenceError as exc:
-            raise InvalidInput(f"{override_source}: {exc}") from None
-        text = parsed.with_base(base_line, base.pinned())
-    else:
-        base = base_line.checked(display)
-        text = parsed.text
-    skip = [project.root / STATE_FILE, project.path or project.root / PROJECT_FILE]
-    context = collect(context_dir, skip=skip)
+    build_args = {**project.build_args, **options.build_args}
+    base, text = _base_and_text(options, parsed, build_args)
+    context = collect(context_dir, skip=[project.root / STATE_FILE, project.path or project.root / PROJECT_FILE])
     digest = inputs_digest(text, base.pinned(), build_args, context)
     labels = {
         BASE_NAME_LABEL: base.pinned(),
@@ -139,7 +146,7 @@ def prepare(options: BuildOptions) -> PreparedBuild:
         except reference.ReferenceError as exc:
             raise InvalidInput(f"-t/--tag: {exc}") from None
     tags = tags or [default_tag(project, digest)]
-    return PreparedBuild(cf_path, display, text, base, context_dir, digest, labels, tags, context)
+    return PreparedBuild(display, text, base, build_args, context, digest, labels, tags)
 
 
 def with_labels(text: str, labels: Dict[str, str]) -> str:
@@ -259,10 +266,8 @@ def _run_build(engine: Any, prepared: PreparedBuild, authfile: auth.AuthFile, op
             "tlsVerify": options.tls.verify,
             "excludes": json.dumps([tar.containerfile_name]),
         }
-        merged_args = dict(options.project.build_args)
-        merged_args.update(options.build_args)
-        if merged_args:
-            params["buildargs"] = json.dumps(merged_args)
+        if prepared.build_args:
+            params["buildargs"] = json.dumps(prepared.build_args)
         if options.isolation:
             params["isolation"] = options.isolation
         if tar.secret_names:

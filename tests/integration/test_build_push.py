@@ -211,7 +211,7 @@ def test_remote_service_over_tcp_goes_through_podman_py(tmp_path, tool_env, fake
 
 
 def test_image_named_for_a_registry_is_pushed_to_its_name(tmp_path, tool_env, fake_base, registry, rhcos_layer):
-    project = write_project(tmp_path / "named", fake_base.pullspec, "RUN rpm-ostree install tree\n")
+    project = write_project(tmp_path / "named", fake_base.pullspec, "RUN rpm-ostree install named-push\n")
     name = f"{registry.host}/layered/named:v1"
     built = rhcos_layer(["build", "-t", name, "-t", "mine:1"], project)
     assert built.code == 0, built.err

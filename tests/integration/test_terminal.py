@@ -37,21 +37,22 @@ def _run_with_tty_stderr(args, cwd):
 
 
 def test_terminal_gets_live_progress_and_stdout_only_the_id(tmp_path, tool_env, fake_base, rhcos_layer):
-    project = write_project(tmp_path / "tty", fake_base.pullspec, "RUN rpm-ostree install tree\n")
+    # content of its own: the session's store must not hold an image with the same inputs
+    project = write_project(tmp_path / "tty", fake_base.pullspec, "RUN rpm-ostree install tty-progress\n")
     code, out, screen = _run_with_tty_stderr(["build"], project)
     assert code == 0, screen
     assert len(out.strip()) == 64  # the image ID, alone on stdout
-    assert "STEP 2/3: RUN rpm-ostree install tree" in screen
+    assert "STEP 2/3: RUN rpm-ostree install tty-progress" in screen
     assert "\x1b[" in screen  # drawn, not printed
 
 
 def test_pipe_gets_plain_lines_and_quiet_gets_none(tmp_path, tool_env, fake_base, rhcos_layer):
-    project = write_project(tmp_path / "plain", fake_base.pullspec, "RUN rpm-ostree install vim\n")
+    project = write_project(tmp_path / "plain", fake_base.pullspec, "RUN rpm-ostree install plain-progress\n")
     plain = rhcos_layer(["build"], project)
     assert plain.code == 0, plain.err
     assert "\x1b[" not in plain.err
     assert [line for line in plain.err.splitlines() if line.startswith("STEP ")][:2] == [
-        f"STEP 1/3: FROM {fake_base.pullspec}", "STEP 2/3: RUN rpm-ostree install vim"]
+        f"STEP 1/3: FROM {fake_base.pullspec}", "STEP 2/3: RUN rpm-ostree install plain-progress"]
     quiet = rhcos_layer(["-q", "build", "--no-cache"], project)
     assert quiet.code == 0, quiet.err
     assert quiet.err == ""
