@@ -273,7 +273,7 @@ class Engine:
             _stop_process(self._process)
             self._process = None
         if self._private_dir is not None:
-            shutil.rmtree(self._private_dir, ignore_errors=True)
+            _remove_private_dir(self._private_dir)
             self._private_dir = None
 
     def __enter__(self) -> Engine:
@@ -474,6 +474,29 @@ def _json_lines(lines: Iterable[bytes]) -> Iterable[Dict[str, Any]]:
             yield message
 
 
+def _mounts_under(folder: str) -> List[str]:
+    try:
+        with open("/proc/self/mounts", encoding="utf-8") as handle:
+            points = [line.split()[1].replace("\\040", " ") for line in handle]
+    except OSError:
+        return []
+    prefix = folder.rstrip("/") + "/"
+    return sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True)
+
+
+def _remove_private_dir(folder: str) -> None:
+    """Remove the private service's folder, never deleting through a mount an interrupted
+    build may have left in it (that would delete the mounted files themselves)."""
+    import subprocess
+
+    for point in _mounts_under(folder):
+        subprocess.run(["umount", "-l", point], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
+    if _mounts_under(folder):
+        return  # leave it rather than risk it; a reboot or `umount` clears it
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def _stop_process(process: subprocess.Popen[bytes]) -> None:
     import subprocess
 
@@ -498,7 +521,9 @@ def _start_private_service(isolation: Optional[str]) -> Engine:
         )
     private_dir = tempfile.mkdtemp(prefix="rhcos-layer-podman-")
     url = f"unix://{private_dir}/podman.sock"
-    env = dict(os.environ)
+    # its scratch files (build contexts, buildah work folders) live in our folder, so that
+    # whatever an interrupted build leaves is removed with it
+    env = dict(os.environ, TMPDIR=private_dir)
     if isolation:
         # podman-py's build ignores isolation; a private service takes it from the environment
         env["BUILDAH_ISOLATION"] = isolation

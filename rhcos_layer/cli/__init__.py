@@ -66,6 +66,7 @@ def _podman_style(args: List[str]) -> List[str]:
 def main(args: Optional[List[str]] = None) -> None:
     """Entry point: run the command, turn project errors into one line and an exit code."""
     argv = _podman_style(list(sys.argv[1:] if args is None else args))
+    _stop_cleanly_on_signals()
     debug = "--debug" in argv
     from ..errors import Interrupted, RhcosLayerError
 
@@ -90,6 +91,19 @@ def main(args: Optional[List[str]] = None) -> None:
         sys.stderr.write(f"Error: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
         sys.exit(1)
     sys.exit(0)
+
+
+def _stop_cleanly_on_signals() -> None:
+    """SIGTERM and SIGHUP end the command like Ctrl-C does, so cleanup still runs: a private
+    Podman service is stopped and temporary files are removed."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), interrupt)
 
 
 def _terminal(argv: List[str]) -> Terminal:

@@ -243,3 +243,35 @@ def test_tls_verify_false_pulls_and_warns(tmp_path, tool_env, fake_base, registr
     result = rhcos_layer(["build", "--tls-verify=false"], project, env)
     assert result.code == 0, result.err
     assert f"Warning: TLS verification is off for {registry.host}" in result.err
+
+
+def test_sigterm_mid_build_stops_the_private_service(tmp_path, tool_env, fake_base, registry, fresh_store):
+    """Killed while a private service builds: the service goes too, and its folder."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    project = write_project(tmp_path / "killed", fake_base.pullspec, "RUN sleep 30\n")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "CONTAINER_HOST"}
+    env.update(fresh_store.env, TMPDIR=str(tmpdir))
+    proc = subprocess.Popen([sys.executable, "-m", "rhcos_layer", "build", "--cert-dir", str(registry.cert_dir)],
+                            cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(tmpdir.glob("rhcos-layer-podman-*/podman.sock")):
+        time.sleep(0.05)
+    time.sleep(2)  # into the build
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Interrupted." in err
+    assert list(tmpdir.iterdir()) == []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            assert str(tmpdir).encode() not in cmdline
