@@ -10,7 +10,7 @@ import hashlib
 import re
 import ssl
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
 from .. import __version__
 from ..auth import Credentials
@@ -107,7 +107,7 @@ class RegistryClient:
 
     # -- requests with retries and error mapping -------------------------------------------
 
-    def _send(self, method: str, path_or_url: str, headers: Dict[str, str]) -> requests.Response:
+    def _send(self, method: str, path_or_url: str, headers: Dict[str, str], stream: bool = False) -> requests.Response:
         import requests
 
         delay = self._backoff
@@ -116,7 +116,8 @@ class RegistryClient:
             url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
             try:
                 response = self._session.request(
-                    method, url, headers=headers, timeout=(10, 60), verify=self._tls.verify, allow_redirects=True
+                    method, url, headers=headers, timeout=(10, 60), verify=self._tls.verify, allow_redirects=True,
+                    stream=stream,
                 )
             except requests.exceptions.SSLError as exc:
                 if not self._tls.verify and self._scheme == "https" and "://" not in path_or_url:
@@ -141,20 +142,21 @@ class RegistryClient:
             hint="check the address and that the registry is up, then try again",
         )
 
-    def request(self, method: str, path: str, headers: Optional[Dict[str, str]] = None) -> requests.Response:
+    def request(self, method: str, path: str, headers: Optional[Dict[str, str]] = None,
+                stream: bool = False) -> requests.Response:
         """Send a request, answering Basic and Bearer challenges with our credentials."""
         headers = dict(headers or {})
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         elif self._creds is not None:
             headers["Authorization"] = _basic(self._creds)
-        response = self._send(method, path, headers)
+        response = self._send(method, path, headers, stream)
         if response.status_code == 401:
             challenge = response.headers.get("WWW-Authenticate", "")
             if challenge.lower().startswith("bearer"):
                 self._token = self._fetch_token(challenge)
                 headers["Authorization"] = f"Bearer {self._token}"
-                response = self._send(method, path, headers)
+                response = self._send(method, path, headers, stream)
         if response.status_code in (401, 403) and self._creds is None:
             raise CredentialsRejected(
                 f"registry {self.host} requires credentials and none were found for it",
@@ -198,19 +200,54 @@ class RegistryClient:
         if response.status_code >= 400:
             raise RegistryUnavailable(f"registry {self.host}: /v2/ answered HTTP {response.status_code}")
 
+    def get_manifest(self, repository: str, reference: str) -> Tuple[bytes, str, str]:
+        """(body, media type, digest) of a manifest or index; a digest reference is verified."""
+        path = f"/v2/{repository}/manifests/{reference}"
+        response = self.request("GET", path, {"Accept": MANIFEST_TYPES})
+        self._raise_for_missing(response, repository, reference)
+        body = response.content
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        if reference.startswith("sha256:") and digest != reference:
+            raise RegistryUnavailable(
+                f"registry {self.host} served a manifest for {repository}@{reference} whose digest is {digest}",
+                hint="the registry or a proxy altered it: do not use this registry",
+            )
+        return body, response.headers.get("Content-Type", "").split(";")[0], digest
+
+    def get_blob(self, repository: str, digest: str, sink: IO[bytes]) -> int:
+        """Stream a blob into ``sink``, checking its sha256; returns its size."""
+        response = self.request("GET", f"/v2/{repository}/blobs/{digest}", stream=True)
+        self._raise_for_missing(response, repository, digest, what="blob")
+        hasher = hashlib.sha256()
+        size = 0
+        try:
+            for chunk in response.iter_content(chunk_size=1 << 20):
+                hasher.update(chunk)
+                sink.write(chunk)
+                size += len(chunk)
+        finally:
+            response.close()
+        if "sha256:" + hasher.hexdigest() != digest:
+            raise RegistryUnavailable(
+                f"registry {self.host}: blob {digest} of {repository} arrived corrupted (sha256 mismatch)",
+                hint="try again; if it persists, the registry or a proxy is altering data",
+            )
+        return size
+
+    def _raise_for_missing(self, response: requests.Response, repository: str, reference: str,
+                           what: str = "manifest") -> None:
+        if response.status_code == 404:
+            sep = "@" if reference.startswith("sha256:") else ":"
+            raise ImageNotFound(f"registry {self.host} has no {what} {repository}{sep}{reference}",
+                                hint="check the repository, tag and digest")
+        if response.status_code >= 400:
+            raise RegistryUnavailable(f"registry {self.host}: {what} {repository} answered HTTP {response.status_code}")
+
     def manifest_digest(self, repository: str, reference: str) -> Tuple[str, str]:
         """(digest, media type) of ``repository:reference`` as the registry serves it."""
         path = f"/v2/{repository}/manifests/{reference}"
         response = self.request("HEAD", path, {"Accept": MANIFEST_TYPES})
-        if response.status_code == 404:
-            raise ImageNotFound(
-                f"registry {self.host} has no manifest {repository}:{reference}"
-                if not reference.startswith("sha256:")
-                else f"registry {self.host} has no manifest {repository}@{reference}",
-                hint="check the repository and digest, or push the image first",
-            )
-        if response.status_code >= 400:
-            raise RegistryUnavailable(f"registry {self.host}: HEAD {path} answered HTTP {response.status_code}")
+        self._raise_for_missing(response, repository, reference)
         digest = response.headers.get("Docker-Content-Digest", "")
         media_type = response.headers.get("Content-Type", "").split(";")[0]
         if not digest:

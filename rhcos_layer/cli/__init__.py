@@ -18,6 +18,7 @@ from .build import build_command
 from .completion import completion_command
 from .options import Settings
 from .push import push_command
+from .resolve import resolve_command
 
 if TYPE_CHECKING:
     from ..terminal import Terminal
@@ -47,6 +48,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool, debug: bo
 
 cli.add_command(build_command)
 cli.add_command(push_command)
+cli.add_command(resolve_command)
 cli.add_command(completion_command)
 
 
