@@ -38,6 +38,7 @@ class BuildOptions:
     authfile: Optional[str] = None
     tls: TLSSettings = field(default_factory=TLSSettings)
     release_version: Optional[str] = None
+    skip_lint: bool = False
 
 
 @dataclass
@@ -72,6 +73,7 @@ class PreparedBuild:
     inputs_digest: str
     labels: Dict[str, str]
     tags: List[str]
+    warnings: List[str] = field(default_factory=list)
 
 
 def _display(path: Path) -> str:
@@ -129,6 +131,7 @@ def prepare(options: BuildOptions) -> PreparedBuild:
     parsed = containerfile.load(cf_path, display)
     build_args = {**project.build_args, **options.build_args}
     base, text = _base_and_text(options, parsed, build_args)
+    warnings = [] if options.skip_lint else _lint(containerfile.parse(text, display), build_args)
     context = collect(context_dir, skip=[project.root / STATE_FILE, project.path or project.root / PROJECT_FILE])
     digest = inputs_digest(text, base.pinned(), build_args, context)
     labels = {
@@ -146,7 +149,25 @@ def prepare(options: BuildOptions) -> PreparedBuild:
         except reference.ReferenceError as exc:
             raise InvalidInput(f"-t/--tag: {exc}") from None
     tags = tags or [default_tag(project, digest)]
-    return PreparedBuild(display, text, base, build_args, context, digest, labels, tags)
+    return PreparedBuild(display, text, base, build_args, context, digest, labels, tags, warnings)
+
+
+def _lint(parsed: containerfile.Containerfile, build_args: Dict[str, str]) -> List[str]:
+    """Lint errors stop the build (one line, the findings below it); warnings are returned."""
+    from .errors import ContainerfileError
+    from .lint import ERROR, lint
+
+    findings = lint(parsed, build_args=build_args)
+    failed = [f for f in findings if f.severity == ERROR]
+    if failed:
+        first = failed[0]
+        raise ContainerfileError(
+            f"{parsed.path}:{first.line}: {first.rule} {first.name}: {first.message}"
+            + (f" (and {len(failed) - 1} more lint error(s))" if len(failed) > 1 else ""),
+            hint=f"{first.fix}; or build anyway with --skip-lint",
+            detail="\n".join(f.format(parsed.path) for f in failed),
+        )
+    return [f.format(parsed.path) for f in findings]
 
 
 def with_labels(text: str, labels: Dict[str, str]) -> str:
@@ -179,7 +200,7 @@ def build(options: BuildOptions, reporter: Optional[Reporter] = None) -> BuildRe
     authfile = auth.resolve(options.authfile)
     report.phase("Connecting to Podman")
     with engine_mod.connect(options.isolation) as engine:
-        for warning in safety_warnings(engine.url, options.tls.verify, prepared.base.registry):
+        for warning in prepared.warnings + safety_warnings(engine.url, options.tls.verify, prepared.base.registry):
             report.warning(warning)
         result = _reuse(engine, prepared, options.project, report) if not options.no_cache else None
         if result is None:

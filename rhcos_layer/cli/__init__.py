@@ -16,6 +16,7 @@ import click
 from .. import __version__
 from .build import build_command
 from .completion import completion_command
+from .lint import lint_command
 from .options import Settings
 from .push import push_command
 from .resolve import resolve_command
@@ -49,6 +50,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool, debug: bo
 cli.add_command(build_command)
 cli.add_command(push_command)
 cli.add_command(resolve_command)
+cli.add_command(lint_command)
 cli.add_command(completion_command)
 
 

@@ -57,13 +57,15 @@ def _secrets(values: Tuple[str, ...]) -> Dict[str, Path]:
               type=click.Choice(["oci", "chroot", "rootless"]),
               help="Process isolation for RUN steps (default: BUILDAH_ISOLATION, else podman's default).")
 @click.option("--no-cache", is_flag=True, help="Build even when an image with the same inputs exists.")
+@click.option("--skip-lint", is_flag=True, help="Build even when `rhcos-layer lint` finds errors.")
 @registry_options
 @project_option
 @output_option
 @click.pass_obj
 def build_command(settings: Settings, context: Optional[str], containerfile: Optional[str], base: Optional[str],
                   tags: Tuple[str, ...], build_args: Tuple[str, ...], secrets: Tuple[str, ...],
-                  isolation: Optional[str], no_cache: bool, authfile: Optional[str], cert_dir: Optional[str],
+                  isolation: Optional[str], no_cache: bool, skip_lint: bool, authfile: Optional[str],
+                  cert_dir: Optional[str],
                   tls_verify: bool, project_file: Optional[str], output: str) -> None:
     """Build the layered image from a Containerfile whose FROM is a digest-pinned RHCOS base.
 
@@ -86,6 +88,7 @@ def build_command(settings: Settings, context: Optional[str], containerfile: Opt
         tags=list(tags),
         isolation=isolation,
         no_cache=no_cache,
+        skip_lint=skip_lint,
         authfile=authfile,
         tls=TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None),
     )

@@ -148,3 +148,26 @@ def test_push_image_named_for_a_registry_needs_no_destination(tmp_path: Path, ru
     result = run_cli(["push", "localhost/only-local:1"], tmp_path)
     assert result.code == 3
     assert "no DESTINATION given and the project file has no `image:`" in result.err
+
+
+def test_build_stops_on_lint_errors_before_touching_podman(tmp_path: Path, run_cli) -> None:
+    (tmp_path / "Containerfile").write_text(f"FROM {BASE}\nCOPY redhat.repo /etc/yum.repos.d/\nRUN true\n")
+    result = run_cli(["build"], tmp_path)
+    assert result.code == 3
+    assert "Error: Containerfile:2: RL108 entitlement-in-image:" in result.err
+    assert "--skip-lint" in result.err
+
+
+def test_lint_command_reports_and_exits(tmp_path: Path, run_cli) -> None:
+    import json
+
+    (tmp_path / "Containerfile").write_text(f"FROM {BASE}\nADD https://example.com/x /etc/x\n")
+    warned = run_cli(["lint"], tmp_path)
+    assert warned.code == 0
+    assert warned.out.startswith("Containerfile:2: warning RL109 add-remote-url: ")
+    (tmp_path / "Bad").write_text("FROM quay.io/x/y:1\nARG GITHUB_TOKEN\n")
+    failed = run_cli(["lint", "Bad", "-o", "json"], tmp_path)
+    assert failed.code == 3
+    report = json.loads(failed.out)
+    assert [(f["rule"], f["line"]) for f in report["findings"]] == [("RL101", 1), ("RL110", 2)]
+    assert report["on_cluster"] is False

@@ -3,7 +3,7 @@
 The image is busybox (static) plus:
 
 * ``/etc/os-release`` (and ``/usr/lib/os-release``) shaped like RHCOS's,
-* stub ``/usr/bin/rpm-ostree``, ``/usr/bin/ostree`` and ``/usr/bin/bootc``
+* stub ``/usr/bin/rpm-ostree``, ``/usr/bin/ostree``, ``/usr/bin/bootc`` and ``/usr/bin/systemctl``
   that append their argv as one line ("rpm-ostree install foo") to
   ``/usr/share/rhcos-stub/calls.log`` and exit 0.  ``rpm-ostree install``
   of a package whose name starts with ``rig-fail`` exits 1 instead, so a
@@ -115,6 +115,7 @@ def write_rootfs_tar(path: Path, version: str = DEFAULT_VERSION, busybox: Option
         "rpm-ostree": _STUB.format(name="rpm-ostree", log=STUB_LOG, extra=_RPM_OSTREE_EXTRA),
         "ostree": _STUB.format(name="ostree", log=STUB_LOG, extra=""),
         "bootc": _STUB.format(name="bootc", log=STUB_LOG, extra=""),
+        "systemctl": _STUB.format(name="systemctl", log=STUB_LOG, extra=""),
     }
     release = os_release(version).encode()
     with tarfile.open(str(path), "w", format=tarfile.PAX_FORMAT) as tar:

@@ -1,0 +1,50 @@
+"""``rhcos-layer lint``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from .options import Settings, output_option, project_option
+
+
+@click.command("lint")
+@click.argument("containerfile", required=False, type=click.Path(dir_okay=False), metavar="[CONTAINERFILE]")
+@project_option
+@output_option
+@click.pass_obj
+def lint_command(settings: Settings, containerfile: Optional[str], project_file: Optional[str], output: str) -> None:
+    """Check a Containerfile for what breaks RHCOS nodes (default: the project's, else ./Containerfile).
+
+    Each finding has a rule id, severity, line, message and fix. Exits 3 when there is an
+    error; warnings alone exit 0. The rules are listed in docs/lint.md.
+    """
+    from .. import containerfile as containerfile_mod
+    from .. import project as project_mod
+    from ..errors import ContainerfileError
+    from ..lint import errors, lint
+
+    terminal = settings.terminal()
+    project = project_mod.find(project_file)
+    if containerfile:
+        path = Path(containerfile)
+    elif project.containerfile:
+        path = project.root / project.containerfile
+    else:
+        path = Path("Containerfile")
+    parsed = containerfile_mod.load(path, str(path))
+    findings = lint(parsed, build_args=project.build_args)
+    if output == "json":
+        terminal.json({"containerfile": str(path), "on_cluster": parsed.is_on_cluster(),
+                       "findings": [f.as_dict() for f in findings]})
+    else:
+        for finding in findings:
+            terminal.result(finding.format(str(path)))
+    failed = errors(findings)
+    if failed:
+        raise ContainerfileError(f"{path}: {len(failed)} error(s) found by lint",
+                                 hint="fix them, or build anyway with rhcos-layer build --skip-lint")
+    if output != "json":
+        terminal.info(f"{path}: no errors, {len(findings)} warning(s)")

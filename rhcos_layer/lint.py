@@ -1,0 +1,311 @@
+"""RHCOS-aware checks of a Containerfile: what hadolint cannot know about layering OS images.
+
+Each finding has a rule id, a severity, the line, what is wrong and how to fix it. Errors are
+what breaks nodes or leaks secrets; warnings are what often goes wrong. Without a cluster,
+MachineConfig extension RPMs and the realtime kernel can only be warned about; ``pool`` (the
+pool's extensions and kernel type, read by the caller) turns a real conflict into an error.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+
+from . import reference
+from .containerfile import Containerfile, Instruction
+
+ERROR = "error"
+WARNING = "warning"
+
+FINISHERS = (("ostree", "container", "commit"), ("bootc", "container", "lint"))
+# The kernel set an override must replace together (RHEL 9.2+ adds kernel-modules-core).
+KERNEL_SET = ("kernel", "kernel-core", "kernel-modules", "kernel-modules-extra")
+KERNEL_SET_EL9 = KERNEL_SET + ("kernel-modules-core",)
+# MachineConfig extensions (MCO `extensions`) and the RPMs each installs.
+EXTENSIONS: Dict[str, Sequence[str]] = {
+    "usbguard": ("usbguard",),
+    "kerberos": ("krb5-workstation", "libkadm5"),
+    "kernel-devel": ("kernel-devel", "kernel-headers"),
+    "sandboxed-containers": ("kata-containers",),
+    "ipsec": ("NetworkManager-libreswan", "libreswan"),
+    "sysstat": ("sysstat",),
+    "wasm": ("crun-wasm",),
+}
+_RPM_NAME_RE = re.compile(r"^(?P<name>[A-Za-z0-9_.+-]+?)-\d[^/]*?(?:\.rpm)?$")
+_SECRET_ARG_RE = re.compile(r"(PASSWORD|PASSWD|TOKEN|SECRET|CREDENTIAL|API_?KEY|PRIVATE_?KEY|AUTH)", re.IGNORECASE)
+_ENTITLEMENT_RE = re.compile(r"(^|/)(redhat\.repo|etc-pki-entitlement|entitlement(/|$)|[0-9]+(-key)?\.pem$)")
+_SHELL_SPLIT_RE = re.compile(r"&&|\|\||;|\|")
+_VAR_OK = ("/var/tmp", "/var/cache")
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    name: str
+    severity: str
+    line: int
+    message: str
+    fix: str
+
+    def as_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    def format(self, path: str) -> str:
+        where = f"{path}:{self.line}" if self.line else path  # line 0: not from the file (--build-arg)
+        return f"{where}: {self.severity} {self.rule} {self.name}: {self.message} (fix: {self.fix})"
+
+
+@dataclass
+class PoolFacts:
+    """What the target pool's MachineConfigs already install: a layered copy conflicts."""
+
+    name: str
+    extensions: Set[str] = field(default_factory=set)
+    kernel_type: str = "default"
+
+
+@dataclass
+class _Stage:
+    index: int
+    instructions: List[Instruction]
+
+
+def _stages(cf: Containerfile) -> List[_Stage]:
+    stages: List[_Stage] = []
+    for ins in cf.instructions:
+        if ins.keyword == "FROM":
+            stages.append(_Stage(len(stages), []))
+        if stages:
+            stages[-1].instructions.append(ins)
+    return stages
+
+
+def _run_script(ins: Instruction) -> str:
+    """The shell text of a RUN, without its --mount/--network flags."""
+    text = ins.args
+    while text.startswith("--"):
+        _, _, text = text.partition(" ")
+        text = text.lstrip()
+    return text
+
+
+def _commands(script: str) -> Iterator[List[str]]:
+    for part in _SHELL_SPLIT_RE.split(script):
+        try:
+            words = shlex.split(part, comments=False, posix=True)
+        except ValueError:
+            words = part.split()
+        if words:
+            yield words
+
+
+def _brace_expand(word: str) -> List[str]:
+    """bash's ``a{b,c}d`` expansion (RUN's shell on RHCOS is bash): one level is enough here."""
+    match = re.search(r"\{([^{}]*,[^{}]*)\}", word)
+    if match is None:
+        return [word]
+    head, tail = word[: match.start()], word[match.end():]
+    return [out for part in match.group(1).split(",") for out in _brace_expand(head + part + tail)]
+
+
+def _rpm_names(args: Sequence[str]) -> Set[str]:
+    names = set()
+    for arg in (expanded for word in args for expanded in _brace_expand(word)):
+        if arg.startswith("-") or any(c in arg for c in "*?[$"):
+            continue
+        base = arg.rstrip("/").rsplit("/", 1)[-1]
+        match = _RPM_NAME_RE.match(base)
+        names.add(match.group("name") if match and (base.endswith(".rpm") or "/" in arg) else base)
+    return names
+
+
+def _rpm_ostree_packages(words: List[str]) -> Optional[Tuple[str, List[str]]]:
+    """``rpm-ostree install|override replace|override remove ...`` as (verb, package args)."""
+    if not words or words[0].rsplit("/", 1)[-1] not in ("rpm-ostree", "dnf", "yum"):
+        return None
+    tool = words[0].rsplit("/", 1)[-1]
+    rest = list(words[1:])
+    if tool in ("dnf", "yum"):
+        return ("install", rest[1:]) if rest and rest[0] == "install" else None
+    if rest[:1] == ["install"]:
+        return ("install", rest[1:])
+    if rest[:2] == ["override", "replace"]:
+        return ("replace", rest[2:])
+    return None
+
+
+class _Linter:
+    def __init__(self, cf: Containerfile, pool: Optional[PoolFacts], build_args: Dict[str, str]) -> None:
+        self.cf = cf
+        self.pool = pool
+        self.build_args = build_args
+        self.findings: List[Finding] = []
+
+    def add(self, rule: str, name: str, severity: str, line: int, message: str, fix: str) -> None:
+        self.findings.append(Finding(rule, name, severity, line, message, fix))
+
+    def run(self) -> List[Finding]:
+        stages = _stages(self.cf)
+        if not stages:
+            self.add("RL100", "no-from", ERROR, 1, "no FROM instruction", "start with FROM <base>@sha256:...")
+            return self.findings
+        self.check_base()
+        final = stages[-1]
+        self.check_finished(final)
+        for ins in self.cf.instructions:
+            if ins.keyword == "RUN":
+                self.check_run(ins)
+            elif ins.keyword in ("COPY", "ADD"):
+                self.check_copy(ins)
+            elif ins.keyword == "ARG":
+                self.check_arg(ins)
+        for name in self.build_args:
+            if _SECRET_ARG_RE.search(name):
+                self.add("RL110", "secret-build-arg", ERROR, 0, f"build argument {name} looks like a secret:"
+                         " build arguments are kept in the image's history",
+                         f"pass it with --secret id={name.lower()},src=FILE and read /run/secrets/{name.lower()}")
+        return sorted(self.findings, key=lambda f: (f.line, f.rule))
+
+    # -- rules ------------------------------------------------------------------------------
+
+    def check_base(self) -> None:
+        if self.cf.is_on_cluster():
+            return
+        base = self.cf.base(self.build_args)
+        try:
+            reference.parse_pinned(base.expanded)
+        except reference.ReferenceError as exc:
+            self.add("RL101", "from-not-pinned", ERROR, base.line, f"FROM {exc}",
+                     "use the release's RHCOS image by digest: rhcos-layer resolve --release ..."
+                     " or oc adm release info --image-for rhel-coreos")
+
+    def check_finished(self, final: _Stage) -> None:
+        runs = [ins for ins in final.instructions if ins.keyword == "RUN"]
+        if not runs:
+            return
+        last = runs[-1]
+        commands = [tuple(words[:3]) for words in _commands(_run_script(last))]
+        if not any(finisher in commands for finisher in FINISHERS):
+            self.add("RL102", "not-committed", WARNING, last.line,
+                     "the last RUN does not finish with `ostree container commit` or `bootc container lint`",
+                     "end the last RUN with `&& ostree container commit` (or `bootc container lint` on newer images)")
+
+    def check_run(self, ins: Instruction) -> None:
+        script = _run_script(ins)
+        kernel_names: Set[str] = set()
+        el9 = False
+        for words in _commands(script):
+            if words[:3] == ["rpm-ostree", "cliwrap", "install-to-root"]:
+                self.add("RL106", "cliwrap-install-to-root", ERROR, ins.line,
+                         "`rpm-ostree cliwrap install-to-root` leaks into the image and breaks later updates"
+                         " (OCPBUGS-30149)", "remove it: layered images need no cliwrap")
+            parsed = _rpm_ostree_packages(words)
+            if parsed is None:
+                self.check_var_writes(ins, words)
+                continue
+            verb, args = parsed
+            names = _rpm_names(args)
+            el9 = el9 or any(".el9" in a for a in args)
+            if verb == "replace":
+                kernel_names |= {n for n in names if n in KERNEL_SET_EL9}
+            self.check_packages(ins, names)
+        if kernel_names:
+            required = KERNEL_SET_EL9 if el9 else KERNEL_SET
+            missing = [k for k in required if k not in kernel_names]
+            if missing:
+                self.add("RL103", "partial-kernel", ERROR, ins.line,
+                         f"a kernel override must replace the whole set; missing: {', '.join(missing)}",
+                         f"replace {', '.join(required)} together in one `rpm-ostree override replace`")
+
+    def check_packages(self, ins: Instruction, names: Set[str]) -> None:
+        realtime = sorted(n for n in names if n.startswith("kernel-rt"))
+        if realtime:
+            conflict = self.pool is not None and self.pool.kernel_type == "realtime"
+            self.add("RL104", "realtime-kernel", ERROR if conflict else WARNING, ins.line,
+                     f"layering the realtime kernel ({', '.join(realtime)})"
+                     + (f" conflicts with pool {self.pool.name}'s kernelType: realtime" if conflict and self.pool
+                        else " conflicts with a MachineConfig kernelType: realtime"),
+                     "set kernelType: realtime in a MachineConfig instead of layering kernel-rt")
+        for extension, rpms in EXTENSIONS.items():
+            layered = sorted(set(rpms) & names)
+            if not layered:
+                continue
+            conflict = self.pool is not None and extension in self.pool.extensions
+            where = (f"pool {self.pool.name} already has the MachineConfig extension {extension}" if conflict
+                     and self.pool else f"they belong to the MachineConfig extension {extension}")
+            self.add("RL105", "extension-rpm", ERROR if conflict else WARNING, ins.line,
+                     f"layering {', '.join(layered)}: {where}; both installing them degrades the pool",
+                     f"use either the layered RPM or `extensions: [{extension}]`, not both")
+
+    def check_var_writes(self, ins: Instruction, words: List[str]) -> None:
+        targets: List[str] = []
+        tool = words[0].rsplit("/", 1)[-1]
+        if tool in ("mkdir", "touch", "cp", "mv", "install", "ln", "tee"):
+            targets = [w for w in words[1:] if not w.startswith("-")]
+            if tool in ("cp", "mv", "install", "ln"):
+                targets = targets[-1:]
+        for word in words:
+            if word.startswith(">") and len(word) > 1:
+                targets.append(word.lstrip(">"))
+        for i, word in enumerate(words[:-1]):
+            if word in (">", ">>"):
+                targets.append(words[i + 1])
+        for target in targets:
+            if _under_var(target):
+                self.var_finding(ins, target)
+                return
+
+    def var_finding(self, ins: Instruction, path: str) -> None:
+        self.add("RL107", "writes-var", WARNING, ins.line,
+                 f"{path} is under /var, which image updates never change on the node",
+                 "ship files under /usr (or /etc) and create /var content at boot with systemd-tmpfiles")
+
+    def check_copy(self, ins: Instruction) -> None:
+        words = [w for w in ins.args.split() if not w.startswith("--")]
+        if ins.args.startswith("--from") or not words:
+            sources, dest = [], ""
+        else:
+            sources, dest = words[:-1], words[-1]
+        if ins.keyword == "ADD" and any(s.startswith(("http://", "https://")) for s in sources):
+            self.add("RL109", "add-remote-url", WARNING, ins.line,
+                     "ADD of a remote URL fetches unverified content that can change between builds",
+                     "download it in the build context and COPY it, or use `ADD --checksum=sha256:...`")
+        leaking = [s for s in sources if _ENTITLEMENT_RE.search(s)]
+        if leaking or _ENTITLEMENT_RE.search(dest) or dest.startswith("/etc/pki/entitlement"):
+            shown = ", ".join(leaking) or dest
+            self.add("RL108", "entitlement-in-image", ERROR, ins.line,
+                     f"{shown}: entitlement certificates or redhat.repo copied into the image leak them to every"
+                     " node and registry reader",
+                     "mount them for the build only: `RUN --mount=type=secret,id=entitlement,"
+                     "target=/etc/pki/entitlement/...` and `rhcos-layer build --secret id=...,src=...`")
+        if dest and _under_var(dest):
+            self.var_finding(ins, dest)
+
+    def check_arg(self, ins: Instruction) -> None:
+        name = ins.args.split("=", 1)[0].strip()
+        if _SECRET_ARG_RE.search(name):
+            self.add("RL110", "secret-build-arg", ERROR, ins.line,
+                     f"ARG {name} looks like a secret: build arguments are kept in the image's history",
+                     f"use a build secret: `RUN --mount=type=secret,id={name.lower()}` and --secret")
+
+
+def _under_var(path: str) -> bool:
+    path = path.strip("\"'")
+    if not path.startswith("/var"):
+        return False
+    if path.rstrip("/") == "/var":
+        return True
+    return path.startswith("/var/") and not path.startswith(_VAR_OK)
+
+
+def lint(cf: Containerfile, *, pool: Optional[PoolFacts] = None,
+         build_args: Optional[Dict[str, str]] = None) -> List[Finding]:
+    """All findings for ``cf``, sorted by line."""
+    return _Linter(cf, pool, dict(build_args or {})).run()
+
+
+def errors(findings: Sequence[Finding]) -> List[Finding]:
+    return [f for f in findings if f.severity == ERROR]
+
