@@ -29,7 +29,8 @@ def test_every_docs_example_passes_without_errors(path: Path) -> None:
 
 
 def test_clean_layer_has_no_findings() -> None:
-    assert _rules(f"FROM {BASE}\nCOPY a.conf /etc/a.conf\nRUN rpm-ostree install tree && ostree container commit\n") == []
+    text = f"FROM {BASE}\nCOPY a.conf /etc/a.conf\nRUN rpm-ostree install tree && ostree container commit\n"
+    assert _rules(text) == []
 
 
 def test_unpinned_from_is_an_error_but_on_cluster_is_fine() -> None:
