@@ -32,22 +32,33 @@ class Credentials:
 
 @dataclass
 class AuthFile:
-    """The parsed ``auths`` of one authfile; ``path`` is None when no file was found."""
+    """The parsed ``auths`` of one authfile; ``path`` is None when no file was found.
+
+    ``fallbacks`` are further files consulted in order when this one has no match, as podman
+    does with its default locations.
+    """
 
     path: Optional[Path]
     entries: Dict[str, Credentials] = field(default_factory=dict, repr=False)
+    fallbacks: List[AuthFile] = field(default_factory=list, repr=False)
 
     def lookup(self, image_name: str) -> Optional[Credentials]:
-        """Credentials for ``registry/repo``: the most specific matching key wins."""
-        for key in _candidate_keys(image_name):
-            creds = self.entries.get(key)
-            if creds is not None:
-                return creds
+        """Credentials for ``registry/repo``: the first file with a match, and in it the most
+        specific key (``quay.io/org`` before ``quay.io``)."""
+        for source in [self, *self.fallbacks]:
+            for key in _candidate_keys(image_name):
+                creds = source.entries.get(key)
+                if creds is not None:
+                    return creds
         return None
 
     def registry_config(self) -> Dict[str, Dict[str, str]]:
-        """All entries, in the shape of podman's ``X-Registry-Config`` header."""
-        return {key: {"username": c.username, "password": c.password} for key, c in self.entries.items()}
+        """All entries, in the shape of podman's ``X-Registry-Config`` header (earlier files win)."""
+        merged: Dict[str, Dict[str, str]] = {}
+        for source in [self, *self.fallbacks]:
+            for key, c in source.entries.items():
+                merged.setdefault(key, {"username": c.username, "password": c.password})
+        return merged
 
 
 def _normalise_key(key: str) -> str:
@@ -97,16 +108,17 @@ def resolve(explicit: Optional[str], flag: str = "--authfile",
         return load(Path(explicit), source=f"{flag} {explicit}")
     if env.get("REGISTRY_AUTH_FILE"):
         return load(Path(env["REGISTRY_AUTH_FILE"]), source=f"REGISTRY_AUTH_FILE={env['REGISTRY_AUTH_FILE']}")
-    merged = AuthFile(None)
-    for candidate in default_locations(env):
-        if candidate.is_file():
-            for key, creds in load(candidate, source=str(candidate)).entries.items():
-                merged.entries.setdefault(key, creds)
-    return merged
+    found = [load(c, source=str(c), strict=False) for c in default_locations(env) if c.is_file()]
+    if not found:
+        return AuthFile(None)
+    return AuthFile(found[0].path, found[0].entries, found[1:])
 
 
-def load(path: Path, *, source: Optional[str] = None) -> AuthFile:
-    """Parse one authfile. Errors name the file (``source``) and never quote its content."""
+def load(path: Path, *, source: Optional[str] = None, strict: bool = True) -> AuthFile:
+    """Parse one authfile. Errors name the file (``source``) and never quote its content.
+
+    ``strict=False`` (default locations) accepts a file without ``auths``, such as a Docker
+    config that only names a credential helper."""
     where = source or str(path)
     try:
         raw = path.read_text(encoding="utf-8")
@@ -119,6 +131,8 @@ def load(path: Path, *, source: Optional[str] = None) -> AuthFile:
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{where}: not valid JSON (line {exc.lineno})") from None
     auths = data.get("auths") if isinstance(data, dict) else None
+    if auths is None and isinstance(data, dict) and not strict:
+        auths = {}
     if not isinstance(auths, dict):
         raise InvalidInput(f'{where}: no "auths" object: expected {{"auths": {{"REGISTRY": {{"auth": ...}}}}}}')
     entries: Dict[str, Credentials] = {}

@@ -21,7 +21,8 @@ RELEASE_LABEL = "io.rhcos-layer.release"
 BASE_NAME_LABEL = "org.opencontainers.image.base.name"
 BASE_DIGEST_LABEL = "org.opencontainers.image.base.digest"
 
-_STEP_RE = re.compile(r"^STEP (\d+)/(\d+): (.*)$")
+# podman prints "STEP 2/5: ..." and, in multi-stage builds, "[1/2] STEP 2/5: ..."
+_STEP_RE = re.compile(r"^(?:\[(\d+)/(\d+)\] )?STEP (\d+)/(\d+): (.*)$")
 
 
 @dataclass
@@ -298,7 +299,8 @@ def _run_build(engine: Any, prepared: PreparedBuild, authfile: auth.AuthFile, op
             for line in text.splitlines():
                 step = _STEP_RE.match(line)
                 if step:
-                    report.step(int(step.group(1)), int(step.group(2)), step.group(3))
+                    stage = (int(step.group(1)), int(step.group(2))) if step.group(1) else None
+                    report.step(int(step.group(3)), int(step.group(4)), step.group(5), stage)
                 report.log(line)
 
         image_id = engine.build(tar.stream, params, authfile.registry_config(), on_line)

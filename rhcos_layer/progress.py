@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional, Tuple
+
 
 class Reporter:
     """Receives progress; the CLI shows it, tests record it. Every method may be ignored."""
@@ -9,8 +11,8 @@ class Reporter:
     def phase(self, text: str) -> None:
         """A stage of the command begins (connect, pull, build, push...)."""
 
-    def step(self, index: int, total: int, text: str) -> None:
-        """The build reached ``STEP index/total``."""
+    def step(self, index: int, total: int, text: str, stage: Optional[Tuple[int, int]] = None) -> None:
+        """The build reached ``STEP index/total`` (of ``stage`` = (n, of m) in a multi-stage build)."""
 
     def log(self, line: str) -> None:
         """A line of engine output."""
@@ -23,8 +25,8 @@ def safety_warnings(engine_url: str, tls_verify: bool, registry: str) -> list[st
     """What to warn about before credentials or images travel."""
     warnings = []
     if not tls_verify:
-        warnings.append(f"TLS verification is off for {registry} (--tls-verify=false): use that only for a"
-                        " test registry")
+        warnings.append(f"TLS verification is off (--tls-verify=false) for {registry} and any other registry"
+                        " this command reaches: use that only for a test registry")
     if engine_url.startswith("tcp://"):
         warnings.append(f"CONTAINER_HOST={engine_url} is plain TCP: registry credentials travel to it"
                         " unencrypted; prefer ssh:// or a local socket")

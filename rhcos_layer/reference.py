@@ -103,10 +103,14 @@ def parse(text: str) -> ImageReference:
 def parse_local(text: str) -> ImageReference:
     """Parse an image name as ``podman build -t`` does: a name without a registry is local
     (``mine:1`` is ``localhost/mine:1``), and no tag means ``latest``."""
-    first = text.strip().split("/", 1)[0]
-    if "/" not in text.strip() or not _looks_like_host(first):
-        text = "localhost/" + text.strip()
-    ref = parse(text)
+    original = text.strip()
+    qualified = original
+    if "/" not in original or not _looks_like_host(original.split("/", 1)[0]):
+        qualified = "localhost/" + original
+    try:
+        ref = parse(qualified)
+    except ReferenceError as exc:
+        raise ReferenceError(str(exc).replace(repr(qualified), repr(original))) from None
     return ref if ref.tag or ref.digest else ImageReference(ref.registry, ref.repository, "latest")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, List, Optional, TextIO
+from typing import Any, List, Optional, TextIO, Tuple
 
 from .progress import Reporter
 
@@ -105,13 +105,14 @@ class ProgressReporter(Reporter):
         if not self.terminal.quiet:
             self._print(text)
 
-    def step(self, index: int, total: int, text: str) -> None:
+    def step(self, index: int, total: int, text: str, stage: Optional[Tuple[int, int]] = None) -> None:
+        prefix = f"[{stage[0]}/{stage[1]}] " if stage else ""
+        line = f"{prefix}STEP {index}/{total}: {text}"
         if self._progress is not None:
-            self._progress.update(self._task, total=total, completed=index - 1,
-                                  description=f"STEP {index}/{total}: {text[:60]}")
-            self._print(f"STEP {index}/{total}: {text}")
+            self._progress.update(self._task, total=total, completed=index - 1, description=line[:70])
+            self._print(line)
         else:
-            self.terminal.info(f"STEP {index}/{total}: {text}")
+            self.terminal.info(line)
 
     def warning(self, text: str) -> None:
         if self._progress is not None:
@@ -121,7 +122,7 @@ class ProgressReporter(Reporter):
 
     def log(self, line: str) -> None:
         self.lines.append(line)
-        if self.terminal.verbosity > 0 and not self.terminal.quiet and not line.startswith("STEP "):
+        if self.terminal.verbosity > 0 and not self.terminal.quiet and "STEP " not in line[:12]:
             self._print("  " + line.rstrip())
 
 

@@ -225,3 +225,15 @@ def proxy(registry: Registry) -> Iterator[TcpProxy]:
     finally:
         p.stop()
 
+
+# ------------------------------------------------------------ release payloads
+from tests.support.payload import ReleasePayload, standard_payloads  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def release_payloads(registry: Registry, fake_base: FakeBase) -> Dict[str, ReleasePayload]:
+    """Synthetic release payloads in ``<registry>/openshift/release``:
+    "4.11", "4.12", "4.16", "4.21" (x86_64) and "4.16-multi" (OCI index,
+    amd64 + arm64).  "4.16"'s rhel-coreos (and 4.16-multi's on amd64) is
+    the fake base.  See tests/support/payload.py."""
+    return standard_payloads(registry, fake_base.pullspec)

@@ -1,4 +1,4 @@
-"""The container engine: a Podman service spoken to with podman-py. Only this module imports it.
+"""The container engine: a Podman service and its libpod REST API. Only this module imports podman-py.
 
 Where the service is: ``CONTAINER_HOST`` when set (it must answer), else the default socket
 (``/run/podman/podman.sock`` for root, ``$XDG_RUNTIME_DIR/podman/podman.sock`` otherwise), else
@@ -525,7 +525,7 @@ def _start_private_service(isolation: Optional[str]) -> Engine:
     # whatever an interrupted build leaves is removed with it
     env = dict(os.environ, TMPDIR=private_dir)
     if isolation:
-        # podman-py's build ignores isolation; a private service takes it from the environment
+        # the service's default for builds that send no isolation parameter
         env["BUILDAH_ISOLATION"] = isolation
     log = open(os.path.join(private_dir, "service.log"), "wb")
     try:

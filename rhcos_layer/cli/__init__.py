@@ -30,7 +30,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.group(context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="rhcos-layer")
 @click.option("-v", "--verbose", count=True, help="Show the engine's full output (build log, push progress).")
-@click.option("-q", "--quiet", is_flag=True, help="Print only results and errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only results, warnings and errors.")
 @click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR=1).")
 @click.option("--debug", is_flag=True, help="Show a traceback on errors.")
 @click.pass_context
@@ -81,9 +81,11 @@ def main(args: Optional[List[str]] = None) -> None:
             traceback.print_exc()
         _terminal(argv).error(exc.message, exc.hint, exc.detail)
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        # click turns a KeyboardInterrupt into Abort; the signal that caused it sets the code
+        cause = exc if isinstance(exc, _Signalled) else exc.__context__
         sys.stderr.write("Interrupted.\n")
-        sys.exit(Interrupted.exit_code)
+        sys.exit(128 + cause.signum if isinstance(cause, _Signalled) else Interrupted.exit_code)
     except click.exceptions.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
@@ -92,9 +94,18 @@ def main(args: Optional[List[str]] = None) -> None:
     except Exception as exc:  # a bug of ours: one line, the traceback only with --debug
         if debug:
             traceback.print_exc()
-        sys.stderr.write(f"Error: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
+        advice = "" if debug else " (run with --debug for details)"
+        sys.stderr.write(f"Error: internal error: {type(exc).__name__}: {exc}{advice}\n")
         sys.exit(1)
     sys.exit(0)
+
+
+class _Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: unwinds like Ctrl-C, exits 128 + the signal's number like a shell."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _stop_cleanly_on_signals() -> None:
@@ -103,7 +114,7 @@ def _stop_cleanly_on_signals() -> None:
     import signal
 
     def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        raise _Signalled(signum)
 
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):

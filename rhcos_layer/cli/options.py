@@ -36,8 +36,8 @@ def registry_options(func: F) -> F:
     )(func)
     func = click.option(
         "--cert-dir", type=click.Path(file_okay=False, exists=True), metavar="DIR",
-        help="CA certificates (*.crt) and client certificates for the registry, like podman's;"
-             " default /etc/containers/certs.d/HOST:PORT/.",
+        help="CA certificates (*.crt) and client certificates for the registry, like podman's; default"
+             " ~/.config/containers/certs.d/HOST:PORT/, then /etc/containers/certs.d/HOST:PORT/.",
     )(func)
     func = click.option(
         "--authfile", type=click.Path(dir_okay=False), metavar="FILE",

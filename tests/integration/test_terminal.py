@@ -47,13 +47,24 @@ def test_terminal_gets_live_progress_and_stdout_only_the_id(tmp_path, tool_env, 
 
 
 def test_pipe_gets_plain_lines_and_quiet_gets_none(tmp_path, tool_env, fake_base, rhcos_layer):
-    project = write_project(tmp_path / "plain", fake_base.pullspec, "RUN rpm-ostree install plain-progress\n")
+    project = write_project(tmp_path / "plain", fake_base.pullspec, "RUN rpm-ostree install plain-progress && ostree container commit\n")
     plain = rhcos_layer(["build"], project)
     assert plain.code == 0, plain.err
     assert "\x1b[" not in plain.err
     assert [line for line in plain.err.splitlines() if line.startswith("STEP ")][:2] == [
-        f"STEP 1/3: FROM {fake_base.pullspec}", "STEP 2/3: RUN rpm-ostree install plain-progress"]
+        f"STEP 1/3: FROM {fake_base.pullspec}", "STEP 2/3: RUN rpm-ostree install plain-progress && ostree container commit"]
     quiet = rhcos_layer(["-q", "build", "--no-cache"], project)
     assert quiet.code == 0, quiet.err
     assert quiet.err == ""
     assert len(quiet.last_line) == 64
+
+
+def test_multi_stage_steps_are_shown_with_their_stage(tmp_path, tool_env, fake_base, rhcos_layer):
+    body = (f"RUN echo built > /artifact\nFROM {fake_base.pullspec}\nCOPY --from=0 /artifact /usr/share/artifact\n"
+            "RUN rpm-ostree install multi-stage && ostree container commit\n")
+    project = write_project(tmp_path / "multi", fake_base.pullspec, body)
+    result = rhcos_layer(["build"], project)
+    assert result.code == 0, result.err
+    steps = [line for line in result.err.splitlines() if "STEP " in line]
+    assert steps[0] == f"[1/2] STEP 1/2: FROM {fake_base.pullspec}"
+    assert "[2/2] STEP 3/4: RUN rpm-ostree install multi-stage && ostree container commit" in steps

@@ -63,6 +63,25 @@ def test_lookup_order_flag_env_then_merged_defaults(tmp_path: Path) -> None:
     assert auth.resolve(None, environ={"HOME": str(tmp_path / "none"), "XDG_RUNTIME_DIR": "/nonexistent"}).entries == {}
 
 
+def test_first_file_with_a_match_wins_even_over_a_more_specific_key_later(tmp_path: Path) -> None:
+    runtime = tmp_path / "run"
+    (runtime / "containers").mkdir(parents=True)
+    (tmp_path / ".docker").mkdir()
+    _write(runtime / "containers" / "auth.json", {"auths": {"quay.io": _auth("host-entry")}})
+    _write(tmp_path / ".docker" / "config.json", {"auths": {"quay.io/org": _auth("org-entry")}})
+    found = auth.resolve(None, environ={"XDG_RUNTIME_DIR": str(runtime), "HOME": str(tmp_path)})
+    assert found.lookup("quay.io/org/image").username == "host-entry"  # like podman: first file decides
+    assert set(found.registry_config()) == {"quay.io", "quay.io/org"}
+
+
+def test_docker_config_with_only_a_credential_helper_is_no_error(tmp_path: Path) -> None:
+    (tmp_path / ".docker").mkdir()
+    _write(tmp_path / ".docker" / "config.json", {"credsStore": "desktop"})
+    assert auth.resolve(None, environ={"HOME": str(tmp_path), "XDG_RUNTIME_DIR": "/nonexistent"}).lookup("q/x") is None
+    with pytest.raises(InvalidInput, match='no "auths" object'):
+        auth.resolve(str(tmp_path / ".docker" / "config.json"))
+
+
 def test_env_authfile_errors_name_the_variable(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match=r"^REGISTRY_AUTH_FILE=/nonexistent/a.json: no such file"):
         auth.resolve(None, environ={"REGISTRY_AUTH_FILE": "/nonexistent/a.json"})
