@@ -47,12 +47,13 @@ def test_terminal_gets_live_progress_and_stdout_only_the_id(tmp_path, tool_env, 
 
 
 def test_pipe_gets_plain_lines_and_quiet_gets_none(tmp_path, tool_env, fake_base, rhcos_layer):
-    project = write_project(tmp_path / "plain", fake_base.pullspec, "RUN rpm-ostree install plain-progress && ostree container commit\n")
+    run = "RUN rpm-ostree install plain-progress && ostree container commit"
+    project = write_project(tmp_path / "plain", fake_base.pullspec, run + "\n")
     plain = rhcos_layer(["build"], project)
     assert plain.code == 0, plain.err
     assert "\x1b[" not in plain.err
     assert [line for line in plain.err.splitlines() if line.startswith("STEP ")][:2] == [
-        f"STEP 1/3: FROM {fake_base.pullspec}", "STEP 2/3: RUN rpm-ostree install plain-progress && ostree container commit"]
+        f"STEP 1/3: FROM {fake_base.pullspec}", f"STEP 2/3: {run}"]
     quiet = rhcos_layer(["-q", "build", "--no-cache"], project)
     assert quiet.code == 0, quiet.err
     assert quiet.err == ""
