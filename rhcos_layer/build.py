@@ -106,22 +106,31 @@ def _locate(options: BuildOptions) -> Tuple[Path, Path]:
 
 
 def _base_and_text(options: BuildOptions, parsed: containerfile.Containerfile,
-                   build_args: Dict[str, str]) -> Tuple[reference.ImageReference, str]:
-    """The digest-pinned base and the Containerfile text to build: --base, else the project
-    file's ``base:``, else the FROM line; each refused with where it came from when unpinned."""
+                   build_args: Dict[str, str]) -> Tuple[reference.ImageReference, str, Optional[str]]:
+    """(digest-pinned base, Containerfile text to build, release version when known): --base,
+    else the project file's ``base:`` (an image, or a release to read it from), else the FROM
+    line; each refused with where it came from when unpinned."""
     project = options.project
     base_line = parsed.base(build_args)
+    version = options.release_version
     if options.base:
         override, source = options.base, "--base"
     elif project.base:
         override, source = project.base, f"{project.where('base')}: base"
+    elif project.base_release:
+        from .release import resolve_release
+
+        info = resolve_release(project.base_release["release"], arch=project.base_release.get("arch", "amd64"),
+                               stream=project.base_release.get("stream"), authfile=options.authfile,
+                               tls=options.tls)
+        override, source, version = info.os_image, f"{project.where('base')}: base.release", info.version
     else:
-        return base_line.checked(parsed.path), parsed.text
+        return base_line.checked(parsed.path), parsed.text, version
     try:
         base = reference.parse_pinned(override)
     except reference.ReferenceError as exc:
         raise InvalidInput(f"{source}: {exc}") from None
-    return base, parsed.with_base(base_line, base.pinned())
+    return base, parsed.with_base(base_line, base.pinned()), version
 
 
 def prepare(options: BuildOptions) -> PreparedBuild:
@@ -131,9 +140,12 @@ def prepare(options: BuildOptions) -> PreparedBuild:
     display = _display(cf_path)
     parsed = containerfile.load(cf_path, display)
     build_args = {**project.build_args, **options.build_args}
-    base, text = _base_and_text(options, parsed, build_args)
+    base, text, release_version = _base_and_text(options, parsed, build_args)
     warnings = [] if options.skip_lint else _lint(containerfile.parse(text, display), build_args)
-    context = collect(context_dir, skip=[project.root / STATE_FILE, project.path or project.root / PROJECT_FILE])
+    # rhcos-layer's own files and the project's secret files never travel in the context
+    skip = [project.root / STATE_FILE, project.path or project.root / PROJECT_FILE]
+    skip += [project.root / src for src in project.secrets.values()]
+    context = collect(context_dir, skip=skip)
     digest = inputs_digest(text, base.pinned(), build_args, context)
     labels = {
         BASE_NAME_LABEL: base.pinned(),
@@ -141,8 +153,8 @@ def prepare(options: BuildOptions) -> PreparedBuild:
         INPUTS_LABEL: digest,
         VERSION_LABEL: __version__,
     }
-    if options.release_version:
-        labels[RELEASE_LABEL] = options.release_version
+    if release_version:
+        labels[RELEASE_LABEL] = release_version
     tags = []
     for tag in options.tags:
         try:
@@ -278,7 +290,9 @@ def _run_build(engine: Any, prepared: PreparedBuild, authfile: auth.AuthFile, op
     import json
 
     report.phase("Building")
-    tar = make_tar(prepared.context, with_labels(prepared.text, prepared.labels), options.secrets)
+    secrets = {sid: options.project.root / src for sid, src in options.project.secrets.items()}
+    secrets.update(options.secrets)
+    tar = make_tar(prepared.context, with_labels(prepared.text, prepared.labels), secrets)
     try:
         params: Dict[str, Any] = {
             "dockerfile": tar.containerfile_name,

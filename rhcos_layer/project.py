@@ -11,21 +11,53 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from .errors import ProjectFileError
 
 PROJECT_FILE = "rhcos-layer.yaml"
 STATE_FILE = ".rhcos-layer.state.json"
 
-# key -> (expected type, description); the description feeds error messages
-KEYS: Dict[str, str] = {
-    "containerfile": "path of the Containerfile, relative to this file",
-    "context": "build context folder, relative to this file",
-    "image": "where `push` sends the image: REPOSITORY[:TAG]",
-    "base": "the RHCOS base image by digest: REPO@sha256:<64 hex>",
-    "build-args": "map of build arguments (NAME: value)",
+# key -> (kind, description). The one description of the project file: load() validates
+# against it and schema() turns it into the JSON Schema editors use.
+FIELDS: Dict[str, Tuple[str, str]] = {
+    "containerfile": ("string", "Path of the Containerfile, relative to this file (default: Containerfile)."),
+    "context": ("string", "Build context folder, relative to this file (default: this folder)."),
+    "image": ("string", "Where `push` sends the image: REPOSITORY[:TAG] (the tag defaults to layer-<inputs>)."),
+    "base": ("base", "The RHCOS base image: REPO@sha256:<64 hex>, or {release: PULLSPEC, arch, stream} to"
+                     " read it from a release payload."),
+    "build-args": ("map", "Build arguments (NAME: value). Never secrets: they stay in the image's history."),
+    "secrets": ("map", "Build secrets (ID: path of a file), e.g. entitlement certs; given to"
+                       " `RUN --mount=type=secret,id=ID`, never stored in the image."),
 }
+KEYS = {key: description for key, (_, description) in FIELDS.items()}
+BASE_RELEASE_KEYS = ("release", "arch", "stream")
+
+
+def schema() -> Dict[str, Any]:
+    """The JSON Schema of rhcos-layer.yaml."""
+    properties: Dict[str, Any] = {}
+    for key, (kind, description) in FIELDS.items():
+        if kind == "string":
+            properties[key] = {"type": "string", "minLength": 1, "description": description}
+        elif kind == "map":
+            properties[key] = {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]},
+                               "description": description}
+        else:
+            properties[key] = {"description": description, "oneOf": [
+                {"type": "string", "pattern": r"^[^@\s]+@sha256:[0-9a-f]{64}$"},
+                {"type": "object", "required": ["release"], "additionalProperties": False,
+                 "properties": {"release": {"type": "string", "minLength": 1},
+                                "arch": {"type": "string", "enum": ["amd64", "arm64", "ppc64le", "s390x"]},
+                                "stream": {"type": "string", "minLength": 1}}},
+            ]}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "rhcos-layer project file (rhcos-layer.yaml)",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": properties,
+    }
 
 
 @dataclass
@@ -38,7 +70,9 @@ class Project:
     context: Optional[str] = None
     image: Optional[str] = None
     base: Optional[str] = None
+    base_release: Dict[str, str] = field(default_factory=dict)  # base: {release: ..., arch, stream}
     build_args: Dict[str, str] = field(default_factory=dict)
+    secrets: Dict[str, str] = field(default_factory=dict)
     lines: Dict[str, int] = field(default_factory=dict)
 
     @property
@@ -122,21 +156,39 @@ def load(path: Path) -> Project:
     for key_node, value_node in node.value:
         key = key_node.value
         line = key_node.start_mark.line + 1
-        if key not in KEYS:
-            known = ", ".join(KEYS)
+        if key not in FIELDS:
+            known = ", ".join(FIELDS)
             raise ProjectFileError(f"{name}:{line}: unknown key {key!r}: the keys are {known}")
         project.lines[key] = line
-        if key == "build-args":
-            if not isinstance(value_node, yaml.MappingNode):
-                raise ProjectFileError(f"{name}:{line}: build-args must be a mapping (NAME: value)")
-            for arg_key, arg_value in value_node.value:
-                if not isinstance(arg_value, yaml.ScalarNode):
-                    raise ProjectFileError(
-                        f"{name}:{arg_key.start_mark.line + 1}: build-args.{arg_key.value} must be a plain value"
-                    )
-                project.build_args[str(arg_key.value)] = str(arg_value.value)
-            continue
-        if not isinstance(value_node, yaml.ScalarNode) or not value_node.value:
+        kind = FIELDS[key][0]
+        if kind == "map":
+            setattr(project, key.replace("-", "_"), _string_map(name, key, line, value_node))
+        elif kind == "base" and isinstance(value_node, yaml.MappingNode):
+            project.base_release = _string_map(name, key, line, value_node)
+            unknown = sorted(set(project.base_release) - set(BASE_RELEASE_KEYS))
+            if unknown or "release" not in project.base_release:
+                raise ProjectFileError(f"{name}:{line}: base as a mapping needs release: PULLSPEC (and optionally"
+                                       f" arch, stream){'; unknown: ' + ', '.join(unknown) if unknown else ''}")
+        elif not isinstance(value_node, yaml.ScalarNode) or not value_node.value:
             raise ProjectFileError(f"{name}:{line}: {key} must be a string: {KEYS[key]}")
-        setattr(project, key, str(value_node.value))
+        else:
+            setattr(project, key, str(value_node.value))
+    for secret_id, src in project.secrets.items():
+        if not (project.root / src).is_file():
+            raise ProjectFileError(f"{name}:{project.lines['secrets']}: secrets.{secret_id}: {src} is not a file")
     return project
+
+
+def _string_map(name: str, key: str, line: int, node: Any) -> Dict[str, str]:
+    import yaml
+
+    if not isinstance(node, yaml.MappingNode):
+        raise ProjectFileError(f"{name}:{line}: {key} must be a mapping (NAME: value)")
+    result = {}
+    for item_key, item_value in node.value:
+        if not isinstance(item_value, yaml.ScalarNode):
+            raise ProjectFileError(
+                f"{name}:{item_key.start_mark.line + 1}: {key}.{item_key.value} must be a plain value"
+            )
+        result[str(item_key.value)] = str(item_value.value)
+    return result

@@ -1,8 +1,8 @@
 """The end-to-end demo: a local stand-in for a real setup, then the commands a user runs.
 
 It starts a registry on 127.0.0.1 (TLS with its own CA, password auth) holding a small fake
-RHCOS base image (the test rig in tests/support builds both offline), writes a project from
-containerfiles/demo, and runs `rhcos-layer build` and `rhcos-layer push` as a user would,
+RHCOS base image (the test rig in tests/support builds both offline), then runs `rhcos-layer
+init`, `lint`, `build` and `push` as a user would,
 with a private Podman store so nothing of yours is touched. Everything is removed at the end.
 """
 
@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.fakebase import build_fake_base  # noqa: E402
+from tests.support.payload import push_release_payload  # noqa: E402
 from tests.support.podman import PodmanStore  # noqa: E402
 from tests.support.registry import Registry  # noqa: E402
 
@@ -49,22 +50,24 @@ def main() -> int:
         say("Starting a local registry (TLS, password) with a fake RHCOS base image")
         registry.start()
         base = build_fake_base(base_store, registry)
-        print(f"registry: {registry.host}   base image: {base.pullspec}")
+        payload = push_release_payload(registry, "4.16.3", os_pullspecs={"rhel-coreos": base.pullspec})
+        print(f"registry: {registry.host}\nrelease image (synthetic 4.16.3 payload): {payload.pullspec_tag}")
 
         project = work / "project"
-        shutil.copytree(ROOT / "containerfiles" / "demo", project)
-        (project / "rhcos-layer.yaml").write_text(
-            "# The demo project: what stays the same between runs\n"
-            "containerfile: Containerfile\n"
-            f"base: {base.pullspec}\n"
-            f"image: {registry.host}/demo/rhcos-layered\n"
-        )
+        certs = ["--cert-dir", str(registry.cert_dir)]
         authfile = registry.write_authfile(work / "auth" / "auth.json")
         env = {k: v for k, v in os.environ.items() if k not in ("CONTAINER_HOST", "CONTAINER_CONNECTION")}
         env.update(user_store.isolated_env)
         env["REGISTRY_AUTH_FILE"] = str(authfile)
-        certs = ["--cert-dir", str(registry.cert_dir)]
 
+        say("Resolve: the release's RHCOS image, read from its payload (only the last layer is fetched)")
+        run(["resolve", "--release", payload.pullspec_tag, *certs], env, work)
+        say("Init: a project from the config-files template, its base read from the release")
+        run(["init", "--template", "config-files", "--release", payload.pullspec_tag, *certs,
+             "--image", f"{registry.host}/demo/rhcos-layered", str(project)], env, work)
+        print((project / "rhcos-layer.yaml").read_text())
+        say("Lint: RHCOS-aware checks of the Containerfile")
+        run(["lint"], env, project)
         say("Build (no Podman service running: rhcos-layer starts a private one and stops it after)")
         image_id = run(["build", *certs], env, project)
         say("Build again: the inputs are unchanged, so the build is skipped")

@@ -8,7 +8,7 @@ import io
 import json
 import re
 import tarfile
-from typing import Dict
+from typing import Any, Dict
 
 import pytest
 import requests
@@ -62,15 +62,16 @@ def _untar(layer: bytes) -> Dict[str, bytes]:
     return out
 
 
-def _os_tags(stream: dict) -> Dict[str, str]:
+def _os_tags(stream: Dict[str, Any]) -> Dict[str, str]:
     return {t["name"]: t["from"]["name"] for t in stream["spec"]["tags"] if t["name"].startswith(OS_PREFIXES)}
 
 
-def _served_stream(registry: Registry, payload: ReleasePayload, image: PayloadImage) -> dict:
+def _served_stream(registry: Registry, payload: ReleasePayload, image: PayloadImage) -> Dict[str, Any]:
     files = _untar(_get_blob(registry, payload, image.last_layer_digest))
     assert "release-manifests/image-references" in files
     assert json.loads(files["release-manifests/release-metadata"]) == image.release_metadata
-    return json.loads(files["release-manifests/image-references"])
+    stream: Dict[str, Any] = json.loads(files["release-manifests/image-references"])
+    return stream
 
 
 # ------------------------------------------------------------------ manifests

@@ -16,6 +16,7 @@ import click
 from .. import __version__
 from .build import build_command
 from .completion import completion_command
+from .init import init_command, schema_command
 from .lint import lint_command
 from .options import Settings
 from .push import push_command
@@ -51,6 +52,8 @@ cli.add_command(build_command)
 cli.add_command(push_command)
 cli.add_command(resolve_command)
 cli.add_command(lint_command)
+cli.add_command(init_command)
+cli.add_command(schema_command)
 cli.add_command(completion_command)
 
 

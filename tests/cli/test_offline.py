@@ -171,3 +171,17 @@ def test_lint_command_reports_and_exits(tmp_path: Path, run_cli) -> None:
     report = json.loads(failed.out)
     assert [(f["rule"], f["line"]) for f in report["findings"]] == [("RL101", 1), ("RL110", 2)]
     assert report["on_cluster"] is False
+
+
+def test_schema_describes_every_project_key(tmp_path: Path, run_cli) -> None:
+    import json
+
+    from rhcos_layer.project import FIELDS
+
+    result = run_cli(["schema"], tmp_path)
+    assert result.code == 0
+    schema = json.loads(result.out)
+    assert schema["additionalProperties"] is False
+    assert set(schema["properties"]) == set(FIELDS)
+    base = schema["properties"]["base"]["oneOf"]
+    assert base[1]["required"] == ["release"]

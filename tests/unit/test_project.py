@@ -58,3 +58,15 @@ def test_find_without_project_file_uses_cwd(tmp_path: Path) -> None:
     assert found.path is None and found.root == tmp_path
     with pytest.raises(ProjectFileError, match="--project nope.yaml: no such project file"):
         project.find("nope.yaml", cwd=tmp_path)
+
+
+def test_base_from_a_release_and_secrets(tmp_path: Path) -> None:
+    (tmp_path / "ent.pem").write_text("x")
+    loaded = project.load(_write(tmp_path, "base:\n  release: quay.io/r:4.16\n  arch: arm64\nsecrets:\n"
+                                           "  entitlement-cert: ent.pem\n"))
+    assert loaded.base_release == {"release": "quay.io/r:4.16", "arch": "arm64"}
+    assert loaded.secrets == {"entitlement-cert": "ent.pem"}
+    with pytest.raises(ProjectFileError, match=r"rhcos-layer.yaml:1: base as a mapping needs release: PULLSPEC"):
+        project.load(_write(tmp_path, "base:\n  arch: arm64\n"))
+    with pytest.raises(ProjectFileError, match=r"rhcos-layer.yaml:1: secrets.ent: missing.pem is not a file"):
+        project.load(_write(tmp_path, "secrets:\n  ent: missing.pem\n"))

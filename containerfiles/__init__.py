@@ -1,0 +1,1 @@
+"""Containerfile templates for `rhcos-layer init`, one folder each (shipped as package data)."""

@@ -1,0 +1,64 @@
+"""``rhcos-layer init`` and ``rhcos-layer schema``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from .options import Settings, output_option, registry_options
+
+TEMPLATES = ["config-files", "hotfix", "kernel", "on-cluster", "rhel-packages", "third-party"]
+
+
+@click.command("init")
+@click.argument("folder", required=False, default=".", type=click.Path(file_okay=False), metavar="[DIR]")
+@click.option("--template", "template", type=click.Choice(TEMPLATES), default="config-files", show_default=True,
+              help="What the layer does (see docs/templates.md).")
+@click.option("--base", metavar="REPO@sha256:DIGEST", help="The cluster's RHCOS image, by digest.")
+@click.option("--release", metavar="PULLSPEC", help="Read the base from this release payload (and record it).")
+@click.option("--image", metavar="REPOSITORY", help="Where `push` will send the image.")
+@click.option("--force", is_flag=True, help="Overwrite files that exist.")
+@registry_options
+@click.pass_obj
+def init_command(settings: Settings, folder: str, template: str, base: Optional[str], release: Optional[str],
+                 image: Optional[str], force: bool, authfile: Optional[str], cert_dir: Optional[str],
+                 tls_verify: bool) -> None:
+    """Write a commented rhcos-layer.yaml and a Containerfile from a template into DIR.
+
+    With --release (or --base) the Containerfile builds as it is: `rhcos-layer build`.
+    """
+    from .. import reference
+    from ..errors import InvalidInput
+    from ..templates import init
+    from ..trust import TLSSettings
+
+    terminal = settings.terminal()
+    if base and release:
+        raise InvalidInput("give --base or --release, not both")
+    if base:
+        try:
+            base = reference.parse_pinned(base).pinned()
+        except reference.ReferenceError as exc:
+            raise InvalidInput(f"--base: {exc}") from None
+    if release and template != "on-cluster":
+        from ..release import resolve_release
+
+        tls = TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None)
+        base = resolve_release(release, authfile=authfile, tls=tls).os_image
+    written = init(Path(folder), template, base=base, release=release, image=image, force=force)
+    for path in written.files:
+        terminal.result(str(path))
+    if base is None and template != "on-cluster":
+        terminal.warning("no --base or --release: set the base in rhcos-layer.yaml before building")
+
+
+@click.command("schema")
+@output_option
+@click.pass_obj
+def schema_command(settings: Settings, output: str) -> None:
+    """Print the JSON Schema of rhcos-layer.yaml (for editors: yaml-language-server)."""
+    from ..project import schema
+
+    settings.terminal().json(schema())

@@ -1,0 +1,145 @@
+"""resolve against synthetic release payloads in the TLS + password registry."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.support.payload import access_mark, blob_requests, fetched_blobs
+
+
+@pytest.fixture
+def certs(registry):
+    return ["--cert-dir", str(registry.cert_dir)]
+
+
+def test_416_by_tag_reads_only_the_last_layer(tmp_path, tool_env, registry, release_payloads, fake_base, certs,
+                                              rhcos_layer):
+    payload = release_payloads["4.16"]
+    mark = access_mark(registry)
+    result = rhcos_layer(["resolve", "--release", payload.pullspec_tag, *certs], tmp_path)
+    assert result.code == 0, result.err
+    assert result.out.strip() == fake_base.pullspec
+    assert fetched_blobs(registry, payload.repo, since=mark, min_count=1) == [payload.last_layer_digest]
+    for digest in payload.other_layer_digests:
+        assert not [e for e in blob_requests(registry, payload.repo, since=mark) if digest in e.path]
+
+
+def test_json_names_version_tag_extensions_and_source(tmp_path, tool_env, release_payloads, certs, rhcos_layer):
+    payload = release_payloads["4.16"]
+    result = rhcos_layer(["resolve", "--release", payload.pullspec_tag, *certs, "-o", "json"], tmp_path)
+    assert result.code == 0, result.err
+    info = json.loads(result.out)
+    assert info["version"] == "4.16.3"
+    assert info["os_tag"] == "rhel-coreos"
+    assert info["extensions_image"] == payload.os_tags["rhel-coreos-extensions"]
+    assert info["source"] == "release"
+    assert info["release"] == payload.pullspec_digest
+
+
+@pytest.mark.parametrize("version, stream, tag", [
+    ("4.12", None, "rhel-coreos-8"),
+    ("4.21", None, "rhel-coreos"),
+    ("4.21", "rhel-coreos-10", "rhel-coreos-10"),
+])
+def test_os_tag_by_exact_name(version, stream, tag, tmp_path, tool_env, release_payloads, certs, rhcos_layer):
+    payload = release_payloads[version]
+    args = ["resolve", "--release", payload.pullspec_digest, *certs, "-o", "json"]
+    result = rhcos_layer(args + (["--stream", stream] if stream else []), tmp_path)
+    assert result.code == 0, result.err
+    info = json.loads(result.out)
+    assert (info["os_tag"], info["os_image"]) == (tag, payload.os_tags[tag])
+
+
+def test_411_is_refused(tmp_path, tool_env, release_payloads, certs, rhcos_layer):
+    result = rhcos_layer(["resolve", "--release", release_payloads["4.11"].pullspec_tag, *certs], tmp_path)
+    assert result.code == 3
+    assert "has only machine-os-content: RHCOS image layering needs OpenShift 4.12 or newer" in result.err
+
+
+def test_multi_arch_index_picks_the_platform(tmp_path, tool_env, release_payloads, certs, rhcos_layer):
+    payload = release_payloads["4.16-multi"]
+    for arch in ("amd64", "arm64"):
+        result = rhcos_layer(["resolve", "--release", payload.pullspec_tag, "--arch", arch, *certs], tmp_path)
+        assert result.code == 0, result.err
+        assert result.out.strip() == payload.os_tags_by_arch[arch]["rhel-coreos"]
+    missing = rhcos_layer(["resolve", "--release", payload.pullspec_tag, "--arch", "s390x", *certs], tmp_path)
+    assert missing.code == 7
+    assert "has no linux/s390x image (it has: amd64, arm64)" in missing.err
+
+
+def test_a_repeat_by_digest_is_answered_from_the_cache(tmp_path, tool_env, registry, release_payloads, certs,
+                                                       rhcos_layer):
+    payload = release_payloads["4.21"]
+    first = rhcos_layer(["resolve", "--release", payload.pullspec_digest, *certs], tmp_path)
+    assert first.code == 0, first.err
+    registry.stop()  # nothing to ask now
+    again = rhcos_layer(["resolve", "--release", payload.pullspec_digest, *certs], tmp_path)
+    assert again.code == 0, again.err
+    assert again.out == first.out
+    cached = list((Path(tool_env["HOME"]) / ".cache" / "rhcos-layer" / "releases").iterdir())
+    assert len(cached) == 1 and cached[0].name.startswith(payload.digest.replace(":", "-"))
+
+
+def test_wrong_password_and_unknown_ca(tmp_path, tool_env, registry, release_payloads, rhcos_layer):
+    pullspec = release_payloads["4.16"].pullspec_tag
+    wrong = registry.write_authfile(tmp_path / "wrong.json", password="nope")
+    bad = rhcos_layer(["resolve", "--release", pullspec, "--authfile", str(wrong),
+                       "--cert-dir", str(registry.cert_dir)], tmp_path)
+    assert bad.code == 4, bad.err
+    untrusted = rhcos_layer(["resolve", "--release", pullspec], tmp_path, {"HOME": str(tmp_path / "bare")})
+    assert untrusted.code == 5, untrusted.err
+
+
+def test_via_oc_without_oc_says_so(tmp_path, tool_env, release_payloads, rhcos_layer):
+    result = rhcos_layer(["resolve", "--via", "oc", "--release", release_payloads["4.16"].pullspec_tag], tmp_path,
+                         {"PATH": "/usr/bin:/bin"})
+    assert result.code == 9
+    assert "--via oc: the oc command is not installed" in result.err
+
+
+def test_via_oc_runs_the_documented_command(tmp_path, tool_env, release_payloads, rhcos_layer):
+    """A stand-in `oc` that answers like `oc adm release info` and records its arguments."""
+    payload = release_payloads["4.12"]
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    info = {"image": payload.pullspec_tag, "digest": payload.digest, "metadata": {"version": payload.version},
+            "references": payload.image_references, "config": {"architecture": "amd64"}}
+    (tmp_path / "info.json").write_text(json.dumps(info))
+    fake = bindir / "oc"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f"printf '%s\\n' \"$*\" >> {tmp_path}/oc-calls\n"
+        'case "$*" in\n'
+        f"  *--image-for*) echo '{payload.os_tags['rhel-coreos-8']}' ;;\n"
+        f"  *) cat {tmp_path}/info.json ;;\n"
+        "esac\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    env = {"PATH": f"{bindir}:{os.environ['PATH']}"}
+    result = rhcos_layer(["resolve", "--via", "oc", "--release", payload.pullspec_tag, "-o", "json"], tmp_path, env)
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["os_image"] == payload.os_tags["rhel-coreos-8"]
+    assert json.loads(result.out)["source"] == "oc"
+    calls = (tmp_path / "oc-calls").read_text().splitlines()
+    authfile = tool_env["REGISTRY_AUTH_FILE"]
+    assert calls == [f"adm release info -o json --registry-config {authfile} {payload.pullspec_tag}",
+                     f"adm release info --image-for rhel-coreos-8 --registry-config {authfile} {payload.pullspec_tag}"]
+
+
+def test_build_with_a_release_base_labels_the_version(tmp_path, tool_env, registry, release_payloads, fake_base,
+                                                      podman_service, certs, rhcos_layer):
+    project = tmp_path / "from-release"
+    project.mkdir()
+    (project / "Containerfile").write_text("FROM quay.io/placeholder/rhcos@sha256:" + "0" * 64 +
+                                           "\nRUN rpm-ostree install from-release && ostree container commit\n")
+    (project / "rhcos-layer.yaml").write_text(f"base:\n  release: {release_payloads['4.16'].pullspec_tag}\n")
+    result = rhcos_layer(["build", *certs, "-o", "json"], project)
+    assert result.code == 0, result.err
+    built = json.loads(result.out)
+    assert built["base"] == fake_base.pullspec
+    labels = podman_service.store.inspect_image(built["image_id"])["Labels"]
+    assert labels["io.rhcos-layer.release"] == "4.16.3"
