@@ -40,6 +40,8 @@ class BuildOptions:
     tls: TLSSettings = field(default_factory=TLSSettings)
     release_version: Optional[str] = None
     skip_lint: bool = False
+    kubeconfig: Optional[str] = None
+    context: Optional[str] = None
 
 
 @dataclass
@@ -115,6 +117,11 @@ def _base_and_text(options: BuildOptions, parsed: containerfile.Containerfile,
     version = options.release_version
     if options.base:
         override, source = options.base, "--base"
+    elif project.base == "cluster":
+        from .release import resolve_from_cluster
+
+        info = resolve_from_cluster(options.kubeconfig, options.context)
+        override, source, version = info.os_image, f"{project.where('base')}: base: cluster", info.version
     elif project.base:
         override, source = project.base, f"{project.where('base')}: base"
     elif project.base_release:

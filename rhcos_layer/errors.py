@@ -75,6 +75,18 @@ class EngineUnavailable(RhcosLayerError):
     exit_code = 9
 
 
+class ClusterAccessError(RhcosLayerError):
+    """No usable kubeconfig, an expired login, or a missing permission."""
+
+    exit_code = 10
+
+
+class ClusterUnreachable(RhcosLayerError):
+    """The cluster's API server did not answer."""
+
+    exit_code = 11
+
+
 class Interrupted(RhcosLayerError):
     """The user pressed Ctrl-C (the CLI maps KeyboardInterrupt to this exit code)."""
 

@@ -24,8 +24,8 @@ FIELDS: Dict[str, Tuple[str, str]] = {
     "containerfile": ("string", "Path of the Containerfile, relative to this file (default: Containerfile)."),
     "context": ("string", "Build context folder, relative to this file (default: this folder)."),
     "image": ("string", "Where `push` sends the image: REPOSITORY[:TAG] (the tag defaults to layer-<inputs>)."),
-    "base": ("base", "The RHCOS base image: REPO@sha256:<64 hex>, or {release: PULLSPEC, arch, stream} to"
-                     " read it from a release payload."),
+    "base": ("base", "The RHCOS base image: REPO@sha256:<64 hex>; `cluster` to ask the logged-in cluster;"
+                     " or {release: PULLSPEC, arch, stream} to read it from a release payload."),
     "build-args": ("map", "Build arguments (NAME: value). Never secrets: they stay in the image's history."),
     "secrets": ("map", "Build secrets (ID: path of a file), e.g. entitlement certs; given to"
                        " `RUN --mount=type=secret,id=ID`, never stored in the image."),
@@ -46,6 +46,7 @@ def schema() -> Dict[str, Any]:
         else:
             properties[key] = {"description": description, "oneOf": [
                 {"type": "string", "pattern": r"^[^@\s]+@sha256:[0-9a-f]{64}$"},
+                {"const": "cluster"},
                 {"type": "object", "required": ["release"], "additionalProperties": False,
                  "properties": {"release": {"type": "string", "minLength": 1},
                                 "arch": {"type": "string", "enum": ["amd64", "arm64", "ppc64le", "s390x"]},

@@ -48,6 +48,9 @@ class ReleaseInfo:
     extensions_image: Optional[str]
     source: str = "release"
     os_tags: List[str] = field(default_factory=list)  # every OS stream the payload offers
+    # source "cluster" during an upgrade: the release the cluster is moving to
+    target_version: Optional[str] = None
+    target_release: Optional[str] = None
 
     def as_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -280,3 +283,36 @@ def resolve_via_oc(pullspec: Optional[str], *, stream: Optional[str] = None,
     return ReleaseInfo(release=release_image, version=version or "unknown", arch=normalise_arch(
         str((info.get("config") or {}).get("architecture") or "amd64")), os_tag=tag, os_image=pinned,
         extensions_image=extensions, source="oc", os_tags=os_stream_tags(tags))
+
+
+def resolve_from_cluster(kubeconfig: Optional[str] = None, context: Optional[str] = None,
+                         stream: Optional[str] = None) -> ReleaseInfo:
+    """The base the Machine Config Operator renders with now (ConfigMap machine-config-osimageurl),
+    cross-checked with ClusterVersion: during an upgrade the two differ, and both are reported."""
+    from .adapters.cluster import MCO_NAMESPACE, OSIMAGEURL_CONFIGMAP, Cluster
+
+    if stream:
+        raise InvalidInput("--stream needs --release: the cluster's ConfigMap names only its default stream")
+    with Cluster(kubeconfig, context) as cluster:
+        data = cluster.configmap(MCO_NAMESPACE, OSIMAGEURL_CONFIGMAP).get("data") or {}
+        version_doc = cluster.cluster_version()
+    image = str(data.get("baseOSContainerImage") or "")
+    if not image:
+        raise RhcosLayerError(f"ConfigMap {MCO_NAMESPACE}/{OSIMAGEURL_CONFIGMAP} has no baseOSContainerImage:"
+                              " this cluster predates image layering (4.12+)")
+    try:
+        pinned = reference.parse_pinned(image).pinned()
+    except reference.ReferenceError as exc:
+        raise RhcosLayerError(f"the cluster's baseOSContainerImage is not digest-pinned ({exc})") from None
+    status = version_doc.get("status") or {}
+    desired = status.get("desired") or {}
+    history = status.get("history") or []
+    current: Dict[str, Any] = next((h for h in history if h.get("state") == "Completed"), {})
+    version = str(data.get("releaseVersion") or current.get("version") or desired.get("version") or "unknown")
+    info = ReleaseInfo(release=str(current.get("image") or desired.get("image") or ""), version=version,
+                       arch="", os_tag="rhel-coreos", os_image=pinned,
+                       extensions_image=data.get("baseOSExtensionsContainerImage") or None, source="cluster")
+    if desired.get("version") and desired.get("version") != version:
+        info.target_version = str(desired.get("version"))
+        info.target_release = str(desired.get("image") or "")
+    return info

@@ -8,7 +8,7 @@ from typing import Dict, Optional, Tuple
 
 import click
 
-from .options import Settings, output_option, project_option, registry_options
+from .options import Settings, cluster_options, output_option, project_option, registry_options
 
 
 def _key_values(flag: str, values: Tuple[str, ...]) -> Dict[str, str]:
@@ -59,14 +59,15 @@ def _secrets(values: Tuple[str, ...]) -> Dict[str, Path]:
 @click.option("--no-cache", is_flag=True, help="Build even when an image with the same inputs exists.")
 @click.option("--skip-lint", is_flag=True, help="Build even when `rhcos-layer lint` finds errors.")
 @registry_options
+@cluster_options
 @project_option
 @output_option
 @click.pass_obj
 def build_command(settings: Settings, context: Optional[str], containerfile: Optional[str], base: Optional[str],
                   tags: Tuple[str, ...], build_args: Tuple[str, ...], secrets: Tuple[str, ...],
                   isolation: Optional[str], no_cache: bool, skip_lint: bool, authfile: Optional[str],
-                  cert_dir: Optional[str],
-                  tls_verify: bool, project_file: Optional[str], output: str) -> None:
+                  cert_dir: Optional[str], tls_verify: bool, kubeconfig: Optional[str],
+                  kube_context: Optional[str], project_file: Optional[str], output: str) -> None:
     """Build the layered image from a Containerfile whose FROM is a digest-pinned RHCOS base.
 
     With no arguments, reads rhcos-layer.yaml. Skips the build when an image built from the
@@ -89,6 +90,8 @@ def build_command(settings: Settings, context: Optional[str], containerfile: Opt
         isolation=isolation,
         no_cache=no_cache,
         skip_lint=skip_lint,
+        kubeconfig=kubeconfig,
+        context=kube_context,
         authfile=authfile,
         tls=TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None),
     )

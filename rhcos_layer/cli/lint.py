@@ -7,15 +7,19 @@ from typing import Optional
 
 import click
 
-from .options import Settings, output_option, project_option
+from .options import Settings, cluster_options, output_option, project_option
 
 
 @click.command("lint")
 @click.argument("containerfile", required=False, type=click.Path(dir_okay=False), metavar="[CONTAINERFILE]")
+@click.option("--pool", metavar="POOL",
+              help="Also compare with this machine config pool's extensions and kernelType (needs a login).")
+@cluster_options
 @project_option
 @output_option
 @click.pass_obj
-def lint_command(settings: Settings, containerfile: Optional[str], project_file: Optional[str], output: str) -> None:
+def lint_command(settings: Settings, containerfile: Optional[str], pool: Optional[str], kubeconfig: Optional[str],
+                 kube_context: Optional[str], project_file: Optional[str], output: str) -> None:
     """Check a Containerfile for what breaks RHCOS nodes (default: the project's, else ./Containerfile).
 
     Each finding has a rule id, severity, line, message and fix. Exits 3 when there is an
@@ -35,7 +39,14 @@ def lint_command(settings: Settings, containerfile: Optional[str], project_file:
     else:
         path = Path("Containerfile")
     parsed = containerfile_mod.load(path, str(path))
-    findings = lint(parsed, build_args=project.build_args)
+    facts = None
+    if pool:
+        from ..adapters.cluster import Cluster
+        from ..pools import pool_facts
+
+        with Cluster(kubeconfig, kube_context) as cluster:
+            facts = pool_facts(cluster, pool)
+    findings = lint(parsed, build_args=project.build_args, pool=facts)
     if output == "json":
         terminal.json({"containerfile": str(path), "on_cluster": parsed.is_on_cluster(),
                        "findings": [f.as_dict() for f in findings]})

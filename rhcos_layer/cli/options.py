@@ -47,6 +47,14 @@ def registry_options(func: F) -> F:
     return func
 
 
+def cluster_options(func: F) -> F:
+    """--kubeconfig and --context, as oc and kubectl spell them."""
+    func = click.option("--context", "kube_context", metavar="NAME", help="The kubeconfig context to use.")(func)
+    func = click.option("--kubeconfig", metavar="FILE",
+                        help="Cluster login, as `oc login` leaves it (default: KUBECONFIG, then ~/.kube/config).")(func)
+    return func
+
+
 def output_option(func: F) -> F:
     return click.option(
         "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True,

@@ -7,7 +7,7 @@ from typing import Optional
 
 import click
 
-from .options import Settings, output_option, registry_options
+from .options import Settings, cluster_options, output_option, registry_options
 
 
 @click.command("resolve")
@@ -20,18 +20,22 @@ from .options import Settings, output_option, registry_options
 @click.option("--via", type=click.Choice(["registry", "oc"]), default="registry", show_default=True,
               help="Read the payload natively over the registry API, or run `oc adm release info --image-for`.")
 @registry_options
+@cluster_options
 @output_option
 @click.pass_obj
 def resolve_command(settings: Settings, release: Optional[str], arch: str, stream: Optional[str], via: str,
-                    authfile: Optional[str], cert_dir: Optional[str], tls_verify: bool, output: str) -> None:
-    """Print the release's RHCOS base image, digest-pinned: what FROM must name.
+                    authfile: Optional[str], cert_dir: Optional[str], tls_verify: bool, kubeconfig: Optional[str],
+                    kube_context: Optional[str], output: str) -> None:
+    """Print the RHCOS base image, digest-pinned: what FROM must name.
 
-    Reads only the payload layer that holds release-manifests/, checks every blob's digest,
-    and caches the answer by release digest. 4.11 and older releases are refused: image
-    layering needs 4.12+.
+    With --release, read it from that release payload (only the layer holding
+    release-manifests/ is fetched, every blob's digest checked, the answer cached by release
+    digest). Without, ask the logged-in cluster what its Machine Config Operator renders with.
+    4.11 and older releases are refused: image layering needs 4.12+.
     """
+    from ..adapters.cluster import usable_kubeconfig
     from ..errors import InvalidInput
-    from ..release import resolve_release, resolve_via_oc
+    from ..release import resolve_from_cluster, resolve_release, resolve_via_oc
     from ..trust import TLSSettings
 
     terminal = settings.terminal()
@@ -40,8 +44,15 @@ def resolve_command(settings: Settings, release: Optional[str], arch: str, strea
     elif release:
         tls = TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None)
         info = resolve_release(release, arch=arch, stream=stream, authfile=authfile, tls=tls)
+    elif usable_kubeconfig(kubeconfig):
+        info = resolve_from_cluster(kubeconfig, kube_context, stream)
+        if info.target_version:
+            terminal.warning(f"the cluster is upgrading from {info.version} to {info.target_version}: nodes run"
+                             f" {info.os_image} now; for the target, run"
+                             f" `rhcos-layer resolve --release {info.target_release}`")
     else:
-        raise InvalidInput("give the release: --release PULLSPEC (or --via oc to ask the logged-in cluster)",
+        raise InvalidInput("give the release (--release PULLSPEC), or log in to the cluster (oc login)"
+                           " so resolve can ask it",
                            hint="`oc get clusterversion version -o jsonpath='{.status.desired.image}'` prints it")
     if output == "json":
         terminal.json(info.as_dict())

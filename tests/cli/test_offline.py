@@ -184,4 +184,5 @@ def test_schema_describes_every_project_key(tmp_path: Path, run_cli) -> None:
     assert schema["additionalProperties"] is False
     assert set(schema["properties"]) == set(FIELDS)
     base = schema["properties"]["base"]["oneOf"]
-    assert base[1]["required"] == ["release"]
+    assert base[1] == {"const": "cluster"}
+    assert base[2]["required"] == ["release"]

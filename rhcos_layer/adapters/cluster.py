@@ -1,0 +1,136 @@
+"""The OpenShift API through the official Kubernetes client: the only module that imports it.
+
+Access comes from a kubeconfig as `oc login` leaves it: ``--kubeconfig``, else ``KUBECONFIG``
+(a list of files is merged), else ``~/.kube/config``; ``--context`` picks a context. Objects
+come back as plain dicts; API errors become the project's errors, each saying what to do.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
+
+from ..errors import ClusterAccessError, ClusterUnreachable, RhcosLayerError
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+MCO_GROUP = "machineconfiguration.openshift.io"
+MCO_VERSION = "v1"
+CONFIG_GROUP = "config.openshift.io"
+MCO_NAMESPACE = "openshift-machine-config-operator"
+OSIMAGEURL_CONFIGMAP = "machine-config-osimageurl"
+
+
+def kubeconfig_paths(explicit: Optional[str], environ: Optional[Mapping[str, str]] = None) -> List[Path]:
+    env = os.environ if environ is None else environ
+    if explicit:
+        return [Path(explicit)]
+    if env.get("KUBECONFIG"):
+        return [Path(p) for p in env["KUBECONFIG"].split(os.pathsep) if p]
+    home = Path(env.get("HOME") or Path.home())
+    return [home / ".kube" / "config"]
+
+
+def usable_kubeconfig(explicit: Optional[str], environ: Optional[Mapping[str, str]] = None) -> bool:
+    """Whether a kubeconfig exists to try (without reading it)."""
+    return any(p.is_file() for p in kubeconfig_paths(explicit, environ))
+
+
+class Cluster:
+    """A logged-in OpenShift API."""
+
+    def __init__(self, kubeconfig: Optional[str] = None, context: Optional[str] = None) -> None:
+        from kubernetes import config
+        from kubernetes.config.config_exception import ConfigException
+
+        paths = kubeconfig_paths(kubeconfig)
+        if not any(p.is_file() for p in paths):
+            shown = ", ".join(str(p) for p in paths)
+            raise ClusterAccessError(f"no kubeconfig at {shown}",
+                                     hint="log in with `oc login`, or give --kubeconfig FILE / KUBECONFIG")
+        try:
+            self._api: ApiClient = config.new_client_from_config(
+                config_file=os.pathsep.join(str(p) for p in paths if p.is_file()), context=context)
+        except ConfigException as exc:
+            raise ClusterAccessError(f"kubeconfig {paths[0]}: {exc}",
+                                     hint="check --context, or log in again with `oc login`") from None
+        except (OSError, ValueError) as exc:
+            raise ClusterAccessError(f"kubeconfig {paths[0]} is unusable: {exc}") from None
+        self.server = str(self._api.configuration.host)
+
+    def close(self) -> None:
+        self._api.close()
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- calls ------------------------------------------------------------------------------
+
+    def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        try:
+            return func(*args, **kwargs)
+        except ApiException as exc:
+            raise self._api_error(what, exc) from None
+        except (HTTPError, OSError) as exc:
+            raise ClusterUnreachable(f"the API server {self.server} did not answer ({type(exc).__name__})",
+                                     hint="check the network and the cluster's health, then try again") from None
+
+    def _api_error(self, what: str, exc: Any) -> RhcosLayerError:
+        import json
+
+        message = ""
+        try:
+            message = str(json.loads(exc.body or "{}").get("message") or "")
+        except ValueError:
+            pass
+        if exc.status == 401:
+            return ClusterAccessError(f"{self.server} rejected the login (HTTP 401): the token has expired or"
+                                      " was revoked", hint="log in again with `oc login`")
+        if exc.status == 403:
+            return ClusterAccessError(f"not allowed to {what}: {message or 'forbidden'}",
+                                      hint="ask a cluster admin for that permission, or log in as one")
+        if exc.status == 404:
+            from ..errors import ImageNotFound
+
+            return ImageNotFound(f"{what}: not found on {self.server}" + (f" ({message})" if message else ""))
+        return RhcosLayerError(f"{what} failed with HTTP {exc.status}: {message or exc.reason}")
+
+    def _plain(self, obj: Any) -> Dict[str, Any]:
+        return dict(self._api.sanitize_for_serialization(obj))
+
+    def configmap(self, namespace: str, name: str) -> Dict[str, Any]:
+        from kubernetes.client import CoreV1Api
+
+        api = CoreV1Api(self._api)
+        return self._plain(self._call(f"get configmap {namespace}/{name}", api.read_namespaced_config_map,
+                                      name, namespace))
+
+    def cluster_version(self) -> Dict[str, Any]:
+        from kubernetes.client import CustomObjectsApi
+
+        api = CustomObjectsApi(self._api)
+        return dict(self._call("get clusterversion version", api.get_cluster_custom_object, CONFIG_GROUP, "v1",
+                               "clusterversions", "version"))
+
+    def machineconfigs(self, label_selector: Optional[str] = None) -> List[Dict[str, Any]]:
+        from kubernetes.client import CustomObjectsApi
+
+        api = CustomObjectsApi(self._api)
+        listed = self._call("list machineconfigs", api.list_cluster_custom_object, MCO_GROUP, MCO_VERSION,
+                            "machineconfigs", label_selector=label_selector or "")
+        return list(listed.get("items") or [])
+
+    def pool(self, name: str) -> Dict[str, Any]:
+        from kubernetes.client import CustomObjectsApi
+
+        api = CustomObjectsApi(self._api)
+        return dict(self._call(f"get machineconfigpool {name}", api.get_cluster_custom_object, MCO_GROUP,
+                               MCO_VERSION, "machineconfigpools", name))

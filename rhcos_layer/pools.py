@@ -1,0 +1,43 @@
+"""Machine config pools: which MachineConfigs a pool merges, and what they already install."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional
+
+from .lint import PoolFacts
+
+
+def selector_string(selector: Optional[Mapping[str, Any]]) -> str:
+    """A LabelSelector (matchLabels / matchExpressions) as a labelSelector query string."""
+    if not selector:
+        return ""
+    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for expr in selector.get("matchExpressions") or []:
+        key, operator, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if operator == "In":
+            parts.append(f"{key} in ({','.join(values)})")
+        elif operator == "NotIn":
+            parts.append(f"{key} notin ({','.join(values)})")
+        elif operator == "Exists":
+            parts.append(str(key))
+        elif operator == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(parts)
+
+
+def merge_order(configs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The MCO merges a pool's MachineConfigs sorted by name; later ones win."""
+    return sorted(configs, key=lambda mc: str((mc.get("metadata") or {}).get("name", "")))
+
+
+def pool_facts(cluster: Any, name: str) -> PoolFacts:
+    """The extensions and kernel type the pool's MachineConfigs give its nodes already."""
+    pool = cluster.pool(name)
+    selector = selector_string((pool.get("spec") or {}).get("machineConfigSelector"))
+    facts = PoolFacts(name)
+    for mc in merge_order(cluster.machineconfigs(selector)):
+        spec = mc.get("spec") or {}
+        facts.extensions.update(str(e) for e in spec.get("extensions") or [])
+        if spec.get("kernelType"):
+            facts.kernel_type = str(spec["kernelType"])
+    return facts
