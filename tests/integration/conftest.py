@@ -44,6 +44,20 @@ def rhcos_layer() -> Callable[..., Outcome]:
     return run
 
 
+def processes_mentioning(path: Path) -> List[bytes]:
+    """Command lines of running processes that name ``path`` (to prove nothing was left running)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if str(path).encode() in cmdline:
+                found.append(cmdline)
+    return found
+
+
 def write_project(folder: Path, base: str, body: str, image: Optional[str] = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "Containerfile").write_text(f"FROM {base}\n{body}")

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from tests.integration.conftest import write_project
+from tests.integration.conftest import processes_mentioning, write_project
 
 LAYER = (
     "COPY extra.conf /etc/chrony.d/extra.conf\n"
@@ -162,16 +162,7 @@ def test_private_service_is_started_and_stopped(tmp_path, tool_env, fake_base, r
     assert result.code == 0, result.err
     assert fresh_store.image_exists(result.last_line)  # built in the store the environment selects
     assert list((tmp_path / "tmp").iterdir()) == []  # socket folder removed
-    leftovers = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if str(tmp_path / "tmp").encode() in cmdline:
-                leftovers.append(cmdline)
-    assert leftovers == []
+    assert processes_mentioning(tmp_path / "tmp") == []
 
 
 def test_remote_service_over_tcp_goes_through_podman_py(tmp_path, tool_env, fake_base, registry, fresh_store,
@@ -268,10 +259,4 @@ def test_sigterm_mid_build_stops_the_private_service(tmp_path, tool_env, fake_ba
     assert proc.returncode == 128 + signal.SIGTERM, err  # like a shell reports a SIGTERM
     assert "Interrupted." in err
     assert list(tmpdir.iterdir()) == []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            assert str(tmpdir).encode() not in cmdline
+    assert processes_mentioning(tmpdir) == []
