@@ -20,6 +20,7 @@ from .init import init_command, schema_command
 from .lint import lint_command
 from .options import Settings
 from .push import push_command
+from .render import render_command
 from .resolve import resolve_command
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool, debug: bo
 cli.add_command(build_command)
 cli.add_command(push_command)
 cli.add_command(resolve_command)
+cli.add_command(render_command)
 cli.add_command(lint_command)
 cli.add_command(init_command)
 cli.add_command(schema_command)

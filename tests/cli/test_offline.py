@@ -186,3 +186,26 @@ def test_schema_describes_every_project_key(tmp_path: Path, run_cli) -> None:
     base = schema["properties"]["base"]["oneOf"]
     assert base[1] == {"const": "cluster"}
     assert base[2]["required"] == ["release"]
+
+
+def test_render_uses_the_last_push_and_prints_yaml_documents(tmp_path: Path, run_cli) -> None:
+    import json
+
+    import yaml
+
+    image = "registry.example.com/ops/rhcos-layered@sha256:" + "e" * 64
+    none = run_cli(["render", "--pool", "worker"], tmp_path)
+    assert none.code == 3 and "no --image given and no push recorded" in none.err
+    state = {"build": {"image_id": "f" * 64, "base": BASE, "inputs_digest": "sha256:" + "1" * 64},
+             "push": {"image_id": "f" * 64, "pullspec": image}}
+    (tmp_path / ".rhcos-layer.state.json").write_text(json.dumps(state))
+    result = run_cli(["render", "--pool", "worker", "--pool", "infra"], tmp_path)
+    assert result.code == 0, result.err
+    docs = list(yaml.safe_load_all(result.out))
+    assert [d["metadata"]["name"] for d in docs] == ["99-zz-rhcos-layer-0-worker", "99-zz-rhcos-layer-1-infra"]
+    assert {d["spec"]["osImageURL"] for d in docs} == {image}
+    assert docs[0]["metadata"]["annotations"]["rhcos-layer.io/base-image"] == BASE
+    as_json = json.loads(run_cli(["render", "--pool", "worker", "-o", "json"], tmp_path).out)
+    assert as_json["kind"] == "List" and as_json["items"][0]["spec"]["osImageURL"] == image
+    tagged = run_cli(["render", "--pool", "worker", "--image", "quay.io/x/y:latest"], tmp_path)
+    assert tagged.code == 3 and "--image: 'quay.io/x/y:latest' uses the tag 'latest'" in tagged.err

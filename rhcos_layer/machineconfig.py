@@ -1,0 +1,71 @@
+"""The MachineConfig that points a pool at a layered image, as rhcos-layer writes it.
+
+One per pool, named so that it sorts after the pool's other MachineConfigs (the MCO merges
+them by name and the last ``osImageURL`` wins), labelled with the pool's role and as managed
+by rhcos-layer (so rollback deletes only these), annotated with where the image came from.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, Optional
+
+from . import reference
+from .errors import InvalidInput
+
+API_VERSION = "machineconfiguration.openshift.io/v1"
+ROLE_LABEL = "machineconfiguration.openshift.io/role"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "rhcos-layer"
+ANNOTATION_PREFIX = "rhcos-layer.io/"
+BASE_ANNOTATION = ANNOTATION_PREFIX + "base-image"
+INPUTS_ANNOTATION = ANNOTATION_PREFIX + "inputs-digest"
+PROJECT_ANNOTATION = ANNOTATION_PREFIX + "project"
+PREVIOUS_ANNOTATION = ANNOTATION_PREFIX + "previous-image"
+_POOL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# The MCO's built-in pools sort first; a custom pool's own config must sort after the worker
+# one it inherits, or the worker image would win the merge on that pool too.
+_BUILTIN_POOLS = ("master", "worker", "arbiter")
+
+
+def name_for(pool: str) -> str:
+    """``99-zz-rhcos-layer-0-<pool>`` (built-in pools) or ``...-1-<pool>`` (custom pools).
+
+    ``zz`` puts it after the usual ``00``..``99-<pool>-*`` names, so it wins the merge.
+    """
+    if not _POOL_RE.match(pool) or len(pool) > 40:
+        raise InvalidInput(f"--pool {pool}: not a machine config pool name (lowercase letters, digits, '-')")
+    rank = 0 if pool in _BUILTIN_POOLS else 1
+    return f"99-zz-rhcos-layer-{rank}-{pool}"
+
+
+def render(pool: str, image: str, *, base: Optional[str] = None, inputs_digest: Optional[str] = None,
+           project: Optional[str] = None, previous_image: Optional[str] = None) -> Dict[str, Any]:
+    """The MachineConfig for ``pool`` with ``spec.osImageURL = image`` (which must be pinned)."""
+    try:
+        pinned = reference.parse_pinned(image).pinned()
+    except reference.ReferenceError as exc:
+        raise InvalidInput(f"--image: {exc}; nodes pull on their own, and a tag can move between two of them")\
+            from None
+    annotations = {}
+    if base:
+        annotations[BASE_ANNOTATION] = base
+    if inputs_digest:
+        annotations[INPUTS_ANNOTATION] = inputs_digest
+    if project:
+        annotations[PROJECT_ANNOTATION] = project
+    if previous_image:
+        annotations[PREVIOUS_ANNOTATION] = previous_image
+    metadata: Dict[str, Any] = {
+        "name": name_for(pool),
+        "labels": {ROLE_LABEL: pool, MANAGED_BY_LABEL: MANAGED_BY},
+    }
+    if annotations:
+        metadata["annotations"] = annotations
+    return {"apiVersion": API_VERSION, "kind": "MachineConfig", "metadata": metadata,
+            "spec": {"osImageURL": pinned}}
+
+
+def is_managed(mc: Dict[str, Any]) -> bool:
+    labels = (mc.get("metadata") or {}).get("labels") or {}
+    return labels.get(MANAGED_BY_LABEL) == MANAGED_BY
