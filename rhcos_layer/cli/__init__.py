@@ -14,22 +14,47 @@ from typing import TYPE_CHECKING, List, Optional
 import click
 
 from .. import __version__
-from .build import build_command
-from .completion import completion_command
-from .init import init_command, schema_command
-from .lint import lint_command
 from .options import Settings
-from .push import push_command
-from .render import render_command
-from .resolve import resolve_command
 
 if TYPE_CHECKING:
     from ..terminal import Terminal
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+# command -> (module, function, one-line help). `--help` lists these without importing a
+# command's module; the module is imported when its command runs (a test keeps them in step).
+COMMANDS = {
+    "resolve": ("resolve", "resolve_command", "Print the RHCOS base image, digest-pinned: what FROM must name."),
+    "init": ("init", "init_command", "Write a commented rhcos-layer.yaml and a Containerfile from a template."),
+    "lint": ("lint", "lint_command", "Check a Containerfile for what breaks RHCOS nodes."),
+    "build": ("build", "build_command", "Build the layered image (skipped when its inputs are unchanged)."),
+    "push": ("push", "push_command", "Push the image and print its digest-pinned pullspec."),
+    "render": ("render", "render_command", "Print the MachineConfig(s) that point pools at the image."),
+    "schema": ("init", "schema_command", "Print the JSON Schema of rhcos-layer.yaml."),
+    "completion": ("completion", "completion_command", "Print the shell completion script."),
+}
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> List[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, attribute, _ = COMMANDS[cmd_name]
+        import importlib
+
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        command: click.Command = getattr(module, attribute)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, short) for name, (_, _, short) in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="rhcos-layer")
 @click.option("-v", "--verbose", count=True, help="Show the engine's full output (build log, push progress).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only results, warnings and errors.")
@@ -41,22 +66,16 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool, debug: bo
 
     \b
     Typical loop:
-      rhcos-layer build             # Containerfile FROM <base>@sha256:... -> local image
-      rhcos-layer push              # -> REGISTRY/REPO@sha256:... (the digest nodes need)
+      rhcos-layer resolve --release PULLSPEC   # the release's RHCOS image, by digest
+      rhcos-layer init --release PULLSPEC DIR  # a project from a template
+      rhcos-layer build                        # lint, then build (skipped if unchanged)
+      rhcos-layer push                         # -> REGISTRY/REPO@sha256:...
+      rhcos-layer render --pool worker         # the MachineConfig for the pool
 
     Exit codes are listed in docs/exit-codes.md.
     """
     ctx.obj = Settings(verbose, quiet, no_color, debug)
 
-
-cli.add_command(build_command)
-cli.add_command(push_command)
-cli.add_command(resolve_command)
-cli.add_command(render_command)
-cli.add_command(lint_command)
-cli.add_command(init_command)
-cli.add_command(schema_command)
-cli.add_command(completion_command)
 
 
 def _podman_style(args: List[str]) -> List[str]:

@@ -209,3 +209,16 @@ def test_render_uses_the_last_push_and_prints_yaml_documents(tmp_path: Path, run
     assert as_json["kind"] == "List" and as_json["items"][0]["spec"]["osImageURL"] == image
     tagged = run_cli(["render", "--pool", "worker", "--image", "quay.io/x/y:latest"], tmp_path)
     assert tagged.code == 3 and "--image: 'quay.io/x/y:latest' uses the tag 'latest'" in tagged.err
+
+
+def test_every_listed_command_exists() -> None:
+    import importlib
+
+    import click
+
+    from rhcos_layer.cli import COMMANDS, cli
+
+    for name, (module, attribute, _) in COMMANDS.items():
+        command = getattr(importlib.import_module(f"rhcos_layer.cli.{module}"), attribute)
+        assert isinstance(command, click.Command) and command.name == name
+        assert cli.get_command(click.Context(cli), name) is command
