@@ -127,7 +127,7 @@ def _base_and_text(options: BuildOptions, parsed: containerfile.Containerfile,
     elif project.base_release:
         from .release import resolve_release
 
-        info = resolve_release(project.base_release["release"], arch=project.base_release.get("arch", "amd64"),
+        info = resolve_release(project.base_release["release"], arch=project.base_release.get("arch"),
                                stream=project.base_release.get("stream"), authfile=options.authfile,
                                tls=options.tls)
         override, source, version = info.os_image, f"{project.where('base')}: base.release", info.version
@@ -151,9 +151,11 @@ def prepare(options: BuildOptions) -> PreparedBuild:
     warnings = [] if options.skip_lint else _lint(containerfile.parse(text, display), build_args)
     # rhcos-layer's own files and the project's secret files never travel in the context
     skip = [project.root / STATE_FILE, project.path or project.root / PROJECT_FILE]
-    skip += [project.root / src for src in project.secrets.values()]
+    secret_files = _secret_files(options)
+    skip += list(secret_files.values())
     context = collect(context_dir, skip=skip)
-    digest = inputs_digest(text, base.pinned(), build_args, context)
+    digest = inputs_digest(text, base.pinned(), build_args, context,
+                           {"release": release_version} if release_version else None)
     labels = {
         BASE_NAME_LABEL: base.pinned(),
         BASE_DIGEST_LABEL: str(base.digest),
@@ -170,6 +172,22 @@ def prepare(options: BuildOptions) -> PreparedBuild:
             raise InvalidInput(f"-t/--tag: {exc}") from None
     tags = tags or [default_tag(project, digest)]
     return PreparedBuild(display, text, base, build_args, context, digest, labels, tags, warnings)
+
+
+def _secret_files(options: BuildOptions) -> Dict[str, Path]:
+    """The project file's secrets, then --secret (which wins per ID); each must be a file."""
+    from .errors import ProjectFileError
+
+    project = options.project
+    files = {}
+    for secret_id, src in project.secrets.items():
+        path = project.root / src
+        if not path.is_file():
+            raise ProjectFileError(f"{project.where('secrets')}: secrets.{secret_id}: {src} is not a file",
+                                   hint="put the file there, or remove the entry")
+        files[secret_id] = path
+    files.update(options.secrets)
+    return files
 
 
 def _lint(parsed: containerfile.Containerfile, build_args: Dict[str, str]) -> List[str]:
@@ -297,9 +315,7 @@ def _run_build(engine: Any, prepared: PreparedBuild, authfile: auth.AuthFile, op
     import json
 
     report.phase("Building")
-    secrets = {sid: options.project.root / src for sid, src in options.project.secrets.items()}
-    secrets.update(options.secrets)
-    tar = make_tar(prepared.context, with_labels(prepared.text, prepared.labels), secrets)
+    tar = make_tar(prepared.context, with_labels(prepared.text, prepared.labels), _secret_files(options))
     try:
         params: Dict[str, Any] = {
             "dockerfile": tar.containerfile_name,

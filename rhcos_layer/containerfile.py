@@ -61,8 +61,8 @@ class Containerfile:
         if self.is_on_cluster():
             raise ContainerfileError(
                 f"{self.path}:{froms[-1].line}: 'FROM {ON_CLUSTER_STAGE}' is an on-cluster"
-                " Containerfile (MachineOSConfig); for a local build, start it with FROM"
-                " <base>@sha256:... or give --base"
+                " Containerfile (MachineOSConfig): put it in the MachineOSConfig's containerFile; for a local"
+                " build, start the final stage with FROM <base>@sha256:..."
             )
         stages = {f.alias.lower(): f for f in froms if f.alias}
         current = froms[-1]

@@ -134,7 +134,9 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def inputs_digest(containerfile_text: str, base: str, build_args: Mapping[str, str], context: BuildContext) -> str:
+def inputs_digest(containerfile_text: str, base: str, build_args: Mapping[str, str], context: BuildContext,
+                  extra: Optional[Mapping[str, str]] = None) -> str:
+    """sha256 over the build's inputs; ``extra`` adds what goes into labels (the release version)."""
     files = []
     for item in context.files:
         content = "link:" + item.link_target if item.link_target is not None else _file_sha256(item.path)
@@ -145,6 +147,8 @@ def inputs_digest(containerfile_text: str, base: str, build_args: Mapping[str, s
         "build_args": sorted(build_args.items()),
         "files": files,
     }
+    if extra:
+        document["extra"] = sorted(extra.items())
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
     return "sha256:" + hashlib.sha256(canonical).hexdigest()
 

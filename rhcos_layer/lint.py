@@ -34,7 +34,9 @@ EXTENSIONS: Dict[str, Sequence[str]] = {
     "wasm": ("crun-wasm",),
 }
 _RPM_NAME_RE = re.compile(r"^(?P<name>[A-Za-z0-9_.+-]+?)-\d[^/]*?(?:\.rpm)?$")
-_SECRET_ARG_RE = re.compile(r"(PASSWORD|PASSWD|TOKEN|SECRET|CREDENTIAL|API_?KEY|PRIVATE_?KEY|AUTH)", re.IGNORECASE)
+_SECRET_WORDS = {"PASSWORD", "PASSWD", "PASSPHRASE", "TOKEN", "SECRET", "CREDENTIAL", "CREDENTIALS", "APIKEY",
+                 "AUTH", "PAT"}
+_KEY_QUALIFIERS = {"API", "PRIVATE", "SSH", "ACCESS", "SECRET", "SIGNING"}
 _ENTITLEMENT_RE = re.compile(r"(^|/)(redhat\.repo|etc-pki-entitlement|entitlement(/|$)|[0-9]+(-key)?\.pem$)")
 _SHELL_SPLIT_RE = re.compile(r"&&|\|\||;|\|")
 _VAR_OK = ("/var/tmp", "/var/cache")
@@ -137,8 +139,10 @@ def _rpm_ostree_packages(words: List[str]) -> Optional[Tuple[str, List[str]]]:
 
 
 class _Linter:
-    def __init__(self, cf: Containerfile, pool: Optional[PoolFacts], build_args: Dict[str, str]) -> None:
+    def __init__(self, cf: Containerfile, pool: Optional[PoolFacts], build_args: Dict[str, str],
+                 base_overridden: bool) -> None:
         self.cf = cf
+        self.base_overridden = base_overridden
         self.pool = pool
         self.build_args = build_args
         self.findings: List[Finding] = []
@@ -162,7 +166,7 @@ class _Linter:
             elif ins.keyword == "ARG":
                 self.check_arg(ins)
         for name in self.build_args:
-            if _SECRET_ARG_RE.search(name):
+            if looks_secret(name):
                 self.add("RL110", "secret-build-arg", ERROR, 0, f"build argument {name} looks like a secret:"
                          " build arguments are kept in the image's history",
                          f"pass it with --secret id={name.lower()},src=FILE and read /run/secrets/{name.lower()}")
@@ -171,7 +175,7 @@ class _Linter:
     # -- rules ------------------------------------------------------------------------------
 
     def check_base(self) -> None:
-        if self.cf.is_on_cluster():
+        if self.cf.is_on_cluster() or self.base_overridden:
             return
         base = self.cf.base(self.build_args)
         try:
@@ -268,7 +272,8 @@ class _Linter:
             sources, dest = [], ""
         else:
             sources, dest = words[:-1], words[-1]
-        if ins.keyword == "ADD" and any(s.startswith(("http://", "https://")) for s in sources):
+        checksummed = "--checksum=" in ins.args
+        if ins.keyword == "ADD" and not checksummed and any(s.startswith(("http://", "https://")) for s in sources):
             self.add("RL109", "add-remote-url", WARNING, ins.line,
                      "ADD of a remote URL fetches unverified content that can change between builds",
                      "download it in the build context and COPY it, or use `ADD --checksum=sha256:...`")
@@ -285,7 +290,7 @@ class _Linter:
 
     def check_arg(self, ins: Instruction) -> None:
         name = ins.args.split("=", 1)[0].strip()
-        if _SECRET_ARG_RE.search(name):
+        if looks_secret(name):
             self.add("RL110", "secret-build-arg", ERROR, ins.line,
                      f"ARG {name} looks like a secret: build arguments are kept in the image's history",
                      f"use a build secret: `RUN --mount=type=secret,id={name.lower()}` and --secret")
@@ -300,10 +305,18 @@ def _under_var(path: str) -> bool:
     return path.startswith("/var/") and not path.startswith(_VAR_OK)
 
 
-def lint(cf: Containerfile, *, pool: Optional[PoolFacts] = None,
-         build_args: Optional[Dict[str, str]] = None) -> List[Finding]:
-    """All findings for ``cf``, sorted by line."""
-    return _Linter(cf, pool, dict(build_args or {})).run()
+def looks_secret(name: str) -> bool:
+    """An ARG / build-arg name that says it holds a secret (REGISTRY_PASSWORD, API_KEY; not AUTHOR)."""
+    words = set(re.split(r"[^A-Z0-9]+", name.upper()))
+    return bool(words & _SECRET_WORDS) or ("KEY" in words and bool(words & _KEY_QUALIFIERS))
+
+
+def lint(cf: Containerfile, *, pool: Optional[PoolFacts] = None, build_args: Optional[Dict[str, str]] = None,
+         base_overridden: bool = False) -> List[Finding]:
+    """All findings for ``cf``, sorted by line. ``base_overridden``: the project file or --base
+    replaces the FROM image at build time, so its FROM line is not judged (build checks the
+    replacement)."""
+    return _Linter(cf, pool, dict(build_args or {}), base_overridden).run()
 
 
 def errors(findings: Sequence[Finding]) -> List[Finding]:

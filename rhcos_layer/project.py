@@ -32,6 +32,7 @@ FIELDS: Dict[str, Tuple[str, str]] = {
 }
 KEYS = {key: description for key, (_, description) in FIELDS.items()}
 BASE_RELEASE_KEYS = ("release", "arch", "stream")
+ARCHES = ("amd64", "arm64", "ppc64le", "s390x")
 
 
 def schema() -> Dict[str, Any]:
@@ -49,11 +50,11 @@ def schema() -> Dict[str, Any]:
                 {"const": "cluster"},
                 {"type": "object", "required": ["release"], "additionalProperties": False,
                  "properties": {"release": {"type": "string", "minLength": 1},
-                                "arch": {"type": "string", "enum": ["amd64", "arm64", "ppc64le", "s390x"]},
+                                "arch": {"type": "string", "enum": [*ARCHES, "x86_64", "aarch64"]},
                                 "stream": {"type": "string", "minLength": 1}}},
             ]}
     return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "rhcos-layer project file (rhcos-layer.yaml)",
         "type": "object",
         "additionalProperties": False,
@@ -174,9 +175,13 @@ def load(path: Path) -> Project:
             raise ProjectFileError(f"{name}:{line}: {key} must be a string: {KEYS[key]}")
         else:
             setattr(project, key, str(value_node.value))
-    for secret_id, src in project.secrets.items():
-        if not (project.root / src).is_file():
-            raise ProjectFileError(f"{name}:{project.lines['secrets']}: secrets.{secret_id}: {src} is not a file")
+    if "arch" in project.base_release:
+        from .release import normalise_arch
+
+        project.base_release["arch"] = normalise_arch(project.base_release["arch"])
+        if project.base_release["arch"] not in ARCHES:
+            raise ProjectFileError(f"{name}:{project.lines['base']}: base.arch {project.base_release['arch']!r}:"
+                                   f" one of {', '.join(ARCHES)}")
     return project
 
 

@@ -42,8 +42,8 @@ class ReleaseInfo:
 
     release: str  # the release image, digest-pinned
     version: str
-    arch: str
-    os_tag: str
+    arch: Optional[str]  # None: a single-arch release not checked (no --arch), or the cluster's
+    os_tag: Optional[str]  # None when read from the cluster, which names only the image
     os_image: str  # digest-pinned
     extensions_image: Optional[str]
     source: str = "release"
@@ -205,7 +205,7 @@ def _select_platform(index: Dict[str, Any], arch: str, release: str) -> str:
                         hint="choose one with --arch")
 
 
-def resolve_release(pullspec: str, *, arch: str = "amd64", stream: Optional[str] = None,
+def resolve_release(pullspec: str, *, arch: Optional[str] = None, stream: Optional[str] = None,
                     authfile: Optional[str] = None, tls: Optional[TLSSettings] = None,
                     cache: Optional[Path] = None) -> ReleaseInfo:
     """Read the release payload ``pullspec`` and return its OS image for ``arch``/``stream``."""
@@ -213,10 +213,11 @@ def resolve_release(pullspec: str, *, arch: str = "amd64", stream: Optional[str]
         ref = reference.parse(pullspec)
     except reference.ReferenceError as exc:
         raise InvalidInput(f"--release: {exc}") from None
-    arch = normalise_arch(arch)
+    wanted = normalise_arch(arch) if arch else None
+    key = wanted or "default"
     folder = cache if cache is not None else cache_dir()
     if ref.digest:  # a pinned release needs no network at all once seen
-        cached = _cache_read(_cache_path(folder, ref.digest, arch))
+        cached = _cache_read(_cache_path(folder, ref.digest, key))
         if cached is not None:
             return _info(cached, stream)
     from .adapters.registry import RegistryClient
@@ -225,14 +226,21 @@ def resolve_release(pullspec: str, *, arch: str = "amd64", stream: Optional[str]
     with RegistryClient(ref.registry, creds, tls or TLSSettings()) as registry:
         body, media_type, digest = registry.get_manifest(ref.repository, ref.digest or ref.tag or "latest")
         top_digest = digest
-        cached = _cache_read(_cache_path(folder, top_digest, arch))
+        cached = _cache_read(_cache_path(folder, top_digest, key))
         if cached is not None:
             return _info(cached, stream)
         document = json.loads(body)
+        found_arch = wanted
         if media_type in INDEX_TYPES or document.get("manifests"):
-            digest = _select_platform(document, arch, pullspec)
+            found_arch = wanted or "amd64"
+            digest = _select_platform(document, found_arch, pullspec)
             body, media_type, digest = registry.get_manifest(ref.repository, digest)
             document = json.loads(body)
+        elif wanted:  # a single-arch release: its config says which one (a small extra blob)
+            found_arch = _config_arch(registry, ref.repository, document)
+            if found_arch != wanted:
+                raise ImageNotFound(f"{pullspec} is a linux/{found_arch} release, not {wanted}",
+                                    hint="give the release image for that architecture, or its multi-arch one")
         layers = document.get("layers") or []
         if not layers:
             raise RhcosLayerError(f"{pullspec} has no layers: not a release image")
@@ -240,22 +248,31 @@ def resolve_release(pullspec: str, *, arch: str = "amd64", stream: Optional[str]
             registry.get_blob(ref.repository, str(layers[-1]["digest"]), sink)
             files = read_release_manifests(sink.getvalue())
     version, tags = parse_manifests(files, pullspec)
-    data = {"release": f"{ref.name}@{top_digest}", "version": version, "arch": arch, "tags": tags}
-    _cache_write(_cache_path(folder, top_digest, arch), data)
+    data = {"release": f"{ref.name}@{top_digest}", "version": version, "arch": found_arch, "tags": tags}
+    _cache_write(_cache_path(folder, top_digest, key), data)
     return _info(data, stream)
+
+
+def _config_arch(registry: Any, repository: str, manifest: Mapping[str, Any]) -> str:
+    config = (manifest.get("config") or {}).get("digest")
+    if not config:
+        raise RhcosLayerError(f"{repository}: the release manifest has no config")
+    with io.BytesIO() as sink:
+        registry.get_blob(repository, str(config), sink)
+        return normalise_arch(str(json.loads(sink.getvalue()).get("architecture") or "unknown"))
 
 
 def _info(data: Mapping[str, Any], stream: Optional[str]) -> ReleaseInfo:
     tags = dict(data["tags"])
     version = str(data["version"])
     tag, image, extensions = pick(version, tags, stream)
-    return ReleaseInfo(release=str(data["release"]), version=version, arch=str(data["arch"]), os_tag=tag,
+    return ReleaseInfo(release=str(data["release"]), version=version, arch=data.get("arch"), os_tag=tag,
                        os_image=image, extensions_image=extensions, os_tags=os_stream_tags(tags))
 
 
 
-def resolve_via_oc(pullspec: Optional[str], *, stream: Optional[str] = None,
-                   authfile: Optional[str] = None) -> ReleaseInfo:
+def resolve_via_oc(pullspec: Optional[str], *, stream: Optional[str] = None, authfile: Optional[str] = None,
+                   kubeconfig: Optional[str] = None, context: Optional[str] = None) -> ReleaseInfo:
     """The documented path: `oc adm release info --image-for TAG`, TAG chosen by the same rules.
 
     With no ``pullspec`` oc reads the cluster's current release from the kubeconfig.
@@ -263,13 +280,14 @@ def resolve_via_oc(pullspec: Optional[str], *, stream: Optional[str] = None,
     from .adapters import oc
 
     config = auth.find_authfile(authfile)
-    info = oc.release_info(pullspec, config)
+    login = oc.Login(kubeconfig, context)
+    info = oc.release_info(pullspec, config, login)
     stream_doc = info.get("references") or {}
     tags = {str(t["name"]): str((t.get("from") or {}).get("name", ""))
             for t in (stream_doc.get("spec") or {}).get("tags") or [] if t.get("name")}
     version = str((info.get("metadata") or {}).get("version") or (stream_doc.get("metadata") or {}).get("name") or "")
     tag, listed, extensions = pick(version or "unknown", tags, stream)
-    image = oc.image_for(tag, pullspec, config)
+    image = oc.image_for(tag, pullspec, config, login)
     try:
         pinned = reference.parse_pinned(image).pinned()
     except reference.ReferenceError as exc:
@@ -310,7 +328,7 @@ def resolve_from_cluster(kubeconfig: Optional[str] = None, context: Optional[str
     current: Dict[str, Any] = next((h for h in history if h.get("state") == "Completed"), {})
     version = str(data.get("releaseVersion") or current.get("version") or desired.get("version") or "unknown")
     info = ReleaseInfo(release=str(current.get("image") or desired.get("image") or ""), version=version,
-                       arch="", os_tag="rhel-coreos", os_image=pinned,
+                       arch=None, os_tag=None, os_image=pinned,
                        extensions_image=data.get("baseOSExtensionsContainerImage") or None, source="cluster")
     if desired.get("version") and desired.get("version") != version:
         info.target_version = str(desired.get("version"))

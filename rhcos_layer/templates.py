@@ -60,7 +60,8 @@ def render(name: str, base: Optional[str]) -> Dict[str, str]:
     return files
 
 
-def project_file(name: str, base: Optional[str], release: Optional[str], image: Optional[str]) -> str:
+def project_file(name: str, base: Optional[str], release: Optional[str], image: Optional[str],
+                 arch: Optional[str] = None, stream: Optional[str] = None) -> str:
     """A commented rhcos-layer.yaml for template ``name``."""
     lines = [
         f"# rhcos-layer project: {SUMMARIES.get(name, name)}.",
@@ -73,6 +74,8 @@ def project_file(name: str, base: Optional[str], release: Optional[str], image: 
         lines += ["# The base image is read from this release's payload (its rhel-coreos tag), so a rebuild",
                   "# after an upgrade only needs this line changed.",
                   "base:", f"  release: {release}"]
+        lines += [f"  arch: {arch}"] if arch else []
+        lines += [f"  stream: {stream}"] if stream else []
     elif base:
         lines += ["# The cluster's RHCOS image, by digest (`rhcos-layer resolve --release ...`): never a tag.",
                   f"base: {base}"]
@@ -90,13 +93,13 @@ def project_file(name: str, base: Optional[str], release: Optional[str], image: 
 
 
 def init(folder: Path, name: str, *, base: Optional[str], release: Optional[str], image: Optional[str],
-         force: bool = False) -> Written:
+         force: bool = False, arch: Optional[str] = None, stream: Optional[str] = None) -> Written:
     """Write the template's files and a project file into ``folder``; never overwrite unasked."""
     files = render(name, base)
     if base is None and name != "on-cluster":
         files["Containerfile"] = files["Containerfile"].replace(
             PLACEHOLDER, "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:" + "0" * 64)
-    files["rhcos-layer.yaml"] = project_file(name, base, release, image)
+    files["rhcos-layer.yaml"] = project_file(name, base, release, image, arch, stream)
     folder.mkdir(parents=True, exist_ok=True)
     existing = [n for n in files if (folder / n).exists()]
     if existing and not force:

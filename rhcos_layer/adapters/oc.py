@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -32,9 +33,26 @@ def _run(args: List[str]) -> str:
     return proc.stdout
 
 
-def release_info(release: Optional[str], registry_config: Optional[Path]) -> Dict[str, Any]:
+@dataclass(frozen=True)
+class Login:
+    """Which cluster oc talks to when no release is named (oc's own --kubeconfig / --context)."""
+
+    kubeconfig: Optional[str] = None
+    context: Optional[str] = None
+
+    def args(self) -> List[str]:
+        out = []
+        if self.kubeconfig:
+            out += ["--kubeconfig", self.kubeconfig]
+        if self.context:
+            out += ["--context", self.context]
+        return out
+
+
+def release_info(release: Optional[str], registry_config: Optional[Path], login: Login = Login()
+                 ) -> Dict[str, Any]:
     """`oc adm release info -o json` (the cluster's current release when ``release`` is None)."""
-    args = ["adm", "release", "info", "-o", "json"]
+    args = ["adm", "release", "info", "-o", "json", *login.args()]
     if registry_config is not None:
         args += ["--registry-config", str(registry_config)]
     if release:
@@ -46,9 +64,9 @@ def release_info(release: Optional[str], registry_config: Optional[Path]) -> Dic
     return data if isinstance(data, dict) else {}
 
 
-def image_for(tag: str, release: Optional[str], registry_config: Optional[Path]) -> str:
+def image_for(tag: str, release: Optional[str], registry_config: Optional[Path], login: Login = Login()) -> str:
     """`oc adm release info --image-for TAG`: the documented command, exact tag match."""
-    args = ["adm", "release", "info", "--image-for", tag]
+    args = ["adm", "release", "info", "--image-for", tag, *login.args()]
     if registry_config is not None:
         args += ["--registry-config", str(registry_config)]
     if release:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import click
 
-from .options import Settings, output_option, registry_options
+from .options import Settings, registry_options
 
 TEMPLATES = ["config-files", "hotfix", "kernel", "on-cluster", "rhel-packages", "third-party"]
 
@@ -18,13 +18,15 @@ TEMPLATES = ["config-files", "hotfix", "kernel", "on-cluster", "rhel-packages", 
               help="What the layer does (see docs/templates.md).")
 @click.option("--base", metavar="REPO@sha256:DIGEST", help="The cluster's RHCOS image, by digest.")
 @click.option("--release", metavar="PULLSPEC", help="Read the base from this release payload (and record it).")
+@click.option("--arch", metavar="ARCH", help="With --release: the architecture (default amd64).")
+@click.option("--stream", metavar="TAG", help="With --release: the OS stream's tag, e.g. rhel-coreos-10.")
 @click.option("--image", metavar="REPOSITORY", help="Where `push` will send the image.")
 @click.option("--force", is_flag=True, help="Overwrite files that exist.")
 @registry_options
 @click.pass_obj
 def init_command(settings: Settings, folder: str, template: str, base: Optional[str], release: Optional[str],
-                 image: Optional[str], force: bool, authfile: Optional[str], cert_dir: Optional[str],
-                 tls_verify: bool) -> None:
+                 arch: Optional[str], stream: Optional[str], image: Optional[str], force: bool,
+                 authfile: Optional[str], cert_dir: Optional[str], tls_verify: bool) -> None:
     """Write a commented rhcos-layer.yaml and a Containerfile from a template into DIR.
 
     With --release (or --base) the Containerfile builds as it is: `rhcos-layer build`.
@@ -46,8 +48,11 @@ def init_command(settings: Settings, folder: str, template: str, base: Optional[
         from ..release import resolve_release
 
         tls = TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None)
-        base = resolve_release(release, authfile=authfile, tls=tls).os_image
-    written = init(Path(folder), template, base=base, release=release, image=image, force=force)
+        base = resolve_release(release, arch=arch, stream=stream, authfile=authfile, tls=tls).os_image
+    elif arch or stream:
+        raise InvalidInput("--arch and --stream choose from a release: give --release too")
+    written = init(Path(folder), template, base=base, release=release, image=image, force=force,
+                   arch=arch, stream=stream)
     for path in written.files:
         terminal.result(str(path))
     if base is None and template != "on-cluster":
@@ -55,9 +60,8 @@ def init_command(settings: Settings, folder: str, template: str, base: Optional[
 
 
 @click.command("schema")
-@output_option
 @click.pass_obj
-def schema_command(settings: Settings, output: str) -> None:
+def schema_command(settings: Settings) -> None:
     """Print the JSON Schema of rhcos-layer.yaml (for editors: yaml-language-server)."""
     from ..project import schema
 

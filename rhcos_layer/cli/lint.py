@@ -46,7 +46,8 @@ def lint_command(settings: Settings, containerfile: Optional[str], pool: Optiona
 
         with Cluster(kubeconfig, kube_context) as cluster:
             facts = pool_facts(cluster, pool)
-    findings = lint(parsed, build_args=project.build_args, pool=facts)
+    overridden = bool(project.base or project.base_release) and not containerfile
+    findings = lint(parsed, build_args=project.build_args, pool=facts, base_overridden=overridden)
     if output == "json":
         terminal.json({"containerfile": str(path), "on_cluster": parsed.is_on_cluster(),
                        "findings": [f.as_dict() for f in findings]})

@@ -13,8 +13,9 @@ from .options import Settings, cluster_options, output_option, registry_options
 @click.command("resolve")
 @click.option("--release", metavar="PULLSPEC",
               help="Release image, by tag or digest (e.g. quay.io/openshift-release-dev/ocp-release:4.16.3-x86_64).")
-@click.option("--arch", default="amd64", show_default=True, metavar="ARCH",
-              help="Architecture to pick from a multi-arch release (amd64, arm64, ppc64le, s390x).")
+@click.option("--arch", metavar="ARCH",
+              help="Architecture: picked from a multi-arch release (default amd64), checked on a single-arch one"
+                   " (amd64, arm64, ppc64le, s390x).")
 @click.option("--stream", metavar="TAG",
               help="OS stream by its exact tag, e.g. rhel-coreos-10 (default: the release's rhel-coreos tag).")
 @click.option("--via", type=click.Choice(["registry", "oc"]), default="registry", show_default=True,
@@ -23,7 +24,7 @@ from .options import Settings, cluster_options, output_option, registry_options
 @cluster_options
 @output_option
 @click.pass_obj
-def resolve_command(settings: Settings, release: Optional[str], arch: str, stream: Optional[str], via: str,
+def resolve_command(settings: Settings, release: Optional[str], arch: Optional[str], stream: Optional[str], via: str,
                     authfile: Optional[str], cert_dir: Optional[str], tls_verify: bool, kubeconfig: Optional[str],
                     kube_context: Optional[str], output: str) -> None:
     """Print the RHCOS base image, digest-pinned: what FROM must name.
@@ -40,7 +41,8 @@ def resolve_command(settings: Settings, release: Optional[str], arch: str, strea
 
     terminal = settings.terminal()
     if via == "oc":
-        info = resolve_via_oc(release, stream=stream, authfile=authfile)
+        info = resolve_via_oc(release, stream=stream, authfile=authfile, kubeconfig=kubeconfig,
+                              context=kube_context)
     elif release:
         tls = TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None)
         info = resolve_release(release, arch=arch, stream=stream, authfile=authfile, tls=tls)

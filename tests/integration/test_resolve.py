@@ -143,3 +143,14 @@ def test_build_with_a_release_base_labels_the_version(tmp_path, tool_env, regist
     assert built["base"] == fake_base.pullspec
     labels = podman_service.store.inspect_image(built["image_id"])["Labels"]
     assert labels["io.rhcos-layer.release"] == "4.16.3"
+
+
+def test_arch_is_checked_on_a_single_arch_release(tmp_path, tool_env, release_payloads, certs, rhcos_layer):
+    payload = release_payloads["4.16"]
+    wrong = rhcos_layer(["resolve", "--release", payload.pullspec_tag, "--arch", "arm64", *certs], tmp_path)
+    assert wrong.code == 7
+    assert "is a linux/amd64 release, not arm64" in wrong.err
+    right = rhcos_layer(["resolve", "--release", payload.pullspec_tag, "--arch", "x86_64", *certs, "-o", "json"],
+                        tmp_path)
+    assert right.code == 0, right.err
+    assert json.loads(right.out)["arch"] == "amd64"

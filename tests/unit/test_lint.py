@@ -110,3 +110,22 @@ def test_findings_format_names_file_line_rule_and_fix() -> None:
     [finding] = lint(containerfile.parse(f"FROM {BASE}\nADD http://x/y /etc/y\n"))
     assert finding.format("ctx/Containerfile").startswith("ctx/Containerfile:2: warning RL109 add-remote-url: ")
     assert "(fix: " in finding.format("x")
+
+
+@pytest.mark.parametrize("name, secret", [("REGISTRY_PASSWORD", True), ("GITHUB_TOKEN", True), ("API_KEY", True),
+                                          ("SSH_PRIVATE_KEY", True), ("REGISTRY_AUTH", True), ("AUTHOR", False),
+                                          ("CACHE_KEY", False), ("KEYBOARD", False), ("VERSION", False)])
+def test_secret_looking_names(name: str, secret: bool) -> None:
+    from rhcos_layer.lint import looks_secret
+
+    assert looks_secret(name) is secret
+
+
+def test_add_with_checksum_is_the_fix_not_a_finding() -> None:
+    assert _rules(f"FROM {BASE}\nADD --checksum=sha256:{'a' * 64} https://example.com/x /etc/x\n") == []
+
+
+def test_a_placeholder_from_is_not_judged_when_the_base_is_replaced() -> None:
+    text = "FROM quay.io/placeholder/rhcos:latest\nRUN rpm-ostree install x && ostree container commit\n"
+    assert _rules(text) == [("RL101", ERROR, 1)]
+    assert _rules(text, base_overridden=True) == []
