@@ -237,3 +237,61 @@ def release_payloads(registry: Registry, fake_base: FakeBase) -> Dict[str, Relea
     amd64 + arm64).  "4.16"'s rhel-coreos (and 4.16-multi's on amd64) is
     the fake base.  See tests/support/payload.py."""
     return standard_payloads(registry, fake_base.pullspec)
+
+
+# ------------------------------------------------------------ Kubernetes API emulator
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+from typing import Callable  # noqa: E402
+
+from tests.support.kube import KubeAPI, OpenShiftSeed, seed_openshift  # noqa: E402
+from tests.support.kube import skip_reason as _kube_skip_reason  # noqa: E402
+
+KubectlRunner = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture
+def kube_api() -> Iterator[KubeAPI]:
+    """A fresh emulated OpenShift API server per test (https://127.0.0.1:<port>, bearer token, see
+    tests/support/kube.py) holding only the default namespaces; ``seed_openshift(kube_api)`` (or the
+    ``openshift`` fixture) adds a cluster.  Stopped after the test, which then fails if the emulator
+    itself hit an internal error."""
+    reason = _kube_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    api = KubeAPI().start()
+    try:
+        yield api
+    finally:
+        api.stop()
+    api.check()
+
+
+@pytest.fixture
+def kubeconfig(kube_api: KubeAPI, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 0600 kubeconfig for kube_api as `oc login` writes one (CA embedded, token, context "admin")."""
+    return kube_api.write_kubeconfig(tmp_path_factory.mktemp("kube") / "kubeconfig")
+
+
+@pytest.fixture
+def openshift(kube_api: KubeAPI) -> OpenShiftSeed:
+    """kube_api seeded with seed_openshift(): 4.16.3, pools master and worker, 3 + 3 nodes."""
+    return seed_openshift(kube_api)
+
+
+@pytest.fixture
+def kubectl(kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> KubectlRunner:
+    """``kubectl(*args, input=None)`` against kube_api: a CompletedProcess (text; never raises on exit
+    codes).  HOME (so the discovery cache) is a fresh directory.  Skips when kubectl is missing."""
+    exe = shutil.which("kubectl")
+    if exe is None:
+        pytest.skip("kubectl not installed: see https://kubernetes.io/docs/tasks/tools/")
+    home = tmp_path_factory.mktemp("kubectl-home")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "KUBECONFIG": str(kubeconfig)}
+
+    def run(*args: str, input: Optional[str] = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([exe, *args], env=env, input=input, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+
+    return run

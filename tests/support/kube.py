@@ -57,6 +57,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -65,7 +66,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Deque, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Deque, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
@@ -1101,9 +1102,10 @@ class Store:
             obj.setdefault("apiVersion", rt.api_version)
             obj.setdefault("kind", rt.kind)
         else:
-            rt = _BY_GVK.get((str(obj.get("apiVersion")), str(obj.get("kind"))))  # type: ignore[assignment]
-            if rt is None:
+            found = _BY_GVK.get((str(obj.get("apiVersion")), str(obj.get("kind"))))
+            if found is None:
                 raise KeyError(f"no resource for apiVersion={obj.get('apiVersion')!r} kind={obj.get('kind')!r}")
+            rt = found
         meta = _meta(obj)
         if not meta.get("name"):
             raise ValueError("put() needs metadata.name")
@@ -1322,13 +1324,13 @@ class _Semantics:
             meta["name"] = str(meta["generateName"]) + "".join(secrets.choice(alphabet) for _ in range(5))
         obj = self.schema_pass(rt, obj, validation, warnings)
         meta = obj["metadata"]
+        if rt.custom and rt.status_subresource:
+            obj.pop("status", None)
+        self._defaults_on_create(rt, obj)
         errors = self.validation_errors(rt, obj)
         if not meta.get("name"):
             errors.insert(0, FieldError("metadata.name", "FieldValueRequired",
                                         "Required value: name or generateName is required"))
-        if rt.custom and rt.status_subresource:
-            obj.pop("status", None)
-        self._defaults_on_create(rt, obj)
         if errors:
             raise invalid(rt, str(meta.get("name") or ""), errors)
         name = str(meta["name"])
@@ -1352,8 +1354,7 @@ class _Semantics:
             return copy.deepcopy(self.store._commit(rt, key, obj, None))
 
     def update(self, rt: ResourceType, namespace: Optional[str], name: str, obj: Obj, raw: bytes, *,
-               subresource: str, dry_run: bool, validation: str, warnings: List[str],
-               current: Optional[Obj] = None) -> Obj:
+               subresource: str, dry_run: bool, validation: str, warnings: List[str]) -> Obj:
         obj = self.check_type_meta(rt, obj, raw)
         meta = obj["metadata"]
         if meta.get("name") != name:
@@ -1372,8 +1373,6 @@ class _Semantics:
             old = self.store._objects[rt.plural].get(key)
             if old is None:
                 raise not_found(rt, name)
-            if current is not None and current["metadata"]["resourceVersion"] != old["metadata"]["resourceVersion"]:
-                raise conflict(rt, name)  # changed between reading and patching
             wanted_rv = str(obj["metadata"].get("resourceVersion") or "")
             if wanted_rv and wanted_rv != old["metadata"]["resourceVersion"]:
                 raise conflict(rt, name)
@@ -1386,6 +1385,8 @@ class _Semantics:
                     new.pop("status", None)
                 errors = [e for e in errors if e.field.startswith("status")]
             else:
+                if rt.kind == "Secret":
+                    self._secret_defaults(obj)
                 errors = self.validation_errors(rt, obj)
                 new = obj
                 if rt.status_subresource:
@@ -1403,8 +1404,6 @@ class _Semantics:
                 new_meta.pop("selfLink", None)
                 if rt.custom and _spec_part(new) != _spec_part(old):
                     new_meta["generation"] = int(old["metadata"].get("generation") or 1) + 1
-                if rt.kind == "Secret":
-                    self._secret_defaults(new)
             if errors:
                 raise invalid(rt, name, errors)
             new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
@@ -1421,6 +1420,13 @@ class _Semantics:
     def patch(self, rt: ResourceType, namespace: Optional[str], name: str, patch_type: str, raw: bytes, *,
               subresource: str, dry_run: bool, validation: str, warnings: List[str],
               field_manager: Optional[str]) -> Tuple[int, Obj]:
+        with self.store.lock:  # read, patch and write as one step (the server retries conflicts itself)
+            return self._patch(rt, namespace, name, patch_type, raw, subresource=subresource, dry_run=dry_run,
+                               validation=validation, warnings=warnings, field_manager=field_manager)
+
+    def _patch(self, rt: ResourceType, namespace: Optional[str], name: str, patch_type: str, raw: bytes, *,
+               subresource: str, dry_run: bool, validation: str, warnings: List[str],
+               field_manager: Optional[str]) -> Tuple[int, Obj]:
         if patch_type == "application/apply-patch+yaml":
             if not field_manager:
                 raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value:'
@@ -1444,7 +1450,7 @@ class _Semantics:
                                         warnings=warnings)
             patched = merge_patch(current, applied)
             return 200, self.update(rt, namespace, name, patched, raw, subresource=subresource, dry_run=dry_run,
-                                    validation=validation, warnings=warnings, current=current)
+                                    validation=validation, warnings=warnings)
         try:
             body = json.loads(raw.decode("utf-8") or "null")
         except (ValueError, UnicodeDecodeError) as exc:
@@ -1466,7 +1472,7 @@ class _Semantics:
                                   " map[string]interface {}")
             patched = merge_patch(current, body)
         return 200, self.update(rt, namespace, name, patched, raw, subresource=subresource, dry_run=dry_run,
-                                validation=validation, warnings=warnings, current=current)
+                                validation=validation, warnings=warnings)
 
     def delete(self, rt: ResourceType, namespace: Optional[str], name: str, options: Obj, *,
                dry_run: bool) -> Tuple[int, Obj]:
@@ -1705,13 +1711,108 @@ def aggregated_discovery(core: bool, version: str = "v2") -> Obj:
             "items": items}
 
 
+# ============================================================================ OpenAPI v3
+_OBJECT_META_REF = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+
+
+def _schema_name(rt: ResourceType) -> str:
+    if not rt.custom:
+        prefix = "io.k8s.api.core" if not rt.group else "io.k8s.api." + rt.group.split(".")[0]
+        return f"{prefix}.{rt.version}.{rt.kind}"
+    return ".".join(reversed(rt.group.split("."))) + f".{rt.version}.{rt.kind}"
+
+
+def _openapi_schema(mini: Obj) -> Obj:
+    out: Obj = {}
+    for key in ("type", "nullable", "x-kubernetes-preserve-unknown-fields", "required"):
+        if key in mini:
+            out[key] = mini[key]
+    if "properties" in mini:
+        out["properties"] = {k: _openapi_schema(v) for k, v in mini["properties"].items()}
+    for key in ("items", "additionalProperties"):
+        if isinstance(mini.get(key), dict):
+            out[key] = _openapi_schema(mini[key])
+    return out
+
+
+def _openapi_param(name: str, where: str = "query", required: bool = False) -> Obj:
+    return {"name": name, "in": where, "required": required, "schema": {"type": "string", "uniqueItems": True}}
+
+
+def openapi_v3_group(group: str, version: str) -> Obj:
+    """The OpenAPI v3 document of a group-version: enough for kubectl's field validation probe
+    (a PATCH operation with a fieldValidation parameter per kind) and ``kubectl explain``."""
+    paths: Obj = {}
+    schemas: Obj = {_OBJECT_META_REF: {"type": "object", "properties": {
+        f: {"type": "string"} for f in ("name", "generateName", "namespace", "uid", "resourceVersion",
+                                        "creationTimestamp")}}}
+    prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
+    for rt in _served(group, version):
+        gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
+        name = _schema_name(rt)
+        body = _openapi_schema(rt.schema or _OBJ_ANY)
+        body.setdefault("type", "object")
+        body.setdefault("properties", {}).update({
+            "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+            "metadata": {"allOf": [{"$ref": f"#/components/schemas/{_OBJECT_META_REF}"}], "default": {}}})
+        body["x-kubernetes-group-version-kind"] = [gvk]
+        schemas[name] = body
+        ref = {"$ref": f"#/components/schemas/{name}"}
+        content = {"application/json": {"schema": ref}}
+
+        def op(action: str, params: Sequence[str] = (), with_body: bool = False, rt: ResourceType = rt,
+               content: Obj = content, gvk: Obj = gvk, ref: Obj = ref) -> Obj:
+            out: Obj = {"operationId": f"{action}{rt.kind}", "parameters": [_openapi_param(p) for p in params],
+                        "responses": {"200": {"description": "OK", "content": content}},
+                        "x-kubernetes-action": action, "x-kubernetes-group-version-kind": dict(gvk)}
+            if with_body:
+                out["requestBody"] = {"content": {"*/*": {"schema": ref}}, "required": True}
+            return out
+
+        write = ("dryRun", "fieldManager", "fieldValidation")
+        collection = f"{prefix}/namespaces/{{namespace}}/{rt.plural}" if rt.namespaced else f"{prefix}/{rt.plural}"
+        scope_params = [_openapi_param("namespace", "path", True)] if rt.namespaced else []
+        if rt.virtual:
+            paths[collection] = {"post": op("post", write, True), "parameters": scope_params}
+            continue
+        paths[collection] = {
+            "get": op("list", ("labelSelector", "fieldSelector", "limit", "continue", "resourceVersion", "watch")),
+            "post": op("post", write, True), "parameters": scope_params}
+        if "deletecollection" in rt.verbs:
+            paths[collection]["delete"] = op("deletecollection", ("labelSelector", "fieldSelector", "dryRun"))
+        item_params = [_openapi_param("name", "path", True)] + scope_params
+        item = {"get": op("get"), "put": op("put", write, True), "patch": op("patch", write + ("force",), True),
+                "delete": op("delete", ("dryRun",)), "parameters": item_params}
+        paths[f"{collection}/{{name}}"] = item
+        if rt.status_subresource:
+            paths[f"{collection}/{{name}}/status"] = {
+                "get": op("get"), "put": op("put", write, True), "patch": op("patch", write + ("force",), True),
+                "parameters": item_params}
+    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "unversioned"}, "paths": paths,
+            "components": {"schemas": schemas}}
+
+
+def _openapi_hash(doc: Obj) -> str:
+    return hashlib.sha512(json.dumps(doc, sort_keys=True).encode()).hexdigest().upper()
+
+
+def openapi_v3_root() -> Obj:
+    paths: Obj = {}
+    for group, versions in [("", ["v1"])] + _groups():
+        for version in versions:
+            key = f"apis/{group}/{version}" if group else f"api/{version}"
+            digest = _openapi_hash(openapi_v3_group(group, version))
+            paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={digest}"}
+    return {"paths": paths}
+
+
 # ============================================================================ content negotiation
 class _Accept(NamedTuple):
     format: str  # json, yaml, table, partial, discovery
     param: str = ""  # discovery version
 
 
-def negotiate(accept: Optional[str]) -> Optional[_Accept]:
+def negotiate(accept: Optional[str], discovery: Sequence[str] = ("v2", "v2beta1")) -> Optional[_Accept]:
     """The first media range of an Accept header that the server can produce (None: 406)."""
     if not accept or not accept.strip():
         return _Accept("json")
@@ -1729,8 +1830,8 @@ def negotiate(accept: Optional[str]) -> Optional[_Accept]:
                 return _Accept("table")
             if as_ in ("PartialObjectMetadata", "PartialObjectMetadataList") and params.get("g") == "meta.k8s.io":
                 return _Accept("partial")
-            if as_ == "APIGroupDiscoveryList" and params.get("g") == "apidiscovery.k8s.io" and params.get("v") in (
-                    "v2", "v2beta1"):
+            if as_ == "APIGroupDiscoveryList" and params.get("g") == "apidiscovery.k8s.io" and params.get(
+                    "v") in discovery:
                 return _Accept("discovery", params["v"])
         elif media in ("application/yaml", "application/*+yaml"):
             return _Accept("yaml")
@@ -1742,6 +1843,19 @@ class KubeRequest(NamedTuple):
     method: str
     path: str
     query: Dict[str, str]
+
+
+@dataclasses.dataclass
+class KubeCall:
+    """One request in detail (``KubeAPI.calls``): status is None until answered (or for a dropped one)."""
+
+    method: str
+    path: str
+    query: Dict[str, str]
+    headers: Dict[str, str]
+    body: bytes = b""
+    status: Optional[int] = None
+    user: Optional[str] = None
 
 
 class _User(NamedTuple):
@@ -1773,6 +1887,7 @@ class _Server(ThreadingHTTPServer):
         self.api = api
         self.context = context
         self.connections: Set[socket.socket] = set()
+        self.busy: Set[socket.socket] = set()  # connections in the middle of a request (or a watch)
         self.threads: Set[threading.Thread] = set()
         self.conn_lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -1794,16 +1909,9 @@ class _Server(ThreadingHTTPServer):
                 self.threads.discard(threading.current_thread())
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        exc = sys_exc()
-        if isinstance(exc, (OSError, ssl.SSLError, EOFError)):
-            return  # clients going away, handshakes of port probes
+        if isinstance(sys.exc_info()[1], (OSError, EOFError)):
+            return  # clients going away, TLS handshakes of port probes
         self.api._record_error(traceback.format_exc())
-
-
-def sys_exc() -> Optional[BaseException]:
-    import sys
-
-    return sys.exc_info()[1]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -1812,6 +1920,7 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 60  # idle keep-alive connections and stuck clients
     server: _Server
+    _call: KubeCall
 
     def setup(self) -> None:
         super().setup()
@@ -1865,7 +1974,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        self.server.api._log_status(code)
+        self._call.status = code
 
     def _send_obj(self, code: int, obj: Obj, fmt: Optional[_Accept] = None, warnings: Sequence[str] = (),
                   content_type: Optional[str] = None, sort_keys: bool = False) -> None:
@@ -1879,18 +1988,31 @@ class _Handler(BaseHTTPRequestHandler):
     # --------------------------------------------------------------------------- dispatch
     def _dispatch(self, method: str) -> None:
         api = self.server.api
+        with self.server.conn_lock:
+            self.server.busy.add(self.connection)
+        try:
+            self._handle(api, method)
+        finally:
+            with self.server.conn_lock:
+                self.server.busy.discard(self.connection)
+            if api._stopping.is_set():
+                self.close_connection = True
+
+    def _handle(self, api: KubeAPI, method: str) -> None:
         url = urlsplit(self.path)
         path = unquote(url.path) or "/"
         multi = parse_qs(url.query, keep_blank_values=True)
         query = {k: v[-1] for k, v in multi.items()}
-        api._log(method, path, query)
+        self._call = api._log(method, path, query, dict(self.headers.items()))
         try:
             raw = self._read_body()
+            self._call.body = raw
             fault = api._fault_for(method, path)
             if fault is not None:
                 self._send_obj(int(fault["code"]), fault)
                 return
             user = self._authenticate(path)
+            self._call.user = user.name if user else "system:anonymous"
             self._route(method, path, query, multi, raw, user)
         except ApiError as exc:
             self._send_obj(exc.code, exc.status)
@@ -1908,10 +2030,8 @@ class _Handler(BaseHTTPRequestHandler):
         api = self.server.api
         header = self.headers.get("Authorization")
         if header is None:
-            if path.rstrip("/") in ANONYMOUS_PATHS or path == "/":
-                if path == "/":
-                    raise ApiError(403, "Forbidden", 'forbidden: User "system:anonymous" cannot get path "/"', {})
-                return None
+            if path.rstrip("/") in ANONYMOUS_PATHS:
+                return None  # system:public-info-viewer
             raise self._anonymous_forbidden(path)
         scheme, _, token = header.partition(" ")
         user = api._users.get(token.strip()) if scheme.lower() == "bearer" else None
@@ -1934,7 +2054,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self, method: str, path: str, query: Dict[str, str], multi: Dict[str, List[str]], raw: bytes,
                user: Optional[_User]) -> None:
         api = self.server.api
-        fmt = negotiate(self.headers.get("Accept"))
+        fmt = negotiate(self.headers.get("Accept"), api._discovery_versions())
         clean = "/" + "/".join(s for s in path.split("/") if s)
         if clean in ("/healthz", "/livez", "/readyz"):
             self._send(200, b"ok", "text/plain; charset=utf-8")
@@ -1947,13 +2067,29 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_obj(200, {"issuer": issuer, "authorization_endpoint": issuer + "/oauth/authorize",
                                  "token_endpoint": issuer + "/oauth/token"})
             return
+        if clean == "/openapi/v3":
+            self._require(method, "GET")
+            self._send_obj(200, openapi_v3_root())
+            return
+        if clean == "/openapi/v2":
+            raise page_not_found()  # kubectl asks for protobuf there; it copes without, as with old servers
+        if clean.startswith("/openapi/v3/"):
+            self._require(method, "GET")
+            key = clean[len("/openapi/v3/"):].split("/")
+            if key[0] == "api" and len(key) == 2 and _served("", key[1]):
+                self._send_obj(200, openapi_v3_group("", key[1]))
+                return
+            if key[0] == "apis" and len(key) == 3 and _served(key[1], key[2]):
+                self._send_obj(200, openapi_v3_group(key[1], key[2]))
+                return
+            raise page_not_found()
         if fmt is None:
             raise ApiError(406, "NotAcceptable", "only the following media types are accepted: application/json,"
                            " application/yaml, application/vnd.kubernetes.protobuf")
         if clean in ("/api", "/apis"):
             self._require(method, "GET")
             core = clean == "/api"
-            if fmt.format == "discovery" and api.aggregated_discovery:
+            if fmt.format == "discovery":
                 ctype = f"application/json;g=apidiscovery.k8s.io;v={fmt.param};as=APIGroupDiscoveryList"
                 self._send_obj(200, aggregated_discovery(core, fmt.param), content_type=ctype)
             elif core:
@@ -2258,7 +2394,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        api._log_status(200)
+        self._call.status = 200
         state: Dict[str, bool] = {}
 
         def bookmark(rv: int, annotations: Optional[Dict[str, str]] = None) -> None:
@@ -2374,7 +2510,8 @@ def forbidden(rt: ResourceType, verb: str, user: str, name: Optional[str], names
     resource = rt.plural + (f"/{sub}" if sub else "")
     scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
     why = f'User "{user}" cannot {verb} resource "{resource}" in API group "{rt.group}" {scope}'
-    message = f'{rt.group_resource} "{name}" is forbidden: {why}' if name else f"{rt.group_resource} is forbidden: {why}"
+    subject = f'{rt.group_resource} "{name}"' if name else rt.group_resource
+    message = f"{subject} is forbidden: {why}"
     return ApiError(403, "Forbidden", message, _details(rt, name or ""))
 
 
@@ -2454,8 +2591,7 @@ class KubeAPI:
         self.errors: List[str] = []
         self._cert = (Path(cert[0]), Path(cert[1])) if cert else None
         self._lock = threading.Lock()
-        self._requests: List[KubeRequest] = []
-        self._statuses: List[int] = []
+        self._calls: List[KubeCall] = []
         self._rules: List[_Rule] = []
         self._faults: List[_Fault] = []
         self._stopping = threading.Event()
@@ -2494,16 +2630,18 @@ class KubeAPI:
         server.shutdown()
         server.server_close()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:  # watches finish their chunked streams first
+        while time.monotonic() < deadline:  # requests and watches in progress finish first
             with server.conn_lock:
                 if not server.threads:
                     break
-                conns = list(server.connections)
-            for conn in conns:
-                try:
-                    conn.shutdown(socket.SHUT_RD)  # idle keep-alive reads end; pending writes still go out
-                except OSError:
-                    pass
+                idle = [c for c in server.connections if c not in server.busy]
+                busy = bool(server.busy)
+            if not busy or time.monotonic() > deadline - 1:
+                for conn in idle if busy else list(server.connections):
+                    try:  # the plain socket: SSLSocket.shutdown() would drop its TLS state under a writer
+                        socket.socket.shutdown(conn, socket.SHUT_RDWR)
+                    except OSError:
+                        pass
             time.sleep(0.01)
         with server.conn_lock:
             threads = list(server.threads)
@@ -2537,6 +2675,17 @@ class KubeAPI:
     @property
     def ca_pem(self) -> bytes:
         return Path(self.ca_path).read_bytes()
+
+    def _minor(self) -> int:
+        m = re.match(r"^v\d+\.(\d+)", self.git_version)
+        return int(m.group(1)) if m else 29
+
+    def _discovery_versions(self) -> Tuple[str, ...]:
+        """Aggregated discovery as the server's version has it: v2beta1 in 1.26-1.32, v2 from 1.30."""
+        if not self.aggregated_discovery:
+            return ()
+        minor = self._minor()
+        return tuple(v for v, ok in (("v2", minor >= 30), ("v2beta1", 26 <= minor <= 32)) if ok)
 
     def version_info(self) -> Obj:
         m = re.match(r"^v(\d+)\.(\d+)", self.git_version)
@@ -2613,24 +2762,27 @@ class KubeAPI:
         return None
 
     # --------------------------------------------------------------------------- request log
-    def _log(self, method: str, path: str, query: Dict[str, str]) -> None:
+    def _log(self, method: str, path: str, query: Dict[str, str], headers: Dict[str, str]) -> KubeCall:
+        call = KubeCall(method, path, dict(query), headers)
         with self._lock:
-            self._requests.append(KubeRequest(method, path, dict(query)))
-
-    def _log_status(self, code: int) -> None:
-        with self._lock:
-            self._statuses.append(code)
+            self._calls.append(call)
+        return call
 
     @property
     def requests(self) -> List[KubeRequest]:
         """Every request so far as (method, path, query), oldest first (a copy)."""
         with self._lock:
-            return list(self._requests)
+            return [KubeRequest(c.method, c.path, dict(c.query)) for c in self._calls]
+
+    @property
+    def calls(self) -> List[KubeCall]:
+        """Every request with its headers, body, answer status and user (copies)."""
+        with self._lock:
+            return [dataclasses.replace(c, query=dict(c.query), headers=dict(c.headers)) for c in self._calls]
 
     def reset_requests(self) -> None:
         with self._lock:
-            self._requests.clear()
-            self._statuses.clear()
+            self._calls.clear()
 
     def count(self, method: Optional[str] = None, path: Optional[str] = None, **query: str) -> int:
         """How many logged requests match (path exact, or a prefix ending in "*"; query items equal)."""
@@ -2695,7 +2847,8 @@ def _namespace(name: str, labels: Optional[Dict[str, str]] = None, created: Opti
 
 
 # ============================================================================ an OpenShift cluster
-DEFAULT_BASE_IMAGE = "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:" + hashlib.sha256(b"rhel-coreos").hexdigest()
+DEFAULT_BASE_IMAGE = ("quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:"
+                      + hashlib.sha256(b"rhel-coreos").hexdigest())
 DEFAULT_EXTENSIONS_IMAGE = ("quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:"
                             + hashlib.sha256(b"rhel-coreos-extensions").hexdigest())
 DEFAULT_RELEASE_IMAGE = "quay.io/openshift-release-dev/ocp-release@sha256:" + hashlib.sha256(b"4.16.3").hexdigest()
@@ -2778,7 +2931,7 @@ def _mc(name: str, pool: Optional[str], created: str, *, generated: bool = True,
     if owner:
         meta["ownerReferences"] = [owner]
     return {"apiVersion": f"{MCO_GROUP}/v1", "kind": "MachineConfig", "metadata": meta, "spec": {
-        "baseOSExtensionsContainerImage": extensions_image, "config": config or _ignition(), "extensions": None,
+        "baseOSExtensionsContainerImage": extensions_image, "config": config or _ignition(), "extensions": [],
         "fips": False, "kernelArguments": None, "kernelType": "default" if os_image else "", "osImageURL": os_image}}
 
 
@@ -2960,6 +3113,7 @@ __all__ = [
     "ApiError",
     "Column",
     "KubeAPI",
+    "KubeCall",
     "KubeRequest",
     "OpenShiftSeed",
     "ResourceType",
@@ -2980,6 +3134,3 @@ __all__ = [
     "status_body",
 ]
 
-
-# kept for callers that want the raw callable type
-Handler = Callable[..., None]
