@@ -77,6 +77,7 @@ class PreparedBuild:
     labels: Dict[str, str]
     tags: List[str]
     warnings: List[str] = field(default_factory=list)
+    secret_files: Dict[str, Path] = field(default_factory=dict)
 
 
 def _display(path: Path) -> str:
@@ -171,7 +172,7 @@ def prepare(options: BuildOptions) -> PreparedBuild:
         except reference.ReferenceError as exc:
             raise InvalidInput(f"-t/--tag: {exc}") from None
     tags = tags or [default_tag(project, digest)]
-    return PreparedBuild(display, text, base, build_args, context, digest, labels, tags, warnings)
+    return PreparedBuild(display, text, base, build_args, context, digest, labels, tags, warnings, secret_files)
 
 
 def _secret_files(options: BuildOptions) -> Dict[str, Path]:
@@ -315,7 +316,7 @@ def _run_build(engine: Any, prepared: PreparedBuild, authfile: auth.AuthFile, op
     import json
 
     report.phase("Building")
-    tar = make_tar(prepared.context, with_labels(prepared.text, prepared.labels), _secret_files(options))
+    tar = make_tar(prepared.context, with_labels(prepared.text, prepared.labels), prepared.secret_files)
     try:
         params: Dict[str, Any] = {
             "dockerfile": tar.containerfile_name,
