@@ -31,12 +31,20 @@ It answers like kube-apiserver 1.29 (OpenShift 4.16) does, as far as a client ca
   rejected with 400 under ``fieldValidation=Strict`` (what kubectl sends), wrong types and
   missing required fields rejected with 422 Invalid; name and label syntax checked;
 * authentication: a bearer token (401 ``Unauthorized`` for a wrong or expired one, 403 for
-  ``system:anonymous`` without one) and ``forbid()`` for RBAC-shaped 403s.
+  ``system:anonymous`` without one) and ``forbid()`` for RBAC-shaped 403s;
+* ``/openapi/v3`` (index + per group-version documents with the kinds' schemas): kubectl
+  ``create -f`` / ``apply`` probe it to validate on the server side.
 
 Differences from the real thing, on purpose: no managedFields, no admission webhooks, no
 controllers (nothing reconciles pools or nodes unless a test does it through ``api.store``),
 namespaces are deleted at once with their contents, server-side apply is a merge patch with
-no field ownership, list pagination does not pin the first page's snapshot.
+no field ownership, list pagination does not pin the first page's snapshot, JSON/YAML only
+(no protobuf: kubectl >= 1.32's typed ``create configmap|secret|namespace`` get 415, and
+``/openapi/v2`` is 404), the ``timeout`` query parameter is ignored.
+
+The kubectl on the test machines is Google's dispatcher: it asks ``/version`` first and runs
+``kubectl.1.<server minor>`` when installed, so the server's ``git_version`` (v1.29 for 4.16)
+chooses the real kubectl that talks to the emulator.
 
 Everything runs in threads of this process; ``stop()`` ends them.
 """
@@ -2561,10 +2569,11 @@ def skip_reason() -> Optional[str]:
 class KubeAPI:
     """An emulated OpenShift API server on https://127.0.0.1:<port> (see the module docstring).
 
-    Test hooks: ``store`` (objects, direct writes that emit watch events), ``requests`` /
-    ``reset_requests()`` / ``count()``, ``expire_token()``, ``add_user()``, ``forbid()`` /
-    ``allow()``, ``fail()``, ``write_kubeconfig()``, ``errors`` (emulator bugs, re-raised by
-    ``check()``).
+    Test hooks: ``store`` (objects, direct writes that emit watch events), ``requests`` (method,
+    path, query) / ``calls`` (with headers, body, status, user) / ``reset_requests()`` / ``count()``,
+    ``expire_token()``, ``add_user()``, ``forbid()`` / ``allow()``, ``fail()`` (inject 5xx),
+    ``write_kubeconfig()``, ``bookmark_interval`` / ``watch_timeout`` (seconds), ``git_version``,
+    ``errors`` (the emulator's own failures, re-raised by ``check()``).
     """
 
     def __init__(
@@ -2630,18 +2639,18 @@ class KubeAPI:
         server.shutdown()
         server.server_close()
         deadline = time.monotonic() + timeout
+        grace = time.monotonic() + min(1.0, timeout / 2)
         while time.monotonic() < deadline:  # requests and watches in progress finish first
             with server.conn_lock:
                 if not server.threads:
                     break
-                idle = [c for c in server.connections if c not in server.busy]
-                busy = bool(server.busy)
-            if not busy or time.monotonic() > deadline - 1:
-                for conn in idle if busy else list(server.connections):
-                    try:  # the plain socket: SSLSocket.shutdown() would drop its TLS state under a writer
-                        socket.socket.shutdown(conn, socket.SHUT_RDWR)
-                    except OSError:
-                        pass
+                late = time.monotonic() > grace  # then also writers stuck on a client that does not read
+                conns = [c for c in server.connections if late or c not in server.busy]
+            for conn in conns:
+                try:  # the plain socket's shutdown: SSLSocket.shutdown() would drop the TLS state under a writer
+                    socket.socket.shutdown(conn, socket.SHUT_RDWR)
+                except OSError:
+                    pass
             time.sleep(0.01)
         with server.conn_lock:
             threads = list(server.threads)
