@@ -128,6 +128,14 @@ class Cluster:
                             "machineconfigs", label_selector=label_selector or "")
         return list(listed.get("items") or [])
 
+    def pools(self) -> List[Dict[str, Any]]:
+        from kubernetes.client import CustomObjectsApi
+
+        api = CustomObjectsApi(self._api)
+        listed = self._call("list machineconfigpools", api.list_cluster_custom_object, MCO_GROUP, MCO_VERSION,
+                            "machineconfigpools")
+        return list(listed.get("items") or [])
+
     def pool(self, name: str) -> Dict[str, Any]:
         from kubernetes.client import CustomObjectsApi
 

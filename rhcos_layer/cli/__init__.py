@@ -30,6 +30,7 @@ COMMANDS = {
     "build": ("build", "build_command", "Build the layered image (skipped when its inputs are unchanged)."),
     "push": ("push", "push_command", "Push the image and print its digest-pinned pullspec."),
     "render": ("render", "render_command", "Print the MachineConfig(s) that point pools at the image."),
+    "status": ("status", "status_command", "Show what each pool runs, drift after an upgrade, and its nodes."),
     "schema": ("init", "schema_command", "Print the JSON Schema of rhcos-layer.yaml."),
     "completion": ("completion", "completion_command", "Print the shell completion script."),
 }

@@ -1,0 +1,84 @@
+"""What each machine config pool runs: layered image or base, drift after an upgrade, nodes.
+
+A fixed number of API requests whatever the cluster's size (pools, MachineConfigs and the
+MCO's ConfigMap: three lists), since node counts come from the pool's status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional
+
+from .machineconfig import BASE_ANNOTATION, is_managed
+
+ANNOTATIONS = "machineconfiguration.openshift.io/"
+
+
+@dataclass
+class PoolStatus:
+    name: str
+    image: Optional[str]  # the osImageURL of the pool's current rendered config
+    layered: bool
+    base: str  # what the cluster's release ships
+    built_on: Optional[str]  # the base our MachineConfig says the image was built on
+    drift: bool  # layered on a base that is no longer the cluster's: rebuild
+    rendered: Optional[str]
+    target: Optional[str]
+    updating: bool
+    paused: bool
+    machines: int
+    updated: int
+    ready: int
+    degraded: int
+    unavailable: int
+    managed: List[str] = field(default_factory=list)
+    conditions: Dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+def _condition_map(pool: Dict[str, Any]) -> Dict[str, str]:
+    return {str(c.get("type")): str(c.get("status")) for c in (pool.get("status") or {}).get("conditions") or []}
+
+
+def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: str) -> PoolStatus:
+    spec, status = pool.get("spec") or {}, pool.get("status") or {}
+    name = str((pool.get("metadata") or {}).get("name"))
+    rendered = (status.get("configuration") or {}).get("name")
+    target = (spec.get("configuration") or {}).get("name")
+    image = ((configs.get(str(rendered)) or {}).get("spec") or {}).get("osImageURL") if rendered else None
+    ours = [mc for mc in configs.values() if is_managed(mc)
+            and ((mc.get("metadata") or {}).get("labels") or {}).get(ANNOTATIONS + "role") == name]
+    built_on = None
+    for mc in sorted(ours, key=lambda m: str(m["metadata"]["name"])):
+        built_on = ((mc.get("metadata") or {}).get("annotations") or {}).get(BASE_ANNOTATION) or built_on
+    layered = bool(image) and image != base
+    conditions = _condition_map(pool)
+    return PoolStatus(
+        name=name, image=image, layered=layered, base=base, built_on=built_on,
+        drift=bool(layered and built_on and built_on != base), rendered=rendered, target=target,
+        updating=conditions.get("Updating") == "True" or (bool(target) and target != rendered),
+        paused=bool(spec.get("paused")), machines=int(status.get("machineCount") or 0),
+        updated=int(status.get("updatedMachineCount") or 0), ready=int(status.get("readyMachineCount") or 0),
+        degraded=int(status.get("degradedMachineCount") or 0),
+        unavailable=int(status.get("unavailableMachineCount") or 0),
+        managed=sorted(str(mc["metadata"]["name"]) for mc in ours), conditions=conditions,
+    )
+
+
+def cluster_status(cluster: Any, pools: Optional[List[str]] = None) -> List[PoolStatus]:
+    """The status of ``pools`` (all when None), from three list requests."""
+    from .adapters.cluster import MCO_NAMESPACE, OSIMAGEURL_CONFIGMAP
+    from .errors import InvalidInput
+
+    base = str((cluster.configmap(MCO_NAMESPACE, OSIMAGEURL_CONFIGMAP).get("data") or {})
+               .get("baseOSContainerImage") or "")
+    configs = {str(mc["metadata"]["name"]): mc for mc in cluster.machineconfigs()}
+    found = {str(p["metadata"]["name"]): p for p in cluster.pools()}
+    wanted = pools or sorted(found)
+    missing = [p for p in wanted if p not in found]
+    if missing:
+        raise InvalidInput(f"--pool {missing[0]}: no such machine config pool (the cluster has:"
+                           f" {', '.join(sorted(found))})")
+    return [pool_status(found[name], configs, base) for name in wanted]
