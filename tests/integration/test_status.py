@@ -25,8 +25,9 @@ def _layer_worker(api, seed, image=IMAGE):
     rendered["metadata"] = {"name": "rendered-worker-" + "5" * 32}
     rendered["spec"] = dict(rendered["spec"], osImageURL=image)
     api.store.put(rendered)
-    api.store.patch("machineconfigpools", "worker", {"spec": {"configuration": {"name": rendered["metadata"]["name"]}},
-                                                     "status": {"configuration": {"name": rendered["metadata"]["name"]}}})
+    name = rendered["metadata"]["name"]
+    api.store.patch("machineconfigpools", "worker",
+                    {"spec": {"configuration": {"name": name}}, "status": {"configuration": {"name": name}}})
 
 
 def test_a_fresh_cluster_runs_the_base(tmp_path, kube_api, logged_in, rhcos_layer):
