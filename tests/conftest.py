@@ -295,3 +295,38 @@ def kubectl(kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Kubec
                               timeout=timeout, check=False)
 
     return run
+
+
+# ------------------------------------------------------------ simulated Machine Config Operator
+from tests.support.mco import SimulatedMCO  # noqa: E402
+
+
+@pytest.fixture
+def mco(openshift: OpenShiftSeed) -> Iterator[SimulatedMCO]:
+    """A SimulatedMCO (tests/support/mco.py) running on the seeded cluster: renders pools, rolls nodes
+    out (step_delay 0.02 s), keeps pool status current.  Stopped after the test, which then fails if
+    the simulator itself hit an error."""
+    sim = SimulatedMCO(openshift.api).start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+    sim.check()
+
+
+# ------------------------------------------------------------ Bearer-token front (quay.io-style auth)
+from tests.support.tokenauth import TokenAuthFront  # noqa: E402
+
+
+@pytest.fixture
+def token_front(registry: Registry) -> Iterator[TokenAuthFront]:
+    """A TokenAuthFront (tests/support/tokenauth.py) in front of the registry: HTTPS with the registry's
+    certificate on its own port, Bearer tokens from https://<host>/token for the registry's credentials
+    (``registry.write_authfile(p, extra_hosts=[token_front.host])``).  Stopped after the test, which
+    then fails if the front itself hit an error."""
+    front = TokenAuthFront(registry).start()
+    try:
+        yield front
+    finally:
+        front.stop()
+    front.check()

@@ -154,9 +154,11 @@ class RegistryClient:
         if response.status_code == 401:
             challenge = response.headers.get("WWW-Authenticate", "")
             if challenge.lower().startswith("bearer"):
-                self._token = self._fetch_token(challenge)
-                headers["Authorization"] = f"Bearer {self._token}"
-                response = self._send(method, path, headers, stream)
+                token = self._fetch_token(challenge)
+                if token is not None:  # None: no anonymous token, reported below as missing credentials
+                    self._token = token
+                    headers["Authorization"] = f"Bearer {self._token}"
+                    response = self._send(method, path, headers, stream)
         if response.status_code in (401, 403) and self._creds is None:
             raise CredentialsRejected(
                 f"registry {self.host} requires credentials and none were found for it",
@@ -173,7 +175,7 @@ class RegistryClient:
             )
         return response
 
-    def _fetch_token(self, challenge: str) -> str:
+    def _fetch_token(self, challenge: str) -> Optional[str]:
         params = dict(_CHALLENGE_RE.findall(challenge))
         realm = params.pop("realm", "")
         if not realm.startswith("https://"):
@@ -181,6 +183,8 @@ class RegistryClient:
         headers = {"Authorization": _basic(self._creds)} if self._creds else {}
         query = "&".join(f"{k}={v}" for k, v in params.items())
         response = self._send("GET", f"{realm}?{query}" if query else realm, headers)
+        if response.status_code in (401, 403) and self._creds is None:
+            return None
         if response.status_code in (401, 403):
             raise CredentialsRejected(
                 f"registry {self.host}: the token service rejected the credentials (HTTP {response.status_code})",
