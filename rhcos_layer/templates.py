@@ -30,6 +30,10 @@ SECRETS: Dict[str, Dict[str, str]] = {
 
 
 def _root() -> Path:
+    """containerfiles/ beside the package in a checkout; the package data of an installed wheel."""
+    source = Path(__file__).resolve().parent.parent / "containerfiles"
+    if (source / "__init__.py").is_file():
+        return source
     from importlib import resources
 
     return Path(str(resources.files("rhcos_layer.containerfiles")))

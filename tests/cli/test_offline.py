@@ -222,3 +222,17 @@ def test_every_listed_command_exists() -> None:
         command = getattr(importlib.import_module(f"rhcos_layer.cli.{module}"), attribute)
         assert isinstance(command, click.Command) and command.name == name
         assert cli.get_command(click.Context(cli), name) is command
+
+
+def test_the_wheel_ships_the_templates(tmp_path: Path) -> None:
+    import zipfile
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                           "-w", str(tmp_path), str(root)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    [wheel] = tmp_path.glob("rhcos_layer-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for template in ("config-files", "hotfix", "kernel", "on-cluster", "rhel-packages", "third-party"):
+        assert f"rhcos_layer/containerfiles/{template}/Containerfile" in names
+    assert "rhcos_layer/containerfiles/config-files/layered-motd.service" in names
