@@ -153,7 +153,8 @@ def prepare(options: BuildOptions) -> PreparedBuild:
     # rhcos-layer's own files and the project's secret files never travel in the context
     skip = [project.root / STATE_FILE, project.path or project.root / PROJECT_FILE]
     secret_files = _secret_files(options)
-    skip += list(secret_files.values())
+    # every secret file named anywhere stays out, also a project one that --secret replaced
+    skip += list(secret_files.values()) + [project.root / src for src in project.secrets.values()]
     context = collect(context_dir, skip=skip)
     digest = inputs_digest(text, base.pinned(), build_args, context,
                            {"release": release_version} if release_version else None)
@@ -182,6 +183,8 @@ def _secret_files(options: BuildOptions) -> Dict[str, Path]:
     project = options.project
     files = {}
     for secret_id, src in project.secrets.items():
+        if secret_id in options.secrets:
+            continue
         path = project.root / src
         if not path.is_file():
             raise ProjectFileError(f"{project.where('secrets')}: secrets.{secret_id}: {src} is not a file",

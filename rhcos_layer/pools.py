@@ -32,7 +32,12 @@ def merge_order(configs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 def pool_facts(cluster: Any, name: str) -> PoolFacts:
     """The extensions and kernel type the pool's MachineConfigs give its nodes already."""
-    pool = cluster.pool(name)
+    from .errors import ImageNotFound, InvalidInput
+
+    try:
+        pool = cluster.pool(name)
+    except ImageNotFound:
+        raise InvalidInput(f"--pool {name}: no such machine config pool") from None
     selector = selector_string((pool.get("spec") or {}).get("machineConfigSelector"))
     facts = PoolFacts(name)
     for mc in merge_order(cluster.machineconfigs(selector)):

@@ -49,7 +49,7 @@ def init_command(settings: Settings, folder: str, template: str, base: Optional[
 
         tls = TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None)
         base = resolve_release(release, arch=arch, stream=stream, authfile=authfile, tls=tls).os_image
-    elif arch or stream:
+    elif (arch or stream) and not release:
         raise InvalidInput("--arch and --stream choose from a release: give --release too")
     written = init(Path(folder), template, base=base, release=release, image=image, force=force,
                    arch=arch, stream=stream)

@@ -37,7 +37,7 @@ def lint_command(settings: Settings, containerfile: Optional[str], pool: Optiona
     elif project.containerfile:
         path = project.root / project.containerfile
     else:
-        path = Path("Containerfile")
+        path = project.root / "Containerfile" if project.path else Path("Containerfile")
     parsed = containerfile_mod.load(path, str(path))
     facts = None
     if pool:

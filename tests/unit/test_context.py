@@ -67,3 +67,19 @@ def test_ignore_patterns_follow_podman_path_rules(tmp_path: Path) -> None:
     names = [f.relpath for f in collect(tmp_path).files]
     # `*.log` stays in the top folder; `build/` takes the folder's content; `**` spans folders
     assert names == [".containerignore", "docs/x.md", "sub/deep.log", "sub/keep.txt"]
+
+
+def test_secret_files_never_travel_in_the_context(tmp_path: Path) -> None:
+    from rhcos_layer.build import BuildOptions, prepare
+    from rhcos_layer.project import load
+
+    (tmp_path / "Containerfile").write_text(f"FROM {BASE}\nRUN true && ostree container commit\n")
+    (tmp_path / "ent.pem").write_text("project secret")
+    (tmp_path / "other.pem").write_text("flag secret")
+    (tmp_path / "keep.conf").write_text("x")
+    (tmp_path / "rhcos-layer.yaml").write_text("secrets:\n  ent: ent.pem\n")
+    project = load(tmp_path / "rhcos-layer.yaml")
+    prepared = prepare(BuildOptions(project=project, secrets={"ent": tmp_path / "other.pem"}))
+    names = [f.relpath for f in prepared.context.files]
+    assert names == ["Containerfile", "keep.conf"]  # neither the replaced nor the replacing file
+    assert prepared.secret_files == {"ent": tmp_path / "other.pem"}
