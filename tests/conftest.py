@@ -134,8 +134,12 @@ def fake_base(rig_store: PodmanStore, registry: Registry) -> FakeBase:
 def podman_service(rig_dir: Path, registry: Registry) -> Iterator[PodmanService]:
     """A store with ``podman system service`` running; trusts the registry CA
     through its own $HOME/.config/containers/certs.d."""
+    yield from _trusting_service(rig_dir / "svc", registry)
+
+
+def _trusting_service(folder: Path, registry: Registry) -> Iterator[PodmanService]:
     _require_rig()
-    store = PodmanStore(rig_dir / "svc")
+    store = PodmanStore(folder)
     try:
         store.trust_registry(registry)
         url = store.start_service()
@@ -148,14 +152,7 @@ def podman_service(rig_dir: Path, registry: Registry) -> Iterator[PodmanService]
 @pytest.fixture
 def fresh_service(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> Iterator[PodmanService]:
     """Like podman_service but with an empty store per test (~0.1 s)."""
-    _require_rig()
-    store = PodmanStore(tmp_path_factory.mktemp("svc"))
-    try:
-        store.trust_registry(registry)
-        url = store.start_service()
-        yield PodmanService(url=url, store=store)
-    finally:
-        store.cleanup()
+    yield from _trusting_service(tmp_path_factory.mktemp("svc"), registry)
 
 
 @pytest.fixture

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from tests.integration.conftest import processes_mentioning, write_project
-from tests.support.podman import PodmanStore
 
 LAYER = (
     "COPY extra.conf /etc/chrony.d/extra.conf\n"
@@ -23,20 +21,11 @@ def _project(tmp_path: Path, fake_base, registry, name: str = "proj") -> Path:
 
 
 def test_build_push_and_pull_back_from_a_fresh_store(tmp_path, tool_env, fake_base, registry, fresh_store,
-                                                     rhcos_layer):
+                                                     fresh_service, rhcos_layer):
     project = _project(tmp_path, fake_base, registry)
     # a service of its own whose store has never seen the base: the pull must really happen,
     # over the API, trusting the registry's CA from its certs.d and with the authfile's password
-    builder = PodmanStore(Path(tempfile.mkdtemp(prefix="rig-builder-")))
-    try:
-        builder.trust_registry(registry)
-        env = dict(builder.env, CONTAINER_HOST=builder.start_service())
-        _build_push_pull_back(project, env, fake_base, registry, fresh_store, rhcos_layer, tmp_path)
-    finally:
-        builder.cleanup()
-
-
-def _build_push_pull_back(project, env, fake_base, registry, fresh_store, rhcos_layer, tmp_path):
+    env = dict(fresh_service.store.env, CONTAINER_HOST=fresh_service.url)
     built = rhcos_layer(["build", "-o", "json"], project, env)
     assert built.code == 0, built.err
     result = json.loads(built.out)
