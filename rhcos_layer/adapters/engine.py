@@ -22,7 +22,6 @@ import shutil
 import socket
 import time
 import urllib.parse
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
@@ -242,12 +241,6 @@ def _last_clause(text: str) -> str:
     return text.rsplit(": ", 2)[-1] if len(text) > 160 else text
 
 
-@dataclass
-class EngineLocation:
-    url: str
-    private: bool
-
-
 class Engine:
     """A connected Podman service. Use :func:`connect` to get one."""
 
@@ -258,10 +251,6 @@ class Engine:
         self._private_dir = private_dir
         self._remote: Optional[_PodmanPyTransport] = None
         self._info: Optional[Dict[str, Any]] = None
-
-    @property
-    def is_private(self) -> bool:
-        return self._process is not None
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -548,15 +537,15 @@ def _start_private_service(isolation: Optional[str]) -> Engine:
                             hint="run `podman system service --time=0` yourself and set CONTAINER_HOST")
 
 
-def locate(environ: Optional[Mapping[str, str]] = None) -> Optional[EngineLocation]:
-    """Where an answering service is, without starting one (None: none answers)."""
+def locate(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """The URL of an answering service, without starting one (None: none answers)."""
     env = os.environ if environ is None else environ
     explicit = env.get("CONTAINER_HOST")
     if explicit:
         if _socket_path(explicit) is None:
-            return EngineLocation(explicit, False)  # tcp/ssh: podman-py decides
+            return explicit  # tcp/ssh: podman-py finds out on the first request
         if _quick_get(explicit, "/_ping") == 200:
-            return EngineLocation(explicit, False)
+            return explicit
         raise EngineUnavailable(
             f"no Podman service answers at CONTAINER_HOST={explicit}",
             hint=f"start one with `podman system service --time=0 {explicit}`, or unset CONTAINER_HOST"
@@ -564,13 +553,13 @@ def locate(environ: Optional[Mapping[str, str]] = None) -> Optional[EngineLocati
         )
     default = default_socket_url(env)
     if _quick_get(default, "/_ping") == 200:
-        return EngineLocation(default, False)
+        return default
     return None
 
 
 def connect(isolation: Optional[str] = None, environ: Optional[Mapping[str, str]] = None) -> Engine:
     """An Engine on the running service, or on a private one started now (closed with the Engine)."""
-    where = locate(environ)
-    if where is not None:
-        return Engine(where.url)
+    url = locate(environ)
+    if url is not None:
+        return Engine(url)
     return _start_private_service(isolation)
