@@ -248,14 +248,17 @@ def build(options: BuildOptions, reporter: Optional[Reporter] = None) -> BuildRe
         if result is None:
             _ensure_base(engine, prepared.base, authfile, options, report)
             result = _run_build(engine, prepared, authfile, options, report)
-    options.project.record("build", {
+    entry = {
         "image_id": result.image_id,
         "inputs_digest": result.inputs_digest,
         "base": result.base,
         "tags": result.tags,
         "containerfile": result.containerfile,
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    })
+    }
+    last = options.project.read_state().get("build", {})
+    if {k: last.get(k) for k in entry} != entry:  # a no-op rebuild leaves the state file as it is
+        entry["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        options.project.record("build", entry)
     return result
 
 
