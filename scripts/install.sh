@@ -13,13 +13,17 @@ missing=()
 for cmd in "${!wanted[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${wanted[$cmd]}")
 done
+PYTHON=${PYTHON:-python3}
+# a Python 3.9+ that can make virtual environments
+if ! "$PYTHON" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 9))' >/dev/null 2>&1; then
+  missing+=(python3 python3-venv)
+  PYTHON=/usr/bin/python3
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing system packages: ${missing[*]}"
   apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" python3-venv uidmap fuse-overlayfs
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" uidmap fuse-overlayfs
 fi
-
-PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
