@@ -30,8 +30,10 @@ fi
 stamp=.venv/.rhcos-layer-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  # compat: a plain path entry, not an import hook (the hook costs ~15 ms at every start)
-  .venv/bin/python -m pip install -q -e '.[test,lint]' nox --config-settings editable_mode=compat
+  # compat: a plain path entry, not an import hook (the hook costs ~15 ms at every start);
+  # setuptools calls that mode transitional, so fall back to the default one if it goes away
+  .venv/bin/python -m pip install -q -e '.[test,lint]' nox --config-settings editable_mode=compat \
+    || .venv/bin/python -m pip install -q -e '.[test,lint]' nox
   touch "$stamp"
 fi
 # byte-compile as a wheel install would (PYTHONDONTWRITEBYTECODE may be set): start-up time
