@@ -296,7 +296,9 @@ def _recorded_image(engine: Any, project: Project, digest: str) -> Optional[Dict
         details = engine.inspect(str(last["image_id"]))
     except ImageNotFound:
         return None
-    labels = (details.get("Config") or {}).get("Labels") or details.get("Labels") or {}
+    from .adapters.engine import image_labels
+
+    labels = image_labels(details)
     if labels.get(INPUTS_LABEL) != digest:
         return None
     return {"Id": details["Id"], "Names": details.get("RepoTags") or []}

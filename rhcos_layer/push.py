@@ -109,7 +109,7 @@ def push(options: PushOptions, reporter: Optional[Reporter] = None,
             raise ImageNotFound(f"no local image {image!r} to push",
                                 hint="run `rhcos-layer build` first, or check `podman images`") from None
         image_id = str(details["Id"])
-        labels = (details.get("Config") or {}).get("Labels") or details.get("Labels") or {}
+        labels = engine_mod.image_labels(details)
         tag = destination.tag or derived_tag(labels.get(INPUTS_LABEL), image_id)
         with RegistryClient(destination.registry, creds, options.tls) as registry:
             report.phase(f"Checking access to {destination.registry}")

@@ -434,6 +434,12 @@ class Engine:
             raise error
 
 
+def image_labels(details: Mapping[str, Any]) -> Dict[str, str]:
+    """The labels of an image as `inspect` returns it (libpod puts them at the top level,
+    the Docker-compatible shape under Config)."""
+    return dict((details.get("Config") or {}).get("Labels") or details.get("Labels") or {})
+
+
 def _api_message(text: str) -> str:
     try:
         data = json.loads(text)
