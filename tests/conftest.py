@@ -327,3 +327,14 @@ def token_front(registry: Registry) -> Iterator[TokenAuthFront]:
     finally:
         front.stop()
     front.check()
+
+
+@pytest.fixture
+def k8s(kubeconfig: Path) -> Iterator[object]:
+    """An ApiClient of the official kubernetes client logged in to kube_api."""
+    kubernetes = pytest.importorskip("kubernetes", reason="the kubernetes client: pip install kubernetes")
+    client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+    try:
+        yield client
+    finally:
+        client.close()

@@ -12,7 +12,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pytest
 import requests
@@ -251,16 +251,6 @@ def _kubectl_is_dispatcher() -> bool:
 
 
 # ======================================================================== kubernetes client
-@pytest.fixture
-def k8s(kubeconfig: Path) -> Iterator[Any]:
-    kubernetes = pytest.importorskip("kubernetes", reason="the kubernetes client: pip install kubernetes")
-    client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
-    try:
-        yield client
-    finally:
-        client.close()
-
-
 def _custom(k8s: Any) -> Any:
     from kubernetes import client
 

@@ -7,8 +7,7 @@ import json
 import subprocess
 import threading
 from collections import defaultdict
-from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import pytest
 
@@ -35,15 +34,6 @@ KubectlRunner = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
 # ======================================================================== helpers
-@pytest.fixture
-def k8s(kubeconfig: Path) -> Iterator[Any]:
-    client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
-    try:
-        yield client
-    finally:
-        client.close()
-
-
 def _custom(k8s: Any) -> Any:
     return kubernetes.client.CustomObjectsApi(k8s)
 

@@ -562,6 +562,18 @@ def _details(rt: ResourceType, name: str = "", kind: Optional[str] = None, **ext
     return out
 
 
+def _place_namespace(rt: ResourceType, meta: Obj, namespace: Optional[str]) -> None:
+    """The URL's namespace goes into metadata (a different one in the body is refused, as the
+    API server does); cluster-scoped objects carry none."""
+    if rt.namespaced:
+        if meta.get("namespace") and meta["namespace"] != namespace:
+            raise bad_request("the namespace of the provided object does not match the namespace sent on the"
+                              " request")
+        meta["namespace"] = namespace
+    else:
+        meta.pop("namespace", None)
+
+
 def not_found(rt: ResourceType, name: str) -> ApiError:
     return ApiError(404, "NotFound", f'{rt.group_resource} "{name}" not found', _details(rt, name))
 
@@ -1318,13 +1330,7 @@ class _Semantics:
                validation: str, warnings: List[str]) -> Obj:
         obj = self.check_type_meta(rt, obj, raw)
         meta = obj["metadata"]
-        if rt.namespaced:
-            if meta.get("namespace") and meta["namespace"] != namespace:
-                raise bad_request("the namespace of the provided object does not match the namespace sent on the"
-                                  " request")
-            meta["namespace"] = namespace
-        else:
-            meta.pop("namespace", None)
+        _place_namespace(rt, meta, namespace)
         if meta.get("resourceVersion"):
             raise bad_request("resourceVersion should not be set on objects to be created")
         if not meta.get("name") and meta.get("generateName"):
@@ -1368,13 +1374,7 @@ class _Semantics:
         if meta.get("name") != name:
             raise bad_request(f"the name of the object ({meta.get('name') or ''}) does not match the name on the URL"
                               f" ({name})")
-        if rt.namespaced:
-            if meta.get("namespace") and meta["namespace"] != namespace:
-                raise bad_request("the namespace of the provided object does not match the namespace sent on the"
-                                  " request")
-            meta["namespace"] = namespace
-        else:
-            meta.pop("namespace", None)
+        _place_namespace(rt, meta, namespace)
         obj = self.schema_pass(rt, obj, validation, warnings)
         with self.store.lock:
             key = (namespace or "", name)
