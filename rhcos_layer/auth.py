@@ -126,6 +126,11 @@ def load(path: Path, *, source: Optional[str] = None, strict: bool = True) -> Au
         raise InvalidInput(f"{where}: no such file: give the pull secret / auth.json to use") from None
     except OSError as exc:
         raise InvalidInput(f"{where}: cannot read: {exc.strerror}") from None
+    return parse(raw, where, path=path, strict=strict)
+
+
+def parse(raw: str, where: str, *, path: Optional[Path] = None, strict: bool = True) -> AuthFile:
+    """Parse authfile text (``where`` names it in errors, which never quote it)."""
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:

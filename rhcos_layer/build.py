@@ -17,6 +17,7 @@ from .trust import TLSSettings
 
 INPUTS_LABEL = "io.rhcos-layer.inputs-digest"
 VERSION_LABEL = "io.rhcos-layer.version"
+RPMS_LABEL = "io.rhcos-layer.rpms"  # what the Containerfile layers: apply checks it against the pool
 RELEASE_LABEL = "io.rhcos-layer.release"
 BASE_NAME_LABEL = "org.opencontainers.image.base.name"
 BASE_DIGEST_LABEL = "org.opencontainers.image.base.digest"
@@ -166,6 +167,11 @@ def prepare(options: BuildOptions) -> PreparedBuild:
     }
     if release_version:
         labels[RELEASE_LABEL] = release_version
+    from .lint import layered_packages
+
+    packages = layered_packages(containerfile.parse(text, display))
+    if packages:
+        labels[RPMS_LABEL] = ",".join(sorted(packages))
     tags = []
     for tag in options.tags:
         try:

@@ -87,6 +87,24 @@ class ClusterUnreachable(RhcosLayerError):
     exit_code = 11
 
 
+class PreflightFailed(RhcosLayerError):
+    """``apply`` refused: a preflight check failed that the user did not ignore. Nothing was written."""
+
+    exit_code = 12
+
+
+class RolloutFailed(RhcosLayerError):
+    """A node went Degraded during the rollout (the wait stopped there)."""
+
+    exit_code = 13
+
+
+class RolloutTimeout(RhcosLayerError):
+    """The rollout did not finish within --timeout; it goes on in the cluster."""
+
+    exit_code = 14
+
+
 class Interrupted(RhcosLayerError):
     """The user pressed Ctrl-C (the CLI maps KeyboardInterrupt to this exit code)."""
 

@@ -319,6 +319,33 @@ def lint(cf: Containerfile, *, pool: Optional[PoolFacts] = None, build_args: Opt
     return _Linter(cf, pool, dict(build_args or {}), base_overridden).run()
 
 
+def layered_packages(cf: Containerfile) -> Set[str]:
+    """The RPM names the Containerfile installs or overrides with rpm-ostree / dnf, for the
+    image's ``io.rhcos-layer.rpms`` label: ``apply`` checks them against the pool's extensions
+    and kernel type without pulling the image."""
+    names: Set[str] = set()
+    for ins in cf.instructions:
+        if ins.keyword == "RUN":
+            for words in _commands(_run_script(ins)):
+                parsed = _rpm_ostree_packages(words)
+                if parsed is not None:
+                    names |= _rpm_names(parsed[1])
+    return names
+
+
+def conflicts(packages: Set[str], pool: PoolFacts) -> List[str]:
+    """What in ``packages`` the pool's MachineConfigs install already (extensions, realtime kernel)."""
+    found = []
+    realtime = sorted(n for n in packages if n.startswith("kernel-rt"))
+    if realtime and pool.kernel_type == "realtime":
+        found.append(f"the layered {', '.join(realtime)} conflicts with the pool's kernelType: realtime")
+    for extension in sorted(pool.extensions):
+        layered = sorted(set(EXTENSIONS.get(extension, ())) & packages)
+        if layered:
+            found.append(f"the layered {', '.join(layered)} conflicts with the pool's extension {extension}")
+    return found
+
+
 def errors(findings: Sequence[Finding]) -> List[Finding]:
     return [f for f in findings if f.severity == ERROR]
 

@@ -25,9 +25,41 @@ def selector_string(selector: Optional[Mapping[str, Any]]) -> str:
     return ",".join(parts)
 
 
+def selector_matches(selector: Optional[Mapping[str, Any]], labels: Mapping[str, str]) -> bool:
+    """Whether a LabelSelector selects an object with ``labels`` (an empty selector selects all)."""
+    if not selector:
+        return True
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, operator, values = str(expr.get("key")), expr.get("operator"), expr.get("values") or []
+        present = key in labels
+        if operator == "In" and not (present and labels[key] in values):
+            return False
+        if operator == "NotIn" and present and labels[key] in values:
+            return False
+        if operator == "Exists" and not present:
+            return False
+        if operator == "DoesNotExist" and present:
+            return False
+    return True
+
+
 def merge_order(configs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """The MCO merges a pool's MachineConfigs sorted by name; later ones win."""
     return sorted(configs, key=lambda mc: str((mc.get("metadata") or {}).get("name", "")))
+
+
+def facts_from(name: str, configs: List[Dict[str, Any]]) -> PoolFacts:
+    """The extensions and kernel type that ``configs`` (a pool's MachineConfigs) install."""
+    facts = PoolFacts(name)
+    for mc in merge_order(configs):
+        spec = mc.get("spec") or {}
+        facts.extensions.update(str(e) for e in spec.get("extensions") or [])
+        if spec.get("kernelType"):
+            facts.kernel_type = str(spec["kernelType"])
+    return facts
 
 
 def pool_facts(cluster: Any, name: str) -> PoolFacts:
@@ -39,10 +71,4 @@ def pool_facts(cluster: Any, name: str) -> PoolFacts:
     except ImageNotFound:
         raise InvalidInput(f"--pool {name}: no such machine config pool") from None
     selector = selector_string((pool.get("spec") or {}).get("machineConfigSelector"))
-    facts = PoolFacts(name)
-    for mc in merge_order(cluster.machineconfigs(selector)):
-        spec = mc.get("spec") or {}
-        facts.extensions.update(str(e) for e in spec.get("extensions") or [])
-        if spec.get("kernelType"):
-            facts.kernel_type = str(spec["kernelType"])
-    return facts
+    return facts_from(name, cluster.machineconfigs(selector))

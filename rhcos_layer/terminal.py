@@ -131,3 +131,70 @@ def _isatty(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+class RolloutDisplay:
+    """A pool rollout as it happens: a rich bar of updated/machine count per pool on a terminal, a
+    line per node as it moves (cordon and drain, reboot, done), plain lines when not a terminal."""
+
+    def __init__(self, terminal: Terminal) -> None:
+        self.terminal = terminal
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+        self._announced: dict[str, str] = {}
+        self._counts: dict[str, Tuple[int, int]] = {}
+
+    def __enter__(self) -> RolloutDisplay:
+        if self.terminal.live:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+            console = Console(file=self.terminal.stderr, no_color=not self.terminal.color)
+            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                      MofNCompleteColumn(), TextColumn("nodes updated"), console=console,
+                                      transient=True)
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def say(self, text: str) -> None:
+        if self.terminal.quiet:
+            return
+        if self._progress is not None:
+            self._progress.console.print(text, markup=False, highlight=False)
+        else:
+            self.terminal.info(text)
+
+    def refresh(self, view: Any, ready: bool, changed: List[Any]) -> None:
+        """Called by rollout.Watcher after each refresh."""
+        pool = view.name
+        if not ready:
+            if self._announced.get(pool) is None:
+                self._announced[pool] = ""
+                self.say(f"{pool}: waiting for the Machine Config Operator to render the new config"
+                         + (" (the pool is paused)" if view.paused else ""))
+            self._bar(pool, f"{pool}: rendering", view)
+            return
+        if self._announced.get(pool) != view.target:
+            self._announced[pool] = view.target
+            self.say(f"{pool}: rolling out {view.target} to {view.machines} node(s)"
+                     + ("; the pool is paused, nothing moves until it is unpaused" if view.paused else ""))
+        for node in changed:
+            self.say(f"  {node.name}: {node.phase}" + (f": {node.reason}" if node.reason else ""))
+        self._bar(pool, f"{pool}: {view.target}", view)
+        counts = (view.updated, view.machines)
+        if self._progress is None and self._counts.get(pool) != counts:
+            self._counts[pool] = counts
+            self.say(f"{pool}: {view.updated}/{view.machines} nodes updated")
+
+    def _bar(self, pool: str, text: str, view: Any) -> None:
+        if self._progress is None:
+            return
+        if pool not in self._tasks:
+            self._tasks[pool] = self._progress.add_task(text, total=view.machines or None)
+        self._progress.update(self._tasks[pool], description=text, total=view.machines or None,
+                              completed=view.updated)

@@ -21,6 +21,8 @@ MCO_VERSION = "v1"
 CONFIG_GROUP = "config.openshift.io"
 MCO_NAMESPACE = "openshift-machine-config-operator"
 OSIMAGEURL_CONFIGMAP = "machine-config-osimageurl"
+PULL_SECRET = ("openshift-config", "pull-secret")
+PARTIAL_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, application/json"
 
 
 def kubeconfig_paths(explicit: Optional[str], environ: Optional[Mapping[str, str]] = None) -> List[Path]:
@@ -97,6 +99,9 @@ class Cluster:
         if exc.status == 403:
             return ClusterAccessError(f"not allowed to {what}: {message or 'forbidden'}",
                                       hint="ask a cluster admin for that permission, or log in as one")
+        if exc.status == 409:
+            return RhcosLayerError(f"{what}: someone changed it meanwhile (HTTP 409 Conflict)",
+                                   hint="nothing was changed by this command: check the cluster and run it again")
         if exc.status == 404:
             from ..errors import ImageNotFound
 
@@ -142,3 +147,79 @@ class Cluster:
         api = CustomObjectsApi(self._api)
         return dict(self._call(f"get machineconfigpool {name}", api.get_cluster_custom_object, MCO_GROUP,
                                MCO_VERSION, "machineconfigpools", name))
+
+    def secret_data(self, namespace: str, name: str) -> Dict[str, bytes]:
+        """A Secret's decoded data. The values are secrets: never print or log them."""
+        import base64
+
+        from kubernetes.client import CoreV1Api
+
+        api = CoreV1Api(self._api)
+        response = self._call(f"get secret {namespace}/{name}", api.read_namespaced_secret, name, namespace,
+                              _preload_content=False)
+        import json
+
+        data = json.loads(response.data).get("data") or {}
+        return {str(key): base64.b64decode(str(value)) for key, value in data.items()}
+
+    def machineconfig(self, name: str) -> Optional[Dict[str, Any]]:
+        """The MachineConfig ``name``, or None when there is none."""
+        from ..errors import ImageNotFound
+
+        try:
+            return self._custom("get", f"get machineconfig {name}", "machineconfigs", name)
+        except ImageNotFound:
+            return None
+
+    def create_machineconfig(self, obj: Dict[str, Any], *, dry_run: bool = False) -> Dict[str, Any]:
+        name = str(obj["metadata"]["name"])
+        return self._custom("create", f"create machineconfig {name}", "machineconfigs", body=obj,
+                            dry_run=dry_run)
+
+    def replace_machineconfig(self, obj: Dict[str, Any], *, dry_run: bool = False) -> Dict[str, Any]:
+        """Update ``obj`` (which carries the resourceVersion it was read at: a concurrent change is a
+        conflict, not a silent overwrite)."""
+        name = str(obj["metadata"]["name"])
+        return self._custom("replace", f"update machineconfig {name}", "machineconfigs", name, body=obj,
+                            dry_run=dry_run)
+
+    def delete_machineconfig(self, name: str, resource_version: Optional[str] = None) -> None:
+        """Delete ``name``; with ``resource_version``, only if nobody changed it since it was read."""
+        body: Dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
+        if resource_version:
+            body["preconditions"] = {"resourceVersion": resource_version}
+        self._custom("delete", f"delete machineconfig {name}", "machineconfigs", name, body=body)
+
+    def _custom(self, verb: str, what: str, plural: str, name: Optional[str] = None,
+                body: Optional[Dict[str, Any]] = None, dry_run: bool = False) -> Dict[str, Any]:
+        from kubernetes.client import CustomObjectsApi
+
+        api = CustomObjectsApi(self._api)
+        extra: Dict[str, Any] = {"dry_run": "All"} if dry_run else {}
+        if verb == "get":
+            result = self._call(what, api.get_cluster_custom_object, MCO_GROUP, MCO_VERSION, plural, name)
+        elif verb == "create":
+            result = self._call(what, api.create_cluster_custom_object, MCO_GROUP, MCO_VERSION, plural, body,
+                                **extra)
+        elif verb == "replace":
+            result = self._call(what, api.replace_cluster_custom_object, MCO_GROUP, MCO_VERSION, plural, name,
+                                body, **extra)
+        else:
+            result = self._call(what, api.delete_cluster_custom_object, MCO_GROUP, MCO_VERSION, plural, name,
+                                body=body)
+        return dict(result or {})
+
+    def node_metadata(self, label_selector: str) -> List[Dict[str, Any]]:
+        """The metadata (labels, annotations) of the nodes ``label_selector`` selects, in one request.
+
+        Asks for PartialObjectMetadataList: a 2,000-node pool costs one small response, not a full
+        Node object per node, and no client-side model building.
+        """
+        import json
+
+        from kubernetes.client import CoreV1Api
+
+        api = CoreV1Api(self._api)
+        response = self._call("list nodes", api.list_node, label_selector=label_selector, _preload_content=False,
+                              _headers={"Accept": PARTIAL_METADATA_LIST})
+        return [dict(item.get("metadata") or {}) for item in json.loads(response.data).get("items") or []]

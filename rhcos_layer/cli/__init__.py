@@ -30,7 +30,9 @@ COMMANDS = {
     "build": ("build", "build_command", "Build the layered image (skipped when its inputs are unchanged)."),
     "push": ("push", "push_command", "Push the image and print its digest-pinned pullspec."),
     "render": ("render", "render_command", "Print the MachineConfig(s) that point pools at the image."),
+    "apply": ("apply", "apply_command", "Check, then point pools at the image and follow the rollout."),
     "status": ("status", "status_command", "Show what each pool runs, drift after an upgrade, and its nodes."),
+    "rollback": ("apply", "rollback_command", "Put pools back on the base image (or the previous one)."),
     "schema": ("init", "schema_command", "Print the JSON Schema of rhcos-layer.yaml."),
     "completion": ("completion", "completion_command", "Print the shell completion script."),
 }

@@ -1,0 +1,293 @@
+"""``rhcos-layer apply`` and ``rhcos-layer rollback``: write the pool's MachineConfig, follow the rollout."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
+import click
+
+from .options import Settings, cluster_options, output_option, project_option, registry_options
+
+if TYPE_CHECKING:
+    from ..apply import Plan
+    from ..rollout import Expectation
+    from ..terminal import Terminal
+
+
+def wait_options(func: Any) -> Any:
+    func = click.option("--timeout", default="0", show_default=True, metavar="DURATION",
+                        help="Stop waiting after this long (90s, 30m, 2h); 0: no limit. The rollout goes on.")(func)
+    func = click.option("--wait/--no-wait", default=None,
+                        help="Follow the rollout until every node is done (default: on a terminal).")(func)
+    func = click.option("--dry-run", is_flag=True,
+                        help="Run the checks against the cluster and show what would change; change nothing.")(func)
+    return func
+
+
+def _cluster_flags(kubeconfig: Optional[str], kube_context: Optional[str]) -> str:
+    flags = f" --kubeconfig {kubeconfig}" if kubeconfig else ""
+    return flags + (f" --context {kube_context}" if kube_context else "")
+
+
+def _follow(terminal: Terminal, cluster: Any, expectations: List[Tuple[str, Expectation]],
+            timeout: Optional[float], resume: str) -> List[Any]:
+    """Watch every pool to the end; Ctrl-C stops watching, never the rollout."""
+    from ..rollout import Watcher, wait_all
+    from ..terminal import RolloutDisplay
+
+    with RolloutDisplay(terminal) as display:
+        watchers = [Watcher(cluster, pool, expect, on_refresh=display.refresh) for pool, expect in expectations]
+        try:
+            wait_all(watchers, timeout)
+        except KeyboardInterrupt:
+            display.say(f"Stopped watching; the rollout goes on in the cluster. Follow it with: {resume}")
+            raise
+    return [w.view for w in watchers]
+
+
+@click.command("apply")
+@click.option("--pool", "pools", multiple=True, required=True, metavar="POOL",
+              help="Machine config pool to move to the image (repeatable).")
+@click.option("--image", metavar="REPO@sha256:DIGEST", help="The layered image (default: this project's last push).")
+@click.option("--ignore-preflight-errors", "ignored", multiple=True, metavar="CHECK[,CHECK]",
+              help="Apply although these checks fail: NodesCanPull, LoopbackRegistry, BaseMatches, PoolDegraded,"
+                   " PackageConflict, or all.")
+@click.option("--rollback-on-failure", is_flag=True,
+              help="When a node degrades during the rollout, put the pools back as they were.")
+@wait_options
+@registry_options
+@cluster_options
+@project_option
+@output_option
+@click.pass_obj
+def apply_command(settings: Settings, pools: Tuple[str, ...], image: Optional[str], ignored: Tuple[str, ...],
+                  rollback_on_failure: bool, dry_run: bool, wait: Optional[bool], timeout: str,
+                  authfile: Optional[str], cert_dir: Optional[str], tls_verify: bool, kubeconfig: Optional[str],
+                  kube_context: Optional[str], project_file: Optional[str], output: str) -> None:
+    """Point POOLs at the layered image: check, write one MachineConfig per pool, follow the rollout.
+
+    The checks refuse an image the nodes cannot pull or that was built on another base, a
+    degraded pool, a later MachineConfig that would win the merge, and layered RPMs that clash
+    with the pool's extensions. The Machine Config Operator then cordons, drains and reboots
+    each node. Applying the same image again changes nothing.
+    """
+    from pathlib import Path
+
+    from .. import apply as apply_mod
+    from ..adapters.cluster import Cluster
+    from ..rollout import Expectation, parse_duration
+    from ..trust import TLSSettings
+
+    terminal = settings.terminal()
+    limit = parse_duration(timeout)
+    ignore = apply_mod.parse_ignored(ignored)
+    image, source = _image_and_source(image, project_file)
+    tls = TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None)
+    flags = _cluster_flags(kubeconfig, kube_context)
+    pool_flags = " ".join(f"--pool {p}" for p in dict.fromkeys(pools))
+    with Cluster(kubeconfig, kube_context) as cluster:
+        plans = apply_mod.plan(cluster, list(pools), image, authfile=authfile, tls=tls, ignore=ignore,
+                               project=source)
+        for item in plans:
+            for warning in dict.fromkeys(item.warnings):
+                terminal.warning(warning)
+            for check in item.checks:
+                if check.ignored:
+                    terminal.warning(f"ignoring the failed check {check.name}: {check.message}")
+                elif check.ok:
+                    terminal.detail(f"{item.pool}: ok {check.name}: {check.message}")
+        apply_mod.refuse(plans)
+        if dry_run:
+            for item in plans:
+                apply_mod.execute(cluster, item, dry_run=True)  # the API server validates it too
+            _report(terminal, plans, output, dry_run=True)
+            return
+        written: List[Tuple[Plan, Dict[str, Any]]] = []
+        for item in plans:
+            written.append((item, apply_mod.execute(cluster, item)))
+            verb = {"create": "created", "update": "updated", "unchanged": "unchanged"}[item.action]
+            terminal.info(f"{item.pool}: MachineConfig {item.name} {verb} (osImageURL {item.image})")
+        if wait is None:
+            wait = terminal.live
+        views: List[Any] = []
+        if wait:
+            expectations = [(p.pool, Expectation(p.name, True, p.image)) for p in plans]
+            try:
+                views = _follow(terminal, cluster, expectations, limit,
+                                f"rhcos-layer status --watch {pool_flags}{flags}")
+            except Exception as exc:
+                from ..errors import RolloutFailed
+
+                if not isinstance(exc, RolloutFailed):
+                    raise
+                if not rollback_on_failure:
+                    exc.hint = f"roll back with: rhcos-layer rollback {pool_flags}{flags}"
+                    raise
+                _revert(terminal, cluster, written, limit, exc, pool_flags + flags)
+        else:
+            terminal.info(f"The Machine Config Operator rolls it out now; follow it with:"
+                          f" rhcos-layer status --watch {pool_flags}{flags}")
+    _report(terminal, plans, output, views=views)
+
+
+def _revert(terminal: Terminal, cluster: Any, written: List[Tuple[Plan, Dict[str, Any]]], limit: Optional[float],
+            failure: Exception, flags: str) -> None:
+    """--rollback-on-failure: undo each write, follow the pools back, then fail with the cause."""
+    from .. import apply as apply_mod
+    from ..errors import RolloutFailed
+    from ..rollout import Expectation
+
+    message = getattr(failure, "message", str(failure))
+    terminal.warning(f"{message}: rolling back (--rollback-on-failure)")
+    expectations = []
+    for item, obj in reversed(written):
+        if item.action == "unchanged":
+            continue
+        apply_mod.revert(cluster, item, obj)
+        old_image = str(((item.existing or {}).get("spec") or {}).get("osImageURL") or "") or None
+        expectations.append((item.pool, Expectation(item.name, item.action == "update", old_image)))
+        terminal.info(f"{item.pool}: MachineConfig {item.name} "
+                      + ("deleted" if item.action == "create" else f"put back to {old_image}"))
+    _follow(terminal, cluster, expectations, limit, f"rhcos-layer status --watch {flags}")
+    raise RolloutFailed(f"{message}; rolled back: the pools run what they ran before")
+
+
+def _image_and_source(image: Optional[str], project_file: Optional[str]) -> Tuple[str, Optional[str]]:
+    from .. import project as project_mod
+    from ..errors import InvalidInput
+
+    project = project_mod.find(project_file)
+    pushed = project.read_state().get("push", {})
+    if image is None:
+        image = pushed.get("pullspec")
+        if not image:
+            raise InvalidInput("no --image given and no push recorded for this project",
+                               hint="run `rhcos-layer push` first, or give --image REPO@sha256:...")
+        return str(image), str(project.path or project.root)
+    return image, (str(project.path or project.root) if pushed.get("pullspec") == image else None)
+
+
+def _report(terminal: Terminal, plans: List[Plan], output: str, *, dry_run: bool = False,
+            views: Optional[List[Any]] = None) -> None:
+    done = {v.name: v for v in views or [] if v is not None}
+    if output == "json":
+        items = []
+        for item in plans:
+            data = item.as_dict()
+            data["dry_run"] = dry_run
+            view = done.get(item.pool)
+            if view is not None:
+                data.update(rendered=view.target, machines=view.machines, updated=view.updated)
+            items.append(data)
+        terminal.json(items)
+        return
+    for item in plans:
+        if dry_run:
+            old = ((item.existing or {}).get("spec") or {}).get("osImageURL")
+            change = {"create": f"would create MachineConfig {item.name}",
+                      "update": f"would update MachineConfig {item.name} (from {old})",
+                      "unchanged": f"MachineConfig {item.name} already points at it: nothing to change"}[item.action]
+            terminal.result(f"{item.pool}: {change}: osImageURL {item.image}")
+            continue
+        view = done.get(item.pool)
+        if view is not None:
+            terminal.result(f"{item.pool}: {item.image} on {view.updated}/{view.machines} nodes ({view.target})")
+        else:
+            terminal.result(f"{item.pool}: {item.action} {item.name} -> {item.image}")
+
+
+@click.command("rollback")
+@click.option("--pool", "pools", multiple=True, required=True, metavar="POOL",
+              help="Machine config pool to put back (repeatable).")
+@click.option("--to-previous", is_flag=True,
+              help="Re-apply the image that was live before the last apply, instead of the base image.")
+@click.option("--ignore-preflight-errors", "ignored", multiple=True, metavar="CHECK[,CHECK]",
+              help="With --to-previous: apply although these checks fail (as for apply).")
+@wait_options
+@registry_options
+@cluster_options
+@output_option
+@click.pass_obj
+def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bool, ignored: Tuple[str, ...],
+                     dry_run: bool, wait: Optional[bool], timeout: str, authfile: Optional[str],
+                     cert_dir: Optional[str], tls_verify: bool, kubeconfig: Optional[str],
+                     kube_context: Optional[str], output: str) -> None:
+    """Put POOLs back on the release's base image by deleting the MachineConfigs rhcos-layer made.
+
+    Only MachineConfigs labelled as managed by rhcos-layer for that pool are deleted: never a
+    rendered-* one, never one rhcos-layer did not create. --to-previous re-applies the image that
+    was live before instead (recorded in the MachineConfig).
+    """
+    from pathlib import Path
+
+    from .. import apply as apply_mod
+    from ..adapters.cluster import Cluster
+    from ..errors import InvalidInput
+    from ..machineconfig import MANAGED_BY, MANAGED_BY_LABEL, PREVIOUS_ANNOTATION, ROLE_LABEL, name_for
+    from ..rollout import Expectation, parse_duration
+    from ..trust import TLSSettings
+
+    terminal = settings.terminal()
+    limit = parse_duration(timeout)
+    flags = _cluster_flags(kubeconfig, kube_context)
+    pool_flags = " ".join(f"--pool {p}" for p in dict.fromkeys(pools))
+    results: List[Dict[str, Any]] = []
+    expectations: List[Tuple[str, Expectation]] = []
+    with Cluster(kubeconfig, kube_context) as cluster:
+        known = {str(p["metadata"]["name"]) for p in cluster.pools()}
+        for pool in dict.fromkeys(pools):
+            if pool not in known:
+                raise InvalidInput(f"--pool {pool}: no such machine config pool (the cluster has:"
+                                   f" {', '.join(sorted(known))})")
+        if to_previous:
+            tls = TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None)
+            for pool in dict.fromkeys(pools):
+                mc = cluster.machineconfig(name_for(pool))
+                previous = ((mc or {}).get("metadata", {}).get("annotations") or {}).get(PREVIOUS_ANNOTATION)
+                if not mc or not previous:
+                    raise InvalidInput(f"--to-previous: pool {pool} has no earlier image recorded"
+                                       + ("" if mc else " (no MachineConfig from rhcos-layer)"),
+                                       hint=f"roll back to the base image with: rhcos-layer rollback --pool {pool}")
+                plans = apply_mod.plan(cluster, [pool], str(previous), authfile=authfile, tls=tls,
+                                       ignore=apply_mod.parse_ignored(ignored))
+                apply_mod.refuse(plans)
+                item = plans[0]
+                apply_mod.execute(cluster, item, dry_run=dry_run)
+                results.append({"pool": pool, "action": "re-apply" if item.action != "unchanged" else "unchanged",
+                                "machineconfigs": [item.name], "image": item.image, "dry_run": dry_run})
+                expectations.append((pool, Expectation(item.name, True, item.image)))
+        else:
+            for pool in dict.fromkeys(pools):
+                selector = f"{MANAGED_BY_LABEL}={MANAGED_BY},{ROLE_LABEL}={pool}"
+                ours = [mc for mc in cluster.machineconfigs(selector)
+                        if not str(mc["metadata"]["name"]).startswith("rendered-")]
+                for mc in ours:
+                    if not dry_run:
+                        cluster.delete_machineconfig(str(mc["metadata"]["name"]),
+                                                     str(mc["metadata"].get("resourceVersion") or "") or None)
+                names = sorted(str(mc["metadata"]["name"]) for mc in ours)
+                results.append({"pool": pool, "action": "delete" if names else "unchanged",
+                                "machineconfigs": names, "image": None, "dry_run": dry_run})
+                if names:
+                    expectations.append((pool, Expectation(name_for(pool), False)))
+        for r in results:
+            verb = {"delete": "would delete" if dry_run else "deleted", "unchanged": "nothing to roll back for",
+                    "re-apply": "would re-apply" if dry_run else "re-applied"}[r["action"]]
+            what = ", ".join(r["machineconfigs"]) or "no MachineConfig from rhcos-layer"
+            terminal.info(f"{r['pool']}: {verb} {what}" + (f" ({r['image']})" if r["image"] else ""))
+        if wait is None:
+            wait = terminal.live
+        if expectations and wait and not dry_run:
+            views = _follow(terminal, cluster, expectations, limit, f"rhcos-layer status --watch {pool_flags}{flags}")
+            for r in results:
+                for view in views:
+                    if view is not None and view.name == r["pool"]:
+                        r.update(rendered=view.target, machines=view.machines, updated=view.updated)
+    if output == "json":
+        terminal.json(results)
+        return
+    for r in results:
+        if "rendered" in r:
+            terminal.result(f"{r['pool']}: back on {r['rendered']} ({r['updated']}/{r['machines']} nodes)")
+        else:
+            terminal.result(f"{r['pool']}: {r['action']} {', '.join(r['machineconfigs']) or '-'}")
