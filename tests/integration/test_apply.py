@@ -20,7 +20,7 @@ from typing import Dict, Iterator, List
 import pytest
 
 from rhcos_layer import machineconfig
-from tests.integration.conftest import ROOT, Outcome
+from tests.integration.conftest import Outcome
 from tests.support.kube import KubeAPI, seed_openshift
 from tests.support.mco import SimulatedMCO
 
@@ -408,7 +408,7 @@ def test_rollback_to_previous_reapplies_the_image_that_was_live(tmp_path, pushed
 
 def _copy_image(registry, pullspec: str, repo: str) -> str:
     """Copy a pushed image to another repository of the registry (blob mounts, then the manifest)."""
-    source_repo = pullspec.split("/", 1)[1].split("@")[0]
+    source_repo = pullspec.split("/", 1)[1].split("@", maxsplit=1)[0]
     digest = pullspec.split("@")[1]
     manifest = registry.manifest(source_repo, digest)
     for blob in [manifest["config"], *manifest["layers"]]:
