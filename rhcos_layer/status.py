@@ -57,7 +57,7 @@ def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: 
     conditions = _condition_map(pool)
     return PoolStatus(
         name=name, image=image, layered=layered, base=base, built_on=built_on,
-        drift=bool(layered and built_on and built_on != base), rendered=rendered, target=target,
+        drift=bool(layered and built_on and _digest(built_on) != _digest(base)), rendered=rendered, target=target,
         updating=conditions.get("Updating") == "True" or (bool(target) and target != rendered),
         paused=bool(spec.get("paused")), machines=int(status.get("machineCount") or 0),
         updated=int(status.get("updatedMachineCount") or 0), ready=int(status.get("readyMachineCount") or 0),
@@ -65,6 +65,11 @@ def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: 
         unavailable=int(status.get("unavailableMachineCount") or 0),
         managed=sorted(str(mc["metadata"]["name"]) for mc in ours), conditions=conditions,
     )
+
+
+def _digest(pullspec: str) -> str:
+    """Compare bases by digest: a mirror's name differs, its digest does not."""
+    return pullspec.rpartition("@")[2] or pullspec
 
 
 def cluster_status(cluster: Any, pools: Optional[List[str]] = None) -> List[PoolStatus]:

@@ -420,3 +420,31 @@ def _copy_image(registry, pullspec: str, repo: str) -> str:
                                     "mediaType", "application/vnd.oci.image.manifest.v1+json")})
     assert response.status_code == 201, response.status_code
     return f"{registry.host}/{repo}@{response.headers['Docker-Content-Digest']}"
+
+
+def test_the_watch_on_a_2000_node_pool_costs_two_requests_per_refresh(
+        tmp_path, pushed, registry, fake_base, kube_api, kubeconfig, tool_env, monkeypatch, rhcos_layer):
+    user, password = registry.auth
+    secret = {"auths": {registry.host: {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}}}
+    seed_openshift(kube_api, workers=2000, base_image=fake_base.pullspec, pull_secret=secret)
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("RHCOS_LAYER_WATCH_INTERVAL", "0.1")
+    sim = SimulatedMCO(kube_api, step_delay=0.02)
+    sim.set_instant("worker")
+    sim.start()
+    try:
+        kube_api.reset_requests()
+        result = rhcos_layer(["apply", "--pool", "worker", "--image", pushed["image"], "--wait", "-o", "json",
+                              *LOOPBACK_OK], tmp_path)
+        assert result.code == 0, result.err
+        assert json.loads(result.out)[0]["updated"] == 2000
+    finally:
+        sim.stop()
+    sim.check()
+    pool_gets = kube_api.count("GET", "/apis/machineconfiguration.openshift.io/v1/machineconfigpools/worker")
+    node_lists = kube_api.count("GET", "/api/v1/nodes")
+    api = [r for r in kube_api.requests if r[1].startswith(("/api", "/apis"))]
+    assert pool_gets >= 1 and node_lists == pool_gets  # one pool GET and one node list per refresh
+    # everything else is fixed: 5 preflight reads, 1 write, at most 2 rendered-config reads
+    assert len(api) <= 2 * pool_gets + 8, [r[:2] for r in api if "nodes" not in r[1]]
+    assert not [r for r in api if r[1].startswith("/api/v1/nodes/")]  # never one request per node

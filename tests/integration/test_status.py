@@ -77,3 +77,39 @@ def test_status_of_a_2000_node_pool_costs_three_requests(tmp_path, kube_api, log
     assert json.loads(result.out)[0]["machines"] == 2000
     api_requests = [r for r in kube_api.requests if r[1].startswith(("/api", "/apis"))]
     assert len(api_requests) == 3, api_requests
+
+
+def test_status_watch_costs_three_requests_per_refresh_on_2000_nodes(tmp_path, kube_api, logged_in, rhcos_layer):
+    """The watch follows an update to its end; each refresh is the same three lists, not one per node."""
+    import threading
+    import time
+
+    seed = seed_openshift(kube_api, workers=2000)
+    target = "rendered-worker-" + "9" * 32
+    rendered = dict(kube_api.store.get("machineconfigs", seed.rendered["worker"]), metadata={"name": target})
+    kube_api.store.put(rendered)
+    kube_api.store.patch("machineconfigpools", "worker", {"spec": {"configuration": {"name": target}},
+                                                          "status": {"updatedMachineCount": 0}})
+    kube_api.reset_requests()
+
+    def finish_after_some_refreshes() -> None:
+        deadline = time.monotonic() + 60
+        while kube_api.count("GET", "/apis/machineconfiguration.openshift.io/v1/machineconfigpools") < 4:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.02)
+        kube_api.store.patch("machineconfigpools", "worker", {"status": {
+            "configuration": {"name": target}, "updatedMachineCount": 2000}})
+
+    finisher = threading.Thread(target=finish_after_some_refreshes)
+    finisher.start()
+    result = rhcos_layer(["status", "--watch", "--pool", "worker"], tmp_path,
+                         env={"RHCOS_LAYER_WATCH_INTERVAL": "0.05"})
+    finisher.join()
+    assert result.code == 0, result.err
+    assert "0/2000 updated" in result.out and "2000/2000 updated" in result.out
+    refreshes = kube_api.count("GET", "/apis/machineconfiguration.openshift.io/v1/machineconfigpools")
+    api_requests = [r for r in kube_api.requests if r[1].startswith(("/api", "/apis"))]
+    assert refreshes >= 5
+    assert len(api_requests) == 3 * refreshes, api_requests[:12]
+    assert not [r for r in api_requests if r[1].startswith("/api/v1/nodes")]
