@@ -448,3 +448,11 @@ def test_the_watch_on_a_2000_node_pool_costs_two_requests_per_refresh(
     # everything else is fixed: 5 preflight reads, 1 write, at most 2 rendered-config reads
     assert len(api) <= 2 * pool_gets + 8, [r[:2] for r in api if "nodes" not in r[1]]
     assert not [r for r in api if r[1].startswith("/api/v1/nodes/")]  # never one request per node
+
+
+def test_an_unknown_pool_is_named_with_the_ones_there_are(tmp_path, pushed, cluster, kube_api, rhcos_layer):
+    for command in (["apply", "--image", pushed["image"], *LOOPBACK_OK], ["rollback"]):
+        result = rhcos_layer([*command, "--pool", "infra"], tmp_path)
+        assert result.code == 3, result.err
+        assert "--pool infra: no such machine config pool (the cluster has: master, worker)" in result.err
+    assert _writes(kube_api) == []
