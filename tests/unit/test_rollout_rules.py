@@ -133,3 +133,45 @@ def test_layered_packages_and_their_conflicts_with_a_pool() -> None:
         "the layered usbguard conflicts with the pool's extension usbguard",
     ]
     assert lint.conflicts(packages, lint.PoolFacts("worker")) == []
+
+
+class _Tty:
+    """A terminal-like stream: rich draws on it as on a real one."""
+
+    def __init__(self) -> None:
+        import io
+
+        self.buffer = io.StringIO()
+
+    def write(self, text: str) -> int:
+        return self.buffer.write(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_the_rollout_display_shows_each_node_move(live: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rhcos_layer.terminal import RolloutDisplay, Terminal
+
+    monkeypatch.delenv("TERM", raising=False)
+    err = _Tty() if live else io.StringIO()
+    terminal = Terminal(color=False, stdout=io.StringIO(), stderr=err)  # type: ignore[arg-type]
+    assert terminal.live is live
+    view = rollout.PoolView("worker", TARGET, "rendered-worker-old", ["99-zz-rhcos-layer-0-worker"], 3, 1, 3, 0,
+                            False, False)
+    with RolloutDisplay(terminal) as display:
+        display.refresh(view, False, [])
+        display.refresh(view, True, [rollout.NodeState("worker-0", rollout.DRAINING)])
+        display.refresh(view, True, [rollout.NodeState("worker-1", rollout.DEGRADED, "pull failed")])
+    text = err.buffer.getvalue() if live else err.getvalue()  # type: ignore[union-attr]
+    assert "worker: waiting for the Machine Config Operator to render the new config" in text
+    assert f"worker: rolling out {TARGET} to 3 node(s)" in text
+    assert "  worker-0: cordoned, draining" in text
+    assert "  worker-1: degraded: pull failed" in text
+    assert ("worker: 1/3 nodes updated" in text) is not live  # plain lines; a bar on a terminal
