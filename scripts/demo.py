@@ -1,25 +1,37 @@
 """The end-to-end demo: a local stand-in for a real setup, then the commands a user runs.
 
 It starts a registry on 127.0.0.1 (TLS with its own CA, password auth) holding a small fake
-RHCOS base image (the test rig in tests/support builds both offline), then runs `rhcos-layer
-init`, `lint`, `build` and `push` as a user would,
-with a private Podman store so nothing of yours is touched. Everything is removed at the end.
+RHCOS base image and a synthetic 4.16.3 release payload (the test rig in tests/support builds
+them offline), then runs `rhcos-layer resolve`, `init --release`, `lint`, `build` (twice: the
+second is skipped) and `push` as a user would, with a private Podman store so nothing of yours
+is touched.
+
+It then rolls the pushed image out on an emulated OpenShift cluster: an emulated API server on
+127.0.0.1 (4.16.3 on the fake base, its global pull secret holding the registry's credentials,
+3 master and 3 worker nodes) with a simulated Machine Config Operator that cordons, drains and
+reboots each node in a few tenths of a second. It runs `status`, `apply --wait` (the project's
+last push; the rollout's progress is printed node by node), `status`, `rollback --wait` and
+`status` against the worker pool. Everything is stopped and removed at the end.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.fakebase import build_fake_base  # noqa: E402
+from tests.support.kube import KubeAPI, seed_openshift  # noqa: E402
+from tests.support.mco import SimulatedMCO  # noqa: E402
 from tests.support.payload import push_release_payload  # noqa: E402
 from tests.support.podman import PodmanStore  # noqa: E402
 from tests.support.registry import Registry  # noqa: E402
@@ -32,20 +44,35 @@ def say(text: str) -> None:
 
 
 def run(args: list, env: dict, cwd: Path) -> str:
+    """Run rhcos-layer, show its output; its last stdout line is returned.
+
+    Only stdout is captured (and shown once the command ends); stderr is inherited, so progress
+    (the build's steps, the rollout's node-by-node lines) reaches the terminal as it happens."""
     shown = " ".join(shlex.quote(str(a)) for a in ["rhcos-layer", *args])
     print(f"$ {shown}", flush=True)
     proc = subprocess.run([*TOOL, *args], env=env, cwd=cwd, stdout=subprocess.PIPE, text=True, check=False)
+    sys.stderr.flush()
     sys.stdout.write(proc.stdout)
+    sys.stdout.flush()
     if proc.returncode != 0:
         raise SystemExit(f"demo failed: rhcos-layer exited with {proc.returncode}")
     return proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
 
 
+def pull_secret(registry: Registry) -> dict:
+    """The cluster's global pull secret: a docker config JSON with the registry's credentials."""
+    user, password = registry.auth
+    return {"auths": {registry.host: {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}}}
+
+
 def main() -> int:
+    started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="rhcos-layer-demo-"))
     registry = Registry(work / "registry")
     base_store = PodmanStore(work / "base-store")
     user_store = PodmanStore(work / "user-store")
+    api = None
+    mco = None
     try:
         say("Starting a local registry (TLS, password) with a fake RHCOS base image")
         registry.start()
@@ -75,11 +102,49 @@ def main() -> int:
         say("Push: the digest printed is the one the registry serves")
         pullspec = run(["push", *certs], env, project)
 
+        say("Starting an emulated OpenShift 4.16.3 cluster (API server and a simulated Machine Config Operator)")
+        api = KubeAPI().start()
+        seed = seed_openshift(api, base_image=base.pullspec, version="4.16.3",
+                              release_image=payload.pullspec_digest, pull_secret=pull_secret(registry))
+        mco = SimulatedMCO(api, step_delay=0.3).start()
+        kubeconfig = api.write_kubeconfig(work / "kube" / "config")
+        env["KUBECONFIG"] = str(kubeconfig)
+        env["RHCOS_LAYER_WATCH_INTERVAL"] = "0.2"
+        print(f"API server: {api.url} (kubeconfig {kubeconfig}, 0600)\n"
+              f"pools: master, worker (3 nodes each), on the release's base {seed.base_image}\n"
+              f"pull secret: openshift-config/pull-secret holds the credentials for {registry.host}")
+
+        say("Status: the worker pool runs the release's base image")
+        run(["status", "--pool", "worker"], env, project)
+        say("Apply: the project's last push, to the worker pool, following the rollout node by node")
+        print("(--ignore-preflight-errors LoopbackRegistry only because this demo's registry is on 127.0.0.1 "
+              "and its nodes are simulated: real nodes cannot pull from a loopback address)")
+        applied = run(["apply", "--pool", "worker", "--wait", "--ignore-preflight-errors", "LoopbackRegistry",
+                       *certs], env, project)
+        say("Status: every worker now boots the layered image")
+        run(["status", "--pool", "worker"], env, project)
+        say("Rollback: delete rhcos-layer's MachineConfig, the workers go back to the base image")
+        back = run(["rollback", "--pool", "worker", "--wait"], env, project)
+        say("Status: the worker pool is back on the release's base image")
+        run(["status", "--pool", "worker"], env, project)
+        mco.check()
+        api.check()
+
         say("Done")
         print(f"image ID: {image_id}")
         print(f"digest-pinned pullspec: {pullspec}")
+        print(f"applied: {applied}")
+        print(f"rolled back: {back}")
+        print(f"demo complete in {time.monotonic() - started:.0f} s: built, pushed, rolled out to the 3 worker"
+              " nodes, rolled back to the release's base")
         return 0
     finally:
+        try:  # the simulator first (it writes to the API's store), then the API server
+            if mco is not None:
+                mco.stop()
+        finally:
+            if api is not None:
+                api.stop()
         user_store.cleanup()
         base_store.cleanup()
         registry.stop()
