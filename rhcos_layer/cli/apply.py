@@ -257,6 +257,8 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
                                 "machineconfigs": [item.name], "image": item.image, "dry_run": dry_run})
                 expectations.append((pool, Expectation(item.name, True, item.image)))
         else:
+            if wait or (wait is None and terminal.live):
+                cluster.preload_nodes_api()
             for pool in dict.fromkeys(pools):
                 selector = f"{MANAGED_BY_LABEL}={MANAGED_BY},{ROLE_LABEL}={pool}"
                 ours = [mc for mc in cluster.machineconfigs(selector)
