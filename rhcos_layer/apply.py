@@ -201,7 +201,7 @@ def _condition(pool: Dict[str, Any], kind: str) -> Dict[str, Any]:
 
 @dataclass
 class ClusterFacts:
-    """Everything plan() needs from the cluster, read once for all pools (five requests)."""
+    """Everything plan() needs from the cluster, read once for all pools (four requests)."""
 
     base: str
     pools: Dict[str, Dict[str, Any]]

@@ -25,7 +25,9 @@ class Terminal:
         if color is None:
             color = not os.environ.get("NO_COLOR")
         self.color = color
-        self.live = _isatty(self.stderr) and not quiet and os.environ.get("TERM") != "dumb"
+        #: a person is watching stderr (commands that wait by default do so then, even with -q)
+        self.interactive = _isatty(self.stderr)
+        self.live = self.interactive and not quiet and os.environ.get("TERM") != "dumb"
 
     # -- results: stdout ---------------------------------------------------------------------
 

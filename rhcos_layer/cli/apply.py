@@ -75,11 +75,12 @@ def apply_command(settings: Settings, pools: Tuple[str, ...], image: Optional[st
 
     from .. import apply as apply_mod
     from ..adapters.cluster import Cluster
-    from ..rollout import Expectation, parse_duration
+    from ..rollout import Expectation, interval, parse_duration
     from ..trust import TLSSettings
 
     terminal = settings.terminal()
     limit = parse_duration(timeout)
+    interval()  # a bad RHCOS_LAYER_WATCH_INTERVAL stops us before anything is written
     ignore = apply_mod.parse_ignored(ignored)
     image, source = _image_and_source(image, project_file)
     tls = TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None)
@@ -108,7 +109,7 @@ def apply_command(settings: Settings, pools: Tuple[str, ...], image: Optional[st
             verb = {"create": "created", "update": "updated", "unchanged": "unchanged"}[item.action]
             terminal.info(f"{item.pool}: MachineConfig {item.name} {verb} (osImageURL {item.image})")
         if wait is None:
-            wait = terminal.live
+            wait = terminal.interactive
         views: List[Any] = []
         if wait:
             expectations = [(p.pool, Expectation(p.name, True, p.image)) for p in plans]
@@ -224,11 +225,12 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
     from ..adapters.cluster import Cluster
     from ..errors import InvalidInput
     from ..machineconfig import MANAGED_BY, MANAGED_BY_LABEL, PREVIOUS_ANNOTATION, ROLE_LABEL, name_for
-    from ..rollout import Expectation, parse_duration
+    from ..rollout import Expectation, interval, parse_duration
     from ..trust import TLSSettings
 
     terminal = settings.terminal()
     limit = parse_duration(timeout)
+    interval()  # a bad RHCOS_LAYER_WATCH_INTERVAL stops us before anything is written
     flags = _cluster_flags(kubeconfig, kube_context)
     pool_flags = " ".join(f"--pool {p}" for p in dict.fromkeys(pools))
     results: List[Dict[str, Any]] = []
@@ -241,6 +243,7 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
                                    f" {', '.join(sorted(known))})")
         if to_previous:
             tls = TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None)
+            plans = []
             for pool in dict.fromkeys(pools):
                 mc = cluster.machineconfig(name_for(pool))
                 previous = ((mc or {}).get("metadata", {}).get("annotations") or {}).get(PREVIOUS_ANNOTATION)
@@ -248,16 +251,17 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
                     raise InvalidInput(f"--to-previous: pool {pool} has no earlier image recorded"
                                        + ("" if mc else " (no MachineConfig from rhcos-layer)"),
                                        hint=f"roll back to the base image with: rhcos-layer rollback --pool {pool}")
-                plans = apply_mod.plan(cluster, [pool], str(previous), authfile=authfile, tls=tls,
-                                       ignore=apply_mod.parse_ignored(ignored))
-                apply_mod.refuse(plans)
-                item = plans[0]
+                plans += apply_mod.plan(cluster, [pool], str(previous), authfile=authfile, tls=tls,
+                                        ignore=apply_mod.parse_ignored(ignored))
+            apply_mod.refuse(plans)  # every pool checked before any is changed
+            for item in plans:
                 apply_mod.execute(cluster, item, dry_run=dry_run)
-                results.append({"pool": pool, "action": "re-apply" if item.action != "unchanged" else "unchanged",
-                                "machineconfigs": [item.name], "image": item.image, "dry_run": dry_run})
-                expectations.append((pool, Expectation(item.name, True, item.image)))
+                results.append({"pool": item.pool, "action": "re-apply" if item.action != "unchanged" else
+                                "unchanged", "machineconfigs": [item.name], "image": item.image,
+                                "dry_run": dry_run})
+                expectations.append((item.pool, Expectation(item.name, True, item.image)))
         else:
-            if wait or (wait is None and terminal.live):
+            if wait or (wait is None and terminal.interactive):
                 cluster.preload_nodes_api()
             for pool in dict.fromkeys(pools):
                 selector = f"{MANAGED_BY_LABEL}={MANAGED_BY},{ROLE_LABEL}={pool}"
@@ -273,12 +277,15 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
                 if names:
                     expectations.append((pool, Expectation(name_for(pool), False)))
         for r in results:
-            verb = {"delete": "would delete" if dry_run else "deleted", "unchanged": "nothing to roll back for",
+            if r["action"] == "unchanged" and not r["machineconfigs"]:
+                terminal.info(f"{r['pool']}: nothing to roll back: no MachineConfig from rhcos-layer")
+                continue
+            verb = {"delete": "would delete" if dry_run else "deleted", "unchanged": "already on",
                     "re-apply": "would re-apply" if dry_run else "re-applied"}[r["action"]]
-            what = ", ".join(r["machineconfigs"]) or "no MachineConfig from rhcos-layer"
-            terminal.info(f"{r['pool']}: {verb} {what}" + (f" ({r['image']})" if r["image"] else ""))
+            terminal.info(f"{r['pool']}: {verb} {', '.join(r['machineconfigs'])}"
+                          + (f" ({r['image']})" if r["image"] else ""))
         if wait is None:
-            wait = terminal.live
+            wait = terminal.interactive
         if expectations and wait and not dry_run:
             views = _follow(terminal, cluster, expectations, limit, f"rhcos-layer status --watch {pool_flags}{flags}")
             for r in results:
