@@ -80,20 +80,13 @@ class ProgressReporter(Reporter):
 
     def __enter__(self) -> ProgressReporter:
         if self.terminal.live:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-
-            console = Console(file=self.terminal.stderr, no_color=not self.terminal.color)
-            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                      MofNCompleteColumn(), console=console, transient=True)
-            self._progress.start()
+            self._progress = _start_progress(self.terminal)
             self._task = self._progress.add_task(self.title, total=None)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
+        _stop_progress(self._progress)
+        self._progress = None
 
     def _print(self, text: str) -> None:
         if self._progress is not None:
@@ -128,6 +121,25 @@ class ProgressReporter(Reporter):
             self._print("  " + line.rstrip())
 
 
+def _start_progress(terminal: Terminal, unit: str = "") -> Any:
+    """A started rich progress display on the terminal's stderr: spinner, text, bar, n/m (unit)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+    console = Console(file=terminal.stderr, no_color=not terminal.color)
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    if unit:
+        columns.append(TextColumn(unit))
+    progress = Progress(*columns, console=console, transient=True)
+    progress.start()
+    return progress
+
+
+def _stop_progress(progress: Any) -> None:
+    if progress is not None:
+        progress.stop()
+
+
 def _isatty(stream: TextIO) -> bool:
     try:
         return stream.isatty()
@@ -148,20 +160,12 @@ class RolloutDisplay:
 
     def __enter__(self) -> RolloutDisplay:
         if self.terminal.live:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-
-            console = Console(file=self.terminal.stderr, no_color=not self.terminal.color)
-            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                      MofNCompleteColumn(), TextColumn("nodes updated"), console=console,
-                                      transient=True)
-            self._progress.start()
+            self._progress = _start_progress(self.terminal, "nodes updated")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
+        _stop_progress(self._progress)
+        self._progress = None
 
     def say(self, text: str) -> None:
         if self.terminal.quiet:
