@@ -456,3 +456,18 @@ def test_an_unknown_pool_is_named_with_the_ones_there_are(tmp_path, pushed, clus
         assert result.code == 3, result.err
         assert "--pool infra: no such machine config pool (the cluster has: master, worker)" in result.err
     assert _writes(kube_api) == []
+
+
+def test_kubectl_reads_what_apply_wrote(tmp_path, pushed, cluster, kube_api, sim, kubectl, rhcos_layer):
+    """The real kubectl, against the same emulator, sees the MachineConfig and the pool as apply left them."""
+    assert rhcos_layer(["apply", "--pool", "worker", "--image", pushed["image"], "--wait", *LOOPBACK_OK],
+                       tmp_path).code == 0
+    got = kubectl("get", "mc", MC_NAME, "-o", "json")
+    assert got.returncode == 0, got.stderr
+    mc = json.loads(got.stdout)
+    assert mc["spec"]["osImageURL"] == pushed["image"]
+    assert mc["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "rhcos-layer"
+    listed = kubectl("get", "mc", "-l", "app.kubernetes.io/managed-by=rhcos-layer", "-o", "name")
+    assert listed.stdout.split() == [f"machineconfig.machineconfiguration.openshift.io/{MC_NAME}"]
+    pools = kubectl("get", "mcp", "worker", "-o", "jsonpath={.status.updatedMachineCount}/{.status.machineCount}")
+    assert pools.stdout == "3/3", pools.stderr
