@@ -6,7 +6,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from . import __version__, auth, containerfile, reference
 from .context import BuildContext, collect, inputs_digest, make_tar
@@ -14,6 +14,9 @@ from .errors import InvalidInput
 from .progress import Reporter, safety_warnings
 from .project import PROJECT_FILE, STATE_FILE, Project
 from .trust import TLSSettings
+
+if TYPE_CHECKING:
+    from .adapters.engine import Engine
 
 INPUTS_LABEL = "io.rhcos-layer.inputs-digest"
 VERSION_LABEL = "io.rhcos-layer.version"
@@ -233,21 +236,29 @@ def default_tag(project: Project, digest: str) -> str:
     return f"localhost/rhcos-layer/{name}:{digest[7:19]}"
 
 
-def build(options: BuildOptions, reporter: Optional[Reporter] = None) -> BuildResult:
-    """Build the image (or reuse one with the same inputs digest) and record it in the state file."""
-    from .adapters import engine as engine_mod
+def build(options: BuildOptions, reporter: Optional[Reporter] = None, engine: Optional[Engine] = None) -> BuildResult:
+    """Build the image (or reuse one with the same inputs digest) and record it in the state file.
 
+    ``engine``: one the caller started (``engine.start()``) as early as it could and closes;
+    without it, one is started here, before the inputs are read, and closed before returning.
+    Either way a private service's start-up overlaps the reading, hashing and linting.
+    """
     report = reporter or Reporter()
+    if engine is None:
+        from .adapters import engine as engine_mod
+
+        with engine_mod.start(options.isolation) as own:
+            return build(options, report, own)
     prepared = prepare(options)
     authfile = auth.resolve(options.authfile)
     report.phase("Connecting to Podman")
-    with engine_mod.connect(options.isolation) as engine:
-        for warning in prepared.warnings + safety_warnings(engine.url, options.tls.verify, prepared.base.registry):
-            report.warning(warning)
-        result = _reuse(engine, prepared, options.project, report) if not options.no_cache else None
-        if result is None:
-            _ensure_base(engine, prepared.base, authfile, options, report)
-            result = _run_build(engine, prepared, authfile, options, report)
+    engine.ready()
+    for warning in prepared.warnings + safety_warnings(engine.url, options.tls.verify, prepared.base.registry):
+        report.warning(warning)
+    result = _reuse(engine, prepared, options.project, report) if not options.no_cache else None
+    if result is None:
+        _ensure_base(engine, prepared.base, authfile, options, report)
+        result = _run_build(engine, prepared, authfile, options, report)
     entry = {
         "image_id": result.image_id,
         "inputs_digest": result.inputs_digest,
