@@ -19,9 +19,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import time
 import urllib.parse
+
+# the C socket type that socket.socket extends: all a unix-socket client needs, without
+# socket.py's import (selectors, array and four enums built from the C module's constants)
+from _socket import AF_UNIX, SOCK_STREAM
+from _socket import socket as _unix_socket
 from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from ..errors import (
@@ -108,7 +112,7 @@ class _SocketTransport:
             body.seek(0)
         lines = [f"{method} {prefix}{path}{query} HTTP/1.0", "Host: d", f"Content-Length: {size}"]
         lines += [f"{key}: {value}" for key, value in (headers or {}).items()]
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = _unix_socket(AF_UNIX, SOCK_STREAM)
         try:
             sock.settimeout(timeout)
             sock.connect(self.path)
