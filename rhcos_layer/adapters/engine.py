@@ -264,6 +264,11 @@ class Engine:
 
     # -- plumbing ---------------------------------------------------------------------------
 
+    @property
+    def local(self) -> bool:
+        """On a unix socket: each request has its own connection, so threads may share the Engine."""
+        return _socket_path(self.url) is not None
+
     def ready(self) -> None:
         """Return once the service answers; raise why it cannot (found or started by start())."""
         if self._error is not None:
