@@ -7,7 +7,8 @@
   `podman build` (target <= 0.5x).
 
 Runs on the test rig (tests/support): a local registry, the fake RHCOS base, private stores.
-Each pair runs interleaved, ROUNDS times; the medians are compared.
+Each pair runs interleaved, ROUNDS times after one unmeasured warm-up round (the first run
+of each side pays for cold page caches); the medians are compared.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def timed(command: List[str], env: Dict[str, str], cwd: Path) -> float:
 
 
 def pair(rounds: int, first: Callable[[int], float], second: Callable[[int], float]) -> tuple[float, float]:
+    first(-1)  # warm-up, not measured
+    second(-1)
     a, b = [], []
     for i in range(rounds):
         a.append(first(i))

@@ -6,7 +6,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from . import __version__, auth, containerfile, reference
 from .context import BuildContext, collect, inputs_digest, make_tar
@@ -14,6 +14,9 @@ from .errors import InvalidInput
 from .progress import Reporter, safety_warnings
 from .project import PROJECT_FILE, STATE_FILE, Project
 from .trust import TLSSettings
+
+if TYPE_CHECKING:
+    from .adapters.engine import Engine
 
 INPUTS_LABEL = "io.rhcos-layer.inputs-digest"
 VERSION_LABEL = "io.rhcos-layer.version"
@@ -239,21 +242,29 @@ def default_tag(project: Project, digest: str) -> str:
     return f"localhost/rhcos-layer/{name}:{digest[7:19]}"
 
 
-def build(options: BuildOptions, reporter: Optional[Reporter] = None) -> BuildResult:
-    """Build the image (or reuse one with the same inputs digest) and record it in the state file."""
-    from .adapters import engine as engine_mod
+def build(options: BuildOptions, reporter: Optional[Reporter] = None, engine: Optional[Engine] = None) -> BuildResult:
+    """Build the image (or reuse one with the same inputs digest) and record it in the state file.
 
+    ``engine``: one the caller started (``engine.start()``) as early as it could and closes;
+    without it, one is started here, before the inputs are read, and closed before returning.
+    Either way a private service's start-up overlaps the reading, hashing and linting.
+    """
     report = reporter or Reporter()
+    if engine is None:
+        from .adapters import engine as engine_mod
+
+        with engine_mod.start(options.isolation) as own:
+            return build(options, report, own)
     prepared = prepare(options)
     authfile = auth.resolve(options.authfile)
     report.phase("Connecting to Podman")
-    with engine_mod.connect(options.isolation) as engine:
-        for warning in prepared.warnings + safety_warnings(engine.url, options.tls.verify, prepared.base.registry):
-            report.warning(warning)
-        result = _reuse(engine, prepared, options.project, report) if not options.no_cache else None
-        if result is None:
-            _ensure_base(engine, prepared.base, authfile, options, report)
-            result = _run_build(engine, prepared, authfile, options, report)
+    engine.ready()
+    for warning in prepared.warnings + safety_warnings(engine.url, options.tls.verify, prepared.base.registry):
+        report.warning(warning)
+    result, base_present = _reuse(engine, prepared, options.project, report) if not options.no_cache else (None, None)
+    if result is None:
+        _ensure_base(engine, prepared.base, authfile, options, report, base_present)
+        result = _run_build(engine, prepared, authfile, options, report)
     entry = {
         "image_id": result.image_id,
         "inputs_digest": result.inputs_digest,
@@ -268,13 +279,25 @@ def build(options: BuildOptions, reporter: Optional[Reporter] = None) -> BuildRe
     return result
 
 
-def _reuse(engine: Any, prepared: PreparedBuild, project: Project, report: Reporter) -> Optional[BuildResult]:
-    """The image already built from these exact inputs, if the store still has it."""
+def _reuse(engine: Any, prepared: PreparedBuild, project: Project,
+           report: Reporter) -> Tuple[Optional[BuildResult], Optional[bool]]:
+    """The image already built from these exact inputs, if the store still has it; and whether
+    the store has the base, when that was found out on the way (else None)."""
+    base_present: Optional[bool] = None
     candidate = _recorded_image(engine, project, prepared.inputs_digest)
     if candidate is None:
-        found = engine.images_with_label(INPUTS_LABEL, prepared.inputs_digest)
+        # the label search reads every image in the store (~1 ms each): look for the base
+        # meanwhile, over a second connection, as a build would do it next
+        base_check = _Concurrently(engine.image_exists, prepared.base.pinned()) if engine.local else None
+        try:
+            found = engine.images_with_label(INPUTS_LABEL, prepared.inputs_digest)
+        except BaseException:
+            if base_check is not None:
+                base_check.wait()  # its own outcome does not matter any more
+            raise
+        base_present = base_check.result() if base_check is not None else None
         if not found:
-            return None
+            return None, base_present
         candidate = max(found, key=lambda image: image.get("Created", 0))
     image_id = str(candidate["Id"])
     report.phase("Inputs unchanged: reusing the image built from them")
@@ -284,7 +307,34 @@ def _reuse(engine: Any, prepared: PreparedBuild, project: Project, report: Repor
         if f"{ref.name}:{ref.tag or 'latest'}" not in present:
             engine.tag(image_id, ref.name, ref.tag or "latest")
     return BuildResult(image_id, prepared.inputs_digest, prepared.base.pinned(), prepared.tags, True,
-                       prepared.containerfile_display)
+                       prepared.containerfile_display), base_present
+
+
+class _Concurrently:
+    """``func(*args)`` run in a thread; ``result()`` waits for it and returns or raises what it did."""
+
+    def __init__(self, func: Callable[..., Any], *args: Any) -> None:
+        import threading
+
+        self._outcome: Tuple[Any, Optional[BaseException]] = (None, None)
+        self._thread = threading.Thread(target=self._run, args=(func, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, func: Callable[..., Any], args: Tuple[Any, ...]) -> None:
+        try:
+            self._outcome = (func(*args), None)
+        except BaseException as exc:  # handed to the waiting thread
+            self._outcome = (None, exc)
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Any:
+        self._thread.join()
+        value, error = self._outcome
+        if error is not None:
+            raise error
+        return value
 
 
 def _recorded_image(engine: Any, project: Project, digest: str) -> Optional[Dict[str, Any]]:
@@ -311,10 +361,11 @@ def _recorded_image(engine: Any, project: Project, digest: str) -> Optional[Dict
 
 
 def _ensure_base(engine: Any, base: reference.ImageReference, authfile: auth.AuthFile, options: BuildOptions,
-                 report: Reporter) -> None:
-    """Pull the base unless the store has it; check access first so errors are one clear line."""
+                 report: Reporter, present: Optional[bool] = None) -> None:
+    """Pull the base unless the store has it (``present``: already looked up); check access
+    first so errors are one clear line."""
     pinned = base.pinned()
-    if engine.image_exists(pinned):
+    if present if present is not None else engine.image_exists(pinned):
         return
     from .adapters.registry import RegistryClient
 

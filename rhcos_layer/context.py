@@ -7,7 +7,6 @@ content. Secrets are not part of it (their content must not leave a trace in a l
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -21,6 +20,11 @@ from .errors import InvalidInput
 
 if TYPE_CHECKING:
     import tarfile
+    from typing import Protocol
+
+    class _Hash(Protocol):
+        def update(self, data: bytes, /) -> None: ...
+        def hexdigest(self) -> str: ...
 
 IGNORE_FILES = (".containerignore", ".dockerignore")
 GENERATED_PREFIX = ".rhcos-layer-"
@@ -39,6 +43,7 @@ class BuildContext:
     root: Path
     files: List[ContextFile]
     excluded: List[str] = field(default_factory=list)
+    size: int = 0  # bytes in the regular files, as collected
 
 
 def _read_ignore(root: Path) -> List[Tuple[bool, Pattern[str]]]:
@@ -106,6 +111,7 @@ def collect(root: Path, skip: Sequence[Path] = ()) -> BuildContext:
     skip_resolved = {p.resolve() for p in skip}
     files: List[ContextFile] = []
     excluded: List[str] = []
+    size = 0
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         base = Path(dirpath)
@@ -122,12 +128,36 @@ def collect(root: Path, skip: Sequence[Path] = ()) -> BuildContext:
                 files.append(ContextFile(rel, path, stat.S_IMODE(info.st_mode), os.readlink(path)))
             elif stat.S_ISREG(info.st_mode):
                 files.append(ContextFile(rel, path, stat.S_IMODE(info.st_mode)))
+                size += info.st_size
         dirnames[:] = [d for d in dirnames if not (base / d).is_symlink()]
-    return BuildContext(root, files, excluded)
+    return BuildContext(root, files, excluded, size)
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+# Below this many bytes of context, hash with CPython's built-in SHA-256: importing hashlib
+# loads OpenSSL's libcrypto, which costs more (a few ms at every build) than it saves.
+_SMALL_CONTEXT = 1 << 20
+
+
+def _sha256(small: bool) -> _Hash:
+    """A new SHA-256 hash object (the same digests either way)."""
+    if small:
+        try:
+            from _sha256 import sha256 as builtin  # CPython up to 3.11
+        except ImportError:
+            try:
+                from _sha2 import sha256 as builtin  # CPython 3.12+
+            except ImportError:
+                builtin = None
+        if builtin is not None:
+            hasher: _Hash = builtin()
+            return hasher
+    import hashlib
+
+    return hashlib.sha256()
+
+
+def _file_sha256(path: Path, small: bool = False) -> str:
+    digest = _sha256(small)
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
@@ -137,9 +167,10 @@ def _file_sha256(path: Path) -> str:
 def inputs_digest(containerfile_text: str, base: str, build_args: Mapping[str, str], context: BuildContext,
                   extra: Optional[Mapping[str, str]] = None) -> str:
     """sha256 over the build's inputs; ``extra`` adds what goes into labels (the release version)."""
+    small = context.size <= _SMALL_CONTEXT
     files = []
     for item in context.files:
-        content = "link:" + item.link_target if item.link_target is not None else _file_sha256(item.path)
+        content = "link:" + item.link_target if item.link_target is not None else _file_sha256(item.path, small)
         files.append([item.relpath, oct(item.mode & 0o7777), content])
     document = {
         "containerfile": containerfile_text,
@@ -150,7 +181,9 @@ def inputs_digest(containerfile_text: str, base: str, build_args: Mapping[str, s
     if extra:
         document["extra"] = sorted(extra.items())
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+    digest = _sha256(small)
+    digest.update(canonical)
+    return "sha256:" + digest.hexdigest()
 
 
 @dataclass

@@ -3,7 +3,8 @@
 Where the service is: ``CONTAINER_HOST`` when set (it must answer), else the default socket
 (``/run/podman/podman.sock`` for root, ``$XDG_RUNTIME_DIR/podman/podman.sock`` otherwise), else
 a private ``podman system service`` started on a temporary socket for the length of the
-command and stopped after it.
+command and stopped after it. :func:`start` spawns that service without waiting for it, so
+that its start-up (about 0.1 s) overlaps the caller's own work; the first request waits.
 
 Work-arounds for podman-py 5.x against Podman 4.3 (see docs/engine.md):
 - ``images.build`` ignores ``isolation``, sends no ``X-Registry-Config`` and returns only after
@@ -18,14 +19,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import socket
 import time
 import urllib.parse
-from pathlib import Path
+
+# the C socket type that socket.socket extends: all a unix-socket client needs, without
+# socket.py's import (selectors, array and four enums built from the C module's constants)
+from _socket import AF_UNIX, SOCK_STREAM
+from _socket import socket as _unix_socket
 from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
-from ..auth import Credentials, header_value
 from ..errors import (
     BuildFailed,
     CredentialsRejected,
@@ -35,10 +37,14 @@ from ..errors import (
     RhcosLayerError,
     UntrustedCertificate,
 )
-from ..trust import TLSSettings
 
+# kept out of the import chain that precedes spawning a private service (see start())
 if TYPE_CHECKING:
     import subprocess
+    from pathlib import Path
+
+    from ..auth import Credentials
+    from ..trust import TLSSettings
 
 LineCallback = Callable[[str], None]
 _SERVICE_START_TIMEOUT = 15.0
@@ -106,7 +112,7 @@ class _SocketTransport:
             body.seek(0)
         lines = [f"{method} {prefix}{path}{query} HTTP/1.0", "Host: d", f"Content-Length: {size}"]
         lines += [f"{key}: {value}" for key, value in (headers or {}).items()]
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = _unix_socket(AF_UNIX, SOCK_STREAM)
         try:
             sock.settimeout(timeout)
             sock.connect(self.path)
@@ -242,19 +248,58 @@ def _last_clause(text: str) -> str:
 
 
 class Engine:
-    """A connected Podman service. Use :func:`connect` to get one."""
+    """A Podman service. Use :func:`connect` (ready) or :func:`start` (ready on first use)."""
 
     def __init__(self, url: str, process: Optional[subprocess.Popen[bytes]] = None,
-                 private_dir: Optional[str] = None) -> None:
+                 private_dir: Optional[str] = None, error: Optional[RhcosLayerError] = None) -> None:
         self.url = url
         self._process = process
         self._private_dir = private_dir
         self._remote: Optional[_PodmanPyTransport] = None
         self._info: Optional[Dict[str, Any]] = None
+        # why no service can be used, raised on first use so that input errors come first
+        self._error = error
+        # a private service spawned by start() that has not answered yet
+        self._starting = process is not None
 
     # -- plumbing ---------------------------------------------------------------------------
 
+    @property
+    def local(self) -> bool:
+        """On a unix socket: each request has its own connection, so threads may share the Engine."""
+        return _socket_path(self.url) is not None
+
+    def ready(self) -> None:
+        """Return once the service answers; raise why it cannot (found or started by start())."""
+        if self._error is not None:
+            raise self._error
+        if self._starting:
+            self._wait_for_private_service()
+
+    def _wait_for_private_service(self) -> None:
+        process = self._process
+        assert process is not None and self._private_dir is not None
+        socket_path = os.path.join(self._private_dir, "podman.sock")
+        deadline = time.monotonic() + _SERVICE_START_TIMEOUT
+        # a short, fixed poll: the service is up in about 0.1 s and every build waits for it
+        while time.monotonic() < deadline:
+            if os.path.exists(socket_path) and _quick_get(self.url, "/_ping", timeout=1.0) == 200:
+                self._starting = False
+                return
+            if process.poll() is not None:
+                break
+            time.sleep(0.005)
+        with open(os.path.join(self._private_dir, "service.log"), "rb") as handle:
+            output = handle.read().decode("utf-8", "replace")
+        self.close()
+        self._error = EngineUnavailable(
+            "could not start a private Podman service", detail=_indent(output.strip()),
+            hint="run `podman system service --time=0` yourself and set CONTAINER_HOST")
+        raise self._error
+
     def close(self) -> None:
+        """Stop a private service (waiting for it to exit) and remove its folder; idempotent."""
+        self._starting = False
         if self._remote is not None:
             self._remote.close()
             self._remote = None
@@ -272,6 +317,7 @@ class Engine:
         self.close()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> _Reply:
+        self.ready()
         sock_path = _socket_path(self.url)
         try:
             if sock_path is not None:
@@ -327,7 +373,7 @@ class Engine:
                 args += ["--authfile", str(authfile)]
             self._store_cli(args + [ref], registry, on_line)
             return str(self.inspect(ref)["Id"])
-        headers = {"X-Registry-Auth": header_value(_auth_payload(creds))} if creds else {}
+        headers = {"X-Registry-Auth": _header(_auth_payload(creds))} if creds else {}
         reply = self._request("POST", "/images/pull", params={"reference": ref, "tlsVerify": tls.verify},
                               headers=headers)
         image_id = ""
@@ -345,7 +391,7 @@ class Engine:
         """Run a build from a context tarball; returns the new image ID, streaming the log."""
         headers = {"Content-Type": "application/x-tar"}
         if registry_config:
-            headers["X-Registry-Config"] = header_value(dict(registry_config))
+            headers["X-Registry-Config"] = _header(dict(registry_config))
         reply = self._request("POST", "/build", params=params, body=context_tar, headers=headers)
         image_id = ""
         log: List[str] = []
@@ -374,6 +420,7 @@ class Engine:
         target = f"{destination_repo}:{tag}"
         if tls.cert_dir is not None:
             import tempfile
+            from pathlib import Path
 
             with tempfile.TemporaryDirectory(prefix="rhcos-layer-") as tmp:
                 digestfile = Path(tmp) / "digest"
@@ -384,7 +431,7 @@ class Engine:
                 self._store_cli(args + [image, target], registry, on_line)
                 return digestfile.read_text().strip()
         self.tag(image, destination_repo, tag)
-        headers = {"X-Registry-Auth": header_value(_auth_payload(creds))} if creds else {}
+        headers = {"X-Registry-Auth": _header(_auth_payload(creds))} if creds else {}
         quoted = urllib.parse.quote(destination_repo, safe="")
         reply = self._request("POST", f"/images/{quoted}/push", params={"tag": tag, "tlsVerify": tls.verify},
                               headers=headers, compat=True)
@@ -414,6 +461,8 @@ class Engine:
                 hint=f"install the CA on the Podman host as /etc/containers/certs.d/{registry}/ca.crt"
                      " and drop --cert-dir",
             )
+        import shutil
+
         store = self.info().get("store", {})
         podman = shutil.which("podman")
         if podman is None:
@@ -452,6 +501,12 @@ def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
 
 
+def _header(payload: object) -> str:
+    from ..auth import header_value
+
+    return header_value(payload)
+
+
 def _auth_payload(creds: Optional[Credentials]) -> Dict[str, str]:
     return {"username": creds.username, "password": creds.password} if creds else {}
 
@@ -482,6 +537,7 @@ def _mounts_under(folder: str) -> List[str]:
 def _remove_private_dir(folder: str) -> None:
     """Remove the private service's folder, never deleting through a mount an interrupted
     build may have left in it (that would delete the mounted files themselves)."""
+    import shutil
     import subprocess
 
     for point in _mounts_under(folder):
@@ -504,43 +560,42 @@ def _stop_process(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
-def _start_private_service(isolation: Optional[str]) -> Engine:
-    import subprocess
+def _spawn_private_service(isolation: Optional[str]) -> Engine:
+    """Spawn ``podman system service`` on a socket in a new temporary folder; do not wait.
+
+    The Engine owns the process from the moment it exists: closing it (also on errors, Ctrl-C,
+    SIGTERM) stops the service and removes the folder. ``Engine.ready()`` waits for it.
+    """
+    import shutil
     import tempfile
 
     podman = shutil.which("podman")
     if podman is None:
-        raise EngineUnavailable(
+        return Engine("", error=EngineUnavailable(
             "no Podman service answers and podman is not installed",
             hint="install podman (apt-get install podman / dnf install podman) or set CONTAINER_HOST",
-        )
+        ))
+    import subprocess
+
     private_dir = tempfile.mkdtemp(prefix="rhcos-layer-podman-")
     url = f"unix://{private_dir}/podman.sock"
-    # its scratch files (build contexts, buildah work folders) live in our folder, so that
-    # whatever an interrupted build leaves is removed with it
-    env = dict(os.environ, TMPDIR=private_dir)
-    if isolation:
-        # the service's default for builds that send no isolation parameter
-        env["BUILDAH_ISOLATION"] = isolation
-    log = open(os.path.join(private_dir, "service.log"), "wb")
+    engine = Engine(url, private_dir=private_dir)
     try:
-        process = subprocess.Popen([podman, "system", "service", "--time=0", url], stdin=subprocess.DEVNULL,
-                                   stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    finally:
-        log.close()
-    engine = Engine(url, process, private_dir)
-    deadline = time.monotonic() + _SERVICE_START_TIMEOUT
-    # a short, fixed poll: the service is up in about 0.1 s and every build waits for it
-    while time.monotonic() < deadline:
-        if os.path.exists(url[len("unix://"):]) and _quick_get(url, "/_ping", timeout=1.0) == 200:
-            return engine
-        if process.poll() is not None:
-            break
-        time.sleep(0.01)
-    output = Path(private_dir, "service.log").read_text(errors="replace")
-    engine.close()
-    raise EngineUnavailable("could not start a private Podman service", detail=_indent(output.strip()),
-                            hint="run `podman system service --time=0` yourself and set CONTAINER_HOST")
+        # its scratch files (build contexts, buildah work folders) live in our folder, so that
+        # whatever an interrupted build leaves is removed with it
+        env = dict(os.environ, TMPDIR=private_dir)
+        if isolation:
+            # the service's default for builds that send no isolation parameter
+            env["BUILDAH_ISOLATION"] = isolation
+        with open(os.path.join(private_dir, "service.log"), "wb") as log:
+            engine._process = subprocess.Popen(
+                [podman, "system", "service", "--time=0", url], stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        engine._starting = True
+    except BaseException:
+        engine.close()
+        raise
+    return engine
 
 
 def locate(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
@@ -563,9 +618,28 @@ def locate(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
     return None
 
 
-def connect(isolation: Optional[str] = None, environ: Optional[Mapping[str, str]] = None) -> Engine:
-    """An Engine on the running service, or on a private one started now (closed with the Engine)."""
-    url = locate(environ)
+def start(isolation: Optional[str] = None, environ: Optional[Mapping[str, str]] = None) -> Engine:
+    """An Engine on the running service, or on a private one spawned now and not waited for.
+
+    Call it as early as possible and close the Engine (``with``) in every case. Errors (no
+    service at CONTAINER_HOST, podman missing, the service does not come up) are raised by
+    ``Engine.ready()`` or the first request, so that a command still reports bad input first.
+    """
+    try:
+        url = locate(environ)
+    except EngineUnavailable as exc:
+        return Engine(str((os.environ if environ is None else environ).get("CONTAINER_HOST")), error=exc)
     if url is not None:
         return Engine(url)
-    return _start_private_service(isolation)
+    return _spawn_private_service(isolation)
+
+
+def connect(isolation: Optional[str] = None, environ: Optional[Mapping[str, str]] = None) -> Engine:
+    """An Engine on the running service, or on a private one started now (closed with the Engine)."""
+    engine = start(isolation, environ)
+    try:
+        engine.ready()
+    except BaseException:
+        engine.close()
+        raise
+    return engine

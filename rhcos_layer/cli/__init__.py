@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from typing import TYPE_CHECKING, List, Optional
 
 import click
@@ -105,7 +104,7 @@ def main(args: Optional[List[str]] = None) -> None:
         cli.main(args=argv, prog_name="rhcos-layer", standalone_mode=False)
     except RhcosLayerError as exc:
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         _terminal(argv).error(exc.message, exc.hint, exc.detail)
         sys.exit(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt) as exc:
@@ -120,11 +119,17 @@ def main(args: Optional[List[str]] = None) -> None:
         sys.exit(exc.exit_code)
     except Exception as exc:  # a bug of ours: one line, the traceback only with --debug
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         advice = "" if debug else " (run with --debug for details)"
         sys.stderr.write(f"Error: internal error: {type(exc).__name__}: {exc}{advice}\n")
         sys.exit(1)
     sys.exit(0)
+
+
+def _print_traceback() -> None:
+    import traceback  # only with --debug: its imports cost every command a few ms
+
+    traceback.print_exc()
 
 
 class _Signalled(KeyboardInterrupt):

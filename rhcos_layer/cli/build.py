@@ -74,36 +74,40 @@ def build_command(settings: Settings, context: Optional[str], containerfile: Opt
     same inputs (Containerfile, context files, base, build args) exists; --no-cache forces it.
     Prints the image ID.
     """
-    from .. import project as project_mod
-    from ..build import BuildOptions, build
-    from ..trust import TLSSettings
+    from ..adapters import engine as engine_mod
 
-    terminal = settings.terminal()
-    options = BuildOptions(
-        project=project_mod.find(project_file),
-        containerfile=Path(containerfile) if containerfile else None,
-        context_dir=Path(context) if context else None,
-        base=base,
-        build_args=_key_values("--build-arg", build_args),
-        secrets=_secrets(secrets),
-        tags=list(tags),
-        isolation=isolation,
-        no_cache=no_cache,
-        skip_lint=skip_lint,
-        kubeconfig=kubeconfig,
-        context=kube_context,
-        authfile=authfile,
-        tls=TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None),
-    )
-    with terminal.reporter("Building") as reporter:
-        try:
-            result = build(options, reporter)
-        except Exception as exc:
-            from ..errors import BuildFailed
+    # first: a private Podman service starts while we import, read, hash and lint
+    with engine_mod.start(isolation) as engine:
+        from .. import project as project_mod
+        from ..build import BuildOptions, build
+        from ..trust import TLSSettings
 
-            if isinstance(exc, BuildFailed) and not exc.detail:
-                exc.detail = "\n".join(reporter.lines)
-            raise
+        terminal = settings.terminal()
+        options = BuildOptions(
+            project=project_mod.find(project_file),
+            containerfile=Path(containerfile) if containerfile else None,
+            context_dir=Path(context) if context else None,
+            base=base,
+            build_args=_key_values("--build-arg", build_args),
+            secrets=_secrets(secrets),
+            tags=list(tags),
+            isolation=isolation,
+            no_cache=no_cache,
+            skip_lint=skip_lint,
+            kubeconfig=kubeconfig,
+            context=kube_context,
+            authfile=authfile,
+            tls=TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None),
+        )
+        with terminal.reporter("Building") as reporter:
+            try:
+                result = build(options, reporter, engine)
+            except Exception as exc:
+                from ..errors import BuildFailed
+
+                if isinstance(exc, BuildFailed) and not exc.detail:
+                    exc.detail = "\n".join(reporter.lines)
+                raise
     if result.skipped:
         terminal.info(f"Inputs unchanged ({result.inputs_digest[:19]}): reused {result.image_id[:12]};"
                       " use --no-cache to build anyway")

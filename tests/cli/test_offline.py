@@ -26,6 +26,21 @@ def test_help_loads_no_heavy_module() -> None:
     assert proc.stderr.strip() == "HEAVY="
 
 
+def test_build_modules_leave_slow_imports_for_when_they_are_needed() -> None:
+    """A no-op rebuild runs these modules only; the ones listed cost milliseconds to import
+    (OpenSSL, socket.py's enums, tar/compression) and are imported where they are used."""
+    code = (
+        "import sys\n"
+        "import rhcos_layer.cli, rhcos_layer.cli.build, rhcos_layer.build, rhcos_layer.adapters.engine\n"
+        "import rhcos_layer.lint, rhcos_layer.context, rhcos_layer.project, rhcos_layer.terminal\n"
+        "slow = ('hashlib', 'socket', 'shutil', 'traceback', 'tarfile', 'tempfile', 'subprocess',\n"
+        "        'podman', 'requests', 'rich', 'yaml')\n"
+        "sys.stderr.write('LOADED=' + ','.join(m for m in slow if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stderr.strip() == "LOADED="
+
+
 def test_python_dash_m_runs_the_same_command() -> None:
     proc = subprocess.run([sys.executable, "-m", "rhcos_layer", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0
