@@ -6,7 +6,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from . import __version__, auth, containerfile, reference
 from .context import BuildContext, collect, inputs_digest, make_tar
@@ -181,7 +181,8 @@ def prepare(options: BuildOptions) -> PreparedBuild:
             tags.append(str(reference.parse_local(tag)))
         except reference.ReferenceError as exc:
             raise InvalidInput(f"-t/--tag: {exc}") from None
-    tags = tags or [default_tag(project, digest)]
+    own = default_tag(project, digest)  # every build carries it: how an unchanged build is found
+    tags = tags + ([own] if own not in tags else [])
     return PreparedBuild(display, text, base, build_args, context, digest, labels, tags, warnings, secret_files)
 
 
@@ -261,9 +262,9 @@ def build(options: BuildOptions, reporter: Optional[Reporter] = None, engine: Op
     engine.ready()
     for warning in prepared.warnings + safety_warnings(engine.url, options.tls.verify, prepared.base.registry):
         report.warning(warning)
-    result, base_present = _reuse(engine, prepared, options.project, report) if not options.no_cache else (None, None)
+    result = None if options.no_cache else _reuse(engine, prepared, options.project, report)
     if result is None:
-        _ensure_base(engine, prepared.base, authfile, options, report, base_present)
+        _ensure_base(engine, prepared.base, authfile, options, report)
         result = _run_build(engine, prepared, authfile, options, report)
     entry = {
         "image_id": result.image_id,
@@ -279,93 +280,55 @@ def build(options: BuildOptions, reporter: Optional[Reporter] = None, engine: Op
     return result
 
 
-def _reuse(engine: Any, prepared: PreparedBuild, project: Project,
-           report: Reporter) -> Tuple[Optional[BuildResult], Optional[bool]]:
-    """The image already built from these exact inputs, if the store still has it; and whether
-    the store has the base, when that was found out on the way (else None)."""
-    base_present: Optional[bool] = None
+def _reuse(engine: Any, prepared: PreparedBuild, project: Project, report: Reporter) -> Optional[BuildResult]:
+    """The image already built from these exact inputs, if the store still has it."""
     candidate = _recorded_image(engine, project, prepared.inputs_digest)
     if candidate is None:
-        # the label search reads every image in the store (~1 ms each): look for the base
-        # meanwhile, over a second connection, as a build would do it next
-        base_check = _Concurrently(engine.image_exists, prepared.base.pinned()) if engine.local else None
-        try:
-            found = engine.images_with_label(INPUTS_LABEL, prepared.inputs_digest)
-        except BaseException:
-            if base_check is not None:
-                base_check.wait()  # its own outcome does not matter any more
-            raise
-        base_present = base_check.result() if base_check is not None else None
-        if not found:
-            return None, base_present
-        candidate = max(found, key=lambda image: image.get("Created", 0))
+        candidate = _image_with_inputs(engine, default_tag(project, prepared.inputs_digest), prepared.inputs_digest)
+    if candidate is None:
+        return None
     image_id = str(candidate["Id"])
     report.phase("Inputs unchanged: reusing the image built from them")
-    present = set(candidate.get("Names") or candidate.get("RepoTags") or [])
+    present = set(candidate.get("Names") or [])
     for tag in prepared.tags:
         ref = reference.parse(tag)
         if f"{ref.name}:{ref.tag or 'latest'}" not in present:
             engine.tag(image_id, ref.name, ref.tag or "latest")
     return BuildResult(image_id, prepared.inputs_digest, prepared.base.pinned(), prepared.tags, True,
-                       prepared.containerfile_display), base_present
-
-
-class _Concurrently:
-    """``func(*args)`` run in a thread; ``result()`` waits for it and returns or raises what it did."""
-
-    def __init__(self, func: Callable[..., Any], *args: Any) -> None:
-        import threading
-
-        self._outcome: Tuple[Any, Optional[BaseException]] = (None, None)
-        self._thread = threading.Thread(target=self._run, args=(func, args), daemon=True)
-        self._thread.start()
-
-    def _run(self, func: Callable[..., Any], args: Tuple[Any, ...]) -> None:
-        try:
-            self._outcome = (func(*args), None)
-        except BaseException as exc:  # handed to the waiting thread
-            self._outcome = (None, exc)
-
-    def wait(self) -> None:
-        self._thread.join()
-
-    def result(self) -> Any:
-        self._thread.join()
-        value, error = self._outcome
-        if error is not None:
-            raise error
-        return value
+                       prepared.containerfile_display)
 
 
 def _recorded_image(engine: Any, project: Project, digest: str) -> Optional[Dict[str, Any]]:
-    """The state file's last build, when it has this inputs digest and its label agrees.
-
-    Looking one image up by ID is much cheaper for the service than filtering all images by
-    label, and it is the common case: the same project built again.
-    """
+    """The state file's last build, when it has this inputs digest and its label agrees: the
+    common case, the same project built again."""
     last = project.read_state().get("build", {})
     if last.get("inputs_digest") != digest or not last.get("image_id"):
         return None
+    return _image_with_inputs(engine, str(last["image_id"]), digest)
+
+
+def _image_with_inputs(engine: Any, name: str, digest: str) -> Optional[Dict[str, Any]]:
+    """Image ``name`` (an ID or a name), when the store has it and its inputs-digest label is
+    ``digest``. One cheap lookup: every build is also named by its inputs digest (default_tag),
+    so no search through every image of the store is needed."""
     from .errors import ImageNotFound
 
     try:
-        details = engine.inspect(str(last["image_id"]))
+        details = engine.inspect(name)
     except ImageNotFound:
         return None
     from .adapters.engine import image_labels
 
-    labels = image_labels(details)
-    if labels.get(INPUTS_LABEL) != digest:
+    if image_labels(details).get(INPUTS_LABEL) != digest:
         return None
     return {"Id": details["Id"], "Names": details.get("RepoTags") or []}
 
 
 def _ensure_base(engine: Any, base: reference.ImageReference, authfile: auth.AuthFile, options: BuildOptions,
-                 report: Reporter, present: Optional[bool] = None) -> None:
-    """Pull the base unless the store has it (``present``: already looked up); check access
-    first so errors are one clear line."""
+                 report: Reporter) -> None:
+    """Pull the base unless the store has it; check access first so errors are one clear line."""
     pinned = base.pinned()
-    if present if present is not None else engine.image_exists(pinned):
+    if engine.image_exists(pinned):
         return
     from .adapters.registry import RegistryClient
 

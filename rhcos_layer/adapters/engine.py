@@ -344,12 +344,6 @@ class Engine:
         status, _ = self._json("GET", f"/images/{urllib.parse.quote(name, safe='')}/exists")
         return status == 204
 
-    def images_with_label(self, key: str, value: str) -> List[Dict[str, Any]]:
-        status, body = self._json("GET", "/images/json", {"filters": json.dumps({"label": [f"{key}={value}"]})})
-        if status >= 400:
-            raise EngineUnavailable(f"Podman service at {self.url} failed to list images: {body}")
-        return list(body or [])
-
     def inspect(self, name: str) -> Dict[str, Any]:
         status, body = self._json("GET", f"/images/{urllib.parse.quote(name, safe='')}/json")
         if status == 404:

@@ -48,7 +48,7 @@ def _secrets(values: Tuple[str, ...]) -> Dict[str, Path]:
               help="Containerfile (default: the project file's, else CONTEXT/Containerfile).")
 @click.option("--base", metavar="REPO@sha256:DIGEST", help="Build on this base image instead of the FROM image.")
 @click.option("-t", "--tag", "tags", multiple=True, metavar="NAME",
-              help="Name the image (repeatable; default localhost/rhcos-layer/<folder>:<inputs digest>).")
+              help="Name the image (repeatable); it is also named localhost/rhcos-layer/<folder>:<inputs digest>.")
 @click.option("--build-arg", "build_args", multiple=True, metavar="NAME=VALUE", help="Build argument (repeatable).")
 @click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=FILE",
               help="Give FILE to `RUN --mount=type=secret,id=ID` steps (at /run/secrets/ID), never to a"
