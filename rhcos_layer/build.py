@@ -153,7 +153,6 @@ def prepare(options: BuildOptions) -> PreparedBuild:
     parsed = containerfile.load(cf_path, display)
     build_args = {**project.build_args, **options.build_args}
     base, text, release_version = _base_and_text(options, parsed, build_args)
-    warnings = [] if options.skip_lint else _lint(containerfile.parse(text, display), build_args)
     # rhcos-layer's own files and the project's secret files never travel in the context
     skip = [project.root / STATE_FILE, project.path or project.root / PROJECT_FILE]
     secret_files = _secret_files(options)
@@ -170,11 +169,6 @@ def prepare(options: BuildOptions) -> PreparedBuild:
     }
     if release_version:
         labels[RELEASE_LABEL] = release_version
-    from .lint import layered_packages
-
-    packages = layered_packages(containerfile.parse(text, display))
-    if packages:
-        labels[RPMS_LABEL] = ",".join(sorted(packages))
     tags = []
     for tag in options.tags:
         try:
@@ -183,7 +177,7 @@ def prepare(options: BuildOptions) -> PreparedBuild:
             raise InvalidInput(f"-t/--tag: {exc}") from None
     own = default_tag(project, digest)  # every build carries it: how an unchanged build is found
     tags = tags + ([own] if own not in tags else [])
-    return PreparedBuild(display, text, base, build_args, context, digest, labels, tags, warnings, secret_files)
+    return PreparedBuild(display, text, base, build_args, context, digest, labels, tags, [], secret_files)
 
 
 def _secret_files(options: BuildOptions) -> Dict[str, Path]:
@@ -204,12 +198,19 @@ def _secret_files(options: BuildOptions) -> Dict[str, Path]:
     return files
 
 
-def _lint(parsed: containerfile.Containerfile, build_args: Dict[str, str]) -> List[str]:
-    """Lint errors stop the build (one line, the findings below it); warnings are returned."""
+def check(prepared: PreparedBuild, options: BuildOptions) -> List[str]:
+    """Lint the Containerfile as it will be built (errors stop the build, one line and the
+    findings below it; warnings are returned) and label the image with the RPMs it layers."""
     from .errors import ContainerfileError
-    from .lint import ERROR, lint
+    from .lint import ERROR, layered_packages, lint
 
-    findings = lint(parsed, build_args=build_args)
+    parsed = containerfile.parse(prepared.text, prepared.containerfile_display)
+    packages = layered_packages(parsed)
+    if packages:
+        prepared.labels[RPMS_LABEL] = ",".join(sorted(packages))
+    if options.skip_lint:
+        return []
+    findings = lint(parsed, build_args=prepared.build_args)
     failed = [f for f in findings if f.severity == ERROR]
     if failed:
         first = failed[0]
@@ -257,6 +258,12 @@ def build(options: BuildOptions, reporter: Optional[Reporter] = None, engine: Op
         with engine_mod.start(options.isolation) as own:
             return build(options, report, own)
     prepared = prepare(options)
+    # The same inputs as the last build: most likely a no-op, so lint only if there is
+    # something to build (that build was linted). Otherwise lint now, before Podman is asked.
+    likely_noop = not options.no_cache and \
+        options.project.read_state().get("build", {}).get("inputs_digest") == prepared.inputs_digest
+    if not likely_noop:
+        prepared.warnings = check(prepared, options)
     authfile = auth.resolve(options.authfile)
     report.phase("Connecting to Podman")
     engine.ready()
@@ -264,6 +271,9 @@ def build(options: BuildOptions, reporter: Optional[Reporter] = None, engine: Op
         report.warning(warning)
     result = None if options.no_cache else _reuse(engine, prepared, options.project, report)
     if result is None:
+        if likely_noop:  # the image is gone from the store: build it, linted as any build
+            for warning in check(prepared, options):
+                report.warning(warning)
         _ensure_base(engine, prepared.base, authfile, options, report)
         result = _run_build(engine, prepared, authfile, options, report)
     entry = {
