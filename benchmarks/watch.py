@@ -33,7 +33,6 @@ the many refreshes per run (--refreshes, default 150): the noise is divided by t
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import shutil
@@ -196,9 +195,7 @@ class Rig:
         (self.project / "rhcos-layer.yaml").write_text(f"image: {self.registry.host}/ops/layered\n")
         run_tool(["build"], self.env, self.project)
         self.image = run_tool(["push"], self.env, self.project).out.strip().splitlines()[-1]
-        user, password = self.registry.auth
-        self.pull_secret = {"auths": {self.registry.host: {
-            "auth": base64.b64encode(f"{user}:{password}".encode()).decode()}}}
+        self.pull_secret = self.registry.auth_config()
 
     def cluster(self, workers: int, work: Path) -> Tuple[KubeAPI, Dict[str, str]]:
         api = KubeAPI().start()

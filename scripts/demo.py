@@ -16,7 +16,6 @@ last push; the rollout's progress is printed node by node), `status`, `rollback 
 
 from __future__ import annotations
 
-import base64
 import os
 import shlex
 import shutil
@@ -59,12 +58,6 @@ def run(args: list, env: dict, cwd: Path) -> str:
     return proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
 
 
-def pull_secret(registry: Registry) -> dict:
-    """The cluster's global pull secret: a docker config JSON with the registry's credentials."""
-    user, password = registry.auth
-    return {"auths": {registry.host: {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}}}
-
-
 def main() -> int:
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="rhcos-layer-demo-"))
@@ -105,7 +98,7 @@ def main() -> int:
         say("Starting an emulated OpenShift 4.16.3 cluster (API server and a simulated Machine Config Operator)")
         api = KubeAPI().start()
         seed = seed_openshift(api, base_image=base.pullspec, version="4.16.3",
-                              release_image=payload.pullspec_digest, pull_secret=pull_secret(registry))
+                              release_image=payload.pullspec_digest, pull_secret=registry.auth_config())
         mco = SimulatedMCO(api, step_delay=0.3).start()
         kubeconfig = api.write_kubeconfig(work / "kube" / "config")
         env["KUBECONFIG"] = str(kubeconfig)

@@ -14,8 +14,9 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Sequence
 
 import pytest
 
@@ -53,24 +54,33 @@ def pushed(tmp_path_factory, podman_service, registry, fake_base) -> Dict[str, s
 @pytest.fixture
 def cluster(kube_api: KubeAPI, registry, fake_base, kubeconfig, tool_env, monkeypatch):
     """A settled 4.16 cluster on the rig's base, whose pull secret holds the registry's credentials."""
-    user, password = registry.auth
-    secret = {"auths": {registry.host: {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}}}
-    seed = seed_openshift(kube_api, base_image=fake_base.pullspec, pull_secret=secret)
+    seed = seed_openshift(kube_api, base_image=fake_base.pullspec, pull_secret=registry.auth_config())
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     monkeypatch.setenv("RHCOS_LAYER_WATCH_INTERVAL", "0.05")
     return seed
+
+
+@contextmanager
+def running_mco(api: KubeAPI, step_delay: float = 0.02, instant: Sequence[str] = ()) -> Iterator[SimulatedMCO]:
+    """A simulated MCO on ``api`` (``instant`` pools update all nodes at once); stopped at the end,
+    which then fails if the simulator itself hit an error."""
+    mco = SimulatedMCO(api, step_delay=step_delay)
+    for pool in instant:
+        mco.set_instant(pool)
+    mco.start()
+    try:
+        yield mco
+    finally:
+        mco.stop()
+    mco.check()
 
 
 @pytest.fixture
 def sim(request, cluster, kube_api) -> Iterator[SimulatedMCO]:
     """The simulated MCO; ``@pytest.mark.step_delay(s)`` slows its steps (default 0.02 s)."""
     marker = request.node.get_closest_marker("step_delay")
-    mco = SimulatedMCO(kube_api, step_delay=marker.args[0] if marker else 0.02).start()
-    try:
+    with running_mco(kube_api, marker.args[0] if marker else 0.02) as mco:
         yield mco
-    finally:
-        mco.stop()
-    mco.check()
 
 
 def _pool(api: KubeAPI, name: str = "worker") -> dict:
@@ -192,7 +202,7 @@ def test_nodes_that_cannot_pull_are_refused(tmp_path, pushed, kube_api, registry
     _refused(result, "has no credentials for " + registry.host, kube_api)
     assert "oc set data secret/pull-secret -n openshift-config" in result.err
     # a wrong password in the pull secret: rejected, and never printed
-    wrong = {"auths": {registry.host: {"auth": base64.b64encode(b"admin:sentinel-wrong-pw").decode()}}}
+    wrong = registry.auth_config(password="sentinel-wrong-pw")
     kube_api.store.patch("secrets", "pull-secret", {"data": {".dockerconfigjson": base64.b64encode(
         json.dumps(wrong).encode()).decode()}}, namespace="openshift-config")
     rejected = rhcos_layer(["apply", "--pool", "worker", "--image", pushed["image"], *LOOPBACK_OK], tmp_path)
@@ -202,10 +212,8 @@ def test_nodes_that_cannot_pull_are_refused(tmp_path, pushed, kube_api, registry
 
 def test_an_image_for_another_release_is_refused(tmp_path, pushed, kube_api, registry, kubeconfig, tool_env,
                                                  monkeypatch, rhcos_layer):
-    user, password = registry.auth
-    secret = {"auths": {registry.host: {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}}}
     other_base = "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:" + "7" * 64
-    seed_openshift(kube_api, base_image=other_base, pull_secret=secret)
+    seed_openshift(kube_api, base_image=other_base, pull_secret=registry.auth_config())
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     result = rhcos_layer(["apply", "--pool", "worker", "--image", pushed["image"], *LOOPBACK_OK], tmp_path)
     _refused(result, "a build for another release", kube_api)
@@ -284,8 +292,7 @@ def test_rollback_on_failure_puts_the_pool_back(tmp_path, pushed, cluster, kube_
 
 
 def test_ctrl_c_stops_watching_and_leaves_the_rollout_going(tmp_path, pushed, cluster, kube_api, rhcos_layer):
-    sim = SimulatedMCO(kube_api, step_delay=0.3).start()
-    try:
+    with running_mco(kube_api, step_delay=0.3) as sim:
         env = dict(os.environ)
         proc = subprocess.Popen([sys.executable, "-m", "rhcos_layer", "apply", "--pool", "worker", "--image",
                                  pushed["image"], "--wait", *LOOPBACK_OK], cwd=tmp_path, env=env,
@@ -302,9 +309,6 @@ def test_ctrl_c_stops_watching_and_leaves_the_rollout_going(tmp_path, pushed, cl
         assert kube_api.store.get("machineconfigs", MC_NAME) is not None
         assert sim.wait_idle(30)
         assert set(_node_images(kube_api, sim)) == {pushed["image"]}
-    finally:
-        sim.stop()
-    sim.check()
 
 
 def test_a_timeout_says_the_rollout_goes_on(tmp_path, pushed, cluster, kube_api, sim, rhcos_layer):
@@ -346,8 +350,7 @@ def _add_infra_pool(api: KubeAPI) -> None:
 
 def test_two_pools_and_a_custom_pool_that_inherits_worker(tmp_path, pushed, cluster, kube_api, rhcos_layer):
     _add_infra_pool(kube_api)
-    sim = SimulatedMCO(kube_api, step_delay=0.02).start()
-    try:
+    with running_mco(kube_api) as sim:
         assert sim.wait_idle(20)
         image = pushed["image"]
         result = rhcos_layer(["apply", "--pool", "worker", "--image", image, "--wait", *LOOPBACK_OK], tmp_path)
@@ -368,9 +371,6 @@ def test_two_pools_and_a_custom_pool_that_inherits_worker(tmp_path, pushed, clus
         assert set(_node_images(kube_api, sim)) == {cluster.base_image}
         assert set(_node_images(kube_api, sim, "infra")) == {image}
         assert set(_node_images(kube_api, sim, "master")) == {image}
-    finally:
-        sim.stop()
-    sim.check()
 
 
 def test_rollback_leaves_foreign_machineconfigs_alone(tmp_path, pushed, cluster, kube_api, sim, rhcos_layer):
@@ -424,23 +424,15 @@ def _copy_image(registry, pullspec: str, repo: str) -> str:
 
 def test_the_watch_on_a_2000_node_pool_costs_two_requests_per_refresh(
         tmp_path, pushed, registry, fake_base, kube_api, kubeconfig, tool_env, monkeypatch, rhcos_layer):
-    user, password = registry.auth
-    secret = {"auths": {registry.host: {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}}}
-    seed_openshift(kube_api, workers=2000, base_image=fake_base.pullspec, pull_secret=secret)
+    seed_openshift(kube_api, workers=2000, base_image=fake_base.pullspec, pull_secret=registry.auth_config())
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     monkeypatch.setenv("RHCOS_LAYER_WATCH_INTERVAL", "0.1")
-    sim = SimulatedMCO(kube_api, step_delay=0.02)
-    sim.set_instant("worker")
-    sim.start()
-    try:
+    with running_mco(kube_api, instant=["worker"]):
         kube_api.reset_requests()
         result = rhcos_layer(["apply", "--pool", "worker", "--image", pushed["image"], "--wait", "-o", "json",
                               *LOOPBACK_OK], tmp_path)
         assert result.code == 0, result.err
         assert json.loads(result.out)[0]["updated"] == 2000
-    finally:
-        sim.stop()
-    sim.check()
     pool_gets = kube_api.count("GET", "/apis/machineconfiguration.openshift.io/v1/machineconfigpools/worker")
     node_lists = kube_api.count("GET", "/api/v1/nodes")
     api = [r for r in kube_api.requests if r[1].startswith(("/api", "/apis"))]

@@ -52,6 +52,17 @@ class AccessEntry:
     agent: str
 
 
+def auth_config(auths: Dict[str, tuple[str, str]]) -> Dict[str, Any]:
+    """A containers-auth.json(5) / docker config document mapping host -> (user, password): an
+    authfile's content, or an OpenShift pull secret's ``.dockerconfigjson``."""
+    return {
+        "auths": {
+            host: {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
+            for host, (user, password) in auths.items()
+        }
+    }
+
+
 def write_authfile(
     path: PathLike, auths: Dict[str, tuple[str, str]]
 ) -> Path:
@@ -61,14 +72,7 @@ def write_authfile(
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    data = {
-        "auths": {
-            host: {
-                "auth": base64.b64encode(f"{user}:{password}".encode()).decode()
-            }
-            for host, (user, password) in auths.items()
-        }
-    }
+    data = auth_config(auths)
     fd = os.open(str(p), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump(data, fh)
@@ -234,9 +238,15 @@ class Registry:
 
         Pass *password* to write a (wrong) password instead of the real one.
         """
+        return write_authfile(path, self._auths(password, extra_hosts))
+
+    def auth_config(self, password: Optional[str] = None, *, extra_hosts: Iterable[str] = ()) -> Dict[str, Any]:
+        """What write_authfile() writes, as a dict: e.g. a cluster's pull secret for this registry."""
+        return auth_config(self._auths(password, extra_hosts))
+
+    def _auths(self, password: Optional[str], extra_hosts: Iterable[str]) -> Dict[str, tuple[str, str]]:
         pw = self.password if password is None else password
-        hosts = [self.host, *extra_hosts]
-        return write_authfile(path, {h: (self.username, pw) for h in hosts})
+        return {h: (self.username, pw) for h in [self.host, *extra_hosts]}
 
     def write_certs_d(self, certs_d: PathLike, *, extra_hosts: Iterable[str] = ()) -> Path:
         """Trust the CA for this host (and *extra_hosts*) in a certs.d tree.
