@@ -260,8 +260,8 @@ def build(options: BuildOptions, reporter: Optional[Reporter] = None, engine: Op
     prepared = prepare(options)
     # The same inputs as the last build: most likely a no-op, so lint only if there is
     # something to build (that build was linted). Otherwise lint now, before Podman is asked.
-    likely_noop = not options.no_cache and \
-        options.project.read_state().get("build", {}).get("inputs_digest") == prepared.inputs_digest
+    last = options.project.read_state().get("build", {})
+    likely_noop = not options.no_cache and last.get("inputs_digest") == prepared.inputs_digest
     if not likely_noop:
         prepared.warnings = check(prepared, options)
     authfile = auth.resolve(options.authfile)
@@ -269,7 +269,7 @@ def build(options: BuildOptions, reporter: Optional[Reporter] = None, engine: Op
     engine.ready()
     for warning in prepared.warnings + safety_warnings(engine.url, options.tls.verify, prepared.base.registry):
         report.warning(warning)
-    result = None if options.no_cache else _reuse(engine, prepared, options.project, report)
+    result = None if options.no_cache else _reuse(engine, prepared, options.project, last, report)
     if result is None:
         if likely_noop:  # the image is gone from the store: build it, linted as any build
             for warning in check(prepared, options):
@@ -283,16 +283,20 @@ def build(options: BuildOptions, reporter: Optional[Reporter] = None, engine: Op
         "tags": result.tags,
         "containerfile": result.containerfile,
     }
-    last = options.project.read_state().get("build", {})
     if {k: last.get(k) for k in entry} != entry:  # a no-op rebuild leaves the state file as it is
         entry["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         options.project.record("build", entry)
     return result
 
 
-def _reuse(engine: Any, prepared: PreparedBuild, project: Project, report: Reporter) -> Optional[BuildResult]:
-    """The image already built from these exact inputs, if the store still has it."""
-    candidate = _recorded_image(engine, project, prepared.inputs_digest)
+def _reuse(engine: Any, prepared: PreparedBuild, project: Project, last: Dict[str, Any],
+           report: Reporter) -> Optional[BuildResult]:
+    """The image already built from these exact inputs, if the store still has it: the state file's
+    ``last`` build (the common case, the same project built again), else the image named by the
+    inputs digest."""
+    candidate = None
+    if last.get("inputs_digest") == prepared.inputs_digest and last.get("image_id"):
+        candidate = _image_with_inputs(engine, str(last["image_id"]), prepared.inputs_digest)
     if candidate is None:
         candidate = _image_with_inputs(engine, default_tag(project, prepared.inputs_digest), prepared.inputs_digest)
     if candidate is None:
@@ -306,15 +310,6 @@ def _reuse(engine: Any, prepared: PreparedBuild, project: Project, report: Repor
             engine.tag(image_id, ref.name, ref.tag or "latest")
     return BuildResult(image_id, prepared.inputs_digest, prepared.base.pinned(), prepared.tags, True,
                        prepared.containerfile_display)
-
-
-def _recorded_image(engine: Any, project: Project, digest: str) -> Optional[Dict[str, Any]]:
-    """The state file's last build, when it has this inputs digest and its label agrees: the
-    common case, the same project built again."""
-    last = project.read_state().get("build", {})
-    if last.get("inputs_digest") != digest or not last.get("image_id"):
-        return None
-    return _image_with_inputs(engine, str(last["image_id"]), digest)
 
 
 def _image_with_inputs(engine: Any, name: str, digest: str) -> Optional[Dict[str, Any]]:
