@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from . import auth, reference
+from .build import BASE_DIGEST_LABEL, BASE_NAME_LABEL, INPUTS_LABEL, RELEASE_LABEL, RPMS_LABEL
 from .errors import InvalidInput, PreflightFailed
 from .machineconfig import (
     BASE_ANNOTATION,
@@ -36,11 +37,6 @@ IGNORABLE = {
     "PackageConflict": "the layered RPMs do not clash with the pool's extensions or realtime kernel",
 }
 ALWAYS = ("ImagePresent", "Shadowed", "NameTaken")
-BASE_NAME_LABEL = "org.opencontainers.image.base.name"
-BASE_DIGEST_LABEL = "org.opencontainers.image.base.digest"
-INPUTS_LABEL = "io.rhcos-layer.inputs-digest"
-RELEASE_LABEL = "io.rhcos-layer.release"
-RPMS_LABEL = "io.rhcos-layer.rpms"
 _CUSTOM_INHERITS = "worker"
 _INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
                 "application/vnd.docker.distribution.manifest.list.v2+json")
@@ -111,13 +107,6 @@ class ImageFacts:
     pull: Check
 
 
-def _digest_of(pullspec: str) -> str:
-    try:
-        return str(reference.parse(pullspec).digest or pullspec)
-    except reference.ReferenceError:
-        return pullspec
-
-
 def _loopback(host: str) -> bool:
     """``127.0.0.1:5000``, ``[::1]:5000``, ``localhost``: an address each node reads as itself."""
     name = host.partition("]")[0].lstrip("[") if host.startswith("[") else host.partition(":")[0]
@@ -151,11 +140,7 @@ def image_facts(image: reference.ImageReference, authfile: Optional[str], tls: T
         config_digest = str((manifest.get("config") or {}).get("digest") or "")
         labels: Dict[str, str] = {}
         if config_digest:
-            import io
-
-            with io.BytesIO() as sink:
-                client.get_blob(image.repository, config_digest, sink)
-                config = json.loads(sink.getvalue() or b"{}")
+            config = client.get_json_blob(image.repository, config_digest)
             labels = {str(k): str(v) for k, v in ((config.get("config") or {}).get("Labels") or {}).items()}
 
     secret_hint = ("add the registry's credentials to the cluster's global pull secret: oc set data"
@@ -190,13 +175,6 @@ def _order_key(pool: str, mc: Dict[str, Any]) -> Tuple[int, str]:
 
 def _name(obj: Dict[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("name", ""))
-
-
-def _condition(pool: Dict[str, Any], kind: str) -> Dict[str, Any]:
-    for cond in (pool.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == kind:
-            return dict(cond)
-    return {}
 
 
 @dataclass
@@ -247,15 +225,16 @@ def check_pool(facts: ClusterFacts, pool: str, image: str, labels: Dict[str, str
     """The pool's own checks: degraded, paused, shadowed, name taken, RPM conflicts; custom pools that
     inherit the change."""
     from .lint import conflicts
-    from .pools import facts_from
+    from .pools import conditions, facts_from
 
     obj = facts.pools[pool]
     status = obj.get("status") or {}
+    present = conditions(obj)
     degraded = [kind for kind in ("Degraded", "NodeDegraded", "RenderDegraded")
-                if _condition(obj, kind).get("status") == "True"]
+                if present.get(kind, {}).get("status") == "True"]
     count = int(status.get("degradedMachineCount") or 0)
     if degraded or count:
-        reason = _condition(obj, degraded[0]).get("message") if degraded else ""
+        reason = present[degraded[0]].get("message") if degraded else ""
         plan.checks.append(Check("PoolDegraded", False, f"pool {pool} is degraded ({count} degraded node(s)"
                                  + (f": {reason}" if reason else "") + "): a rollout would stall behind it",
                                  f"fix the degraded nodes first (oc describe mcp {pool})"))
@@ -313,10 +292,9 @@ def plan(cluster: Any, pools: Sequence[str], image: str, *, authfile: Optional[s
             from None
     pinned = ref.pinned()
     facts = ClusterFacts.read(cluster)
-    missing = [p for p in pools if p not in facts.pools]
-    if missing:
-        raise InvalidInput(f"--pool {missing[0]}: no such machine config pool (the cluster has:"
-                           f" {', '.join(sorted(facts.pools))})")
+    from .pools import require
+
+    require(pools, facts.pools)
     found = image_facts(ref, authfile, tls, facts.pull_secret)
     if facts.pull_secret_error:
         found.pull = Check("NodesCanPull", False, facts.pull_secret_error + ": nodes cannot pull private images",
@@ -327,7 +305,7 @@ def plan(cluster: Any, pools: Sequence[str], image: str, *, authfile: Optional[s
         shared.append(Check("LoopbackRegistry", False, f"{ref.registry} is a loopback address: each node would"
                             " pull from itself", "push to a registry the nodes reach by name"))
     built_on = labels.get(BASE_DIGEST_LABEL)
-    cluster_base = _digest_of(facts.base)
+    cluster_base = reference.digest_of(facts.base)
     if not built_on:
         shared.append(Check("BaseMatches", False, f"{pinned} has no {BASE_DIGEST_LABEL} label: cannot tell which"
                             " base it was built on", "build it with `rhcos-layer build`"))

@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 from .lint import PoolFacts
+
+
+def conditions(obj: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """An object's ``status.conditions`` by type."""
+    return {str(c.get("type")): dict(c) for c in (obj.get("status") or {}).get("conditions") or []}
+
+
+def require(wanted: Iterable[str], known: Iterable[str]) -> None:
+    """Refuse a ``--pool`` the cluster does not have, naming the ones it has."""
+    from .errors import InvalidInput
+
+    names = set(known)
+    for pool in wanted:
+        if pool not in names:
+            raise InvalidInput(f"--pool {pool}: no such machine config pool (the cluster has:"
+                               f" {', '.join(sorted(names))})")
 
 
 def selector_string(selector: Optional[Mapping[str, Any]]) -> str:

@@ -57,6 +57,12 @@ class ImageReference:
         return text
 
 
+def digest_of(pullspec: str) -> str:
+    """The ``sha256:...`` part of ``repo@sha256:...`` (the text itself when there is none): images are
+    compared by digest, since a mirror's name differs and its digest does not."""
+    return pullspec.rpartition("@")[2] or pullspec
+
+
 def is_valid_digest(value: str) -> bool:
     return bool(_DIGEST_RE.match(value))
 

@@ -257,9 +257,7 @@ def _config_arch(registry: Any, repository: str, manifest: Mapping[str, Any]) ->
     config = (manifest.get("config") or {}).get("digest")
     if not config:
         raise RhcosLayerError(f"{repository}: the release manifest has no config")
-    with io.BytesIO() as sink:
-        registry.get_blob(repository, str(config), sink)
-        return normalise_arch(str(json.loads(sink.getvalue()).get("architecture") or "unknown"))
+    return normalise_arch(str(registry.get_json_blob(repository, str(config)).get("architecture") or "unknown"))
 
 
 def _info(data: Mapping[str, Any], stream: Optional[str]) -> ReleaseInfo:

@@ -88,12 +88,14 @@ def node_phase(meta: Dict[str, Any], target: str) -> NodeState:
 
 def settled(pool: Dict[str, Any]) -> bool:
     """The MCO's rule for a pool that finished rolling out its target config."""
+    from .pools import conditions
+
     meta, spec, status = pool.get("metadata") or {}, pool.get("spec") or {}, pool.get("status") or {}
     target = (spec.get("configuration") or {}).get("name")
-    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    updated = conditions(pool).get("Updated", {}).get("status")
     return (bool(target) and (status.get("configuration") or {}).get("name") == target
             and int(status.get("updatedMachineCount") or 0) == int(status.get("machineCount") or 0)
-            and conditions.get("Updated") == "True" and int(status.get("degradedMachineCount") or 0) == 0
+            and updated == "True" and int(status.get("degradedMachineCount") or 0) == 0
             and status.get("observedGeneration") == meta.get("generation"))
 
 

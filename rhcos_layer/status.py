@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
 
 from .machineconfig import BASE_ANNOTATION, is_managed
+from .pools import conditions as pool_conditions
+from .reference import digest_of
 
 ANNOTATIONS = "machineconfiguration.openshift.io/"
 
@@ -38,10 +40,6 @@ class PoolStatus:
         return asdict(self)
 
 
-def _condition_map(pool: Dict[str, Any]) -> Dict[str, str]:
-    return {str(c.get("type")): str(c.get("status")) for c in (pool.get("status") or {}).get("conditions") or []}
-
-
 def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: str) -> PoolStatus:
     spec, status = pool.get("spec") or {}, pool.get("status") or {}
     name = str((pool.get("metadata") or {}).get("name"))
@@ -54,10 +52,10 @@ def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: 
     for mc in sorted(ours, key=lambda m: str(m["metadata"]["name"])):
         built_on = ((mc.get("metadata") or {}).get("annotations") or {}).get(BASE_ANNOTATION) or built_on
     layered = bool(image) and image != base
-    conditions = _condition_map(pool)
+    conditions = {kind: str(c.get("status")) for kind, c in pool_conditions(pool).items()}
     return PoolStatus(
         name=name, image=image, layered=layered, base=base, built_on=built_on,
-        drift=bool(layered and built_on and _digest(built_on) != _digest(base)), rendered=rendered, target=target,
+        drift=bool(layered and built_on and digest_of(built_on) != digest_of(base)), rendered=rendered, target=target,
         updating=conditions.get("Updating") == "True" or (bool(target) and target != rendered),
         paused=bool(spec.get("paused")), machines=int(status.get("machineCount") or 0),
         updated=int(status.get("updatedMachineCount") or 0), ready=int(status.get("readyMachineCount") or 0),
@@ -67,23 +65,15 @@ def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: 
     )
 
 
-def _digest(pullspec: str) -> str:
-    """Compare bases by digest: a mirror's name differs, its digest does not."""
-    return pullspec.rpartition("@")[2] or pullspec
-
-
 def cluster_status(cluster: Any, pools: Optional[List[str]] = None) -> List[PoolStatus]:
     """The status of ``pools`` (all when None), from three list requests."""
     from .adapters.cluster import MCO_NAMESPACE, OSIMAGEURL_CONFIGMAP
-    from .errors import InvalidInput
+    from .pools import require
 
     base = str((cluster.configmap(MCO_NAMESPACE, OSIMAGEURL_CONFIGMAP).get("data") or {})
                .get("baseOSContainerImage") or "")
     configs = {str(mc["metadata"]["name"]): mc for mc in cluster.machineconfigs()}
     found = {str(p["metadata"]["name"]): p for p in cluster.pools()}
     wanted = pools or sorted(found)
-    missing = [p for p in wanted if p not in found]
-    if missing:
-        raise InvalidInput(f"--pool {missing[0]}: no such machine config pool (the cluster has:"
-                           f" {', '.join(sorted(found))})")
+    require(wanted, found)
     return [pool_status(found[name], configs, base) for name in wanted]

@@ -119,33 +119,21 @@ class Cluster:
                                       name, namespace))
 
     def cluster_version(self) -> Dict[str, Any]:
-        from kubernetes.client import CustomObjectsApi
-
-        api = CustomObjectsApi(self._api)
-        return dict(self._call("get clusterversion version", api.get_cluster_custom_object, CONFIG_GROUP, "v1",
-                               "clusterversions", "version"))
+        return dict(self._call("get clusterversion version", self._custom().get_cluster_custom_object,
+                               CONFIG_GROUP, "v1", "clusterversions", "version"))
 
     def machineconfigs(self, label_selector: Optional[str] = None) -> List[Dict[str, Any]]:
-        from kubernetes.client import CustomObjectsApi
-
-        api = CustomObjectsApi(self._api)
-        listed = self._call("list machineconfigs", api.list_cluster_custom_object, MCO_GROUP, MCO_VERSION,
+        listed = self._call("list machineconfigs", self._custom().list_cluster_custom_object, MCO_GROUP, MCO_VERSION,
                             "machineconfigs", label_selector=label_selector or "")
         return list(listed.get("items") or [])
 
     def pools(self) -> List[Dict[str, Any]]:
-        from kubernetes.client import CustomObjectsApi
-
-        api = CustomObjectsApi(self._api)
-        listed = self._call("list machineconfigpools", api.list_cluster_custom_object, MCO_GROUP, MCO_VERSION,
-                            "machineconfigpools")
+        listed = self._call("list machineconfigpools", self._custom().list_cluster_custom_object, MCO_GROUP,
+                            MCO_VERSION, "machineconfigpools")
         return list(listed.get("items") or [])
 
     def pool(self, name: str) -> Dict[str, Any]:
-        from kubernetes.client import CustomObjectsApi
-
-        api = CustomObjectsApi(self._api)
-        return dict(self._call(f"get machineconfigpool {name}", api.get_cluster_custom_object, MCO_GROUP,
+        return dict(self._call(f"get machineconfigpool {name}", self._custom().get_cluster_custom_object, MCO_GROUP,
                                MCO_VERSION, "machineconfigpools", name))
 
     def secret_data(self, namespace: str, name: str) -> Dict[str, bytes]:
@@ -167,47 +155,35 @@ class Cluster:
         from ..errors import ImageNotFound
 
         try:
-            return self._custom("get", f"get machineconfig {name}", "machineconfigs", name)
+            return dict(self._call(f"get machineconfig {name}", self._custom().get_cluster_custom_object,
+                                   MCO_GROUP, MCO_VERSION, "machineconfigs", name))
         except ImageNotFound:
             return None
 
     def create_machineconfig(self, obj: Dict[str, Any], *, dry_run: bool = False) -> Dict[str, Any]:
-        name = str(obj["metadata"]["name"])
-        return self._custom("create", f"create machineconfig {name}", "machineconfigs", body=obj,
-                            dry_run=dry_run)
+        return dict(self._call(f"create machineconfig {obj['metadata']['name']}",
+                               self._custom().create_cluster_custom_object, MCO_GROUP, MCO_VERSION, "machineconfigs",
+                               obj, **_dry_run(dry_run)))
 
     def replace_machineconfig(self, obj: Dict[str, Any], *, dry_run: bool = False) -> Dict[str, Any]:
         """Update ``obj`` (which carries the resourceVersion it was read at: a concurrent change is a
         conflict, not a silent overwrite)."""
         name = str(obj["metadata"]["name"])
-        return self._custom("replace", f"update machineconfig {name}", "machineconfigs", name, body=obj,
-                            dry_run=dry_run)
+        return dict(self._call(f"update machineconfig {name}", self._custom().replace_cluster_custom_object,
+                               MCO_GROUP, MCO_VERSION, "machineconfigs", name, obj, **_dry_run(dry_run)))
 
     def delete_machineconfig(self, name: str, resource_version: Optional[str] = None) -> None:
         """Delete ``name``; with ``resource_version``, only if nobody changed it since it was read."""
         body: Dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
         if resource_version:
             body["preconditions"] = {"resourceVersion": resource_version}
-        self._custom("delete", f"delete machineconfig {name}", "machineconfigs", name, body=body)
+        self._call(f"delete machineconfig {name}", self._custom().delete_cluster_custom_object, MCO_GROUP,
+                   MCO_VERSION, "machineconfigs", name, body=body)
 
-    def _custom(self, verb: str, what: str, plural: str, name: Optional[str] = None,
-                body: Optional[Dict[str, Any]] = None, dry_run: bool = False) -> Dict[str, Any]:
+    def _custom(self) -> Any:
         from kubernetes.client import CustomObjectsApi
 
-        api = CustomObjectsApi(self._api)
-        extra: Dict[str, Any] = {"dry_run": "All"} if dry_run else {}
-        if verb == "get":
-            result = self._call(what, api.get_cluster_custom_object, MCO_GROUP, MCO_VERSION, plural, name)
-        elif verb == "create":
-            result = self._call(what, api.create_cluster_custom_object, MCO_GROUP, MCO_VERSION, plural, body,
-                                **extra)
-        elif verb == "replace":
-            result = self._call(what, api.replace_cluster_custom_object, MCO_GROUP, MCO_VERSION, plural, name,
-                                body, **extra)
-        else:
-            result = self._call(what, api.delete_cluster_custom_object, MCO_GROUP, MCO_VERSION, plural, name,
-                                body=body)
-        return dict(result or {})
+        return CustomObjectsApi(self._api)
 
     def preload_nodes_api(self) -> None:
         """Load the client's core API (about 0.7 s) now, so a watch that follows a write sees its
@@ -228,3 +204,8 @@ class Cluster:
         response = self._call("list nodes", api.list_node, label_selector=label_selector, _preload_content=False,
                               _headers={"Accept": PARTIAL_METADATA_LIST})
         return [dict(item.get("metadata") or {}) for item in json.loads(response.data).get("items") or []]
+
+
+def _dry_run(on: bool) -> Dict[str, Any]:
+    """The API server's server-side dry run: validated and admitted, never stored."""
+    return {"dry_run": "All"} if on else {}

@@ -238,6 +238,15 @@ class RegistryClient:
             )
         return size
 
+    def get_json_blob(self, repository: str, digest: str) -> Any:
+        """A small JSON blob (an image config), checked like get_blob()."""
+        import io
+        import json
+
+        with io.BytesIO() as sink:
+            self.get_blob(repository, digest, sink)
+            return json.loads(sink.getvalue() or b"{}")
+
     def _raise_for_missing(self, response: requests.Response, repository: str, reference: str,
                            what: str = "manifest") -> None:
         if response.status_code == 404:

@@ -225,24 +225,24 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
     from ..adapters.cluster import Cluster
     from ..errors import InvalidInput
     from ..machineconfig import MANAGED_BY, MANAGED_BY_LABEL, PREVIOUS_ANNOTATION, ROLE_LABEL, name_for
+    from ..pools import require
     from ..rollout import Expectation, interval, parse_duration
     from ..trust import TLSSettings
 
     terminal = settings.terminal()
     limit = parse_duration(timeout)
     interval()  # a bad RHCOS_LAYER_WATCH_INTERVAL stops us before anything is written
+    if wait is None:
+        wait = terminal.interactive
     flags = _cluster_flags(kubeconfig, kube_context)
     pool_flags = " ".join(f"--pool {p}" for p in dict.fromkeys(pools))
     results: List[Dict[str, Any]] = []
     expectations: List[Tuple[str, Expectation]] = []
     with Cluster(kubeconfig, kube_context) as cluster:
-        known = {str(p["metadata"]["name"]) for p in cluster.pools()}
-        for pool in dict.fromkeys(pools):
-            if pool not in known:
-                raise InvalidInput(f"--pool {pool}: no such machine config pool (the cluster has:"
-                                   f" {', '.join(sorted(known))})")
+        require(pools, (str(p["metadata"]["name"]) for p in cluster.pools()))
         if to_previous:
             tls = TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None)
+            ignore = apply_mod.parse_ignored(ignored)
             plans = []
             for pool in dict.fromkeys(pools):
                 mc = cluster.machineconfig(name_for(pool))
@@ -251,8 +251,7 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
                     raise InvalidInput(f"--to-previous: pool {pool} has no earlier image recorded"
                                        + ("" if mc else " (no MachineConfig from rhcos-layer)"),
                                        hint=f"roll back to the base image with: rhcos-layer rollback --pool {pool}")
-                plans += apply_mod.plan(cluster, [pool], str(previous), authfile=authfile, tls=tls,
-                                        ignore=apply_mod.parse_ignored(ignored))
+                plans += apply_mod.plan(cluster, [pool], str(previous), authfile=authfile, tls=tls, ignore=ignore)
             apply_mod.refuse(plans)  # every pool checked before any is changed
             for item in plans:
                 apply_mod.execute(cluster, item, dry_run=dry_run)
@@ -261,7 +260,7 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
                                 "dry_run": dry_run})
                 expectations.append((item.pool, Expectation(item.name, True, item.image)))
         else:
-            if wait or (wait is None and terminal.interactive):
+            if wait:
                 cluster.preload_nodes_api()
             for pool in dict.fromkeys(pools):
                 selector = f"{MANAGED_BY_LABEL}={MANAGED_BY},{ROLE_LABEL}={pool}"
@@ -284,8 +283,6 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
                     "re-apply": "would re-apply" if dry_run else "re-applied"}[r["action"]]
             terminal.info(f"{r['pool']}: {verb} {', '.join(r['machineconfigs'])}"
                           + (f" ({r['image']})" if r["image"] else ""))
-        if wait is None:
-            wait = terminal.interactive
         if expectations and wait and not dry_run:
             views = _follow(terminal, cluster, expectations, limit, f"rhcos-layer status --watch {pool_flags}{flags}")
             for r in results:
