@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Dict, Iterator, Optional
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support import (
     FakeBase,
@@ -29,6 +30,12 @@ from tests.support import (
     build_fake_base,
     skip_reason,
 )
+
+# Property-based tests of the parsers (tests/fuzz/): a bounded budget, the same examples on every
+# run (derandomize) so CI is repeatable, no per-example deadline on a loaded 2-core machine.
+settings.register_profile("rhcos-layer", max_examples=300, derandomize=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow], database=None)
+settings.load_profile("rhcos-layer")
 
 RIG_FIXTURES = frozenset(
     {
