@@ -87,6 +87,11 @@ class ClusterUnreachable(RhcosLayerError):
     exit_code = 11
 
 
+class ClusterFlaky(ClusterUnreachable):
+    """The API server failed for a moment (HTTP 5xx or 429, a timeout, a reset connection): a watch
+    retries it with backoff, and gives up with this error only after a long outage."""
+
+
 class PreflightFailed(RhcosLayerError):
     """``apply`` refused: a preflight check failed that the user did not ignore. Nothing was written."""
 
@@ -100,7 +105,8 @@ class RolloutFailed(RhcosLayerError):
 
 
 class RolloutTimeout(RhcosLayerError):
-    """The rollout did not finish within --timeout; it goes on in the cluster."""
+    """The rollout did not finish within --timeout, or made no progress for --progress-deadline; it
+    goes on in the cluster."""
 
     exit_code = 14
 

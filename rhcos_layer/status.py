@@ -1,17 +1,20 @@
 """What each machine config pool runs: layered image or base, drift after an upgrade, nodes.
 
-A fixed number of API requests whatever the cluster's size (pools, MachineConfigs and the
-MCO's ConfigMap: three lists), since node counts come from the pool's status.
+A refresh reads the pools (one list), the MCO's ConfigMap and rhcos-layer's own MachineConfigs (a
+label-selected list): a few KB whatever the cluster's size, since node counts come from the pools'
+status (``rollout.read_pool``, the same reading apply and rollback follow). Each pool's rendered config
+is read once for its ``osImageURL``: rendered configs are named after their content and run to
+hundreds of KB, so a StatusReader remembers what it read instead of listing them all each time.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, Hashable, List, Optional
 
-from .machineconfig import BASE_ANNOTATION, is_managed
-from .pools import conditions as pool_conditions
+from .machineconfig import BASE_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, is_managed
 from .reference import digest_of
+from .rollout import PoolView, read_pool
 
 ANNOTATIONS = "machineconfiguration.openshift.io/"
 
@@ -40,40 +43,89 @@ class PoolStatus:
         return asdict(self)
 
 
-def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: str) -> PoolStatus:
-    spec, status = pool.get("spec") or {}, pool.get("status") or {}
-    name = str((pool.get("metadata") or {}).get("name"))
-    rendered = (status.get("configuration") or {}).get("name")
-    target = (spec.get("configuration") or {}).get("name")
-    image = ((configs.get(str(rendered)) or {}).get("spec") or {}).get("osImageURL") if rendered else None
+def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: str,
+                images: Optional[Dict[str, str]] = None) -> PoolStatus:
+    """A pool's status from the pool, rhcos-layer's MachineConfigs (``configs``, by name) and the rendered
+    configs' images (``images``, by name; else looked up in ``configs``)."""
+    view: PoolView = read_pool(pool)
+    rendered = view.current or None
+    if images is not None and rendered:
+        image = images.get(rendered) or None
+    else:
+        image = ((configs.get(str(rendered)) or {}).get("spec") or {}).get("osImageURL") if rendered else None
     ours = [mc for mc in configs.values() if is_managed(mc)
-            and ((mc.get("metadata") or {}).get("labels") or {}).get(ANNOTATIONS + "role") == name]
+            and ((mc.get("metadata") or {}).get("labels") or {}).get(ANNOTATIONS + "role") == view.name]
     built_on = None
     for mc in sorted(ours, key=lambda m: str(m["metadata"]["name"])):
         built_on = ((mc.get("metadata") or {}).get("annotations") or {}).get(BASE_ANNOTATION) or built_on
     layered = bool(image) and image != base
-    conditions = {kind: str(c.get("status")) for kind, c in pool_conditions(pool).items()}
     return PoolStatus(
-        name=name, image=image, layered=layered, base=base, built_on=built_on,
-        drift=bool(layered and built_on and digest_of(built_on) != digest_of(base)), rendered=rendered, target=target,
-        updating=conditions.get("Updating") == "True" or (bool(target) and target != rendered),
-        paused=bool(spec.get("paused")), machines=int(status.get("machineCount") or 0),
-        updated=int(status.get("updatedMachineCount") or 0), ready=int(status.get("readyMachineCount") or 0),
-        degraded=int(status.get("degradedMachineCount") or 0),
-        unavailable=int(status.get("unavailableMachineCount") or 0),
-        managed=sorted(str(mc["metadata"]["name"]) for mc in ours), conditions=conditions,
+        name=view.name, image=image, layered=layered, base=base, built_on=built_on,
+        drift=bool(layered and built_on and digest_of(built_on) != digest_of(base)), rendered=rendered,
+        target=view.target or None, updating=view.updating, paused=view.paused, machines=view.machines,
+        updated=view.updated, ready=view.ready, degraded=view.degraded, unavailable=view.unavailable,
+        managed=sorted(str(mc["metadata"]["name"]) for mc in ours), conditions=view.conditions,
     )
 
 
-def cluster_status(cluster: Any, pools: Optional[List[str]] = None) -> List[PoolStatus]:
-    """The status of ``pools`` (all when None), from three list requests."""
-    from .adapters.cluster import MCO_NAMESPACE, OSIMAGEURL_CONFIGMAP
-    from .pools import require
+class StatusReader:
+    """Reads pools' status, remembering each rendered config's osImageURL across refreshes."""
 
-    base = str((cluster.configmap(MCO_NAMESPACE, OSIMAGEURL_CONFIGMAP).get("data") or {})
-               .get("baseOSContainerImage") or "")
-    configs = {str(mc["metadata"]["name"]): mc for mc in cluster.machineconfigs()}
-    found = {str(p["metadata"]["name"]): p for p in cluster.pools()}
-    wanted = pools or sorted(found)
-    require(wanted, found)
-    return [pool_status(found[name], configs, base) for name in wanted]
+    def __init__(self, cluster: Any) -> None:
+        self.cluster = cluster
+        self.images: Dict[str, str] = {}
+
+    def read(self, pools: Optional[List[str]] = None) -> List[PoolStatus]:
+        from .adapters.cluster import MCO_NAMESPACE, OSIMAGEURL_CONFIGMAP
+        from .pools import require
+
+        found = {str(p["metadata"]["name"]): p for p in self.cluster.watched_pools()}
+        wanted = pools or sorted(found)
+        require(wanted, found)
+        base = str((self.cluster.watched_configmap(MCO_NAMESPACE, OSIMAGEURL_CONFIGMAP).get("data") or {})
+                   .get("baseOSContainerImage") or "")
+        ours = {str(mc["metadata"]["name"]): mc
+                for mc in self.cluster.watched_machineconfigs(f"{MANAGED_BY_LABEL}={MANAGED_BY}")}
+        for name in wanted:
+            rendered = str(((found[name].get("status") or {}).get("configuration") or {}).get("name") or "")
+            if rendered and rendered not in self.images:
+                mc = self.cluster.watched_machineconfig(rendered) or {}
+                self.images[rendered] = str((mc.get("spec") or {}).get("osImageURL") or "")
+        return [pool_status(found[name], ours, base, self.images) for name in wanted]
+
+
+def cluster_status(cluster: Any, pools: Optional[List[str]] = None) -> List[PoolStatus]:
+    """The status of ``pools`` (all when None)."""
+    return StatusReader(cluster).read(pools)
+
+
+class StatusWatch:
+    """``status --watch`` as a watcher for ``rollout.follow``: each refresh reads the pools again and
+    calls ``on_change`` when what it shows changed; done when no pool shown is updating."""
+
+    def __init__(self, cluster: Any, pools: Optional[List[str]], on_change: Callable[[List[PoolStatus]], None],
+                 ) -> None:
+        self.reader = StatusReader(cluster)
+        self.pools = pools
+        self.on_change = on_change
+        self.found: List[PoolStatus] = []
+        self._shown: Any = None
+
+    def step(self) -> bool:
+        found = self.reader.read(self.pools)
+        self.found = found
+        snapshot = [p.as_dict() for p in found]
+        if snapshot != self._shown:
+            self._shown = snapshot
+            self.on_change(found)
+        return not any(p.updating for p in found)
+
+    def progress(self) -> Hashable:
+        return tuple((p.name, p.target, p.rendered, p.updated, p.ready, p.degraded, p.unavailable) for p in self.found)
+
+    def diagnosis(self) -> str:
+        return "; ".join(f"pool {p.name}: {p.updated}/{p.machines} nodes updated, {p.degraded} degraded"
+                         for p in self.found if p.updating)
+
+    def close(self) -> None:
+        pass

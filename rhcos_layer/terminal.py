@@ -156,7 +156,7 @@ class RolloutDisplay:
         self._progress: Any = None
         self._tasks: dict[str, Any] = {}
         self._announced: dict[str, str] = {}
-        self._counts: dict[str, Tuple[int, int]] = {}
+        self._counts: dict[str, Tuple[int, ...]] = {}
 
     def __enter__(self) -> RolloutDisplay:
         if self.terminal.live:
@@ -175,8 +175,16 @@ class RolloutDisplay:
         else:
             self.terminal.info(text)
 
+    def notice(self, text: str) -> None:
+        """Something about the watch itself (an API outage and its end), as a warning."""
+        if self._progress is not None:
+            self._progress.console.print(f"Warning: {text}", markup=False, highlight=False)
+        else:
+            self.terminal.warning(text)
+
     def refresh(self, view: Any, ready: bool, changed: List[Any]) -> None:
-        """Called by rollout.Watcher after each refresh."""
+        """Called by rollout.Watcher after each refresh. A pool whose nodes are followed one by one shows
+        each move; a larger one shows counts, and the nodes that need attention (degraded)."""
         pool = view.name
         if not ready:
             if self._announced.get(pool) is None:
@@ -188,14 +196,17 @@ class RolloutDisplay:
         if self._announced.get(pool) != view.target:
             self._announced[pool] = view.target
             self.say(f"{pool}: rolling out {view.target} to {view.machines} node(s)"
-                     + ("; the pool is paused, nothing moves until it is unpaused" if view.paused else ""))
+                     + ("; the pool is paused, nothing moves until it is unpaused" if view.paused else "")
+                     + ("" if view.detailed else "; showing counts and the nodes that need attention"))
         for node in changed:
             self.say(f"  {node.name}: {node.phase}" + (f": {node.reason}" if node.reason else ""))
         self._bar(pool, f"{pool}: {view.target}", view)
-        counts = (view.updated, view.machines)
+        counts = (view.updated, view.machines) if view.detailed else (
+            view.updated, view.machines, view.unavailable, view.degraded)
         if self._progress is None and self._counts.get(pool) != counts:
             self._counts[pool] = counts
-            self.say(f"{pool}: {view.updated}/{view.machines} nodes updated")
+            self.say(f"{pool}: {view.updated}/{view.machines} nodes updated"
+                     + ("" if view.detailed else f", {view.unavailable} unavailable, {view.degraded} degraded"))
 
     def _bar(self, pool: str, text: str, view: Any) -> None:
         if self._progress is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from ..errors import ClusterAccessError, ClusterUnreachable, RhcosLayerError
 
@@ -23,6 +23,12 @@ MCO_NAMESPACE = "openshift-machine-config-operator"
 OSIMAGEURL_CONFIGMAP = "machine-config-osimageurl"
 PULL_SECRET = ("openshift-config", "pull-secret")
 PARTIAL_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, application/json"
+# a single object, and each watch event, is a PartialObjectMetadata (the List form is for lists only)
+PARTIAL_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json"
+# the statuses a watch retries: the API server or its load balancer failing for a moment
+TRANSIENT_STATUS = (429, 500, 502, 503, 504)
+WATCH_REQUEST_TIMEOUT = (10.0, 30.0)  # connect, read (seconds): no refresh hangs on a silent server
+WATCH_SECONDS = 45  # a node watch is closed by the server after this and opened again where it stopped
 
 
 def kubeconfig_paths(explicit: Optional[str], environ: Optional[Mapping[str, str]] = None) -> List[Path]:
@@ -205,7 +211,164 @@ class Cluster:
                               _headers={"Accept": PARTIAL_METADATA_LIST})
         return [dict(item.get("metadata") or {}) for item in json.loads(response.data).get("items") or []]
 
+    # -- watching a rollout (rollout.py): bounded time per call, transient failures told apart ---------
+
+    def _watch_call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """Like ``_call``, with a time limit, and with what a watch may retry (5xx, 429, timeouts, resets,
+        refused connections) raised as ClusterFlaky; 401 / 403 / 404 stay what they are."""
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        from ..errors import ClusterFlaky
+
+        kwargs.setdefault("_request_timeout", WATCH_REQUEST_TIMEOUT)
+        try:
+            return func(*args, **kwargs)
+        except ApiException as exc:
+            if exc.status in TRANSIENT_STATUS:
+                raise ClusterFlaky(f"the API server {self.server} answered HTTP {exc.status} to {what}") from None
+            raise self._api_error(what, exc) from None
+        except (HTTPError, OSError, ValueError) as exc:  # ValueError: a response cut off mid-JSON
+            raise ClusterFlaky(f"the API server {self.server} did not answer {what} ({type(exc).__name__})")\
+                from None
+
+    def watched_configmap(self, namespace: str, name: str) -> Dict[str, Any]:
+        """A ConfigMap (the MCO's machine-config-osimageurl: small), for a refresh of ``status --watch``."""
+        import json
+
+        from kubernetes.client import CoreV1Api
+
+        api = CoreV1Api(self._api)
+        response = self._watch_call(f"get configmap {namespace}/{name}", api.read_namespaced_config_map, name,
+                                    namespace, _preload_content=False)
+        return dict(json.loads(response.data))
+
+    def watched_pool(self, name: str) -> Dict[str, Any]:
+        """The MachineConfigPool ``name`` (one small GET), for a refresh of the watch."""
+        import json
+
+        response = self._watch_call(f"get machineconfigpool {name}", self._custom().get_cluster_custom_object,
+                                    MCO_GROUP, MCO_VERSION, "machineconfigpools", name, _preload_content=False)
+        return dict(json.loads(response.data))
+
+    def watched_pools(self) -> List[Dict[str, Any]]:
+        """Every MachineConfigPool (one list), for a refresh of ``status --watch``."""
+        import json
+
+        response = self._watch_call("list machineconfigpools", self._custom().list_cluster_custom_object,
+                                    MCO_GROUP, MCO_VERSION, "machineconfigpools", _preload_content=False)
+        return list(json.loads(response.data).get("items") or [])
+
+    def watched_machineconfigs(self, label_selector: str) -> List[Dict[str, Any]]:
+        """The MachineConfigs ``label_selector`` selects (rhcos-layer's own: small), for a refresh."""
+        import json
+
+        response = self._watch_call("list machineconfigs", self._custom().list_cluster_custom_object, MCO_GROUP,
+                                    MCO_VERSION, "machineconfigs", label_selector=label_selector,
+                                    _preload_content=False)
+        return list(json.loads(response.data).get("items") or [])
+
+    def watched_machineconfig(self, name: str) -> Optional[Dict[str, Any]]:
+        """One MachineConfig (a rendered one can weigh hundreds of KB: callers keep what they need)."""
+        import json
+
+        from ..errors import ImageNotFound
+
+        try:
+            response = self._watch_call(f"get machineconfig {name}", self._custom().get_cluster_custom_object,
+                                        MCO_GROUP, MCO_VERSION, "machineconfigs", name, _preload_content=False)
+        except ImageNotFound:
+            return None
+        return dict(json.loads(response.data))
+
+    def watched_node(self, name: str) -> Optional[Dict[str, Any]]:
+        """One node's metadata (PartialObjectMetadata), or None when it is gone."""
+        import json
+
+        from kubernetes.client import CoreV1Api
+
+        from ..errors import ImageNotFound
+
+        api = CoreV1Api(self._api)
+        try:
+            response = self._watch_call(f"get node {name}", api.read_node, name, _preload_content=False,
+                                        _headers={"Accept": PARTIAL_METADATA})
+        except ImageNotFound:
+            return None
+        return dict(json.loads(response.data).get("metadata") or {})
+
+    def list_node_metadata(self, label_selector: str) -> Tuple[List[Dict[str, Any]], str]:
+        """The metadata of the selected nodes and the list's resourceVersion (where a watch starts)."""
+        import json
+
+        from kubernetes.client import CoreV1Api
+
+        api = CoreV1Api(self._api)
+        response = self._watch_call("list nodes", api.list_node, label_selector=label_selector,
+                                    _preload_content=False, _headers={"Accept": PARTIAL_METADATA_LIST})
+        listed = json.loads(response.data)
+        items = [dict(item.get("metadata") or {}) for item in listed.get("items") or []]
+        return items, str((listed.get("metadata") or {}).get("resourceVersion") or "")
+
+    def watch_node_metadata(self, label_selector: str, resource_version: str, seconds: int = WATCH_SECONDS,
+                            opened: Optional[Callable[[Callable[[], None]], None]] = None,
+                            ) -> Iterator[Tuple[str, Dict[str, Any]]]:
+        """The selected nodes' changes after ``resource_version`` as (event type, metadata), as ``oc get
+        nodes -w`` streams them; ends after ``seconds`` (the server closes the watch). BOOKMARK events
+        carry only a resourceVersion; ERROR ones (410 Gone: the version left the server's window) the
+        Status as metadata. ``opened`` receives a function that ends the watch from another thread."""
+        import json
+
+        from kubernetes.client import CoreV1Api
+        from urllib3.exceptions import HTTPError
+
+        from ..errors import ClusterFlaky
+
+        api = CoreV1Api(self._api)
+        response = self._watch_call(
+            "watch nodes", api.list_node, label_selector=label_selector, watch=True,
+            resource_version=resource_version, allow_watch_bookmarks=True, timeout_seconds=seconds,
+            _preload_content=False, _headers={"Accept": PARTIAL_METADATA},
+            _request_timeout=(WATCH_REQUEST_TIMEOUT[0], seconds + WATCH_REQUEST_TIMEOUT[1]))
+        if opened is not None:
+            opened(lambda: _shutdown(response))
+        try:
+            for line in _lines(response):
+                event = json.loads(line)
+                obj = event.get("object") or {}
+                kind = str(event.get("type") or "")
+                yield kind, (dict(obj) if kind == "ERROR" else dict(obj.get("metadata") or {}))
+        except (HTTPError, OSError, ValueError) as exc:
+            raise ClusterFlaky(f"the watch of nodes on {self.server} broke off ({type(exc).__name__})") from None
+        finally:
+            response.release_conn()
+
 
 def _dry_run(on: bool) -> Dict[str, Any]:
     """The API server's server-side dry run: validated and admitted, never stored."""
     return {"dry_run": "All"} if on else {}
+
+
+def _lines(response: Any) -> Iterator[bytes]:
+    """The newline-delimited JSON events of a watch response, as they arrive."""
+    pending = b""
+    for chunk in response.stream(amt=None, decode_content=True):
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            if line.strip():
+                yield line
+    if pending.strip():
+        yield pending
+
+
+def _shutdown(response: Any) -> None:
+    """End a streaming response from another thread: its blocked read returns."""
+    try:
+        shutdown = getattr(response, "shutdown", None)  # urllib3 >= 2.3
+        if shutdown is not None:
+            shutdown()
+        else:
+            response.close()
+    except OSError:
+        pass

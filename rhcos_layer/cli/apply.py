@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 
 
 def wait_options(func: Any) -> Any:
+    func = click.option("--progress-deadline", default=DEFAULT_PROGRESS_DEADLINE, show_default=True,
+                        metavar="DURATION", expose_value=False, callback=_remember_progress_deadline,
+                        help="Stop waiting when the rollout has not moved for this long (exit 14), whatever"
+                             " --timeout says; 0: no limit. The rollout goes on.")(func)
     func = click.option("--timeout", default="0", show_default=True, metavar="DURATION",
                         help="Stop waiting after this long (90s, 30m, 2h); 0: no limit. The rollout goes on.")(func)
     func = click.option("--wait/--no-wait", default=None,
@@ -24,6 +28,19 @@ def wait_options(func: Any) -> Any:
     return func
 
 
+DEFAULT_PROGRESS_DEADLINE = "30m"  # a node's drain and reboot take minutes, rarely half an hour
+
+
+def _remember_progress_deadline(ctx: click.Context, param: click.Parameter, value: str) -> Optional[float]:
+    """Parsed before the command runs (a bad value writes nothing) and kept for _follow, so the commands'
+    own parameters stay as they are."""
+    from ..rollout import parse_duration
+
+    seconds = parse_duration(value, "--progress-deadline")
+    ctx.meta["rhcos_layer.progress_deadline"] = seconds
+    return seconds
+
+
 def _cluster_flags(kubeconfig: Optional[str], kube_context: Optional[str]) -> str:
     flags = f" --kubeconfig {kubeconfig}" if kubeconfig else ""
     return flags + (f" --context {kube_context}" if kube_context else "")
@@ -31,14 +48,26 @@ def _cluster_flags(kubeconfig: Optional[str], kube_context: Optional[str]) -> st
 
 def _follow(terminal: Terminal, cluster: Any, expectations: List[Tuple[str, Expectation]],
             timeout: Optional[float], resume: str) -> List[Any]:
-    """Watch every pool to the end; Ctrl-C stops watching, never the rollout."""
-    from ..rollout import Watcher, wait_all
+    """Watch every pool to the end, and the custom pools that inherit a change to worker; Ctrl-C stops
+    watching, never the rollout."""
+    from ..rollout import Expectation, Watcher, follow, inheriting_pools
     from ..terminal import RolloutDisplay
 
+    context = click.get_current_context(silent=True)
+    deadline = context.meta.get("rhcos_layer.progress_deadline") if context is not None else None
+    wanted = list(expectations)
+    if any(pool == "worker" for pool, _ in wanted):
+        named = {pool for pool, _ in wanted}
+        expect = next(e for pool, e in wanted if pool == "worker")
+        for other in inheriting_pools(cluster.watched_pools(), "worker"):
+            if other not in named:  # it merges the worker MachineConfigs: it rolls out too, whatever image wins
+                wanted.append((other, Expectation(expect.machineconfig, expect.present)))
     with RolloutDisplay(terminal) as display:
-        watchers = [Watcher(cluster, pool, expect, on_refresh=display.refresh) for pool, expect in expectations]
+        watchers = [Watcher(cluster, pool, expect, on_refresh=display.refresh) for pool, expect in wanted]
+        for pool, _ in wanted[len(expectations):]:
+            display.say(f"{pool}: inherits the worker MachineConfigs: following it too")
         try:
-            wait_all(watchers, timeout)
+            follow(watchers, timeout, progress_deadline=deadline, resume=resume, notice=display.notice)
         except KeyboardInterrupt:
             display.say(f"Stopped watching; the rollout goes on in the cluster. Follow it with: {resume}")
             raise
@@ -149,7 +178,11 @@ def _revert(terminal: Terminal, cluster: Any, written: List[Tuple[Plan, Dict[str
         expectations.append((item.pool, Expectation(item.name, item.action == "update", old_image)))
         terminal.info(f"{item.pool}: MachineConfig {item.name} "
                       + ("deleted" if item.action == "create" else f"put back to {old_image}"))
-    _follow(terminal, cluster, expectations, limit, f"rhcos-layer status --watch {flags}")
+    try:
+        _follow(terminal, cluster, expectations, limit, f"rhcos-layer status --watch {flags}")
+    except RolloutFailed as stuck:  # the rollback cannot finish: a node the node controller will not move
+        raise RolloutFailed(f"{message}; rolled back the MachineConfigs, but {stuck.message}",
+                            hint=stuck.hint) from None
     raise RolloutFailed(f"{message}; rolled back: the pools run what they ran before")
 
 

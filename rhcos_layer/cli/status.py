@@ -23,39 +23,32 @@ def status_command(settings: Settings, pools: Tuple[str, ...], watch: bool, kube
                    kube_context: Optional[str], output: str) -> None:
     """Show what each pool runs: the layered image or the base, drift after an upgrade, nodes.
 
-    With --watch, refreshes (three API requests each, whatever the pool's size) and prints
-    what changed, until no pool shown is updating.
+    With --watch, refreshes (a few KB each, whatever the pool's size) and prints what changed,
+    until no pool shown is updating; a failing API server is retried with backoff.
     """
     from ..adapters.cluster import Cluster
-    from ..status import cluster_status
+    from ..status import StatusWatch, cluster_status
 
     terminal = settings.terminal()
+    wanted = list(pools) or None
     with Cluster(kubeconfig, kube_context) as cluster:
-        found = cluster_status(cluster, list(pools) or None)
         if not watch:
-            _show(terminal, found, output)
+            _show(terminal, cluster_status(cluster, wanted), output)
             return
-        from ..rollout import interval
+        from ..rollout import follow, interval
 
         every = interval()
-        import time
 
-        last: Any = None
+        def changed(found: List[PoolStatus]) -> None:
+            if output == "json":
+                import json
+
+                terminal.result(json.dumps([p.as_dict() for p in found], sort_keys=True))
+            else:
+                _show(terminal, found, output)
+
         try:
-            while True:
-                snapshot = [p.as_dict() for p in found]
-                if snapshot != last:
-                    last = snapshot
-                    if output == "json":
-                        import json
-
-                        terminal.result(json.dumps(snapshot, sort_keys=True))
-                    else:
-                        _show(terminal, found, output)
-                if not any(p.updating for p in found):
-                    return
-                time.sleep(every)
-                found = cluster_status(cluster, list(pools) or None)
+            follow([StatusWatch(cluster, wanted, changed)], None, notice=terminal.warning, every=every)
         except KeyboardInterrupt:
             terminal.info("Stopped watching; nothing in the cluster was changed.")
             raise

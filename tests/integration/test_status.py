@@ -69,22 +69,51 @@ def test_unknown_pool(tmp_path, kube_api, logged_in, rhcos_layer):
     assert "--pool infra: no such machine config pool (the cluster has: master, worker)" in result.err
 
 
-def test_status_of_a_2000_node_pool_costs_three_requests(tmp_path, kube_api, logged_in, rhcos_layer):
-    seed_openshift(kube_api, workers=2000)
+MCO_API = "/apis/machineconfiguration.openshift.io/v1"
+KB = 1024
+
+
+def _sent(api) -> int:
+    return sum(c.sent for c in api.calls if c.path.startswith(("/api/", "/apis/")))
+
+
+def _realistic(api, workers=2000):
+    """2,000 nodes of ~8 KB of metadata, 100 old rendered configs of ~500 KB, the live one as heavy."""
+    from tests.support import bulk
+
+    seed = seed_openshift(api, workers=workers)
+    bulk.fatten_nodes(api)
+    bulk.pile_up_rendered(api, "worker", 100, 500 * KB)
+    bulk.fatten_rendered(api, seed.rendered["worker"], 500 * KB)
+    return seed
+
+
+def test_status_of_a_2000_node_pool_reads_its_rendered_config_not_all_of_them(tmp_path, kube_api, logged_in,
+                                                                              rhcos_layer):
+    seed = _realistic(kube_api)
     kube_api.reset_requests()
     result = rhcos_layer(["status", "--pool", "worker", "-o", "json"], tmp_path)
     assert result.code == 0, result.err
-    assert json.loads(result.out)[0]["machines"] == 2000
-    api_requests = [r for r in kube_api.requests if r[1].startswith(("/api", "/apis"))]
-    assert len(api_requests) == 3, api_requests
+    [worker] = json.loads(result.out)
+    assert (worker["machines"], worker["image"]) == (2000, seed.base_image)
+    api_requests = [r[:2] for r in kube_api.requests if r[1].startswith(("/api", "/apis"))]
+    assert api_requests == [("GET", f"{MCO_API}/machineconfigpools"),
+                            ("GET", "/api/v1/namespaces/openshift-machine-config-operator/configmaps/"
+                                    "machine-config-osimageurl"),
+                            ("GET", f"{MCO_API}/machineconfigs"),  # rhcos-layer's own, by label
+                            ("GET", f"{MCO_API}/machineconfigs/{seed.rendered['worker']}")]
+    assert kube_api.requests[2].query == {"labelSelector": "app.kubernetes.io/managed-by=rhcos-layer"}
+    assert _sent(kube_api) < 500 * KB + 64 * KB  # the one rendered config, not the 50 MB of all of them
 
 
-def test_status_watch_costs_three_requests_per_refresh_on_2000_nodes(tmp_path, kube_api, logged_in, rhcos_layer):
-    """The watch follows an update to its end; each refresh is the same three lists, not one per node."""
+def test_status_watch_quiet_refreshes_on_2000_nodes_cost_three_small_requests(tmp_path, kube_api, logged_in,
+                                                                              rhcos_layer):
+    """The watch follows an update to its end; a refresh after the first reads three small things, never a
+    node, and each rendered config once."""
     import threading
     import time
 
-    seed = seed_openshift(kube_api, workers=2000)
+    seed = _realistic(kube_api)
     target = "rendered-worker-" + "9" * 32
     rendered = dict(kube_api.store.get("machineconfigs", seed.rendered["worker"]), metadata={"name": target})
     kube_api.store.put(rendered)
@@ -94,7 +123,7 @@ def test_status_watch_costs_three_requests_per_refresh_on_2000_nodes(tmp_path, k
 
     def finish_after_some_refreshes() -> None:
         deadline = time.monotonic() + 60
-        while kube_api.count("GET", "/apis/machineconfiguration.openshift.io/v1/machineconfigpools") < 4:
+        while kube_api.count("GET", f"{MCO_API}/machineconfigpools") < 6:
             if time.monotonic() > deadline:
                 return
             time.sleep(0.02)
@@ -108,8 +137,16 @@ def test_status_watch_costs_three_requests_per_refresh_on_2000_nodes(tmp_path, k
     finisher.join()
     assert result.code == 0, result.err
     assert "0/2000 updated" in result.out and "2000/2000 updated" in result.out
-    refreshes = kube_api.count("GET", "/apis/machineconfiguration.openshift.io/v1/machineconfigpools")
-    api_requests = [r for r in kube_api.requests if r[1].startswith(("/api", "/apis"))]
-    assert refreshes >= 5
-    assert len(api_requests) == 3 * refreshes, api_requests[:12]
-    assert not [r for r in api_requests if r[1].startswith("/api/v1/nodes")]
+    calls = [c for c in kube_api.calls if c.path.startswith(("/api/", "/apis/"))]
+    starts = [i for i, c in enumerate(calls) if c.path == f"{MCO_API}/machineconfigpools"]
+    assert len(starts) >= 6
+    # the first refresh reads the live rendered config once; the later ones read pools, ConfigMap, our MCs
+    assert [c.path for c in calls if c.path.startswith(f"{MCO_API}/machineconfigs/")] == [
+        f"{MCO_API}/machineconfigs/{seed.rendered['worker']}", f"{MCO_API}/machineconfigs/{target}"]
+    quiet = [calls[a:b] for a, b in zip(starts[1:], starts[2:] + [len(calls)])]
+    quiet = [r for r in quiet if not any("/machineconfigs/" in c.path for c in r)]
+    assert len(quiet) >= 4
+    for refresh in quiet:
+        assert len(refresh) == 3, [c.path for c in refresh]
+        assert sum(c.sent for c in refresh) <= 64 * KB
+    assert not [c for c in calls if c.path.startswith("/api/v1/nodes")]

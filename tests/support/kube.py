@@ -1864,6 +1864,7 @@ class KubeCall:
     body: bytes = b""
     status: Optional[int] = None
     user: Optional[str] = None
+    sent: int = 0  # response body bytes (a watch: every chunk so far), what the client had to read
 
 
 class _User(NamedTuple):
@@ -1983,6 +1984,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
         self._call.status = code
+        self._call.sent += len(body)
 
     def _send_obj(self, code: int, obj: Obj, fmt: Optional[_Accept] = None, warnings: Sequence[str] = (),
                   content_type: Optional[str] = None, sort_keys: bool = False) -> None:
@@ -2347,6 +2349,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
+        self._call.sent += len(data)
 
     def _event(self, etype: str, obj: Obj, rt: ResourceType, fmt: _Accept, state: Dict[str, bool],
                include_object: str) -> None:

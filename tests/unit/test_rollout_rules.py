@@ -22,12 +22,18 @@ def _node(state: str, current: str = "rendered-worker-old", desired: str = TARGE
     (_node("Done", desired="rendered-worker-old"), rollout.WAITING),
     (_node("Working"), rollout.UPDATING),
     (_node("Working", desiredDrain=f"drain-{TARGET}"), rollout.DRAINING),
-    (_node("Rebooting", desiredDrain=f"drain-{TARGET}"), rollout.REBOOTING),
+    # 4.16+: the daemon stays Working and marks the reboot (pkg/daemon/update.go)
+    (_node("Working", desiredDrain=f"drain-{TARGET}", lastAppliedDrain=f"drain-{TARGET}",
+           **{"post-config-action": "Rebooting"}), rollout.REBOOTING),
+    # 4.14: no marker; a drained node still Working may be rebooting, and is shown as no more than that
+    (_node("Working", desiredDrain=f"drain-{TARGET}", lastAppliedDrain=f"drain-{TARGET}"), rollout.APPLYING),
+    # the daemon never writes a state "Rebooting" (pkg/daemon/writer.go): no reboot read from it
+    (_node("Rebooting", desiredDrain=f"drain-{TARGET}"), rollout.DRAINING),
     (_node("Done", current=TARGET), rollout.DONE),
     (_node("Degraded", reason="pull failed"), rollout.DEGRADED),
     (_node("Unreconcilable"), rollout.DEGRADED),
-    # degraded on another config (an old failure): not this rollout's business
-    (_node("Degraded", desired="rendered-worker-other"), rollout.WAITING),
+    # degraded on another config: the node controller will not move it (node_controller.go)
+    (_node("Degraded", desired="rendered-worker-other"), rollout.STUCK),
 ])
 def test_node_phases_come_from_the_mco_annotations(node: dict, phase: str) -> None:
     assert rollout.node_phase(node, TARGET).phase == phase
@@ -164,7 +170,7 @@ def test_the_rollout_display_shows_each_node_move(live: bool, monkeypatch: pytes
     terminal = Terminal(color=False, stdout=io.StringIO(), stderr=err)  # type: ignore[arg-type]
     assert terminal.live is live
     view = rollout.PoolView("worker", TARGET, "rendered-worker-old", ["99-zz-rhcos-layer-0-worker"], 3, 1, 3, 0,
-                            False, False)
+                            False, False, detailed=True)
     with RolloutDisplay(terminal) as display:
         display.refresh(view, False, [])
         display.refresh(view, True, [rollout.NodeState("worker-0", rollout.DRAINING)])
@@ -175,3 +181,182 @@ def test_the_rollout_display_shows_each_node_move(live: bool, monkeypatch: pytes
     assert "  worker-0: cordoned, draining" in text
     assert "  worker-1: degraded: pull failed" in text
     assert ("worker: 1/3 nodes updated" in text) is not live  # plain lines; a bar on a terminal
+
+
+def test_the_rollout_display_of_a_large_pool_shows_counts() -> None:
+    import io
+
+    from rhcos_layer.terminal import RolloutDisplay, Terminal
+
+    err = io.StringIO()
+    terminal = Terminal(color=False, stdout=io.StringIO(), stderr=err)
+    view = rollout.PoolView("worker", TARGET, "rendered-worker-old", [], 2000, 150, 1800, 1, False, False,
+                            unavailable=200)
+    with RolloutDisplay(terminal) as display:
+        display.refresh(view, True, [rollout.NodeState("worker-17", rollout.DEGRADED, "pull failed")])
+    assert err.getvalue().splitlines() == [
+        f"worker: rolling out {TARGET} to 2000 node(s); showing counts and the nodes that need attention",
+        "  worker-17: degraded: pull failed",
+        "worker: 150/2000 nodes updated, 200 unavailable, 1 degraded",
+    ]
+
+
+@pytest.mark.parametrize(("value", "machines", "count"), [
+    (None, 10, 1), (3, 10, 3), ("20%", 10, 2), ("5%", 10, 1), ("10%", 2000, 200), ("bad", 10, 1), (0, 5, 1)])
+def test_max_unavailable_counts_like_the_node_controller(value: object, machines: int, count: int) -> None:
+    assert rollout.max_unavailable(value, machines) == count
+
+
+def test_the_pool_reading_names_the_nodes_the_mco_reports_degraded() -> None:
+    pool = _pool(degradedMachineCount=2, conditions=[{"type": "NodeDegraded", "status": "True", "message":
+                 'Node worker-1 is reporting: "pull failed", Node worker-7 is reporting: "x"'}])
+    view = rollout.read_pool(pool)
+    assert view.degraded_names == ["worker-1", "worker-7"] and view.degraded == 2
+
+
+# ------------------------------------------------------------------ the loop, on a fake cluster and clock
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+class _Cluster:
+    """Answers the watcher's reads from plain objects; ``outage`` refreshes fail first (HTTP 503)."""
+
+    def __init__(self, pool: dict, nodes: list, outage: int = 0) -> None:
+        self.pool, self.nodes, self.outage = pool, nodes, outage
+
+    def watched_pool(self, name: str) -> dict:
+        from rhcos_layer.errors import ClusterFlaky
+
+        if self.outage:
+            self.outage -= 1
+            raise ClusterFlaky("the API server https://api.example answered HTTP 503 to get machineconfigpool")
+        return self.pool
+
+    def watched_node(self, name: str) -> dict:
+        return next(n for n in self.nodes if n["name"] == name)
+
+    def watched_machineconfig(self, name: str) -> dict:
+        return {"spec": {"osImageURL": "img"}}
+
+    def list_node_metadata(self, selector: str) -> tuple:
+        return self.nodes, "1"
+
+    def watch_node_metadata(self, selector: str, version: str, opened=None):  # noqa: ANN001, ANN201
+        import time
+
+        time.sleep(0.05)
+        return iter(())
+
+
+def _rollback_pool(**status: object) -> dict:
+    pool = _pool(**status)
+    pool["spec"]["configuration"]["source"] = [{"name": "00-worker"}]
+    return pool
+
+
+def test_a_node_degraded_on_another_config_ends_a_rollback_naming_it_and_its_recovery() -> None:
+    from rhcos_layer.errors import RolloutFailed
+
+    stuck = dict(_node("Degraded", current=TARGET, desired="rendered-worker-bad", reason="pull failed"),
+                 name="worker-1")
+    done = dict(_node("Done", current=TARGET, desired=TARGET), name="worker-0")
+    cluster = _Cluster(_rollback_pool(updatedMachineCount=1, degradedMachineCount=1, unavailableMachineCount=1,
+                                      machineCount=2), [done, stuck])
+    clock = _Clock()
+    watcher = rollout.Watcher(cluster, "worker", rollout.Expectation("99-zz-rhcos-layer-0-worker", False),
+                              on_refresh=lambda *a: None, every=1)
+    with pytest.raises(RolloutFailed) as failed:
+        rollout.follow([watcher], None, progress_deadline=None, clock=clock, sleep=clock.sleep, every=1)
+    assert "node worker-1 is Degraded on rendered-worker-bad (pull failed)" in failed.value.message
+    assert failed.value.hint == ("recover it with: oc patch node worker-1 --type merge -p '{\"metadata\":"
+                                 '{"annotations":{"machineconfiguration.openshift.io/desiredConfig":"'
+                                 + TARGET + '"}}}\'')
+
+
+def test_a_stale_degraded_node_does_not_end_the_wait_while_others_still_move() -> None:
+    stuck = dict(_node("Degraded", current=TARGET, desired="rendered-worker-bad"), name="worker-1")
+    moving = dict(_node("Working", current="rendered-worker-bad", desired=TARGET), name="worker-0")
+    cluster = _Cluster(_rollback_pool(updatedMachineCount=0, degradedMachineCount=1, unavailableMachineCount=2,
+                                      machineCount=2), [moving, stuck])
+    watcher = rollout.Watcher(cluster, "worker", rollout.Expectation("99-zz-rhcos-layer-0-worker", False),
+                              on_refresh=lambda *a: None, every=1)
+    assert watcher.step() is False
+    assert watcher.stuck() == []
+
+
+def test_no_progress_ends_the_wait_with_a_diagnosis_even_without_a_timeout() -> None:
+    from rhcos_layer.errors import RolloutTimeout
+
+    working = dict(_node("Working", desiredDrain=f"drain-{TARGET}", lastAppliedDrain=f"drain-{TARGET}",
+                         **{"post-config-action": "Rebooting"}), name="worker-0")
+    pool = _pool(updatedMachineCount=2, unavailableMachineCount=1)
+    pool["spec"]["configuration"]["source"] = [{"name": "99-zz-rhcos-layer-0-worker"}]
+    clock = _Clock()
+    watcher = rollout.Watcher(_Cluster(pool, [working]), "worker",
+                              rollout.Expectation("99-zz-rhcos-layer-0-worker", True, "img"),
+                              on_refresh=lambda *a: None, every=1)
+    with pytest.raises(RolloutTimeout) as late:
+        rollout.follow([watcher], None, progress_deadline=60, resume="rhcos-layer status --watch --pool worker",
+                       clock=clock, sleep=clock.sleep, every=1)
+    assert late.value.exit_code == 14
+    assert late.value.message == ("no progress for 60 s: pool worker: 2/3 nodes updated, 1 unavailable; still in"
+                                  " progress: worker-0 (rebooting); the rollout goes on")
+    assert late.value.hint == "follow it with `rhcos-layer status --watch --pool worker`"
+    assert 60 <= clock.now <= 62
+
+
+def test_an_api_outage_is_retried_with_backoff_and_said_once_each_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(rollout.BACKOFF_CAP_ENV, raising=False)
+    done = dict(_node("Done", current=TARGET, desired=TARGET), name="worker-0")
+    pool = _pool(machineCount=1, updatedMachineCount=1)
+    pool["spec"]["configuration"]["source"] = [{"name": "99-zz-rhcos-layer-0-worker"}]
+    cluster = _Cluster(pool, [done], outage=7)
+    clock = _Clock()
+    said: list = []
+    watcher = rollout.Watcher(cluster, "worker", rollout.Expectation("99-zz-rhcos-layer-0-worker", True, "img"),
+                              on_refresh=lambda *a: None, every=1)
+    rollout.follow([watcher], None, progress_deadline=5, clock=clock, sleep=clock.sleep, every=1, notice=said.append)
+    assert clock.slept == [1, 2, 4, 8, 16, 30, 30]  # 91 s of outage survived, the progress deadline untouched
+    assert said == ["the API server https://api.example answered HTTP 503 to get machineconfigpool: retrying with"
+                    " backoff; the rollout goes on in the cluster",
+                    "the API server answers again after 91 s without an answer; still watching"]
+
+
+def test_a_long_outage_gives_up_with_exit_11(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rhcos_layer.errors import ClusterUnreachable
+
+    monkeypatch.setenv(rollout.BACKOFF_CAP_ENV, "60")
+    cluster = _Cluster(_pool(), [], outage=10 ** 6)
+    clock = _Clock()
+    watcher = rollout.Watcher(cluster, "worker", rollout.Expectation("x", True), on_refresh=lambda *a: None, every=1)
+    with pytest.raises(ClusterUnreachable) as gone:
+        rollout.follow([watcher], None, clock=clock, sleep=clock.sleep, every=1)
+    assert gone.value.exit_code == 11 and "stopped watching, the rollout goes on" in gone.value.message
+    assert rollout.OUTAGE_LIMIT <= clock.now <= rollout.OUTAGE_LIMIT + 60
+
+
+def test_the_backoff_cap_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(rollout.BACKOFF_CAP_ENV, "0.2")
+    assert rollout.backoff_cap() == 0.2
+    assert [rollout.backoff(n, 0.2) for n in range(3)] == [0.2, 0.2, 0.2]
+    monkeypatch.setenv(rollout.BACKOFF_CAP_ENV, "-1")
+    with pytest.raises(InvalidInput, match=rollout.BACKOFF_CAP_ENV):
+        rollout.backoff_cap()
+
+
+@pytest.mark.parametrize("text", ["soon", "10x"])
+def test_a_bad_progress_deadline_names_its_flag(text: str) -> None:
+    with pytest.raises(InvalidInput, match="--progress-deadline"):
+        rollout.parse_duration(text, "--progress-deadline")
