@@ -553,3 +553,42 @@ def test_a_reboot_is_not_a_state(kube_api: KubeAPI, k8s: Any, version: str, mark
     else:
         assert {ann(n, ACTION) for n in rebooting} == {marker}
         assert ann(seen[-1], ACTION) == "" and ann(seen[-1], STATE) == "Done"
+
+
+def test_an_unreconcilable_node_keeps_its_reason_stays_schedulable_and_holds_the_rollout(
+        openshift: OpenShiftSeed, mco: SimulatedMCO, k8s: Any) -> None:
+    # pkg/daemon/update.go reconcilable() refuses before the drain; writer.go sets state and reason
+    mco.unreconcilable_node("worker-0", "ignition disks section contains changes: unreconcilable")
+    create_mc(k8s, "99-worker-rhcos-layer", IMAGE)
+    assert mco.wait_idle(10)
+    target = get_pool(k8s, "worker")["spec"]["configuration"]["name"]
+    nodes = list_nodes(k8s, "node-role.kubernetes.io/worker")
+    bad = nodes["worker-0"]
+    assert (ann(bad, STATE), ann(bad, DESIRED)) == ("Unreconcilable", target)
+    assert ann(bad, REASON) == "ignition disks section contains changes: unreconcilable"
+    assert not bad["spec"].get("unschedulable") and ready(bad)
+    # failing on the target uses the only slot (getAllCandidateMachines failingThisConfig)
+    assert [ann(nodes[n], DESIRED) for n in ("worker-1", "worker-2")] == [openshift.rendered["worker"]] * 2
+    pool = get_pool(k8s, "worker")
+    assert (pool["status"]["degradedMachineCount"], cond(pool, "Degraded")) == (1, "True")
+    # with room for two, the others move; the failing node stays where it is
+    patch_pool(k8s, "worker", {"spec": {"maxUnavailable": 2}})
+    assert mco.wait_idle(10)
+    nodes = list_nodes(k8s, "node-role.kubernetes.io/worker")
+    assert [ann(nodes[n], CURRENT) for n in ("worker-1", "worker-2")] == [target] * 2
+    assert ann(nodes["worker-0"], STATE) == "Unreconcilable"
+
+
+def test_every_state_written_is_a_daemon_state_and_degraded_carries_a_reason(
+        openshift: OpenShiftSeed, mco: SimulatedMCO, k8s: Any) -> None:
+    watcher = NodeWatch(k8s, "node-role.kubernetes.io/worker", expect=3)
+    mco.fail_pull("ops/rhcos-layered")
+    create_mc(k8s, "99-worker-rhcos-layer", IMAGE)
+    assert mco.wait_idle(10)
+    mco.clear_failures()
+    mco.retry_node("worker-0")
+    assert mco.wait_idle(10)
+    watcher.join()
+    assert {ann(n, STATE) for n in watcher.raw} == {"Working", "Degraded", "Done"}
+    assert all(ann(n, REASON) for n in watcher.raw if ann(n, STATE) == "Degraded")
+    assert all(not ann(n, REASON) for n in watcher.raw if ann(n, STATE) == "Done")

@@ -443,7 +443,7 @@ def _taints(node: Obj, cordoned: bool) -> Optional[List[Obj]]:
 # ============================================================================ the simulator
 class SimulatedMCO:
     """The MCO's render controller, node controller and daemons, driving ``api.store`` (see the module
-    docstring). Failure injection: ``degrade_node()``, ``fail_pull()``, ``retry_node()``,
+    docstring). Failure injection: ``degrade_node()``, ``unreconcilable_node()``, ``fail_pull()``, ``retry_node()``,
     ``clear_failures()``; ``pause()`` / ``resume()`` stop and continue acting (unlike a pool's
     ``spec.paused``, which it honours); ``wait_idle()``; ``history``; ``scale()`` / ``set_instant()``;
     ``errors`` / ``check()`` for the thread's own failures."""
@@ -465,6 +465,7 @@ class SimulatedMCO:
         self._paused = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._degrade: Dict[str, str] = {}  # node -> reason for its next update
+        self._unreconcilable: Dict[str, str] = {}  # node -> reason its daemon refuses the next update
         self._pull_failures: Dict[str, str] = {}  # image substring -> registry error text
         self._retry: Set[str] = set()
         self._instant: Set[str] = set()
@@ -531,6 +532,15 @@ class SimulatedMCO:
                 f' "/etc/emulator/{name}"')
         self._wake(changed=True)
 
+    def unreconcilable_node(self, name: str, reason: str = "") -> None:
+        """The next update of node *name* is refused by its daemon before the drain: state=Unreconcilable
+        with *reason* (the node stays schedulable, pkg/daemon/update.go reconcilable())."""
+        with self._lock:
+            self._unreconcilable[name] = reason or (
+                "can't reconcile config rendered-worker-old with rendered-worker-new: ignition disks section"
+                " contains changes: unreconcilable")
+        self._wake(changed=True)
+
     def fail_pull(self, image_substring: str, reason: str = UNAUTHORIZED) -> None:
         """Nodes asked to boot an osImageURL containing *image_substring* go Degraded with a podman
         pull error ending in *reason* (a registry error text) until clear_failures()."""
@@ -542,6 +552,7 @@ class SimulatedMCO:
         """Forget degrade_node() / fail_pull() injections (Degraded nodes stay so until retried)."""
         with self._lock:
             self._degrade.clear()
+            self._unreconcilable.clear()
             self._pull_failures.clear()
         self._wake(changed=True)
 
@@ -905,6 +916,11 @@ class SimulatedMCO:
             self._due[name] = time.monotonic() + self.step_delay
         if _rebooting(node):
             return self._finish(node, desired, image)
+        if name in self._unreconcilable and not (node.get("spec") or {}).get("unschedulable"):
+            # pkg/daemon/update.go: the reconcilable() check comes before the drain, so the node is not
+            # cordoned; writer.go sets state Unreconcilable with the reason
+            why = self._unreconcilable.pop(name) if self._apply else self._unreconcilable[name]
+            return self._patch("nodes", node, {"metadata": {"annotations": {STATE: UNRECONCILABLE, REASON: why}}})
         if not (node.get("spec") or {}).get("unschedulable"):
             return self._patch("nodes", node, {"metadata": {"annotations": {DESIRED_DRAIN: f"drain-{desired}"}},
                                                "spec": {"unschedulable": True, "taints": _taints(node, True)}})
