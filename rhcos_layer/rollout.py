@@ -120,10 +120,12 @@ def node_phase(meta: Dict[str, Any], target: str) -> NodeState:
     return NodeState(name, UPDATING, **facts)
 
 
-def recovery_command(node: str, target: str) -> str:
-    """What recovers a node the node controller will not move again: point its desiredConfig at the
-    pool's target; the daemon then updates (or, already there, validates) and reports Done."""
-    patch = '{"metadata":{"annotations":{"' + MCO + 'desiredConfig":"' + target + '"}}}'
+def recovery_command(node: str, config: str) -> str:
+    """What recovers a node the node controller will not move again: put its desiredConfig back to the
+    config it runs (MCO docs/MachineConfigDaemon.md: the daemon acts on that annotation; with desiredConfig
+    == currentConfig it finds nothing to change and reports Done), so the node is available again and the
+    node controller moves it to the pool's target like any other."""
+    patch = '{"metadata":{"annotations":{"' + MCO + 'desiredConfig":"' + config + '"}}}'
     return f"oc patch node {node} --type merge -p '{patch}'"
 
 
@@ -256,10 +258,12 @@ class NodeFeed:
             return list(self._nodes.values())
 
     def close(self) -> None:
+        """End the watch and its thread (a thread left in an open TLS read can abort the interpreter's exit)."""
         self._stop.set()
         closer = self._close
         if closer is not None:
             closer()
+        self._thread.join(timeout=5)
 
     def _opened(self, closer: Callable[[], None]) -> None:
         self._close = closer
@@ -404,7 +408,8 @@ class Watcher:
                 f" reach {view.target} until it is recovered"
                 + (f" (+{len(stuck) - 1} more node(s): {', '.join(n.name for n in stuck[1:])})" if len(stuck) > 1
                    else ""),
-                hint="recover it with: " + " && ".join(recovery_command(n.name, view.target) for n in stuck))
+                hint="recover it with: " + " && ".join(recovery_command(n.name, n.current or view.target)
+                                                        for n in stuck))
         return view.settled and view.target == view.current
 
     def stuck(self) -> List[NodeState]:

@@ -55,18 +55,18 @@ def _follow(terminal: Terminal, cluster: Any, expectations: List[Tuple[str, Expe
 
     context = click.get_current_context(silent=True)
     deadline = context.meta.get("rhcos_layer.progress_deadline") if context is not None else None
-    wanted = list(expectations)
-    if any(pool == "worker" for pool, _ in wanted):
-        named = {pool for pool, _ in wanted}
-        expect = next(e for pool, e in wanted if pool == "worker")
-        for other in inheriting_pools(cluster.watched_pools(), "worker"):
-            if other not in named:  # it merges the worker MachineConfigs: it rolls out too, whatever image wins
-                wanted.append((other, Expectation(expect.machineconfig, expect.present)))
+    watchers: List[Watcher] = []
     with RolloutDisplay(terminal) as display:
-        watchers = [Watcher(cluster, pool, expect, on_refresh=display.refresh) for pool, expect in wanted]
-        for pool, _ in wanted[len(expectations):]:
-            display.say(f"{pool}: inherits the worker MachineConfigs: following it too")
         try:
+            wanted = list(expectations)
+            if any(pool == "worker" for pool, _ in wanted):
+                named = {pool for pool, _ in wanted}
+                expect = next(e for pool, e in wanted if pool == "worker")
+                for other in inheriting_pools(cluster.watched_pools(), "worker"):
+                    if other not in named:  # it merges the worker MachineConfigs: it rolls out too
+                        wanted.append((other, Expectation(expect.machineconfig, expect.present)))
+                        display.say(f"{other}: inherits the worker MachineConfigs: following it too")
+            watchers = [Watcher(cluster, pool, expect, on_refresh=display.refresh) for pool, expect in wanted]
             follow(watchers, timeout, progress_deadline=deadline, resume=resume, notice=display.notice)
         except KeyboardInterrupt:
             display.say(f"Stopped watching; the rollout goes on in the cluster. Follow it with: {resume}")

@@ -444,26 +444,6 @@ def _copy_image(registry, pullspec: str, repo: str) -> str:
     return f"{registry.host}/{repo}@{response.headers['Docker-Content-Digest']}"
 
 
-def test_the_watch_on_a_2000_node_pool_costs_two_requests_per_refresh(
-        tmp_path, pushed, registry, fake_base, kube_api, kubeconfig, tool_env, monkeypatch, rhcos_layer):
-    seed_openshift(kube_api, workers=2000, base_image=fake_base.pullspec, pull_secret=registry.auth_config())
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    monkeypatch.setenv("RHCOS_LAYER_WATCH_INTERVAL", "0.1")
-    with running_mco(kube_api, instant=["worker"]):
-        kube_api.reset_requests()
-        result = rhcos_layer(["apply", "--pool", "worker", "--image", pushed["image"], "--wait", "-o", "json",
-                              *LOOPBACK_OK], tmp_path)
-        assert result.code == 0, result.err
-        assert json.loads(result.out)[0]["updated"] == 2000
-    pool_gets = kube_api.count("GET", "/apis/machineconfiguration.openshift.io/v1/machineconfigpools/worker")
-    node_lists = kube_api.count("GET", "/api/v1/nodes")
-    api = [r for r in kube_api.requests if r[1].startswith(("/api", "/apis"))]
-    assert pool_gets >= 1 and node_lists == pool_gets  # one pool GET and one node list per refresh
-    # everything else is fixed: 4 preflight reads, 1 write, at most 2 rendered-config reads
-    assert len(api) <= 2 * pool_gets + 7, [r[:2] for r in api if "nodes" not in r[1]]
-    assert not [r for r in api if r[1].startswith("/api/v1/nodes/")]  # never one request per node
-
-
 def test_an_unknown_pool_is_named_with_the_ones_there_are(tmp_path, pushed, cluster, kube_api, rhcos_layer):
     for command in (["apply", "--image", pushed["image"], *LOOPBACK_OK], ["rollback"]):
         result = rhcos_layer([*command, "--pool", "infra"], tmp_path)
