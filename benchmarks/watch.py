@@ -1,4 +1,10 @@
-"""What one refresh of a watch costs: API requests and the tool's CPU time, on a 2,000-node pool.
+"""What one refresh of a watch costs: API requests, bytes and the tool's CPU time, on a 2,000-node pool.
+
+The clusters weigh what real ones do (tests/support/bulk.py): nodes carry ~8 KB of metadata, and 100 old
+rendered MachineConfigs of ~500 KB each lie around (the live ones as heavy). Bytes are the response
+bodies the emulator sent (KubeCall.sent; a watch: every chunk), i.e. what the tool had to read.
+Targets: a quiet refresh moves at most 64 KB; a whole rollout of the 2,000-node pool (maxUnavailable
+200, the MCO stepping each node through drain and reboot) at most 20 MB to the watching tool.
 
 - `status --watch --pool worker`: requests per refresh and CPU per refresh, on a 2,000-node and on a
   20-node worker pool (target: O(1) requests, i.e. the same requests per refresh on both);
@@ -48,6 +54,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.support import bulk  # noqa: E402
 from tests.support.kube import KubeAPI, seed_openshift  # noqa: E402
 
 MCO_API = "/apis/machineconfiguration.openshift.io/v1"
@@ -55,6 +62,20 @@ POOLS = f"{MCO_API}/machineconfigpools"
 TOOL = [sys.executable, "-m", "rhcos_layer"]
 SIZES = (20, 2000)
 LOOPBACK_OK = ["--ignore-preflight-errors", "LoopbackRegistry"]
+KB, MB = 1024, 1024 * 1024
+QUIET_BUDGET, ROLLOUT_BUDGET = 64 * KB, 20 * MB
+
+
+def make_heavy(api: KubeAPI, rendered: List[str]) -> None:
+    """Real weight: ~8 KB of metadata per node, 100 old rendered configs of ~500 KB, live ones as heavy."""
+    bulk.fatten_nodes(api)
+    bulk.pile_up_rendered(api, "worker", 100, 500 * KB)
+    for name in rendered:
+        bulk.fatten_rendered(api, name, 500 * KB)
+
+
+def api_bytes(api: KubeAPI) -> int:
+    return sum(c.sent for c in api.calls if c.path.startswith(("/api/", "/apis/")))
 
 
 class Run(NamedTuple):
@@ -104,16 +125,33 @@ class Figures(NamedTuple):
     cpu: float  # seconds per refresh
     refreshes: float
     baseline: float  # seconds: the run without the watch
-    one_off: float = 0  # requests outside the refreshes (apply: rendered-config reads)
+    one_off: float = 0  # requests outside the refreshes (rendered-config reads)
+    quiet_bytes: float = 0  # the largest refresh while nothing moved
+    one_off_bytes: float = 0  # the rendered-config reads
 
 
 def figures(per_refresh: List[float], watch_cpu: List[float], base_cpu: List[float], counted: List[int],
-            extra_refreshes: int, one_offs: Optional[List[int]] = None) -> Figures:
+            extra_refreshes: int, one_offs: Optional[List[int]] = None, quiet: Optional[List[int]] = None,
+            one_off_bytes: Optional[List[int]] = None) -> Figures:
     """Medians; CPU/refresh is the difference of the medians over the refreshes the baseline lacks."""
     refreshes = statistics.median(counted)
     base = statistics.median(base_cpu)
     return Figures(statistics.median(per_refresh), (statistics.median(watch_cpu) - base) / extra_refreshes,
-                   refreshes, base, statistics.median(one_offs) if one_offs else 0)
+                   refreshes, base, statistics.median(one_offs) if one_offs else 0,
+                   statistics.median(quiet) if quiet else 0, statistics.median(one_off_bytes) if one_off_bytes else 0)
+
+
+def refresh_bytes(calls: List, marker: str) -> Tuple[int, int]:
+    """(largest refresh, rendered-config reads) in bytes; a refresh starts at each GET of ``marker``."""
+    starts = [i for i, c in enumerate(calls) if c.method == "GET" and c.path == marker]
+    one_off = sum(c.sent for c in calls if c.path.startswith(f"{MCO_API}/machineconfigs/"))
+    largest = 0
+    for a, b in zip(starts, starts[1:] + [len(calls)]):
+        chunk = calls[a:b]
+        if any(c.path.startswith(f"{MCO_API}/machineconfigs/") for c in chunk):
+            continue  # the one-off read of a new rendered config, shown apart
+        largest = max(largest, sum(c.sent for c in chunk))
+    return largest, one_off
 
 
 # --------------------------------------------------------------------------- status --watch
@@ -121,8 +159,11 @@ def status_watch(workers: int, rounds: int, refreshes: int, env: Dict[str, str],
     api = KubeAPI().start()
     try:
         seed = seed_openshift(api, workers=workers)
+        make_heavy(api, [seed.rendered["worker"]])
         run_env = dict(env, KUBECONFIG=str(api.write_kubeconfig(work / f"kubeconfig-{workers}")))
         rendered = api.store.get("machineconfigs", seed.rendered["worker"])
+        quiet: List[int] = []
+        one_off_bytes: List[int] = []
         per_refresh: List[float] = []
         watch_cpu: List[float] = []
         plain_cpu: List[float] = []
@@ -145,7 +186,12 @@ def status_watch(workers: int, rounds: int, refreshes: int, env: Dict[str, str],
             done = api.count("GET", POOLS)
             if f"{workers}/{workers} updated" not in watch.out or done < 2:
                 raise SystemExit(f"status --watch did not follow the update to its end:\n{watch.out}")
-            per_refresh.append(len(api_requests(api)) / done)
+            calls = [c for c in api.calls if c.path.startswith(("/api/", "/apis/"))]
+            one_off = sum(1 for c in calls if c.path.startswith(f"{MCO_API}/machineconfigs/"))
+            per_refresh.append((len(calls) - one_off) / done)
+            largest, rendered_bytes = refresh_bytes(calls, POOLS)
+            quiet.append(largest)
+            one_off_bytes.append(rendered_bytes)
 
             api.reset_requests()
             plain = run_tool(["status", "--pool", "worker"], run_env, work)
@@ -159,7 +205,8 @@ def status_watch(workers: int, rounds: int, refreshes: int, env: Dict[str, str],
         api.stop()
     if len(set(counted)) > 1:  # the settling write may land before or after a refresh's pool GET
         print(f"  (status --watch, {workers:,} nodes: refreshes per run {sorted(counted)})", file=sys.stderr)
-    return figures(per_refresh, watch_cpu, plain_cpu, counted, round(statistics.median(counted)) - 1)
+    return figures(per_refresh, watch_cpu, plain_cpu, counted, round(statistics.median(counted)) - 1,
+                   quiet=quiet, one_off_bytes=one_off_bytes)
 
 
 # --------------------------------------------------------------------------- apply --wait
@@ -199,7 +246,8 @@ class Rig:
 
     def cluster(self, workers: int, work: Path) -> Tuple[KubeAPI, Dict[str, str]]:
         api = KubeAPI().start()
-        seed_openshift(api, workers=workers, base_image=self.base.pullspec, pull_secret=self.pull_secret)
+        seed = seed_openshift(api, workers=workers, base_image=self.base.pullspec, pull_secret=self.pull_secret)
+        make_heavy(api, [seed.rendered["worker"]])
         return api, dict(self.env, KUBECONFIG=str(api.write_kubeconfig(work / f"kubeconfig-apply-{workers}")))
 
     def close(self) -> None:
@@ -215,6 +263,8 @@ def apply_wait(rig: Rig, workers: int, rounds: int, refreshes: int, work: Path) 
     args = ["apply", "--pool", "worker", "--image", rig.image, "-o", "json", *LOOPBACK_OK]
     per_refresh: List[float] = []
     one_offs: List[int] = []
+    quiet: List[int] = []
+    one_off_bytes: List[int] = []
     wait_cpu: List[float] = []
     once_cpu: List[float] = []
     counted: List[int] = []
@@ -240,7 +290,11 @@ def apply_wait(rig: Rig, workers: int, rounds: int, refreshes: int, work: Path) 
         if json.loads(wait.out)[0]["updated"] != workers or done < refreshes:
             raise SystemExit(f"apply --wait did not follow the rollout to its end:\n{wait.out}")
         api.check()
+        calls = [c for c in api.calls if c.path.startswith(("/api/", "/apis/"))]
+        largest, rendered_bytes = refresh_bytes(calls[writes[-1] + 1:], pool)
         api.stop()
+        quiet.append(largest)
+        one_off_bytes.append(rendered_bytes)
         per_refresh.append((len(watched) - one_off) / done)
         one_offs.append(one_off)
         counted.append(done)
@@ -254,7 +308,36 @@ def apply_wait(rig: Rig, workers: int, rounds: int, refreshes: int, work: Path) 
             api.stop()
         wait_cpu.append(wait.cpu)
         once_cpu.append(once.cpu)
-    return figures(per_refresh, wait_cpu, once_cpu, counted, round(statistics.median(counted)), one_offs)
+    return figures(per_refresh, wait_cpu, once_cpu, counted, round(statistics.median(counted)), one_offs,
+                   quiet=quiet, one_off_bytes=one_off_bytes)
+
+
+def rollout_bytes(rig: Rig, workers: int, work: Path) -> Tuple[int, int, int]:
+    """A whole rollout of a heavy 2,000-node pool with maxUnavailable 10% (200), the simulated MCO
+    stepping every node through cordon, drain, reboot: (bytes to the watching tool after the write,
+    requests, refreshes)."""
+    from tests.support.mco import SimulatedMCO
+
+    api, env = rig.cluster(workers, work)
+    api.store.patch("machineconfigpools", "worker", {"spec": {"maxUnavailable": "10%"}})
+    sim = SimulatedMCO(api, step_delay=0.02)
+    try:
+        sim.start()
+        api.reset_requests()
+        result = run_tool(["apply", "--pool", "worker", "--image", rig.image, "-o", "json", "--wait",
+                           *LOOPBACK_OK], env, rig.project, timeout=1800)
+    finally:
+        sim.stop()
+    sim.check()
+    if json.loads(result.out)[0]["updated"] != workers:
+        raise SystemExit(f"apply --wait did not follow the rollout to its end:\n{result.out}")
+    calls = [c for c in api.calls if c.path.startswith(("/api/", "/apis/"))]
+    api.check()
+    api.stop()
+    write = max(i for i, c in enumerate(calls) if c.method in ("POST", "PUT", "PATCH")
+                and c.path.startswith(f"{MCO_API}/machineconfigs"))
+    watched = calls[write + 1:]
+    return sum(c.sent for c in watched), len(watched), sum(1 for c in watched if c.path == f"{POOLS}/worker")
 
 
 # --------------------------------------------------------------------------- report
@@ -263,7 +346,10 @@ def report(name: str, by_size: Dict[int, Figures]) -> None:
     for workers, f in by_size.items():
         extra = f" (+{f.one_off:g} one-off)" if f.one_off else ""
         line = (f"{name}, {workers:,}-node pool:".ljust(44)
-                + f"{f.requests:4.1f} requests/refresh{extra:<14} {f.cpu * 1000:6.1f} ms CPU/refresh"
+                + f"{f.requests:4.1f} requests/refresh{extra:<14} {f.quiet_bytes / KB:6.1f} KB/quiet refresh"
+                + f" (+{f.one_off_bytes / KB:,.0f} KB one-off; target <= {QUIET_BUDGET // KB} KB:"
+                + f" {'met' if f.quiet_bytes <= QUIET_BUDGET else 'NOT met'})"
+                + f"   {f.cpu * 1000:6.1f} ms CPU/refresh"
                 + f"   ({f.refreshes:g} refreshes; baseline run {f.baseline * 1000:.0f} ms CPU)")
         if f is large:
             ok = large.requests == small.requests and large.one_off == small.one_off
@@ -288,6 +374,11 @@ def main() -> int:
             rig = Rig(work, env)
             rig.start()
             report("apply --wait", {n: apply_wait(rig, n, args.rounds, args.refreshes, work) for n in SIZES})
+            sent, requests, refreshes = rollout_bytes(rig, SIZES[-1], work)
+            print(f"apply --wait, whole rollout of {SIZES[-1]:,} nodes (maxUnavailable 200):".ljust(44)
+                  + f"{sent / MB:5.2f} MB in {requests} requests ({refreshes} refreshes);"
+                  + f" target <= {ROLLOUT_BUDGET // MB} MB: {'met' if sent <= ROLLOUT_BUDGET else 'NOT met'}",
+                  flush=True)
     finally:
         if rig is not None:
             rig.close()

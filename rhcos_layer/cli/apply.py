@@ -34,9 +34,10 @@ DEFAULT_PROGRESS_DEADLINE = "30m"  # a node's drain and reboot take minutes, rar
 def _remember_progress_deadline(ctx: click.Context, param: click.Parameter, value: str) -> Optional[float]:
     """Parsed before the command runs (a bad value writes nothing) and kept for _follow, so the commands'
     own parameters stay as they are."""
-    from ..rollout import parse_duration
+    from ..rollout import backoff_cap, parse_duration
 
     seconds = parse_duration(value, "--progress-deadline")
+    backoff_cap()  # a bad RHCOS_LAYER_WATCH_BACKOFF_CAP stops us before anything is written
     ctx.meta["rhcos_layer.progress_deadline"] = seconds
     return seconds
 
