@@ -99,7 +99,7 @@ def node_phase(meta: Dict[str, Any], target: str) -> NodeState:
     A reboot shows from 4.16 as ``post-config-action: Rebooting`` (pkg/daemon/update.go); 4.14 has no
     marker, so there a drained node that is still Working may be rebooting: shown as "drained, updating".
     """
-    ann = meta.get("annotations") or {}
+    ann = _mapping(meta.get("annotations"))
     name = str(meta.get("name", ""))
     state = str(ann.get(MCO + "state", ""))
     current, desired = str(ann.get(MCO + "currentConfig", "")), str(ann.get(MCO + "desiredConfig", ""))
@@ -149,6 +149,7 @@ class PoolView:
     max_unavailable: int = 1
     conditions: Dict[str, str] = field(default_factory=dict)
     degraded_names: List[str] = field(default_factory=list)  # as the MCO's NodeDegraded message names them
+    degraded_message: str = ""
     detailed: bool = False  # ``nodes`` holds every node of the pool (else only those needing attention)
 
     def degraded_nodes(self) -> List[NodeState]:
@@ -162,16 +163,34 @@ class PoolView:
         return self.conditions.get("Updating") == "True" or (bool(self.target) and self.target != self.current)
 
 
+def _mapping(value: Any) -> Dict[str, Any]:
+    """What the API sent where an object belongs; anything else (it is input, not ours) as empty."""
+    return value if isinstance(value, dict) else {}
+
+
+def _count(value: Any) -> int:
+    """A counter from the API: a non-negative int, 0 for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return 0
+    try:
+        return max(int(value), 0)
+    except ValueError:
+        return 0
+
+
+def _conditions(status: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    found = status.get("conditions")
+    return {str(c.get("type")): c for c in (found if isinstance(found, list) else []) if isinstance(c, dict)}
+
+
 def settled(pool: Dict[str, Any]) -> bool:
     """The MCO's rule for a pool that finished rolling out its target config."""
-    from .pools import conditions
-
-    meta, spec, status = pool.get("metadata") or {}, pool.get("spec") or {}, pool.get("status") or {}
-    target = (spec.get("configuration") or {}).get("name")
-    updated = conditions(pool).get("Updated", {}).get("status")
-    return (bool(target) and (status.get("configuration") or {}).get("name") == target
-            and int(status.get("updatedMachineCount") or 0) == int(status.get("machineCount") or 0)
-            and updated == "True" and int(status.get("degradedMachineCount") or 0) == 0
+    meta, spec, status = _mapping(pool.get("metadata")), _mapping(pool.get("spec")), _mapping(pool.get("status"))
+    target = _mapping(spec.get("configuration")).get("name")
+    updated = _conditions(status).get("Updated", {}).get("status")
+    return (bool(target) and _mapping(status.get("configuration")).get("name") == target
+            and _count(status.get("updatedMachineCount")) == _count(status.get("machineCount"))
+            and updated == "True" and _count(status.get("degradedMachineCount")) == 0
             and status.get("observedGeneration") == meta.get("generation"))
 
 
@@ -193,23 +212,22 @@ _REPORTING = re.compile(r"Node (\S+) is reporting")
 
 def read_pool(pool: Dict[str, Any]) -> PoolView:
     """The one reading of a MachineConfigPool that status, apply and rollback share."""
-    from .pools import conditions
-
-    meta, spec, status = pool.get("metadata") or {}, pool.get("spec") or {}, pool.get("status") or {}
-    present = conditions(pool)
-    machines = int(status.get("machineCount") or 0)
+    meta, spec, status = _mapping(pool.get("metadata")), _mapping(pool.get("spec")), _mapping(pool.get("status"))
+    present = _conditions(status)
+    machines = _count(status.get("machineCount"))
     message = str(present.get("NodeDegraded", {}).get("message") or "")
+    sources = _mapping(spec.get("configuration")).get("source")
     return PoolView(
-        name=str(meta.get("name") or ""), target=str((spec.get("configuration") or {}).get("name") or ""),
-        current=str((status.get("configuration") or {}).get("name") or ""),
-        sources=[str(s.get("name")) for s in (spec.get("configuration") or {}).get("source") or []],
-        machines=machines, updated=int(status.get("updatedMachineCount") or 0),
-        ready=int(status.get("readyMachineCount") or 0), degraded=int(status.get("degradedMachineCount") or 0),
+        name=str(meta.get("name") or ""), target=str(_mapping(spec.get("configuration")).get("name") or ""),
+        current=str(_mapping(status.get("configuration")).get("name") or ""),
+        sources=[str(s.get("name")) for s in (sources if isinstance(sources, list) else []) if isinstance(s, dict)],
+        machines=machines, updated=_count(status.get("updatedMachineCount")),
+        ready=_count(status.get("readyMachineCount")), degraded=_count(status.get("degradedMachineCount")),
         paused=bool(spec.get("paused")), settled=settled(pool),
-        unavailable=int(status.get("unavailableMachineCount") or 0),
+        unavailable=_count(status.get("unavailableMachineCount")),
         max_unavailable=max_unavailable(spec.get("maxUnavailable"), machines),
         conditions={kind: str(c.get("status")) for kind, c in present.items()},
-        degraded_names=list(dict.fromkeys(_REPORTING.findall(message))))
+        degraded_names=list(dict.fromkeys(_REPORTING.findall(message))), degraded_message=message)
 
 
 def inheriting_pools(pools: Sequence[Dict[str, Any]], pool: str) -> List[str]:
@@ -221,10 +239,10 @@ def inheriting_pools(pools: Sequence[Dict[str, Any]], pool: str) -> List[str]:
         return []
     found = []
     for obj in pools:
-        name = str((obj.get("metadata") or {}).get("name") or "")
+        name = str(_mapping(obj.get("metadata")).get("name") or "")
         if name in ("master", "worker", "arbiter") or not name:
             continue
-        if selector_matches((obj.get("spec") or {}).get("machineConfigSelector"), {MCO + "role": pool}):
+        if selector_matches(_mapping(_mapping(obj.get("spec")).get("machineConfigSelector")), {MCO + "role": pool}):
             found.append(name)
     return sorted(found)
 
@@ -303,6 +321,10 @@ class NodeFeed:
                 attempt += 1
             except RhcosLayerError as exc:
                 self.failure = exc
+                self._synced.set()
+                return
+            except Exception as exc:  # never a silently stale copy: the refresh reports it
+                self.failure = RhcosLayerError(f"the watch of nodes failed: {type(exc).__name__}: {exc}")
                 self._synced.set()
                 return
 
@@ -453,7 +475,9 @@ class Watcher:
             return (f"pool {self.pool} is paused: nothing moves until it is unpaused"
                     f" (oc patch mcp {self.pool} --type merge -p '{{\"spec\":{{\"paused\":false}}}}')")
         flying = [n for n in view.nodes if n.phase in IN_FLIGHT]
-        counts = f"{view.updated}/{view.machines} nodes updated, {view.unavailable} unavailable"
+        counts = f"{view.updated}/{view.machines} nodes updated, {view.unavailable} unavailable" + (
+            f", {view.degraded} degraded ({view.degraded_message})" if view.degraded and view.degraded_message
+            else f", {view.degraded} degraded" if view.degraded else "")
         if flying:
             shown = ", ".join(f"{n.name} ({n.phase})" for n in flying[:5])
             return f"pool {self.pool}: {counts}; still in progress: {shown}" + (" ..." if len(flying) > 5 else "")
@@ -529,7 +553,8 @@ def follow(watchers: Sequence[Any], timeout: Optional[float], *, progress_deadli
                 w = pending[0]
                 view = getattr(w, "view", None)
                 done = f"{view.updated}/{view.machines} nodes updated" if view else "not started"
-                raise RolloutTimeout(f"pool {w.pool} is not done after {_duration(timeout or 0)}: {done};"
+                name = getattr(w, "pool", "?")
+                raise RolloutTimeout(f"pool {name} is not done after {_duration(timeout or 0)}: {done};"
                                      " the rollout goes on", hint=hint)
             sleep(every)
     finally:
