@@ -13,12 +13,15 @@ It answers like kube-apiserver 1.29 (OpenShift 4.16) does, as far as a client ca
 * discovery: ``/version``, ``/api``, ``/apis`` (legacy lists, or aggregated discovery when asked
   for it as kubectl 1.26+ does), ``/api/v1``, ``/apis/<group>[/<version>]``;
 * core v1 nodes, namespaces, configmaps, secrets; machineconfiguration.openshift.io/v1
-  machineconfigs (mc), machineconfigpools (mcp), machineosconfigs, machineosbuilds,
-  controllerconfigs, machineconfignodes; config.openshift.io/v1 clusterversions; plus
+  machineconfigs (mc), machineconfigpools (mcp), controllerconfigs, and machineosconfigs,
+  machineosbuilds, machineconfignodes at the API version the seeded release serves them (VERSIONED:
+  absent on 4.14/4.15, v1alpha1 behind TechPreviewNoUpgrade on 4.16-4.17, v1 later; every v1 one
+  when no release is set); config.openshift.io/v1 clusterversions; plus
   SelfSubjectAccessReview / SelfSubjectReview (``kubectl auth can-i`` / ``whoami``).
   Names, scopes, short names, status subresources and printer columns come from the real CRDs;
 * get / list (labelSelector, fieldSelector, limit + continue) / create (generateName, 409
-  AlreadyExists) / update (409 Conflict on a stale resourceVersion) / patch (merge, JSON patch,
+  AlreadyExists) / update (409 Conflict on a stale resourceVersion; 422 for a custom resource sent
+  without one: CRs disallow unconditional update) / patch (merge, JSON patch,
   strategic merge for core types only, server-side apply approximated by a merge) / delete
   (preconditions, finalizers) / deletecollection, ``dryRun=All``, the status subresource, one
   global resourceVersion counter, generation bumped on spec changes only, no-op updates not
@@ -26,7 +29,8 @@ It answers like kube-apiserver 1.29 (OpenShift 4.16) does, as far as a client ca
 * watch: ADDED/MODIFIED/DELETED/BOOKMARK as chunked newline-delimited JSON, selector
   transitions reported as ADDED/DELETED like the watch cache, ``sendInitialEvents``, an
   ``ERROR`` event with a 410 Expired Status once a resourceVersion left the retained window;
-* server-side Table output (``kubectl get`` columns), PartialObjectMetadata, YAML;
+* server-side Table output (``kubectl get`` columns), PartialObjectMetadata (406 unless a list asks
+  for PartialObjectMetadataList and an object or a watch for PartialObjectMetadata), YAML;
 * CRD structural schemas in miniature: unknown fields pruned with a ``Warning`` header, or
   rejected with 400 under ``fieldValidation=Strict`` (what kubectl sends), wrong types and
   missing required fields rejected with 422 Invalid; name and label syntax checked;
@@ -74,7 +78,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Deque, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Deque, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
@@ -358,6 +362,23 @@ RESOURCES: Tuple[ResourceType, ...] = (
         ),
         schema=_cr_schema(_loose(("configVersion", "node", "pool"), ("configVersion", "node", "pool"))),
     ),
+    # ------------------------------------------ machineconfiguration.openshift.io/v1alpha1 (4.16-4.18)
+    ResourceType(
+        MCO_GROUP, "v1alpha1", "MachineOSConfig", "machineosconfigs", "machineosconfig", False, (), True,
+        schema=_cr_schema(_loose(("buildInputs", "buildOutputs", "machineConfigPool"),
+                                 ("buildInputs", "machineConfigPool"))),
+    ),
+    ResourceType(
+        MCO_GROUP, "v1alpha1", "MachineOSBuild", "machineosbuilds", "machineosbuild", False, (), True,
+        schema=_cr_schema(_loose(("configGeneration", "desiredConfig", "machineOSConfig", "renderedImagePushspec",
+                                  "version"),
+                                 ("configGeneration", "desiredConfig", "machineOSConfig", "renderedImagePushspec",
+                                  "version"))),
+    ),
+    ResourceType(
+        MCO_GROUP, "v1alpha1", "MachineConfigNode", "machineconfignodes", "machineconfignode", False, (), True,
+        schema=_cr_schema(_loose(("configVersion", "node", "pool"), ("configVersion", "node", "pool"))),
+    ),
     # ------------------------------------------------------------------- config.openshift.io/v1
     ResourceType(
         CONFIG_GROUP, "v1", "ClusterVersion", "clusterversions", "clusterversion", False, (), True,
@@ -376,6 +397,20 @@ RESOURCES: Tuple[ResourceType, ...] = (
     ResourceType("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", "selfsubjectreview",
                  False, (), False, ("create",), custom=False, virtual=True),
 )
+
+# Resources whose API version depends on the release (openshift/api machineconfiguration/v1alpha1 and v1,
+# the CRD manifests' release.openshift.io/feature-set annotations per release branch): per plural,
+# (first minor, last minor, served version, only behind a Tech Preview feature set). Outside every range
+# (4.14, 4.15) the resource is not served at all: 404, also in discovery. Where a release is unsure, the
+# stricter entry (gated, or absent) was taken.
+TECH_PREVIEW_SETS = ("TechPreviewNoUpgrade", "DevPreviewNoUpgrade", "CustomNoUpgrade")
+VERSIONED: Dict[str, Tuple[Tuple[int, int, str, bool], ...]] = {
+    # on-cluster layering: v1alpha1 Tech Preview in 4.16-4.17; v1 from 4.18 (gated), GA in 4.19
+    "machineosconfigs": ((16, 17, "v1alpha1", True), (18, 18, "v1", True), (19, 99, "v1", False)),
+    "machineosbuilds": ((16, 17, "v1alpha1", True), (18, 18, "v1", True), (19, 99, "v1", False)),
+    # MachineConfigNode: v1alpha1 Tech Preview 4.16-4.18; v1 gated in 4.19, default from 4.20
+    "machineconfignodes": ((16, 18, "v1alpha1", True), (19, 19, "v1", True), (20, 99, "v1", False)),
+}
 
 _BY_GVR: Dict[Tuple[str, str, str], ResourceType] = {(r.group, r.version, r.plural): r for r in RESOURCES}
 _BY_GVK: Dict[Tuple[str, str], ResourceType] = {(r.api_version, r.kind): r for r in RESOURCES}
@@ -1382,6 +1417,12 @@ class _Semantics:
             if old is None:
                 raise not_found(rt, name)
             wanted_rv = str(obj["metadata"].get("resourceVersion") or "")
+            if not wanted_rv and rt.custom:
+                # custom resources disallow unconditional update (apiextensions-apiserver
+                # pkg/registry/customresource/strategy.go AllowUnconditionalUpdate: false; the generic
+                # store's Update then answers Invalid), also through /status
+                raise invalid(rt, name, [FieldError("metadata.resourceVersion", "FieldValueInvalid",
+                                                    "Invalid value: 0x0: must be specified for an update")])
             if wanted_rv and wanted_rv != old["metadata"]["resourceVersion"]:
                 raise conflict(rt, name)
             if subresource == "status":
@@ -1658,13 +1699,16 @@ def _storage_hash(rt: ResourceType) -> str:
     return base64.b64encode(digest[:8]).decode()
 
 
-def _served(group: str, version: str) -> List[ResourceType]:
-    return [rt for rt in RESOURCES if rt.group == group and rt.version == version]
+Serves = Optional[Callable[[ResourceType], bool]]  # KubeAPI.serves: what this cluster's release serves
 
 
-def api_resource_list(group: str, version: str) -> Obj:
+def _served(group: str, version: str, serves: Serves = None) -> List[ResourceType]:
+    return [rt for rt in RESOURCES if rt.group == group and rt.version == version and (serves is None or serves(rt))]
+
+
+def api_resource_list(group: str, version: str, serves: Serves = None) -> Obj:
     resources: List[Obj] = []
-    for rt in _served(group, version):
+    for rt in _served(group, version, serves):
         entry: Obj = {"name": rt.plural, "singularName": rt.singular, "namespaced": rt.namespaced, "kind": rt.kind,
                       "verbs": list(rt.verbs)}
         if rt.short_names:
@@ -1679,12 +1723,13 @@ def api_resource_list(group: str, version: str) -> Obj:
             "resources": resources}
 
 
-def _groups() -> List[Tuple[str, List[str]]]:
+def _groups(serves: Serves = None) -> List[Tuple[str, List[str]]]:
+    """Served groups and their versions, the preferred (stable) version first as the real server orders them."""
     out = []
     for group in _GROUP_ORDER:
         if group:
-            versions = sorted({rt.version for rt in RESOURCES if rt.group == group})
-            out.append((group, versions))
+            versions = {rt.version for rt in RESOURCES if rt.group == group and (serves is None or serves(rt))}
+            out.append((group, sorted(versions, key=lambda v: (v != "v1", v))))
     return out
 
 
@@ -1693,14 +1738,14 @@ def api_group(group: str, versions: List[str]) -> Obj:
     return {"name": group, "versions": gvs, "preferredVersion": gvs[0]}
 
 
-def aggregated_discovery(core: bool, version: str = "v2") -> Obj:
+def aggregated_discovery(core: bool, version: str = "v2", serves: Serves = None) -> Obj:
     items = []
-    groups = [("", ["v1"])] if core else _groups()
+    groups = [("", ["v1"])] if core else _groups(serves)
     for group, versions in groups:
         out_versions = []
         for v in versions:
             resources = []
-            for rt in _served(group, v):
+            for rt in _served(group, v, serves):
                 entry: Obj = {"resource": rt.plural, "responseKind": {"group": rt.group, "version": v, "kind": rt.kind},
                               "scope": "Namespaced" if rt.namespaced else "Cluster", "singularResource": rt.singular,
                               "verbs": list(rt.verbs)}
@@ -1747,7 +1792,7 @@ def _openapi_param(name: str, where: str = "query", required: bool = False) -> O
     return {"name": name, "in": where, "required": required, "schema": {"type": "string", "uniqueItems": True}}
 
 
-def openapi_v3_group(group: str, version: str) -> Obj:
+def openapi_v3_group(group: str, version: str, serves: Serves = None) -> Obj:
     """The OpenAPI v3 document of a group-version: enough for kubectl's field validation probe
     (a PATCH operation with a fieldValidation parameter per kind) and ``kubectl explain``."""
     paths: Obj = {}
@@ -1755,7 +1800,7 @@ def openapi_v3_group(group: str, version: str) -> Obj:
         f: {"type": "string"} for f in ("name", "generateName", "namespace", "uid", "resourceVersion",
                                         "creationTimestamp")}}}
     prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
-    for rt in _served(group, version):
+    for rt in _served(group, version, serves):
         gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
         name = _schema_name(rt)
         body = _openapi_schema(rt.schema or _OBJ_ANY)
@@ -1804,12 +1849,12 @@ def _openapi_hash(doc: Obj) -> str:
     return hashlib.sha512(json.dumps(doc, sort_keys=True).encode()).hexdigest().upper()
 
 
-def openapi_v3_root() -> Obj:
+def openapi_v3_root(serves: Serves = None) -> Obj:
     paths: Obj = {}
-    for group, versions in [("", ["v1"])] + _groups():
+    for group, versions in [("", ["v1"])] + _groups(serves):
         for version in versions:
             key = f"apis/{group}/{version}" if group else f"api/{version}"
-            digest = _openapi_hash(openapi_v3_group(group, version))
+            digest = _openapi_hash(openapi_v3_group(group, version, serves))
             paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={digest}"}
     return {"paths": paths}
 
@@ -1817,7 +1862,20 @@ def openapi_v3_root() -> Obj:
 # ============================================================================ content negotiation
 class _Accept(NamedTuple):
     format: str  # json, yaml, table, partial, discovery
-    param: str = ""  # discovery version
+    param: str = ""  # discovery version; for partial, the kind asked for
+
+
+def _not_acceptable() -> ApiError:
+    return ApiError(406, "NotAcceptable", "only the following media types are accepted: application/json,"
+                    " application/yaml, application/vnd.kubernetes.protobuf")
+
+
+def _as_version(obj: Obj, rt: ResourceType) -> Obj:
+    """A custom resource read through another served version: the CRD's None conversion only
+    rewrites apiVersion (apiextensions-apiserver pkg/apiserver/conversion/nop_converter.go)."""
+    if rt.custom and obj.get("apiVersion") not in (None, rt.api_version):
+        obj = dict(obj, apiVersion=rt.api_version)
+    return obj
 
 
 def negotiate(accept: Optional[str], discovery: Sequence[str] = ("v2", "v2beta1")) -> Optional[_Accept]:
@@ -1837,7 +1895,7 @@ def negotiate(accept: Optional[str], discovery: Sequence[str] = ("v2", "v2beta1"
             if as_ == "Table" and params.get("g") == "meta.k8s.io" and params.get("v") in ("v1", "v1beta1"):
                 return _Accept("table")
             if as_ in ("PartialObjectMetadata", "PartialObjectMetadataList") and params.get("g") == "meta.k8s.io":
-                return _Accept("partial")
+                return _Accept("partial", as_)
             if as_ == "APIGroupDiscoveryList" and params.get("g") == "apidiscovery.k8s.io" and params.get(
                     "v") in discovery:
                 return _Accept("discovery", params["v"])
@@ -2077,54 +2135,53 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if clean == "/openapi/v3":
             self._require(method, "GET")
-            self._send_obj(200, openapi_v3_root())
+            self._send_obj(200, openapi_v3_root(api.serves))
             return
         if clean == "/openapi/v2":
             raise page_not_found()  # kubectl asks for protobuf there; it copes without, as with old servers
         if clean.startswith("/openapi/v3/"):
             self._require(method, "GET")
             key = clean[len("/openapi/v3/"):].split("/")
-            if key[0] == "api" and len(key) == 2 and _served("", key[1]):
-                self._send_obj(200, openapi_v3_group("", key[1]))
+            if key[0] == "api" and len(key) == 2 and _served("", key[1], api.serves):
+                self._send_obj(200, openapi_v3_group("", key[1], api.serves))
                 return
-            if key[0] == "apis" and len(key) == 3 and _served(key[1], key[2]):
-                self._send_obj(200, openapi_v3_group(key[1], key[2]))
+            if key[0] == "apis" and len(key) == 3 and _served(key[1], key[2], api.serves):
+                self._send_obj(200, openapi_v3_group(key[1], key[2], api.serves))
                 return
             raise page_not_found()
         if fmt is None:
-            raise ApiError(406, "NotAcceptable", "only the following media types are accepted: application/json,"
-                           " application/yaml, application/vnd.kubernetes.protobuf")
+            raise _not_acceptable()
         if clean in ("/api", "/apis"):
             self._require(method, "GET")
             core = clean == "/api"
             if fmt.format == "discovery":
                 ctype = f"application/json;g=apidiscovery.k8s.io;v={fmt.param};as=APIGroupDiscoveryList"
-                self._send_obj(200, aggregated_discovery(core, fmt.param), content_type=ctype)
+                self._send_obj(200, aggregated_discovery(core, fmt.param, api.serves), content_type=ctype)
             elif core:
                 self._send_obj(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
                     {"clientCIDR": "0.0.0.0/0", "serverAddress": api.host}]})
             else:
-                groups = [api_group(g, vs) for g, vs in _groups()]
+                groups = [api_group(g, vs) for g, vs in _groups(api.serves)]
                 self._send_obj(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
             return
         segs = [s for s in path.split("/") if s]
         if len(segs) == 2 and segs[0] == "apis":
             self._require(method, "GET")
-            for group, versions in _groups():
+            for group, versions in _groups(api.serves):
                 if group == segs[1]:
                     self._send_obj(200, dict({"kind": "APIGroup", "apiVersion": "v1"}, **api_group(group, versions)))
                     return
             raise page_not_found()
         if (len(segs) == 2 and segs[0] == "api") or (len(segs) == 3 and segs[0] == "apis"):
             group, version = ("", segs[1]) if segs[0] == "api" else (segs[1], segs[2])
-            if not _served(group, version):
+            if not _served(group, version, api.serves):
                 raise page_not_found()
             self._require(method, "GET")
-            self._send_obj(200, api_resource_list(group, version))
+            self._send_obj(200, api_resource_list(group, version, api.serves))
             return
         target = _parse_resource_path(path)
-        if target is None:
-            raise page_not_found()
+        if target is None or not api.serves(target[0]):
+            raise page_not_found()  # a resource this release does not serve (or only behind a feature gate)
         self._resource(method, target, query, multi, raw, user, fmt)
 
     @staticmethod
@@ -2271,6 +2328,11 @@ class _Handler(BaseHTTPRequestHandler):
         return reqs, parse_field_selector(query.get("fieldSelector"), rt)
 
     def _send_one(self, obj: Obj, rt: ResourceType, fmt: _Accept, query: Dict[str, str]) -> None:
+        obj = _as_version(obj, rt)
+        if fmt.format == "partial" and fmt.param != "PartialObjectMetadata":
+            # staging/src/k8s.io/apiserver/pkg/endpoints/handlers/response.go (transformResponseObject):
+            # one object transforms to PartialObjectMetadata only, a list to PartialObjectMetadataList only
+            raise _not_acceptable()
         if fmt.format == "table":
             meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
             self._send_obj(200, to_table(rt, [obj], meta, query.get("includeObject", "Metadata")))
@@ -2281,13 +2343,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _list(self, rt: ResourceType, ns: Optional[str], query: Dict[str, str], fmt: _Accept) -> None:
         api = self.server.api
+        if fmt.format == "partial" and fmt.param != "PartialObjectMetadataList":
+            raise _not_acceptable()  # handlers/response.go: a list is PartialObjectMetadataList or nothing
         reqs, terms = self._selectors(rt, query)
         limit = int(query.get("limit") or 0) if (query.get("limit") or "0").isdigit() else 0
         cont = query.get("continue") or ""
         with api.store.lock:
             items = api.store._select(rt, ns, reqs, terms)
             rv = api.store._rv
-            items = [copy.deepcopy(o) for o in items]
+            items = [_as_version(copy.deepcopy(o), rt) for o in items]
         if cont:
             try:
                 token = json.loads(base64.b64decode(cont))
@@ -2356,6 +2420,8 @@ class _Handler(BaseHTTPRequestHandler):
             state["headers_sent"] = True
         elif fmt.format == "partial" and etype in ("ADDED", "MODIFIED", "DELETED"):
             obj = partial_metadata(obj)
+        elif etype in ("ADDED", "MODIFIED", "DELETED"):
+            obj = _as_version(obj, rt)
         line = json.dumps({"type": etype, "object": obj}, separators=(",", ":"), sort_keys=False)
         self._chunk(line.encode() + b"\n")
 
@@ -2363,6 +2429,10 @@ class _Handler(BaseHTTPRequestHandler):
                fmt: _Accept) -> None:
         api = self.server.api
         store = api.store
+        if fmt.format == "partial" and fmt.param != "PartialObjectMetadata":
+            # endpoints/handlers/watch.go: each event is one object, so PartialObjectMetadata (as client-go's
+            # metadata informers ask); the List form is not acceptable (stricter where unsure)
+            raise _not_acceptable()
         reqs, terms = self._selectors(rt, query)
         if name:
             terms.append(FieldTerm("metadata.name", "=", name))
@@ -2587,8 +2657,14 @@ class KubeAPI:
         aggregated_discovery: bool = True,
         git_version: str = DEFAULT_GIT_VERSION,
         cert: Optional[Tuple[PathLike, PathLike]] = None,
+        openshift_version: Optional[str] = None,
+        feature_set: str = "",
     ) -> None:
         self.store = Store(history)
+        # the OpenShift release (seed_openshift sets it) and FeatureGate cluster's spec.featureSet: which
+        # version of MachineOSConfig & co. is served (VERSIONED); None serves every v1 resource
+        self.openshift_version = openshift_version
+        self.feature_set = feature_set
         self._semantics = _Semantics(self.store)
         self.username = username
         self.token = "sha256~" + secrets.token_urlsafe(32)
@@ -2695,6 +2771,20 @@ class KubeAPI:
             return ()
         minor = self._minor()
         return tuple(v for v, ok in (("v2", minor >= 30), ("v2beta1", 26 <= minor <= 32)) if ok)
+
+    def serves(self, rt: ResourceType) -> bool:
+        """Whether this cluster's release (and feature set) serves *rt* (see VERSIONED)."""
+        table = VERSIONED.get(rt.plural)
+        if table is None:
+            return True
+        parts = (self.openshift_version or "").split(".")
+        if len(parts) < 2 or not parts[1].isdigit():
+            return rt.version == "v1"
+        minor = int(parts[1])
+        for first, last, version, gated in table:
+            if first <= minor <= last:
+                return rt.version == version and (not gated or self.feature_set in TECH_PREVIEW_SETS)
+        return False
 
     def version_info(self) -> Obj:
         m = re.match(r"^v(\d+)\.(\d+)", self.git_version)
@@ -2957,14 +3047,19 @@ def seed_openshift(
     channel: Optional[str] = None,
     os_image_url: str = "",
     age: timedelta = timedelta(days=3),
+    feature_set: str = "",
 ) -> OpenShiftSeed:
     """An installed, settled OpenShift cluster: namespaces, the MCO's ConfigMap machine-config-osimageurl,
     ClusterVersion "version", openshift-config/pull-secret, ControllerConfig, pools master and worker with
     their MachineConfigs (00-, 01-, 99- and rendered-*), nodes master-N / worker-N on the rendered configs.
 
     *pull_secret*: the docker config JSON (dict, str or bytes) stored as ``.dockerconfigjson``.
+    *version* also decides which API versions of MachineOSConfig, MachineOSBuild and MachineConfigNode
+    are served, *feature_set* (``TechPreviewNoUpgrade``) whether the gated ones are (see VERSIONED).
     """
     created = _timestamp(_now() - age)
+    api.openshift_version = version
+    api.feature_set = feature_set
     minor = int(version.split(".")[1]) if version.count(".") >= 1 and version.split(".")[1].isdigit() else 16
     kube_minor = minor + 13
     api.git_version = f"v1.{kube_minor}.6+aba1e8d"
