@@ -592,3 +592,46 @@ def test_every_state_written_is_a_daemon_state_and_degraded_carries_a_reason(
     assert {ann(n, STATE) for n in watcher.raw} == {"Working", "Degraded", "Done"}
     assert all(ann(n, REASON) for n in watcher.raw if ann(n, STATE) == "Degraded")
     assert all(not ann(n, REASON) for n in watcher.raw if ann(n, STATE) == "Done")
+
+
+# ======================================================================== on-cluster layering
+def _mosc(pool: str, push: str = "registry.example.com/ops/os-image:latest") -> Obj:
+    return {"apiVersion": f"{MCO}/v1", "kind": "MachineOSConfig", "metadata": {"name": pool},
+            "spec": {"machineConfigPool": {"name": pool}, "imageBuilder": {"imageBuilderType": "Job"},
+                     "renderedImagePushSecret": {"name": "push-secret"}, "renderedImagePushSpec": push,
+                     "containerFile": [{"containerfileArch": "NoArch",
+                                        "content": "FROM configs AS final\nRUN rpm-ostree install usbguard"}]}}
+
+
+def test_a_pool_with_a_machineosconfig_boots_its_build_never_the_osimageurl(kube_api: KubeAPI, k8s: Any) -> None:
+    from tests.support.kube import seed_openshift
+
+    seed = seed_openshift(kube_api, version="4.19.2", workers=2)
+    _custom(k8s).create_cluster_custom_object(MCO, "v1", "machineosconfigs", _mosc("worker"))
+    with SimulatedMCO(kube_api) as sim:
+        assert sim.wait_idle(10)
+        mosc = _custom(k8s).get_cluster_custom_object(MCO, "v1", "machineosconfigs", "worker")
+        first = mosc["status"]["currentImagePullSpec"]
+        assert first.startswith("registry.example.com/ops/os-image@sha256:")
+        create_mc(k8s, "99-worker-rhcos-layer", IMAGE)
+        assert sim.wait_idle(10)
+    pool = get_pool(k8s, "worker")
+    target = assert_pool_done(pool, 2)  # the done rule holds...
+    assert get_mc(k8s, target)["spec"]["osImageURL"] == IMAGE
+    mosc = _custom(k8s).get_cluster_custom_object(MCO, "v1", "machineosconfigs", "worker")
+    built = mosc["status"]["currentImagePullSpec"]
+    assert built != first and built.startswith("registry.example.com/ops/os-image@sha256:")  # a rebuild
+    build = _custom(k8s).get_cluster_custom_object(MCO, "v1", "machineosbuilds",
+                                                   mosc["status"]["machineOSBuild"]["name"])
+    assert build["spec"]["machineConfig"]["name"] == target
+    assert build["status"]["digestedImagePushSpec"] == built
+    assert next(c["status"] for c in build["status"]["conditions"] if c["type"] == "Succeeded") == "True"
+    # ...but the nodes boot the build, never the MachineConfig's osImageURL
+    for node in list_nodes(k8s, "node-role.kubernetes.io/worker").values():
+        assert (ann(node, f"{MCO}/desiredImage"), ann(node, f"{MCO}/currentImage")) == (built, built)
+        assert ann(node, CURRENT) == target
+    assert sim.history[-1] == Rollout("worker", target, built)
+    # the master pool has none: no image annotations there
+    master = list_nodes(k8s, "node-role.kubernetes.io/master")["master-0"]
+    assert f"{MCO}/currentImage" not in master["metadata"]["annotations"]
+    assert seed.base_image != built

@@ -66,8 +66,11 @@ Simplifications, on purpose:
   MachineConfig later goes back to that very name, as the real MCO's content hash would.
 * A Degraded node's daemon does not retry by itself here (the real one retries a failed pull with
   backoff, and succeeds once the registry accepts the pull secret): ``retry_node()`` plays its retry.
-* currentImage / desiredImage are on-cluster-layering annotations; they are only written when
-  ``image_annotations=True``.
+* On-cluster layering: a pool with a MachineOSConfig (any served version) gets, per rendered config, a
+  MachineOSBuild that succeeds at once, built on the cluster's base (not on any osImageURL: a layered
+  MachineConfig only changes the rendered config, so it triggers a rebuild), and its nodes boot that
+  image: desiredImage / currentImage annotations, MachineOSConfig status.currentImagePullSpec. The pool's
+  done rule holds as usual. Other pools get the image annotations only with ``image_annotations=True``.
 * Pools made "instant" (``scale(..., instant=True)`` or ``set_instant()``) update every node in one
   write each, all at once, without step delays or the maxUnavailable limit (for request-count tests
   on thousands of nodes). Mind the store's watch history (``KubeAPI(history=...)``, default 1000
@@ -334,6 +337,11 @@ def done_at(node: Obj, target: str) -> bool:
     return _node_done(node) and _annotations(node).get(CURRENT_CONFIG) == target
 
 
+def machine_os_config_pool(mosc: Obj) -> str:
+    """The pool a MachineOSConfig builds for (spec.machineConfigPool.name, v1 and v1alpha1 alike)."""
+    return str(((mosc.get("spec") or {}).get("machineConfigPool") or {}).get("name") or "")
+
+
 def release_minor(version: str) -> int:
     """4.N -> N (16 when unknown: the emulator's default release)."""
     parts = (version or "").split(".")
@@ -453,6 +461,7 @@ class SimulatedMCO:
         self.api = api
         self.version = version  # None: the release's (ConfigMap machine-config-osimageurl releaseVersion)
         self._minor = 16
+        self._pool_layered = False  # the pool being reconciled has a MachineOSConfig
         self.store = api.store
         self.step_delay = step_delay
         self.image_annotations = image_annotations
@@ -747,9 +756,12 @@ class SimulatedMCO:
                 members[pool].append(node)
         in_flight = 0
         wake: Optional[float] = None
+        moscs = {machine_os_config_pool(m): m for m in self._snapshot("machineosconfigs")}
         for pool in pools:
             pname = _name(pool)
             render_error = ""
+            mosc = moscs.get(pname)
+            self._pool_layered = mosc is not None
             try:
                 rendered, merged, sources = self._render(pool, mcs, base, extensions)
             except RenderError as exc:
@@ -758,6 +770,8 @@ class SimulatedMCO:
                 pool = self._ensure_rendered(pool, rendered, merged, sources, release, names)
                 names.add(rendered)
                 images[rendered] = merged["osImageURL"]
+                if mosc is not None:  # the nodes boot what the build made, never the osImageURL
+                    images[rendered] = self._build(mosc, rendered, base)
             target = str(((pool.get("spec") or {}).get("configuration") or {}).get("name") or "")
             nodes = members[pname]
             if target:
@@ -767,6 +781,49 @@ class SimulatedMCO:
                     wake = due if wake is None else min(wake, due)
             self._update_status(pool, nodes, target, render_error)
         return bool(self._writes or in_flight), wake
+
+    # ------------------------------------------------------------------------ build controller
+    def _build(self, mosc: Obj, rendered: str, base: str) -> str:
+        """On-cluster layering (pkg/controller/build, 4.16+): a MachineOSBuild per (MachineOSConfig,
+        rendered config) builds the MachineOSConfig's containerFile on the cluster's *base* and pushes it to
+        renderedImagePushSpec; the MachineOSConfig's status names the digested image, which is what the
+        pool's nodes get as desiredImage. The build succeeds at once here. Returns the image."""
+        v1 = str(mosc.get("apiVersion") or "").endswith("/v1")
+        spec = mosc.get("spec") or {}
+        push = str(spec.get("renderedImagePushSpec") if v1 else
+                   (spec.get("buildInputs") or {}).get("renderedImagePushspec") or "")
+        repo = push.partition("@")[0]
+        if repo.rfind(":") > repo.rfind("/"):
+            repo = repo[:repo.rfind(":")]
+        files = json.dumps(spec.get("containerFile") or (spec.get("buildInputs") or {}).get("containerFile") or [],
+                           sort_keys=True)
+        digest = hashlib.sha256("\0".join((rendered, base, files)).encode()).hexdigest()
+        image = f"{repo}@sha256:{digest}"
+        name = f"{_name(mosc)}-{digest[:10]}"
+        status_key = "currentImagePullSpec" if v1 else "currentImagePullspec"
+        if self.store.get("machineosbuilds", name) is None:
+            self._writes += 1
+            if self._apply:
+                now = _timestamp()
+                build_spec: Obj = ({"machineConfig": {"name": rendered}, "machineOSConfig": {"name": _name(mosc)},
+                                    "renderedImagePushSpec": push} if v1 else
+                                   {"configGeneration": 1, "desiredConfig": {"name": rendered},
+                                    "machineOSConfig": {"name": _name(mosc)}, "renderedImagePushspec": push,
+                                    "version": 1})
+                self.store.put({"apiVersion": mosc.get("apiVersion"), "kind": "MachineOSBuild", "metadata": {
+                    "name": name, "labels": {f"{MCO_GROUP}/machine-os-config": _name(mosc),
+                                             f"{MCO_GROUP}/rendered-machine-config": rendered}},
+                    "spec": build_spec, "status": {
+                        "buildStart": now, "buildEnd": now, "digestedImagePushSpec": image, "conditions": [
+                            {"type": t, "status": "True" if t == "Succeeded" else "False", "reason": t,
+                             "message": "", "lastTransitionTime": now}
+                            for t in ("Prepared", "Building", "Succeeded", "Interrupted", "Failed")]}})
+        status = mosc.get("status") or {}
+        if status.get(status_key) != image:
+            self._patch("machineosconfigs", mosc, {"status": {
+                status_key: image, "machineOSBuild": {"name": name},
+                "observedGeneration": int((mosc.get("metadata") or {}).get("generation") or 1)}})
+        return image
 
     # ------------------------------------------------------------------------ render controller
     def _render(self, pool: Obj, mcs: Sequence[Obj], base: str, extensions: str) -> Tuple[str, Obj, List[str]]:
@@ -870,7 +927,7 @@ class SimulatedMCO:
         name, image = _name(node), images.get(target, "")
         self._record(_name(pool), target, image)
         ann: Obj = {DESIRED_CONFIG: target, STATE: WORKING, REASON: ""}
-        if self.image_annotations:
+        if self.image_annotations or self._pool_layered:
             ann[DESIRED_IMAGE] = image
         if _annotations(node).get(CURRENT_CONFIG) == target:  # already runs it (sent back before it moved)
             return self._finish(node, target, image, extra=ann)
@@ -942,7 +999,7 @@ class SimulatedMCO:
                     DESIRED_DRAIN: f"uncordon-{config}", LAST_APPLIED_DRAIN: f"uncordon-{config}"})
         if self._minor >= 16:
             ann[POST_CONFIG_ACTION] = ""  # the daemon clears it once the node is back
-        if self.image_annotations:
+        if self.image_annotations or self._pool_layered:
             ann[CURRENT_IMAGE] = image
         status: Obj = {"conditions": _ready_conditions(node, True)}
         if rebooted:
