@@ -885,3 +885,41 @@ def test_v1_on_cluster_layering_schemas_follow_the_real_crds(plural: str) -> Non
     assert ours["required"] == real["required"]
     assert sorted(ours["properties"]["spec"]["properties"]) == sorted(real["properties"]["spec"]["properties"])
     assert sorted(ours["properties"]["spec"]["required"]) == sorted(real["properties"]["spec"]["required"])
+
+
+# ======================================================================== a cluster as it really looks
+def test_a_seeded_cluster_looks_like_a_real_one(openshift: OpenShiftSeed, kube_api: KubeAPI) -> None:
+    # 00-<pool> is rendered from the MCO's templates with the release's base image
+    for pool in ("master", "worker"):
+        mc = _req(kube_api, "GET", f"{MCS}/00-{pool}").json()
+        assert mc["spec"]["osImageURL"] == openshift.base_image
+        assert mc["spec"]["baseOSExtensionsContainerImage"] == openshift.extensions_image
+    # nodes carry managedFields, one entry per writer, served in full and in PartialObjectMetadata
+    node = _req(kube_api, "GET", "/api/v1/nodes/worker-0").json()
+    managers = {(m["manager"], m.get("subresource", "")) for m in node["metadata"]["managedFields"]}
+    assert {("kubelet", ""), ("kubelet", "status"), ("machine-config-daemon", ""),
+            ("machine-config-controller", "")} <= managers
+    mcd = next(m for m in node["metadata"]["managedFields"] if m["manager"] == "machine-config-daemon")
+    assert f"f:{MCO}/state" in mcd["fieldsV1"]["f:metadata"]["f:annotations"]
+    listed = _req(kube_api, "GET", "/api/v1/nodes", headers={
+        "Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"}).json()
+    assert all(item["metadata"]["managedFields"] for item in listed["items"])
+    assert node["metadata"]["annotations"][f"{MCO}/post-config-action"] == ""  # 4.16
+
+
+def test_a_large_realistic_cluster_seeds_with_real_sizes(kube_api: KubeAPI) -> None:
+    api = kube_api
+    seed_openshift(api, workers=2000, node_metadata_bytes=8192, rendered_configs=100, rendered_bytes=500_000)
+    nodes = api.store.list("nodes")
+    assert len(nodes) == 2003
+    sizes = sorted(len(json.dumps(n["metadata"], separators=(",", ":"))) for n in nodes)
+    assert 7600 <= sizes[0] and sizes[-1] <= 8800, (sizes[0], sizes[-1])
+    rendered = [m for m in api.store.list("machineconfigs") if m["metadata"]["name"].startswith("rendered-")]
+    assert len(rendered) == 100
+    assert all(400_000 <= len(json.dumps(m)) <= 600_000 for m in rendered)
+    assert len({m["metadata"]["name"] for m in rendered}) == 100
+    pools = {p["metadata"]["name"]: p for p in api.store.list("machineconfigpools")}
+    current = {p["spec"]["configuration"]["name"] for p in pools.values()}
+    assert current <= {m["metadata"]["name"] for m in rendered}  # the earlier ones pile up beside them
+    owners = {m["metadata"]["ownerReferences"][0]["name"] for m in rendered}
+    assert owners == {"master", "worker"}

@@ -39,7 +39,8 @@ It answers like kube-apiserver 1.29 (OpenShift 4.16) does, as far as a client ca
 * ``/openapi/v3`` (index + per group-version documents with the kinds' schemas): kubectl
   ``create -f`` / ``apply`` probe it to validate on the server side.
 
-Differences from the real thing, on purpose: no managedFields, no admission webhooks, no
+Differences from the real thing, on purpose: managedFields only as seeded (writes through the API
+neither keep nor update them), no admission webhooks, no
 controllers (nothing reconciles pools or nodes unless a test does it through ``api.store``),
 namespaces are deleted at once with their contents, server-side apply is a merge patch with
 no field ownership, list pagination does not pin the first page's snapshot, JSON/YAML only
@@ -60,6 +61,7 @@ import base64
 import collections
 import copy
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -1126,6 +1128,15 @@ class WatchEvent(NamedTuple):
 Key = Tuple[str, str]  # (namespace or "", name)
 
 
+def _clone(obj: Any) -> Any:
+    """A deep copy of stored JSON data: a JSON round trip is several times faster than copy.deepcopy on
+    node-sized objects (managedFields are hundreds of small dicts), which keeps seeding 2,000 nodes fast."""
+    try:
+        return json.loads(json.dumps(obj))
+    except (TypeError, ValueError):  # not plain JSON (a test put a date or a tuple): copy it as it is
+        return copy.deepcopy(obj)
+
+
 class Store:
     """All objects of one emulated cluster, a global resourceVersion and the watch history.
 
@@ -1148,10 +1159,12 @@ class Store:
         with self.lock:
             return str(self._rv)
 
-    def put(self, obj: Obj, resource: Optional[str] = None) -> Obj:
+    def put(self, obj: Obj, resource: Optional[str] = None, *, adopt: bool = False) -> Obj:
         """Create or replace *obj* as given (status included); fills uid, resourceVersion,
-        creationTimestamp and (custom resources) generation; returns the stored copy."""
-        obj = copy.deepcopy(obj)
+        creationTimestamp and (custom resources) generation; returns the stored copy. With *adopt* the
+        store keeps *obj* itself and returns it (the caller must never change it again: seeding)."""
+        if not adopt:
+            obj = _clone(obj)
         if resource:
             rt = resource_type(resource)
             obj.setdefault("apiVersion", rt.api_version)
@@ -1182,20 +1195,20 @@ class Store:
                     meta["generation"] = int(old["metadata"].get("generation") or 1) + (
                         1 if _spec_part(old) != _spec_part(obj) else 0)
             self._commit(rt, (ns, meta["name"]), obj, old)
-            return copy.deepcopy(obj)
+            return obj if adopt else _clone(obj)
 
     def get(self, resource: str, name: str, namespace: Optional[str] = None) -> Optional[Obj]:
         rt = resource_type(resource)
         with self.lock:
             obj = self._objects[rt.plural].get((self._ns(rt, namespace), name))
-            return copy.deepcopy(obj) if obj is not None else None
+            return _clone(obj) if obj is not None else None
 
     def list(self, resource: str, namespace: Optional[str] = None, label_selector: Optional[str] = None) -> List[Obj]:
         rt = resource_type(resource)
         reqs = parse_label_selector(label_selector)
         with self.lock:
             items = self._select(rt, namespace, reqs, [])
-            return [copy.deepcopy(o) for o in items]
+            return [_clone(o) for o in items]
 
     def delete(self, resource: str, name: str, namespace: Optional[str] = None) -> Optional[Obj]:
         """Remove at once (finalizers ignored); returns the deleted object or None."""
@@ -1205,7 +1218,7 @@ class Store:
             old = self._objects[rt.plural].get(key)
             if old is None:
                 return None
-            return copy.deepcopy(self._commit(rt, key, None, old))
+            return _clone(self._commit(rt, key, None, old))
 
     def patch(self, resource: str, name: str, patch: Obj, namespace: Optional[str] = None) -> Obj:
         """Merge-patch an object directly (status included), e.g. to play the MCO in a test."""
@@ -1252,14 +1265,16 @@ class Store:
         if new is not None:
             _meta(new)["resourceVersion"] = str(self._rv)
             self._objects[rt.plural][key] = new
+            # no copies: a stored object is never changed in place (every write stores a new one), so the
+            # event can share it, and the replaced one
             event = WatchEvent(self._rv, "ADDED" if old is None else "MODIFIED", rt.plural, key[0], key[1],
-                               copy.deepcopy(new), copy.deepcopy(old) if old is not None else None)
+                               new, old)
         else:
             assert old is not None
             del self._objects[rt.plural][key]
-            gone = copy.deepcopy(old)
+            gone = _clone(old)
             _meta(gone)["resourceVersion"] = str(self._rv)
-            event = WatchEvent(self._rv, "DELETED", rt.plural, key[0], key[1], gone, copy.deepcopy(old))
+            event = WatchEvent(self._rv, "DELETED", rt.plural, key[0], key[1], gone, old)
         self._events.append(event)
         while len(self._events) > self.history:
             self._compacted = self._events.popleft().rv
@@ -3034,6 +3049,97 @@ def _mc(name: str, pool: Optional[str], created: str, *, generated: bool = True,
         "fips": False, "kernelArguments": None, "kernelType": "default" if os_image else "", "osImageURL": os_image}}
 
 
+def _rendered_ignition(size: int) -> Obj:
+    """A rendered config's Ignition: the MCO's templates put dozens of files (kubelet, CRI-O, systemd
+    units, certificates) in it; with *size*, about that many bytes of JSON."""
+    config = _ignition()
+    if size <= 0:
+        return config
+    chunk = 12_000
+    files = []
+    for i in range(max(1, size // chunk)):
+        body = base64.b64encode(hashlib.sha512(f"{size}/{i}".encode()).digest() * (chunk // 88)).decode()
+        files.append({"contents": {"source": "data:text/plain;charset=utf-8;base64," + body[:chunk - 200]},
+                      "mode": 420, "overwrite": True, "path": f"/etc/kubernetes/static-pod-resources/file-{i}"})
+    config["storage"] = {"files": files}
+    return config
+
+
+def _ovn_annotations(address: int, size: int) -> Dict[str, str]:
+    """The annotations OVN-Kubernetes and CSI drivers leave on every node (shapes of a 4.16 node)."""
+    ip = f"10.0.{address // 256 % 256}.{address % 256}"
+    return {
+        "csi.volume.kubernetes.io/nodeid": json.dumps({"ebs.csi.aws.com": f"i-{address:017x}"}),
+        "k8s.ovn.org/host-cidrs": json.dumps([f"{ip}/19"]),
+        "k8s.ovn.org/l3-gateway-config": json.dumps({"default": {
+            "mode": "shared", "bridge-id": "br-ex", "interface-id": f"br-ex_{ip}", "mac-address": "02:c7:4b:1e:7f:9d",
+            "ip-addresses": [f"{ip}/19"], "ip-address": f"{ip}/19", "next-hops": ["10.0.0.1"], "next-hop": "10.0.0.1",
+            "node-port-enable": "true", "vlan-id": "0"}}),
+        "k8s.ovn.org/node-chassis-id": str(uuid.uuid5(uuid.NAMESPACE_OID, ip)),
+        "k8s.ovn.org/node-gateway-router-lrp-ifaddrs": json.dumps({"default": {"ipv4": "100.64.0.4/16"}}),
+        "k8s.ovn.org/node-id": str(address),
+        "k8s.ovn.org/node-mgmt-port-mac-addresses": json.dumps({"default": "2a:9e:55:8d:3f:41"}),
+        "k8s.ovn.org/node-primary-ifaddr": json.dumps({"ipv4": f"{ip}/19"}),
+        "k8s.ovn.org/node-subnets": json.dumps({"default": [f"10.{128 + address // 256 % 64}.{address % 256}.0/23"]}),
+        "k8s.ovn.org/node-transit-switch-port-ifaddr": json.dumps({"ipv4": "100.88.0.4/16"}),
+        "k8s.ovn.org/remote-zone-migrated": f"node-{address}",
+        "k8s.ovn.org/zone-name": f"node-{address}",
+        f"{MCO_GROUP}/lastSyncedControllerConfigResourceVersion": str(20000 + address),
+    } if size else {}
+
+
+def _fields(keys: Iterable[str]) -> Obj:
+    return dict({".": {}}, **{f"f:{k}": {} for k in keys})
+
+
+def _node_managed_fields(labels: Dict[str, str], annotations: Dict[str, str], when: str) -> List[Obj]:
+    """metadata.managedFields as a real node has them: one entry per writer (kubelet, its status,
+    the MCO's controller and daemon, OVN-Kubernetes, the node lifecycle controller)."""
+    mco = [k for k in annotations if k.startswith(MCO_GROUP)]
+    ovn = [k for k in annotations if k.startswith(("k8s.ovn.org/", "csi.volume"))]
+
+    def entry(manager: str, fields: Obj, subresource: str = "") -> Obj:
+        out: Obj = {"apiVersion": "v1", "fieldsType": "FieldsV1", "fieldsV1": fields, "manager": manager,
+                    "operation": "Update", "time": when}
+        if subresource:
+            out["subresource"] = subresource
+        return out
+
+    conditions = {f'k:{{"type":"{t}"}}': {".": {}, "f:lastHeartbeatTime": {}, "f:lastTransitionTime": {},
+                                          "f:message": {}, "f:reason": {}, "f:status": {}, "f:type": {}}
+                  for t in ("DiskPressure", "MemoryPressure", "PIDPressure", "Ready")}
+    return [
+        entry("kubelet", {"f:metadata": {"f:annotations": _fields(
+            ["volumes.kubernetes.io/controller-managed-attach-detach"]), "f:labels": _fields(sorted(labels))}}),
+        entry("kube-controller-manager", {"f:spec": {"f:podCIDR": {}, "f:podCIDRs": {
+            ".": {}, 'v:"10.128.2.0/23"': {}}}}),
+        entry("machine-config-controller", {"f:metadata": {"f:annotations": {
+            f"f:{k}": {} for k in mco if k.endswith(("desiredConfig", "controlPlaneTopology"))}}}),
+        entry("machine-config-daemon", {"f:metadata": {"f:annotations": {
+            f"f:{k}": {} for k in mco if not k.endswith(("desiredConfig", "controlPlaneTopology"))}}}),
+        entry("ovnkube-controller", {"f:metadata": {"f:annotations": {f"f:{k}": {} for k in ovn}}}, "status"),
+        entry("kubelet", {"f:status": {"f:allocatable": {"f:cpu": {}, "f:memory": {}, "f:pods": {}}, "f:capacity": {
+            "f:cpu": {}, "f:memory": {}, "f:pods": {}}, "f:conditions": conditions, "f:images": {}, "f:nodeInfo": {
+            "f:bootID": {}, "f:containerRuntimeVersion": {}, "f:kernelVersion": {}, "f:kubeProxyVersion": {},
+            "f:kubeletVersion": {}, "f:machineID": {}, "f:osImage": {}, "f:systemUUID": {}}}}, "status"),
+    ]
+
+
+def _pad_metadata(meta: Obj, size: int) -> None:
+    """Grow the node's metadata to about *size* bytes of JSON with more OVN-Kubernetes host CIDRs (real
+    nodes with many interfaces carry long lists there)."""
+    have = len(json.dumps(meta, separators=(",", ":")))
+    if have < size:
+        cidrs = json.loads(meta["annotations"].get("k8s.ovn.org/host-cidrs", "[]"))
+        meta["annotations"]["k8s.ovn.org/host-cidrs"] = json.dumps(cidrs + _extra_cidrs((size - have) // 25 + 1))
+
+
+@functools.lru_cache(maxsize=8)
+def _extra_cidrs(count: int) -> List[str]:
+    """*count* IPv6 CIDRs of 20 characters (25 bytes each once quoted and escaped in the annotation)."""
+    return [f"fd69:{n // 65536 % 65536:04x}:{n % 65536:04x}::1/64" for n in range(count)]
+
+
 def seed_openshift(
     api: KubeAPI,
     *,
@@ -3048,6 +3154,10 @@ def seed_openshift(
     os_image_url: str = "",
     age: timedelta = timedelta(days=3),
     feature_set: str = "",
+    managed_fields: bool = True,
+    node_metadata_bytes: int = 0,
+    rendered_configs: int = 0,
+    rendered_bytes: int = 0,
 ) -> OpenShiftSeed:
     """An installed, settled OpenShift cluster: namespaces, the MCO's ConfigMap machine-config-osimageurl,
     ClusterVersion "version", openshift-config/pull-secret, ControllerConfig, pools master and worker with
@@ -3056,6 +3166,13 @@ def seed_openshift(
     *pull_secret*: the docker config JSON (dict, str or bytes) stored as ``.dockerconfigjson``.
     *version* also decides which API versions of MachineOSConfig, MachineOSBuild and MachineConfigNode
     are served, *feature_set* (``TechPreviewNoUpgrade``) whether the gated ones are (see VERSIONED).
+
+    As a real cluster looks: ``00-<pool>`` carries the base osImageURL; nodes carry managedFields
+    (*managed_fields*) and, with *node_metadata_bytes*, OVN-Kubernetes annotations up to about that many
+    bytes of metadata each (8192 is typical); *rendered_configs* rendered MachineConfigs in all (the
+    current ones plus earlier ones the MCO never deletes, spread over the pools), each about
+    *rendered_bytes* of Ignition (real ones run to hundreds of KB). A 2,000-node cluster with 8 KB nodes
+    and 100 rendered configs of 500 KB seeds in a few seconds.
     """
     created = _timestamp(_now() - age)
     api.openshift_version = version
@@ -3066,7 +3183,9 @@ def seed_openshift(
     kubelet = f"v1.{kube_minor}.6+aba1e8d"
     rhcos = f"4{minor}.94.202407081958-0"
     cluster_id = str(uuid.uuid5(uuid.NAMESPACE_URL, api.url + "/" + version))
-    put = api.store.put
+
+    def put(obj: Obj) -> Obj:
+        return api.store.put(obj, adopt=True)  # fresh objects, never touched again: no copies
 
     for ns in ("openshift-config", "openshift-config-managed", MCO_NAMESPACE, "openshift-cluster-version"):
         put(_namespace(ns, {"openshift.io/cluster-monitoring": "true"} if ns != "openshift-config" else None,
@@ -3135,6 +3254,8 @@ def seed_openshift(
     node_names: Dict[str, List[str]] = {}
     base_configs: Dict[str, List[str]] = {}
     address = 10
+    extra = max(0, rendered_configs - 2)  # beyond the two current ones; most pile up on worker
+    old_rendered = {"master": extra // 4, "worker": extra - extra // 4}
     for pool, count in (("master", masters), ("worker", workers)):
         configs = [f"00-{pool}", f"01-{pool}-container-runtime", f"01-{pool}-kubelet", f"97-{pool}-generated-kubelet",
                    f"98-{pool}-generated-kubelet", f"99-{pool}-generated-registries", f"99-{pool}-ssh"]
@@ -3145,8 +3266,11 @@ def seed_openshift(
                 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEmulatorKeyEmulatorKeyEmulatorKey emulator"]}]}}) if ssh \
                 else _ignition({"storage": {"files": [{"path": f"/etc/emulator/{name}", "mode": 420,
                                                        "contents": {"source": "data:,"}}]}})
+            # 00-<pool> comes from the MCO's templates with the release's base osImageURL, as on real clusters
+            base_mc = name == f"00-{pool}"
             put(_mc(name, pool, created, generated=not ssh, config=config,
-                    owner=None if ssh else controller_owner))
+                    owner=None if ssh else controller_owner, os_image=base_image if base_mc else "",
+                    extensions_image=extensions_image if base_mc else ""))
         name = rendered_name(pool, base_image, extensions_image, *configs)
         rendered[pool] = name
         pool_meta: Obj = {"name": pool, "creationTimestamp": created, "labels": {
@@ -3160,10 +3284,16 @@ def seed_openshift(
             "nodeSelector": {"matchLabels": {f"node-role.kubernetes.io/{pool}": ""}},
             "paused": False}, "status": pool_status(pool, name, configs, count, when=completed)})
         pool_uid = api.store.get("machineconfigpools", pool)["metadata"]["uid"]  # type: ignore[index]
-        put(_mc(name, None, created, config=_ignition(), os_image=base_image, extensions_image=extensions_image,
-                owner={"apiVersion": f"{MCO_GROUP}/v1", "kind": "MachineConfigPool", "name": pool, "uid": pool_uid,
-                       "controller": True, "blockOwnerDeletion": True},
+        pool_owner = {"apiVersion": f"{MCO_GROUP}/v1", "kind": "MachineConfigPool", "name": pool, "uid": pool_uid,
+                      "controller": True, "blockOwnerDeletion": True}
+        put(_mc(name, None, created, config=_rendered_ignition(rendered_bytes), os_image=base_image,
+                extensions_image=extensions_image, owner=pool_owner,
                 annotations={f"{MCO_GROUP}/release-image-version": version}))
+        # the MCO never garbage-collects rendered configs: every earlier update and upgrade left one
+        for n in range(old_rendered.get(pool, 0)):
+            put(_mc(rendered_name(pool, "earlier", str(n)), None, created, config=_rendered_ignition(rendered_bytes),
+                    os_image=base_image, extensions_image=extensions_image, owner=pool_owner,
+                    annotations={f"{MCO_GROUP}/release-image-version": version}))
         node_names[pool] = []
         for i in range(count):
             node = f"{pool}-{i}"
@@ -3176,13 +3306,23 @@ def seed_openshift(
             if pool == "master":
                 labels["node-role.kubernetes.io/control-plane"] = ""
                 spec["taints"] = [{"effect": "NoSchedule", "key": "node-role.kubernetes.io/master"}]
-            put({"apiVersion": "v1", "kind": "Node", "metadata": {
-                "name": node, "creationTimestamp": created, "labels": labels, "annotations": {
-                    f"{MCO_GROUP}/controlPlaneTopology": "HighlyAvailable",
-                    f"{MCO_GROUP}/currentConfig": name, f"{MCO_GROUP}/desiredConfig": name,
-                    f"{MCO_GROUP}/desiredDrain": f"uncordon-{name}", f"{MCO_GROUP}/lastAppliedDrain":
-                    f"uncordon-{name}", f"{MCO_GROUP}/reason": "", f"{MCO_GROUP}/state": "Done",
-                    "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
+            annotations = {
+                f"{MCO_GROUP}/controlPlaneTopology": "HighlyAvailable",
+                f"{MCO_GROUP}/currentConfig": name, f"{MCO_GROUP}/desiredConfig": name,
+                f"{MCO_GROUP}/desiredDrain": f"uncordon-{name}", f"{MCO_GROUP}/lastAppliedDrain":
+                f"uncordon-{name}", f"{MCO_GROUP}/reason": "", f"{MCO_GROUP}/state": "Done",
+                "volumes.kubernetes.io/controller-managed-attach-detach": "true"}
+            if minor >= 16:
+                annotations[f"{MCO_GROUP}/post-config-action"] = ""
+            node_meta: Obj = {"name": node, "creationTimestamp": created, "labels": labels,
+                              "annotations": annotations}
+            if node_metadata_bytes:
+                annotations.update(_ovn_annotations(address, node_metadata_bytes))
+            if managed_fields:
+                node_meta["managedFields"] = _node_managed_fields(labels, annotations, completed)
+            if node_metadata_bytes:
+                _pad_metadata(node_meta, node_metadata_bytes)
+            put({"apiVersion": "v1", "kind": "Node", "metadata": node_meta,
                 "spec": spec,
                 "status": {
                     "addresses": [{"address": f"10.0.0.{address}", "type": "InternalIP"},
