@@ -22,8 +22,8 @@ of the pool), never assumed. Requests per refresh are the API requests logged du
 by the refreshes (apply: the requests after the MachineConfig's write), less the one-offs, shown apart:
 the read of each new rendered config, and for a pool of up to 100 nodes the node list and the watch that
 streams the nodes' changes (its bytes are every event it carried). Bytes per quiet refresh are those of
-the largest refresh, one-offs left out, that read no new rendered config. The CPU time is the child's user+sys from os.wait4()
-(it includes what the child reaps, never the emulator's threads, which run here):
+the largest refresh, one-offs left out, that read no new rendered config. The CPU time is the child's
+user+sys from os.wait4() (it includes what the child reaps, never the emulator's threads, which run here):
 
 - status: the pool is made "updating" (spec.configuration.name points at a new rendered config); after
   --refreshes pool-list GETs a thread settles it and the watch exits. A plain `status --pool worker`

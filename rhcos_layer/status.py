@@ -38,15 +38,16 @@ class PoolStatus:
     unavailable: int
     managed: List[str] = field(default_factory=list)
     conditions: Dict[str, str] = field(default_factory=dict)
+    on_cluster: Optional[str] = None  # the pool's MachineOSConfig: its nodes boot the cluster's build (image)
 
     def as_dict(self) -> Dict[str, Any]:
         return asdict(self)
 
 
 def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: str,
-                images: Optional[Dict[str, str]] = None) -> PoolStatus:
-    """A pool's status from the pool, rhcos-layer's MachineConfigs (``configs``, by name) and the rendered
-    configs' images (``images``, by name; else looked up in ``configs``)."""
+                images: Optional[Dict[str, str]] = None, mosc: Optional[Dict[str, Any]] = None) -> PoolStatus:
+    """A pool's status from the pool, rhcos-layer's MachineConfigs (``configs``, by name), the rendered
+    configs' images (``images``, by name; else looked up in ``configs``) and its MachineOSConfig, if any."""
     view: PoolView = read_pool(pool)
     rendered = view.current or None
     if images is not None and rendered:
@@ -59,12 +60,17 @@ def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: 
     for mc in sorted(ours, key=lambda m: str(m["metadata"]["name"])):
         built_on = ((mc.get("metadata") or {}).get("annotations") or {}).get(BASE_ANNOTATION) or built_on
     layered = bool(image) and image != base
+    if mosc is not None:  # on-cluster layering: the nodes boot the build, whatever osImageURL says
+        from . import oncluster
+
+        image, layered, built_on = oncluster.built_image(mosc), True, None
     return PoolStatus(
         name=view.name, image=image, layered=layered, base=base, built_on=built_on,
         drift=bool(layered and built_on and digest_of(built_on) != digest_of(base)), rendered=rendered,
         target=view.target or None, updating=view.updating, paused=view.paused, machines=view.machines,
         updated=view.updated, ready=view.ready, degraded=view.degraded, unavailable=view.unavailable,
         managed=sorted(str(mc["metadata"]["name"]) for mc in ours), conditions=view.conditions,
+        on_cluster=str(mosc["metadata"]["name"]) if mosc is not None else None,
     )
 
 
@@ -91,7 +97,10 @@ class StatusReader:
             if rendered and rendered not in self.images:
                 mc = self.cluster.watched_machineconfig(rendered) or {}
                 self.images[rendered] = str((mc.get("spec") or {}).get("osImageURL") or "")
-        return [pool_status(found[name], ours, base, self.images) for name in wanted]
+        from .oncluster import for_pool, read_once
+
+        moscs = read_once(self.cluster)  # once per connection: refreshes keep their fixed requests
+        return [pool_status(found[name], ours, base, self.images, for_pool(moscs, name)) for name in wanted]
 
 
 def cluster_status(cluster: Any, pools: Optional[List[str]] = None) -> List[PoolStatus]:

@@ -13,10 +13,14 @@ import pytest
 
 from tests.support.kube import KubeAPI, OpenShiftSeed
 from tests.support.mco import (
+    EXTENSIONS,
+    KERNEL_PACKAGES,
+    RenderError,
     Rollout,
     SimulatedMCO,
     candidate_machines,
     max_unavailable,
+    merge_machine_configs,
     merge_order,
     pull_failure_reason,
     recovery_patch,
@@ -592,3 +596,121 @@ def test_every_state_written_is_a_daemon_state_and_degraded_carries_a_reason(
     assert {ann(n, STATE) for n in watcher.raw} == {"Working", "Degraded", "Done"}
     assert all(ann(n, REASON) for n in watcher.raw if ann(n, STATE) == "Degraded")
     assert all(not ann(n, REASON) for n in watcher.raw if ann(n, STATE) == "Done")
+
+
+# ======================================================================== on-cluster layering
+def _mosc(pool: str, push: str = "registry.example.com/ops/os-image:latest") -> Obj:
+    return {"apiVersion": f"{MCO}/v1", "kind": "MachineOSConfig", "metadata": {"name": pool},
+            "spec": {"machineConfigPool": {"name": pool}, "imageBuilder": {"imageBuilderType": "Job"},
+                     "renderedImagePushSecret": {"name": "push-secret"}, "renderedImagePushSpec": push,
+                     "containerFile": [{"containerfileArch": "NoArch",
+                                        "content": "FROM configs AS final\nRUN rpm-ostree install usbguard"}]}}
+
+
+def test_a_pool_with_a_machineosconfig_boots_its_build_never_the_osimageurl(kube_api: KubeAPI, k8s: Any) -> None:
+    from tests.support.kube import seed_openshift
+
+    seed = seed_openshift(kube_api, version="4.19.2", workers=2)
+    _custom(k8s).create_cluster_custom_object(MCO, "v1", "machineosconfigs", _mosc("worker"))
+    with SimulatedMCO(kube_api) as sim:
+        assert sim.wait_idle(10)
+        mosc = _custom(k8s).get_cluster_custom_object(MCO, "v1", "machineosconfigs", "worker")
+        first = mosc["status"]["currentImagePullSpec"]
+        assert first.startswith("registry.example.com/ops/os-image@sha256:")
+        create_mc(k8s, "99-worker-rhcos-layer", IMAGE)
+        assert sim.wait_idle(10)
+    pool = get_pool(k8s, "worker")
+    target = assert_pool_done(pool, 2)  # the done rule holds...
+    assert get_mc(k8s, target)["spec"]["osImageURL"] == IMAGE
+    mosc = _custom(k8s).get_cluster_custom_object(MCO, "v1", "machineosconfigs", "worker")
+    built = mosc["status"]["currentImagePullSpec"]
+    assert built != first and built.startswith("registry.example.com/ops/os-image@sha256:")  # a rebuild
+    build = _custom(k8s).get_cluster_custom_object(MCO, "v1", "machineosbuilds",
+                                                   mosc["status"]["machineOSBuild"]["name"])
+    assert build["spec"]["machineConfig"]["name"] == target
+    assert build["status"]["digestedImagePushSpec"] == built
+    assert next(c["status"] for c in build["status"]["conditions"] if c["type"] == "Succeeded") == "True"
+    # ...but the nodes boot the build, never the MachineConfig's osImageURL
+    for node in list_nodes(k8s, "node-role.kubernetes.io/worker").values():
+        assert (ann(node, f"{MCO}/desiredImage"), ann(node, f"{MCO}/currentImage")) == (built, built)
+        assert ann(node, CURRENT) == target
+    assert sim.history[-1] == Rollout("worker", target, built)
+    # the master pool has none: no image annotations there
+    master = list_nodes(k8s, "node-role.kubernetes.io/master")["master-0"]
+    assert f"{MCO}/currentImage" not in master["metadata"]["annotations"]
+    assert seed.base_image != built
+
+
+# ======================================================================== rendering per release
+def _spec_mc(name: str, role: str, **spec: Any) -> Obj:
+    return {"metadata": {"name": name, "labels": {ROLE: role}}, "spec": spec}
+
+
+def test_custom_pools_merge_worker_configs_first_only_from_4_15() -> None:
+    # pkg/controller/common/helpers.go MergeMachineConfigs: 4.14 sorts by name alone
+    configs = [_spec_mc("99-worker-z", "worker", osImageURL=OTHER), _spec_mc("50-infra-a", "infra", osImageURL=IMAGE),
+               _spec_mc("00-worker", "worker")]
+    assert [m["metadata"]["name"] for m in merge_order("infra", configs, 14)] == ["00-worker", "50-infra-a",
+                                                                                  "99-worker-z"]
+    assert [m["metadata"]["name"] for m in merge_order("infra", configs, 15)] == ["00-worker", "99-worker-z",
+                                                                                  "50-infra-a"]
+    assert merge_machine_configs("infra", configs, "base", minor=14)["osImageURL"] == OTHER
+    assert merge_machine_configs("infra", configs, "base", minor=15)["osImageURL"] == IMAGE
+
+
+def test_a_realtime_or_64k_kernel_anywhere_wins_over_default() -> None:
+    configs = [_spec_mc("10-worker-rt", "worker", kernelType="realtime"),
+               _spec_mc("90-worker-plain", "worker", kernelType="default", kernelArguments=["a=1"]),
+               _spec_mc("95-worker-again", "worker", kernelArguments=["a=1", "b"])]
+    merged = merge_machine_configs("worker", configs, "base")
+    assert merged["kernelType"] == "realtime"
+    assert merged["kernelArguments"] == ["a=1", "b"]  # once each
+    configs.append(_spec_mc("50-worker-64k", "worker", kernelType="64k-pages"))
+    assert merge_machine_configs("worker", configs, "base")["kernelType"] == "64k-pages"  # the later one
+    assert merge_machine_configs("worker", configs[1:3], "base")["kernelType"] == "default"
+
+
+def test_extensions_are_checked_against_the_releases_list() -> None:
+    assert set(EXTENSIONS) >= {"two-node-ha", "usbguard", "kernel-devel", "sandboxed-containers", "wasm"}
+    assert "pacemaker" in EXTENSIONS["two-node-ha"] and "kernel-64k-core" in KERNEL_PACKAGES["64k-pages"]
+    ha = [_spec_mc("00-master", "master"), _spec_mc("50-master-ha", "master", extensions=["two-node-ha"])]
+    assert merge_machine_configs("master", ha, "base", minor=20)["extensions"] == ["two-node-ha"]
+    with pytest.raises(RenderError, match=r"invalid extensions found: \['two-node-ha'\]"):
+        merge_machine_configs("master", ha, "base", minor=19)
+    with pytest.raises(RenderError, match=r"invalid extensions found: \['cowsay'\]"):
+        merge_machine_configs("worker", [_spec_mc("50-worker-x", "worker", extensions=["cowsay", "usbguard"])],
+                              "base")
+    with pytest.raises(RenderError, match="kernel-devel extension is not supported with kernelType: realtime"):
+        merge_machine_configs("worker", [_spec_mc("50-worker-x", "worker", extensions=["kernel-devel"]),
+                                         _spec_mc("60-worker-rt", "worker", kernelType="realtime")], "base")
+
+
+@pytest.mark.parametrize("version, winner", [("4.14.30", OTHER), ("4.15.20", IMAGE)])
+def test_a_custom_pool_on_a_real_release_renders_as_that_release(kube_api: KubeAPI, k8s: Any, version: str,
+                                                                  winner: str) -> None:
+    from tests.support.kube import seed_openshift
+
+    seed_openshift(kube_api, version=version, workers=2)
+    _core(k8s).patch_node("worker-1", {"metadata": {"labels": {"node-role.kubernetes.io/infra": ""}}})
+    _custom(k8s).create_cluster_custom_object(MCO, "v1", "machineconfigpools", {
+        "apiVersion": f"{MCO}/v1", "kind": "MachineConfigPool", "metadata": {"name": "infra"},
+        "spec": {"machineConfigSelector": {"matchExpressions": [
+            {"key": ROLE, "operator": "In", "values": ["worker", "infra"]}]},
+            "nodeSelector": {"matchLabels": {"node-role.kubernetes.io/infra": ""}}}})
+    create_mc(k8s, "50-infra-rhcos-layer", IMAGE, role="infra")
+    create_mc(k8s, "99-worker-other", OTHER)
+    with SimulatedMCO(kube_api) as sim:
+        assert sim.wait_idle(10)
+    target = assert_pool_done(get_pool(k8s, "infra"), 1)
+    assert get_mc(k8s, target)["spec"]["osImageURL"] == winner
+
+
+def test_an_unknown_extension_leaves_the_pool_render_degraded(openshift: OpenShiftSeed, mco: SimulatedMCO,
+                                                              k8s: Any) -> None:
+    create_mc(k8s, "50-worker-ext", "", extensions=["two-node-ha"])  # 4.20+ only; the seed is 4.16
+    assert mco.wait_idle(10)
+    pool = get_pool(k8s, "worker")
+    assert (cond(pool, "RenderDegraded"), cond(pool, "Degraded")) == ("True", "True")
+    assert "invalid extensions found: ['two-node-ha']" in next(
+        c["message"] for c in pool["status"]["conditions"] if c["type"] == "RenderDegraded")
+    assert pool["spec"]["configuration"]["name"] == openshift.rendered["worker"]  # nothing rolls out

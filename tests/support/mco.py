@@ -26,8 +26,9 @@ Facts it follows (from openshift/machine-config-operator, the OpenShift docs and
 * Merge (pkg/controller/common/helpers.go, MergeMachineConfigs): the pool's MachineConfigs are sorted
   by name; the *last non-empty* ``spec.osImageURL`` wins, otherwise the release's base image (ConfigMap
   ``openshift-machine-config-operator/machine-config-osimageurl``, key ``baseOSContainerImage``; the
-  ControllerConfig's ``spec.baseOSContainerImage`` if the ConfigMap is missing). For a custom pool
-  (not master/worker/arbiter) the worker MachineConfigs are merged first, then the pool's own.
+  ControllerConfig's ``spec.baseOSContainerImage`` if the ConfigMap is missing). From 4.15, for a custom
+  pool (not master/worker/arbiter) the worker MachineConfigs are merged first, then the pool's own;
+  4.14 sorts by name alone.
   ``rendered-*`` MachineConfigs carry no role label and are never inputs.
 * A node is done for a pool when state=Done and currentConfig == desiredConfig == the pool's
   ``spec.configuration.name``. A pool is done when ``status.configuration.name ==
@@ -56,9 +57,9 @@ Facts it follows (from openshift/machine-config-operator, the OpenShift docs and
 Simplifications, on purpose:
 
 * ``spec.config`` (Ignition) is merged approximately: objects key by key, list entries with the same
-  ``path`` / ``name`` replaced, other list entries appended. ``spec.extensions`` is the union in merge
-  order, ``kernelType`` the last non-empty one (the real MCO lets ``realtime`` / ``64k-pages`` win
-  over ``default`` whatever the order), ``kernelArguments`` are concatenated, ``fips`` is any.
+  ``path`` / ``name`` replaced, other list entries appended. The rest as MergeMachineConfigs does it
+  (merge_machine_configs): extensions appended and checked against the release's list (EXTENSIONS),
+  ``realtime`` / ``64k-pages`` winning over ``default`` whatever the order, kernel arguments once each.
 * At start the simulator *adopts* a pool's existing ``spec.configuration.name`` as the render of the
   current inputs when that rendered MachineConfig has the same osImageURL, extensions image,
   extensions, kernelType, kernelArguments and fips as the merge (seed_openshift()'s rendered names
@@ -66,8 +67,11 @@ Simplifications, on purpose:
   MachineConfig later goes back to that very name, as the real MCO's content hash would.
 * A Degraded node's daemon does not retry by itself here (the real one retries a failed pull with
   backoff, and succeeds once the registry accepts the pull secret): ``retry_node()`` plays its retry.
-* currentImage / desiredImage are on-cluster-layering annotations; they are only written when
-  ``image_annotations=True``.
+* On-cluster layering: a pool with a MachineOSConfig (any served version) gets, per rendered config, a
+  MachineOSBuild that succeeds at once, built on the cluster's base (not on any osImageURL: a layered
+  MachineConfig only changes the rendered config, so it triggers a rebuild), and its nodes boot that
+  image: desiredImage / currentImage annotations, MachineOSConfig status.currentImagePullSpec. The pool's
+  done rule holds as usual. Other pools get the image annotations only with ``image_annotations=True``.
 * Pools made "instant" (``scale(..., instant=True)`` or ``set_instant()``) update every node in one
   write each, all at once, without step delays or the maxUnavailable limit (for request-count tests
   on thousands of nodes). Mind the store's watch history (``KubeAPI(history=...)``, default 1000
@@ -226,41 +230,77 @@ def merge_ignition(base: Any, over: Any) -> Any:
     return copy.deepcopy(over)
 
 
-def merge_order(pool: str, configs: Sequence[Obj]) -> List[Obj]:
-    """The order MergeMachineConfigs applies *configs* in (the last non-empty value wins).
+# MachineConfig extensions the MCO accepts and the RPMs each installs (pkg/controller/common/helpers.go
+# SupportedExtensions, as of release-4.20), with the first release that has each (4.14 when older).
+EXTENSIONS: Dict[str, Tuple[str, ...]] = {
+    "ipsec": ("NetworkManager-libreswan", "libreswan"),
+    "kerberos": ("krb5-workstation", "libkadm5"),
+    "kernel-devel": ("kernel-devel", "kernel-headers"),
+    "sandboxed-containers": ("kata-containers",),
+    "sysstat": ("sysstat",),
+    "two-node-ha": ("pacemaker", "pcs", "fence-agents-all"),
+    "usbguard": ("usbguard",),
+    "wasm": ("crun-wasm",),
+}
+EXTENSION_SINCE: Dict[str, int] = {"two-node-ha": 20}
+# What a kernelType installs in place of the default kernel (pkg/daemon/update.go).
+KERNEL_PACKAGES: Dict[str, Tuple[str, ...]] = {
+    "realtime": ("kernel-rt-core", "kernel-rt-modules", "kernel-rt-modules-core", "kernel-rt-modules-extra",
+                 "kernel-rt-kvm"),
+    "64k-pages": ("kernel-64k-core", "kernel-64k-modules", "kernel-64k-modules-core", "kernel-64k-modules-extra"),
+}
 
-    Exact rule: built-in pools (master, worker, arbiter): by metadata.name. Custom pools: first the
-    MachineConfigs labelled role=worker, by name, then all the others (the pool's own), by name; so
-    for pool infra ``50-infra-x`` beats ``99-worker-y``."""
-    if pool in BUILT_IN_POOLS:
+
+def merge_order(pool: str, configs: Sequence[Obj], minor: int = 16) -> List[Obj]:
+    """The order MergeMachineConfigs (pkg/controller/common/helpers.go) applies *configs* in (the last
+    non-empty value wins).
+
+    By metadata.name; from 4.15, for a custom pool (not master/worker/arbiter), first the MachineConfigs
+    labelled role=worker, by name, then all the others (the pool's own), by name - so for pool infra
+    ``50-infra-x`` beats ``99-worker-y`` on 4.15+, and loses to it on 4.14 (name order alone)."""
+    if pool in BUILT_IN_POOLS or minor < 15:
         return sorted(configs, key=_name)
     return sorted(configs, key=lambda mc: (_labels(mc).get(ROLE_LABEL) != "worker", _name(mc)))
 
 
-def merge_machine_configs(pool: str, configs: Sequence[Obj], base_image: str, base_extensions: str = "") -> Obj:
-    """The rendered spec of *configs* for *pool* (see merge_order for the order)."""
+def merge_machine_configs(pool: str, configs: Sequence[Obj], base_image: str, base_extensions: str = "",
+                          minor: int = 16) -> Obj:
+    """The rendered spec of *configs* for *pool* (see merge_order for the order), as MergeMachineConfigs
+    makes it: the last osImageURL / extensions image wins; ``realtime`` or ``64k-pages`` in any config wins
+    over ``default`` whatever the order; FIPS if any; kernel arguments once each; extensions appended.
+    Raises RenderError where the render controller refuses (unknown extension, kernel-devel with a
+    non-default kernel)."""
     config: Obj = {}
     os_image = extensions_image = kernel_type = ""
     extensions: List[str] = []
     kernel_arguments: List[str] = []
     fips = False
-    for mc in merge_order(pool, configs):
+    for mc in merge_order(pool, configs, minor):
         spec = mc.get("spec") or {}
         if isinstance(spec.get("config"), dict):
             config = merge_ignition(config, spec["config"])
         os_image = str(spec.get("osImageURL") or "") or os_image
         extensions_image = str(spec.get("baseOSExtensionsContainerImage") or "") or extensions_image
-        kernel_type = str(spec.get("kernelType") or "") or kernel_type
-        extensions.extend(str(e) for e in spec.get("extensions") or [] if str(e) not in extensions)
-        kernel_arguments.extend(str(a) for a in spec.get("kernelArguments") or [])
+        if spec.get("kernelType") in KERNEL_PACKAGES:
+            kernel_type = str(spec["kernelType"])
+        extensions.extend(str(e) for e in spec.get("extensions") or [])
+        kernel_arguments.extend(a for a in (str(a) for a in spec.get("kernelArguments") or [])
+                                if a not in kernel_arguments)
         fips = fips or bool(spec.get("fips"))
+    kernel_type = kernel_type or "default"
+    # pkg/controller/common/helpers.go ValidateMachineConfigExtensions, and MergeMachineConfigs' own check
+    invalid = sorted({e for e in extensions if e not in EXTENSIONS or minor < EXTENSION_SINCE.get(e, 0)})
+    if invalid:
+        raise RenderError(f"invalid extensions found: {invalid}")
+    if kernel_type != "default" and "kernel-devel" in extensions:
+        raise RenderError(f"installing kernel-devel extension is not supported with kernelType: {kernel_type}")
     return {
         "baseOSExtensionsContainerImage": extensions_image or base_extensions,
         "config": config or {"ignition": {"version": "3.4.0"}},
         "extensions": extensions,
         "fips": fips,
         "kernelArguments": kernel_arguments,
-        "kernelType": kernel_type or "default",
+        "kernelType": kernel_type,
         "osImageURL": os_image or base_image,
     }
 
@@ -332,6 +372,11 @@ def _node_done(node: Obj) -> bool:
 def done_at(node: Obj, target: str) -> bool:
     """isNodeDoneAtPool: state=Done and currentConfig == desiredConfig == target."""
     return _node_done(node) and _annotations(node).get(CURRENT_CONFIG) == target
+
+
+def machine_os_config_pool(mosc: Obj) -> str:
+    """The pool a MachineOSConfig builds for (spec.machineConfigPool.name, v1 and v1alpha1 alike)."""
+    return str(((mosc.get("spec") or {}).get("machineConfigPool") or {}).get("name") or "")
 
 
 def release_minor(version: str) -> int:
@@ -453,6 +498,7 @@ class SimulatedMCO:
         self.api = api
         self.version = version  # None: the release's (ConfigMap machine-config-osimageurl releaseVersion)
         self._minor = 16
+        self._pool_layered = False  # the pool being reconciled has a MachineOSConfig
         self.store = api.store
         self.step_delay = step_delay
         self.image_annotations = image_annotations
@@ -747,9 +793,12 @@ class SimulatedMCO:
                 members[pool].append(node)
         in_flight = 0
         wake: Optional[float] = None
+        moscs = {machine_os_config_pool(m): m for m in self._snapshot("machineosconfigs")}
         for pool in pools:
             pname = _name(pool)
             render_error = ""
+            mosc = moscs.get(pname)
+            self._pool_layered = mosc is not None
             try:
                 rendered, merged, sources = self._render(pool, mcs, base, extensions)
             except RenderError as exc:
@@ -758,6 +807,8 @@ class SimulatedMCO:
                 pool = self._ensure_rendered(pool, rendered, merged, sources, release, names)
                 names.add(rendered)
                 images[rendered] = merged["osImageURL"]
+                if mosc is not None:  # the nodes boot what the build made, never the osImageURL
+                    images[rendered] = self._build(mosc, rendered, base)
             target = str(((pool.get("spec") or {}).get("configuration") or {}).get("name") or "")
             nodes = members[pname]
             if target:
@@ -767,6 +818,49 @@ class SimulatedMCO:
                     wake = due if wake is None else min(wake, due)
             self._update_status(pool, nodes, target, render_error)
         return bool(self._writes or in_flight), wake
+
+    # ------------------------------------------------------------------------ build controller
+    def _build(self, mosc: Obj, rendered: str, base: str) -> str:
+        """On-cluster layering (pkg/controller/build, 4.16+): a MachineOSBuild per (MachineOSConfig,
+        rendered config) builds the MachineOSConfig's containerFile on the cluster's *base* and pushes it to
+        renderedImagePushSpec; the MachineOSConfig's status names the digested image, which is what the
+        pool's nodes get as desiredImage. The build succeeds at once here. Returns the image."""
+        v1 = str(mosc.get("apiVersion") or "").endswith("/v1")
+        spec = mosc.get("spec") or {}
+        push = str(spec.get("renderedImagePushSpec") if v1 else
+                   (spec.get("buildInputs") or {}).get("renderedImagePushspec") or "")
+        repo = push.partition("@")[0]
+        if repo.rfind(":") > repo.rfind("/"):
+            repo = repo[:repo.rfind(":")]
+        files = json.dumps(spec.get("containerFile") or (spec.get("buildInputs") or {}).get("containerFile") or [],
+                           sort_keys=True)
+        digest = hashlib.sha256("\0".join((rendered, base, files)).encode()).hexdigest()
+        image = f"{repo}@sha256:{digest}"
+        name = f"{_name(mosc)}-{digest[:10]}"
+        status_key = "currentImagePullSpec" if v1 else "currentImagePullspec"
+        if self.store.get("machineosbuilds", name) is None:
+            self._writes += 1
+            if self._apply:
+                now = _timestamp()
+                build_spec: Obj = ({"machineConfig": {"name": rendered}, "machineOSConfig": {"name": _name(mosc)},
+                                    "renderedImagePushSpec": push} if v1 else
+                                   {"configGeneration": 1, "desiredConfig": {"name": rendered},
+                                    "machineOSConfig": {"name": _name(mosc)}, "renderedImagePushspec": push,
+                                    "version": 1})
+                self.store.put({"apiVersion": mosc.get("apiVersion"), "kind": "MachineOSBuild", "metadata": {
+                    "name": name, "labels": {f"{MCO_GROUP}/machine-os-config": _name(mosc),
+                                             f"{MCO_GROUP}/rendered-machine-config": rendered}},
+                    "spec": build_spec, "status": {
+                        "buildStart": now, "buildEnd": now, "digestedImagePushSpec": image, "conditions": [
+                            {"type": t, "status": "True" if t == "Succeeded" else "False", "reason": t,
+                             "message": "", "lastTransitionTime": now}
+                            for t in ("Prepared", "Building", "Succeeded", "Interrupted", "Failed")]}})
+        status = mosc.get("status") or {}
+        if status.get(status_key) != image:
+            self._patch("machineosconfigs", mosc, {"status": {
+                status_key: image, "machineOSBuild": {"name": name},
+                "observedGeneration": int((mosc.get("metadata") or {}).get("generation") or 1)}})
+        return image
 
     # ------------------------------------------------------------------------ render controller
     def _render(self, pool: Obj, mcs: Sequence[Obj], base: str, extensions: str) -> Tuple[str, Obj, List[str]]:
@@ -779,9 +873,9 @@ class SimulatedMCO:
         if not base:
             raise RenderError("no base OS image: ConfigMap openshift-machine-config-operator/"
                               "machine-config-osimageurl has no baseOSContainerImage")
-        merged = merge_machine_configs(pname, selected, base, extensions)
+        merged = merge_machine_configs(pname, selected, base, extensions, self._minor)
         digest = content_hash(merged)
-        sources = [_name(mc) for mc in merge_order(pname, selected)]
+        sources = [_name(mc) for mc in merge_order(pname, selected, self._minor)]
         if pname not in self._seen_pools:
             self._seen_pools.add(pname)
             current = str(((pool.get("spec") or {}).get("configuration") or {}).get("name") or "")
@@ -870,7 +964,7 @@ class SimulatedMCO:
         name, image = _name(node), images.get(target, "")
         self._record(_name(pool), target, image)
         ann: Obj = {DESIRED_CONFIG: target, STATE: WORKING, REASON: ""}
-        if self.image_annotations:
+        if self.image_annotations or self._pool_layered:
             ann[DESIRED_IMAGE] = image
         if _annotations(node).get(CURRENT_CONFIG) == target:  # already runs it (sent back before it moved)
             return self._finish(node, target, image, extra=ann)
@@ -942,7 +1036,7 @@ class SimulatedMCO:
                     DESIRED_DRAIN: f"uncordon-{config}", LAST_APPLIED_DRAIN: f"uncordon-{config}"})
         if self._minor >= 16:
             ann[POST_CONFIG_ACTION] = ""  # the daemon clears it once the node is back
-        if self.image_annotations:
+        if self.image_annotations or self._pool_layered:
             ann[CURRENT_IMAGE] = image
         status: Obj = {"conditions": _ready_conditions(node, True)}
         if rebooted:
