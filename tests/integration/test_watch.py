@@ -237,3 +237,32 @@ def test_a_small_pool_is_followed_node_by_node_through_one_watch(tmp_path, kube_
     assert len(lists) == 1 and len(node_calls) <= 3, [(c.query, c.status) for c in node_calls]
     pool_gets = kube_api.count("GET", POOL)
     assert pool_gets >= 3
+
+
+def test_a_refused_connection_is_an_outage_and_a_403_is_not(tmp_path, kube_api, logged_in, rhcos_layer):
+    from rhcos_layer.adapters.cluster import Cluster
+    from rhcos_layer.errors import ClusterAccessError, ClusterFlaky
+
+    seed = seed_openshift(kube_api)
+    with Cluster(str(logged_in)) as cluster:
+        assert cluster.watched_pool("worker")["metadata"]["name"] == "worker"
+        kube_api.forbid("get", "machineconfigpools")
+        with pytest.raises(ClusterAccessError, match="not allowed to get machineconfigpool worker"):
+            cluster.watched_pool("worker")
+        kube_api.allow()
+        kube_api.stop()
+        with pytest.raises(ClusterFlaky, match="did not answer get machineconfigpool worker"):
+            cluster.watched_pool("worker")
+    api = KubeAPI().start()
+    try:
+        seed = seed_openshift(api)
+        api.store.put(machineconfig.render("worker", IMAGE, base=seed.base_image))
+        with running_mco(api, instant=["worker"]) as sim:
+            assert sim.wait_idle(30)
+            api.forbid("get", "machineconfigpools")
+            env = {"KUBECONFIG": str(api.write_kubeconfig(tmp_path / "kubeconfig"))}
+            result = rhcos_layer(["rollback", "--pool", "worker", "--wait"], tmp_path, env=env, timeout=120)
+        assert result.code == 10, result.err  # at once: a permission does not come back by retrying
+        assert "not allowed to get machineconfigpool worker" in result.err and "retrying" not in result.err
+    finally:
+        api.stop()
