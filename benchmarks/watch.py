@@ -145,9 +145,11 @@ def figures(per_refresh: List[float], watch_cpu: List[float], base_cpu: List[flo
 
 
 def one_off(call: Any) -> bool:
-    """Outside the refreshes: a rendered config's read (once per config), and a small pool's node list and
-    the watch that then streams its nodes' changes (a watch's bytes are all its events)."""
-    return call.path.startswith((f"{MCO_API}/machineconfigs/", "/api/v1/nodes"))
+    """Outside the refreshes: a rendered config's read (once per config), the MachineOSConfigs (once per
+    command), and a small pool's node list and the watch that then streams its nodes' changes (a watch's
+    bytes are all its events)."""
+    return call.path.startswith((f"{MCO_API}/machineconfigs/", "/api/v1/nodes")) or call.path.endswith(
+        "/machineosconfigs")
 
 
 def refresh_bytes(calls: List, marker: str) -> Tuple[int, int]:
@@ -293,7 +295,8 @@ def apply_wait(rig: Rig, workers: int, rounds: int, refreshes: int, work: Path) 
         writes = [i for i, (method, path) in enumerate(log)
                   if method in ("POST", "PUT", "PATCH") and path.startswith(f"{MCO_API}/machineconfigs")]
         watched = log[writes[-1] + 1:]
-        once = sum(1 for m, p in watched if p.startswith((f"{MCO_API}/machineconfigs/", "/api/v1/nodes")))
+        once = sum(1 for m, p in watched if p.startswith((f"{MCO_API}/machineconfigs/", "/api/v1/nodes"))
+                   or p.endswith("/machineosconfigs"))
         done = api.count("GET", pool)
         if json.loads(wait.out)[0]["updated"] != workers or done < refreshes:
             raise SystemExit(f"apply --wait did not follow the rollout to its end:\n{wait.out}")

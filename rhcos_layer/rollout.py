@@ -562,11 +562,6 @@ def follow(watchers: Sequence[Any], timeout: Optional[float], *, progress_deadli
             w.close()
 
 
-def wait_all(watchers: List[Watcher], timeout: Optional[float], **kwargs: Any) -> None:
-    """``follow`` for Watchers (kept for callers of the older name)."""
-    follow(watchers, timeout, **kwargs)
-
-
 def _duration(seconds: float) -> str:
     if seconds >= 120:
         return f"{seconds / 60:g} min"
