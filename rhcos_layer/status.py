@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
 
 from .machineconfig import BASE_ANNOTATION, is_managed
+from .oncluster import name as oncluster_name
 from .pools import conditions as pool_conditions
 from .reference import digest_of
 
@@ -55,9 +56,9 @@ def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: 
         built_on = ((mc.get("metadata") or {}).get("annotations") or {}).get(BASE_ANNOTATION) or built_on
     layered = bool(image) and image != base
     if mosc is not None:  # on-cluster layering: the nodes boot the build, whatever osImageURL says
-        from . import oncluster
+        from .oncluster import built_image
 
-        image, layered, built_on = oncluster.built_image(mosc), True, None
+        image, layered, built_on = built_image(mosc), True, None
     conditions = {kind: str(c.get("status")) for kind, c in pool_conditions(pool).items()}
     return PoolStatus(
         name=name, image=image, layered=layered, base=base, built_on=built_on,
@@ -68,7 +69,7 @@ def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: 
         degraded=int(status.get("degradedMachineCount") or 0),
         unavailable=int(status.get("unavailableMachineCount") or 0),
         managed=sorted(str(mc["metadata"]["name"]) for mc in ours), conditions=conditions,
-        on_cluster=str(mosc["metadata"]["name"]) if mosc is not None else None,
+        on_cluster=oncluster_name(mosc) if mosc is not None else None,
     )
 
 
