@@ -714,3 +714,17 @@ def test_an_unknown_extension_leaves_the_pool_render_degraded(openshift: OpenShi
     assert "invalid extensions found: ['two-node-ha']" in next(
         c["message"] for c in pool["status"]["conditions"] if c["type"] == "RenderDegraded")
     assert pool["spec"]["configuration"]["name"] == openshift.rendered["worker"]  # nothing rolls out
+
+
+def test_renders_of_a_realistic_cluster_are_as_big_as_real_ones(kube_api: KubeAPI, k8s: Any) -> None:
+    from tests.support.kube import seed_openshift
+
+    seed_openshift(kube_api, workers=1, masters=1, rendered_configs=4, rendered_bytes=200_000)
+    with SimulatedMCO(kube_api) as sim:
+        create_mc(k8s, "99-worker-rhcos-layer", IMAGE)
+        assert sim.wait_idle(10)
+    target = assert_pool_done(get_pool(k8s, "worker"), 1)
+    assert len(json.dumps(get_mc(k8s, target))) >= 180_000  # 00-worker's templates are merged in
+    # and the earlier rendered configs are all still there: the seeded current one, the two older ones
+    # the seed piled up for worker (4 in all: 1 per pool plus 2), and the new one
+    assert len(mc_names(k8s, "rendered-worker-")) == 4
