@@ -432,8 +432,11 @@ def test_pause_and_resume_the_simulator(openshift: OpenShiftSeed, mco: Simulated
 
 def test_scale_makes_a_big_pool_that_rolls_out_at_once(openshift: OpenShiftSeed, mco: SimulatedMCO, k8s: Any,
                                                        kube_api: KubeAPI) -> None:
-    names = mco.scale("bulk", 2000)
+    names = mco.scale("bulk", 2000, metadata_bytes=8192)
     assert len(names) == 2000 and names[0] == "bulk-0"
+    sizes = {len(json.dumps(kube_api.store.get("nodes", n)["metadata"], separators=(",", ":")))
+             for n in (names[0], names[-1])}
+    assert all(7600 <= size <= 8800 for size in sizes), sizes  # as real nodes, managedFields included
     assert mco.wait_idle(10)
     base = assert_pool_done(get_pool(k8s, "bulk"), 2000)
     create_mc(k8s, "99-bulk-rhcos-layer", IMAGE, role="bulk")
