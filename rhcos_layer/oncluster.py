@@ -16,25 +16,39 @@ from typing import Any, Dict, List, Optional
 Obj = Dict[str, Any]
 
 
+def _field(obj: Any, *path: str) -> Any:
+    """obj[path[0]][path[1]]..., or None where a level is missing or not an object (the API server
+    validates these objects, but a proxy or an old CRD may hand over anything)."""
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def pool_of(mosc: Obj) -> str:
     """The pool a MachineOSConfig builds for (``spec.machineConfigPool.name`` in v1 and v1alpha1)."""
-    return str(((mosc.get("spec") or {}).get("machineConfigPool") or {}).get("name") or "")
+    return _text(_field(mosc, "spec", "machineConfigPool", "name"))
 
 
 def for_pool(moscs: Optional[List[Obj]], pool: str) -> Optional[Obj]:
     """The MachineOSConfig of ``pool``, or None (also when they could not be read: ``moscs`` None)."""
-    return next((m for m in moscs or [] if pool_of(m) == pool), None)
+    return next((m for m in moscs or [] if pool and pool_of(m) == pool), None)
 
 
 def built_image(mosc: Obj) -> Optional[str]:
     """The image the pool's nodes are sent to: the last successful build's digested pullspec."""
-    status = mosc.get("status") or {}
-    image = status.get("currentImagePullSpec") or status.get("currentImagePullspec")
-    return str(image) if image else None
+    image = _text(_field(mosc, "status", "currentImagePullSpec")) or _text(
+        _field(mosc, "status", "currentImagePullspec"))
+    return image or None
 
 
 def name(mosc: Obj) -> str:
-    return str((mosc.get("metadata") or {}).get("name") or "")
+    return _text(_field(mosc, "metadata", "name"))
 
 
 def refusal(pool: str, mosc: Obj) -> str:

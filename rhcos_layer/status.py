@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, Hashable, List, Optional
 
 from .machineconfig import BASE_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, is_managed
+from .oncluster import name as oncluster_name
 from .reference import digest_of
 from .rollout import PoolView, read_pool
 
@@ -61,16 +62,16 @@ def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: 
         built_on = ((mc.get("metadata") or {}).get("annotations") or {}).get(BASE_ANNOTATION) or built_on
     layered = bool(image) and image != base
     if mosc is not None:  # on-cluster layering: the nodes boot the build, whatever osImageURL says
-        from . import oncluster
+        from .oncluster import built_image
 
-        image, layered, built_on = oncluster.built_image(mosc), True, None
+        image, layered, built_on = built_image(mosc), True, None
     return PoolStatus(
         name=view.name, image=image, layered=layered, base=base, built_on=built_on,
         drift=bool(layered and built_on and digest_of(built_on) != digest_of(base)), rendered=rendered,
         target=view.target or None, updating=view.updating, paused=view.paused, machines=view.machines,
         updated=view.updated, ready=view.ready, degraded=view.degraded, unavailable=view.unavailable,
         managed=sorted(str(mc["metadata"]["name"]) for mc in ours), conditions=view.conditions,
-        on_cluster=str(mosc["metadata"]["name"]) if mosc is not None else None,
+        on_cluster=oncluster_name(mosc) if mosc is not None else None,
     )
 
 

@@ -432,8 +432,11 @@ def test_pause_and_resume_the_simulator(openshift: OpenShiftSeed, mco: Simulated
 
 def test_scale_makes_a_big_pool_that_rolls_out_at_once(openshift: OpenShiftSeed, mco: SimulatedMCO, k8s: Any,
                                                        kube_api: KubeAPI) -> None:
-    names = mco.scale("bulk", 2000)
+    names = mco.scale("bulk", 2000, metadata_bytes=8192)
     assert len(names) == 2000 and names[0] == "bulk-0"
+    sizes = {len(json.dumps(kube_api.store.get("nodes", n)["metadata"], separators=(",", ":")))
+             for n in (names[0], names[-1])}
+    assert all(7600 <= size <= 8800 for size in sizes), sizes  # as real nodes, managedFields included
     assert mco.wait_idle(10)
     base = assert_pool_done(get_pool(k8s, "bulk"), 2000)
     create_mc(k8s, "99-bulk-rhcos-layer", IMAGE, role="bulk")
@@ -714,3 +717,17 @@ def test_an_unknown_extension_leaves_the_pool_render_degraded(openshift: OpenShi
     assert "invalid extensions found: ['two-node-ha']" in next(
         c["message"] for c in pool["status"]["conditions"] if c["type"] == "RenderDegraded")
     assert pool["spec"]["configuration"]["name"] == openshift.rendered["worker"]  # nothing rolls out
+
+
+def test_renders_of_a_realistic_cluster_are_as_big_as_real_ones(kube_api: KubeAPI, k8s: Any) -> None:
+    from tests.support.kube import seed_openshift
+
+    seed_openshift(kube_api, workers=1, masters=1, rendered_configs=4, rendered_bytes=200_000)
+    with SimulatedMCO(kube_api) as sim:
+        create_mc(k8s, "99-worker-rhcos-layer", IMAGE)
+        assert sim.wait_idle(10)
+    target = assert_pool_done(get_pool(k8s, "worker"), 1)
+    assert len(json.dumps(get_mc(k8s, target))) >= 180_000  # 00-worker's templates are merged in
+    # and the earlier rendered configs are all still there: the seeded current one, the two older ones
+    # the seed piled up for worker (4 in all: 1 per pool plus 2), and the new one
+    assert len(mc_names(k8s, "rendered-worker-")) == 4

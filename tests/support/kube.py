@@ -3269,8 +3269,12 @@ def seed_openshift(
                 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEmulatorKeyEmulatorKeyEmulatorKey emulator"]}]}}) if ssh \
                 else _ignition({"storage": {"files": [{"path": f"/etc/emulator/{name}", "mode": 420,
                                                        "contents": {"source": "data:,"}}]}})
-            # 00-<pool> comes from the MCO's templates with the release's base osImageURL, as on real clusters
+            # 00-<pool> comes from the MCO's templates with the release's base osImageURL, as on real clusters,
+            # and holds most of what a rendered config carries (so the simulated MCO's renders are as big)
             base_mc = name == f"00-{pool}"
+            if base_mc and rendered_bytes:
+                config = merge_patch(config, {"storage": {"files": (
+                    config["storage"]["files"] + _rendered_ignition(rendered_bytes)["storage"]["files"])}})
             put(_mc(name, pool, created, generated=not ssh, config=config,
                     owner=None if ssh else controller_owner, os_image=base_image if base_mc else "",
                     extensions_image=extensions_image if base_mc else ""))

@@ -90,7 +90,17 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
-from .kube import CONTROLLER_VERSION, MCO_GROUP, MCO_NAMESPACE, KubeAPI, merge_patch, resource_type
+from .kube import (
+    CONTROLLER_VERSION,
+    MCO_GROUP,
+    MCO_NAMESPACE,
+    KubeAPI,
+    _node_managed_fields,
+    _ovn_annotations,
+    _pad_metadata,
+    merge_patch,
+    resource_type,
+)
 
 Obj = Dict[str, Any]
 
@@ -647,12 +657,14 @@ class SimulatedMCO:
             return self._render(obj, self.store.list("machineconfigs"), base, extensions)[:2]
 
     def scale(self, pool: str, nodes: int, *, instant: bool = True, max_unavailable: Any = None,
-              worker_label: bool = True) -> List[str]:
+              worker_label: bool = True, metadata_bytes: int = 0) -> List[str]:
         """Add *nodes* nodes to *pool* at once (creating it as a custom pool inheriting worker when
         missing: selector role in (worker, <pool>), nodeSelector node-role.kubernetes.io/<pool>),
         already Done on the pool's current rendered config. Custom-pool nodes keep the worker role
         label too (*worker_label*), as the docs' custom pools do. With *instant*, later rollouts of
-        the pool skip the step delays (see set_instant). Returns the new node names."""
+        the pool skip the step delays (see set_instant). The nodes carry managedFields like the seeded
+        ones, and OVN-Kubernetes annotations up to about *metadata_bytes* of metadata each (8192 is
+        what real nodes carry). Returns the new node names."""
         with self._lock:
             store = self.store
             obj = store.get("machineconfigpools", pool)
@@ -669,6 +681,7 @@ class SimulatedMCO:
             elif max_unavailable is not None:
                 obj = store.patch("machineconfigpools", pool, {"spec": {"maxUnavailable": max_unavailable}})
             base, extensions, release = self._base_images()
+            self._minor = release_minor(self.version or release)
             mcs = store.list("machineconfigs")
             self._apply = True
             target, merged, sources = self._render(obj, mcs, base, extensions)
@@ -689,7 +702,8 @@ class SimulatedMCO:
             template = next((n for n in all_nodes if "node-role.kubernetes.io/worker" in _labels(n)),
                             all_nodes[0] if all_nodes else None)
             for index, name in enumerate(names, start=len(all_nodes)):
-                store.put(self._new_node(name, pool, target, labels_extra, template, index))
+                store.put(self._new_node(name, pool, target, labels_extra, template, index, metadata_bytes,
+                                         self._minor), adopt=True)
         self._wake(changed=True)
         return names
 
@@ -1089,7 +1103,7 @@ class SimulatedMCO:
 
     @staticmethod
     def _new_node(name: str, pool: str, config: str, extra_labels: Dict[str, str], template: Optional[Obj],
-                  index: int) -> Obj:
+                  index: int, metadata_bytes: int = 0, minor: int = 16) -> Obj:
         """A Ready node Done on *config*, modelled on *template* (an existing worker) when there is one."""
         now = _timestamp()
         labels = {"beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
@@ -1114,12 +1128,20 @@ class SimulatedMCO:
             {"address": name, "type": "Hostname"}])
         status.setdefault("capacity", {"cpu": "8", "memory": "32768Mi", "pods": "250"})
         status.setdefault("allocatable", {"cpu": "7500m", "memory": "31068Mi", "pods": "250"})
-        return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels, "annotations": {
+        annotations = {
             f"{MCO_GROUP}/controlPlaneTopology": "HighlyAvailable",
             CURRENT_CONFIG: config, DESIRED_CONFIG: config, DESIRED_DRAIN: f"uncordon-{config}",
             LAST_APPLIED_DRAIN: f"uncordon-{config}", REASON: "", STATE: DONE,
-            "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
-            "spec": {}, "status": status}
+            "volumes.kubernetes.io/controller-managed-attach-detach": "true"}
+        if minor >= 16:
+            annotations[POST_CONFIG_ACTION] = ""
+        meta: Obj = {"name": name, "labels": labels, "annotations": annotations}
+        if metadata_bytes:  # as seed_openshift(node_metadata_bytes=) lays them out
+            annotations.update(_ovn_annotations(index, metadata_bytes))
+        meta["managedFields"] = _node_managed_fields(labels, annotations, now)
+        if metadata_bytes:
+            _pad_metadata(meta, metadata_bytes)
+        return {"apiVersion": "v1", "kind": "Node", "metadata": meta, "spec": {}, "status": status}
 
 
 __all__ = [
