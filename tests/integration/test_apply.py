@@ -320,7 +320,8 @@ def test_ctrl_c_stops_watching_and_leaves_the_rollout_going(tmp_path, pushed, cl
                                  pushed["image"], "--wait", *LOOPBACK_OK], cwd=tmp_path, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not sim.history:
+        watching = "/apis/machineconfiguration.openshift.io/v1/machineconfigpools/worker"  # the wait's refresh
+        while time.monotonic() < deadline and not (sim.history and kube_api.count("GET", watching)):
             time.sleep(0.05)
         assert sim.history, "the rollout never started"
         proc.send_signal(signal.SIGINT)
