@@ -314,6 +314,7 @@ class NodeFeed:
                         else:
                             self._nodes[str(meta.get("name"))] = meta
                 attempt = 0
+                self._stop.wait(0.2)  # a server that ends every watch at once is not asked again in a loop
             except ClusterFlaky:
                 if self._stop.is_set():
                     return
