@@ -235,9 +235,10 @@ class Cluster:
 
     # -- watching a rollout (rollout.py): bounded time per call, transient failures told apart ---------
 
-    def _watch_call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+    def _watch_call(self, what: str, func: Any, *args: Any, missing_ok: bool = False, **kwargs: Any) -> Any:
         """Like ``_call``, with a time limit, and with what a watch may retry (5xx, 429, timeouts, resets,
-        refused connections) raised as ClusterFlaky; 401 / 403 / 404 stay what they are."""
+        refused connections) raised as ClusterFlaky; 401 / 403 stay what they are. ``missing_ok``: None
+        for a 404 (an object gone meanwhile)."""
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
@@ -247,6 +248,8 @@ class Cluster:
         try:
             return func(*args, **kwargs)
         except ApiException as exc:
+            if missing_ok and exc.status == 404:
+                return None
             if exc.status in TRANSIENT_STATUS:
                 raise ClusterFlaky(f"the API server {self.server} answered HTTP {exc.status} to {what}") from None
             raise self._api_error(what, exc) from None
@@ -294,14 +297,10 @@ class Cluster:
         """One MachineConfig (a rendered one can weigh hundreds of KB: callers keep what they need)."""
         import json
 
-        from ..errors import ImageNotFound
-
-        try:
-            response = self._watch_call(f"get machineconfig {name}", self._custom().get_cluster_custom_object,
-                                        MCO_GROUP, MCO_VERSION, "machineconfigs", name, _preload_content=False)
-        except ImageNotFound:
-            return None
-        return dict(json.loads(response.data))
+        response = self._watch_call(f"get machineconfig {name}", self._custom().get_cluster_custom_object,
+                                    MCO_GROUP, MCO_VERSION, "machineconfigs", name, _preload_content=False,
+                                    missing_ok=True)
+        return None if response is None else dict(json.loads(response.data))
 
     def watched_node(self, name: str) -> Optional[Dict[str, Any]]:
         """One node's metadata (PartialObjectMetadata), or None when it is gone."""
@@ -309,15 +308,10 @@ class Cluster:
 
         from kubernetes.client import CoreV1Api
 
-        from ..errors import ImageNotFound
-
         api = CoreV1Api(self._api)
-        try:
-            response = self._watch_call(f"get node {name}", api.read_node, name, _preload_content=False,
-                                        _headers={"Accept": PARTIAL_METADATA})
-        except ImageNotFound:
-            return None
-        return dict(json.loads(response.data).get("metadata") or {})
+        response = self._watch_call(f"get node {name}", api.read_node, name, _preload_content=False,
+                                    _headers={"Accept": PARTIAL_METADATA}, missing_ok=True)
+        return None if response is None else dict(json.loads(response.data).get("metadata") or {})
 
     def list_node_metadata(self, label_selector: str) -> Tuple[List[Dict[str, Any]], str]:
         """The metadata of the selected nodes and the list's resourceVersion (where a watch starts)."""

@@ -246,6 +246,9 @@ def test_a_refused_connection_is_an_outage_and_a_403_is_not(tmp_path, kube_api, 
     seed = seed_openshift(kube_api)
     with Cluster(str(logged_in)) as cluster:
         assert cluster.watched_pool("worker")["metadata"]["name"] == "worker"
+        assert cluster.watched_machineconfig("rendered-worker-gone") is None  # deleted meanwhile: no error
+        assert cluster.watched_node("worker-99") is None
+        assert cluster.watched_node("worker-0")["labels"]["node-role.kubernetes.io/worker"] == ""
         kube_api.forbid("get", "machineconfigpools")
         with pytest.raises(ClusterAccessError, match="not allowed to get machineconfigpool worker"):
             cluster.watched_pool("worker")
