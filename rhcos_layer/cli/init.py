@@ -7,7 +7,7 @@ from typing import Optional
 
 import click
 
-from .options import Settings, registry_options
+from .options import Settings, registry_options, tls_settings
 
 TEMPLATES = ["config-files", "hotfix", "kernel", "on-cluster", "rhel-packages", "third-party"]
 
@@ -34,7 +34,6 @@ def init_command(settings: Settings, folder: str, template: str, base: Optional[
     from .. import reference
     from ..errors import InvalidInput
     from ..templates import init
-    from ..trust import TLSSettings
 
     terminal = settings.terminal()
     if base and release:
@@ -47,7 +46,7 @@ def init_command(settings: Settings, folder: str, template: str, base: Optional[
     if release and template != "on-cluster":
         from ..release import resolve_release
 
-        tls = TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None)
+        tls = tls_settings(terminal, tls_verify, cert_dir)
         base = resolve_release(release, arch=arch, stream=stream, authfile=authfile, tls=tls).os_image
     elif (arch or stream) and not release:
         raise InvalidInput("--arch and --stream choose from a release: give --release too")

@@ -157,12 +157,40 @@ def test_no_color_means_no_escape_codes(tmp_path: Path, run_cli) -> None:
     assert "\x1b[" not in result.err
 
 
-def test_push_image_named_for_a_registry_needs_no_destination(tmp_path: Path, run_cli) -> None:
-    # podman's rule: `push IMAGE` sends a registry-named image to its own name; rhcos-layer
-    # then looks the image up, which fails here (no service): the point is it got that far
-    result = run_cli(["push", "localhost/only-local:1"], tmp_path)
-    assert result.code == 3
-    assert "no DESTINATION given and the project file has no `image:`" in result.err
+def test_push_image_named_for_a_registry_needs_no_destination(tmp_path: Path, run_cli, monkeypatch) -> None:
+    # podman's rule: `push IMAGE` sends a registry-named image to its own name. No Podman answers at
+    # CONTAINER_HOST here: an error about the engine shows the destination was settled without one
+    monkeypatch.setenv("CONTAINER_HOST", f"unix://{tmp_path}/no-podman.sock")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    named = run_cli(["push", "registry.example.com/ops/layered:1"], tmp_path)
+    assert named.code == 9, named.err
+    assert named.err.startswith(f"Error: no Podman service answers at CONTAINER_HOST=unix://{tmp_path}/no-podman.sock")
+    # localhost is not a registry the image can go to: that one needs a DESTINATION
+    local = run_cli(["push", "localhost/only-local:1"], tmp_path)
+    assert local.code == 3
+    assert local.err.startswith("Error: no DESTINATION given and the project file has no `image:`")
+
+
+def test_push_takes_image_as_the_destination(tmp_path: Path, run_cli, monkeypatch) -> None:
+    # --image names where to push, as in init and the project file's image: (not a usage error)
+    monkeypatch.setenv("CONTAINER_HOST", f"unix://{tmp_path}/no-podman.sock")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    flagged = run_cli(["push", "localhost/only-local:1", "--image", "registry.example.com/ops/layered"], tmp_path)
+    assert flagged.code == 9, flagged.err  # past the destination, at the (missing) engine
+    assert "no DESTINATION given" not in flagged.err
+    both = run_cli(["push", "img", "registry.example.com/a", "--image", "registry.example.com/b"], tmp_path)
+    assert both.code == 2
+    assert "give the destination once: as DESTINATION or as --image, not both" in both.err
+    same = run_cli(["push", "localhost/x:1", "registry.example.com/a", "--image", "registry.example.com/a"], tmp_path)
+    assert same.code == 9, same.err
+    pinned = run_cli(["push", "img", "--image", BASE], tmp_path)
+    assert pinned.code == 3
+    assert pinned.err.startswith(f"Error: --image: '{BASE}' has a digest: give the repository (and tag) to push to")
+    bad = run_cli(["push", "img", "--image", "Bad Name"], tmp_path)
+    assert bad.code == 3
+    assert bad.err.startswith("Error: --image: 'Bad Name': invalid repository name component")
 
 
 def test_build_stops_on_lint_errors_before_touching_podman(tmp_path: Path, run_cli) -> None:
