@@ -126,7 +126,7 @@ def find(explicit: Optional[str], cwd: Optional[Path] = None) -> Project:
             path = path / PROJECT_FILE
         if not path.is_file():
             raise ProjectFileError(
-                f"--project {explicit}: no such project file: create it with the keys in docs/project-file.md"
+                f"--project {explicit}: no such project file: create one with `rhcos-layer init`"
             )
         return load(path)
     candidate = here / PROJECT_FILE

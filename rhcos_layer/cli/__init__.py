@@ -74,7 +74,16 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool, debug: bo
       rhcos-layer push                         # -> REGISTRY/REPO@sha256:...
       rhcos-layer render --pool worker         # the MachineConfig for the pool
 
-    Exit codes are listed in docs/exit-codes.md.
+    \b
+    Exit codes:
+      0 done                        8 the build failed
+      1 other error                 9 no Podman service
+      2 wrong flag or argument     10 no usable cluster login (kubeconfig, token, permission)
+      3 a file or value is wrong   11 the cluster's API server did not answer
+      4 credentials refused        12 apply refused by a preflight check; nothing written
+      5 untrusted certificate      13 a node went Degraded during the rollout
+      6 registry unavailable       14 the rollout did not finish within --timeout
+      7 image not found           130 interrupted (Ctrl-C)
     """
     ctx.obj = Settings(verbose, quiet, no_color, debug)
 

@@ -154,6 +154,7 @@ def _revert(terminal: Terminal, cluster: Any, written: List[Tuple[Plan, Dict[str
 def _image_and_source(image: Optional[str], project_file: Optional[str]) -> Tuple[str, Optional[str]]:
     from .. import project as project_mod
     from ..errors import InvalidInput
+    from ..machineconfig import project_name
 
     project = project_mod.find(project_file)
     pushed = project.read_state().get("push", {})
@@ -162,8 +163,8 @@ def _image_and_source(image: Optional[str], project_file: Optional[str]) -> Tupl
         if not image:
             raise InvalidInput("no --image given and no push recorded for this project",
                                hint="run `rhcos-layer push` first, or give --image REPO@sha256:...")
-        return str(image), str(project.path or project.root)
-    return image, (str(project.path or project.root) if pushed.get("pullspec") == image else None)
+        return str(image), project_name(project.root)
+    return image, (project_name(project.root) if pushed.get("pullspec") == image else None)
 
 
 def _report(terminal: Terminal, plans: List[Plan], output: str, *, dry_run: bool = False,

@@ -12,10 +12,18 @@ from .options import Settings, registry_options, tls_settings
 TEMPLATES = ["config-files", "hotfix", "kernel", "on-cluster", "rhel-packages", "third-party"]
 
 
-@click.command("init")
+def _templates_epilog() -> str:
+    """The templates and what each does, for --help (a pip-installed user has no docs/ folder)."""
+    from ..templates import SUMMARIES
+
+    width = max(len(name) for name in TEMPLATES)
+    return "\b\nTemplates:\n" + "\n".join(f"  {name:<{width}}  {SUMMARIES[name]}" for name in TEMPLATES)
+
+
+@click.command("init", epilog=_templates_epilog())
 @click.argument("folder", required=False, default=".", type=click.Path(file_okay=False), metavar="[DIR]")
 @click.option("--template", "template", type=click.Choice(TEMPLATES), default="config-files", show_default=True,
-              help="What the layer does (see docs/templates.md).")
+              help="What the layer does (the templates are listed below).")
 @click.option("--base", metavar="REPO@sha256:DIGEST", help="The cluster's RHCOS image, by digest.")
 @click.option("--release", metavar="PULLSPEC", help="Read the base from this release payload (and record it).")
 @click.option("--arch", metavar="ARCH", help="With --release: the architecture (default amd64).")

@@ -23,7 +23,15 @@ def lint_command(settings: Settings, containerfile: Optional[str], pool: Optiona
     """Check a Containerfile for what breaks RHCOS nodes (default: the project's, else ./Containerfile).
 
     Each finding has a rule id, severity, line, message and fix. Exits 3 when there is an
-    error; warnings alone exit 0. The rules are listed in docs/lint.md.
+    error; warnings alone exit 0. The rules:
+
+    \b
+      RL100 no-from              RL106 cliwrap-install-to-root
+      RL101 from-not-pinned      RL107 writes-var
+      RL102 not-committed        RL108 entitlement-in-image
+      RL103 partial-kernel       RL109 add-remote-url
+      RL104 realtime-kernel      RL110 secret-build-arg
+      RL105 extension-rpm
     """
     from .. import containerfile as containerfile_mod
     from .. import project as project_mod

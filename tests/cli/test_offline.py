@@ -254,6 +254,25 @@ def test_render_uses_the_last_push_and_prints_yaml_documents(tmp_path: Path, run
     assert tagged.code == 3 and "--image: 'quay.io/x/y:latest' uses the tag 'latest'" in tagged.err
 
 
+def test_render_names_the_project_not_the_workstations_path(tmp_path: Path, run_cli) -> None:
+    import json
+
+    import yaml
+
+    image = "registry.example.com/ops/rhcos-layered@sha256:" + "e" * 64
+    project = tmp_path / "home" / "alice" / "my-layer"
+    project.mkdir(parents=True)
+    (project / "rhcos-layer.yaml").write_text("image: registry.example.com/ops/rhcos-layered\n")
+    state = {"build": {"image_id": "f" * 64, "base": BASE}, "push": {"image_id": "f" * 64, "pullspec": image}}
+    (project / ".rhcos-layer.state.json").write_text(json.dumps(state))
+    for cwd, args in ((project, []), (tmp_path, ["--project", str(project / "rhcos-layer.yaml")])):
+        result = run_cli(["render", "--pool", "worker", *args], cwd)
+        assert result.code == 0, result.err
+        [doc] = yaml.safe_load_all(result.out)
+        assert doc["metadata"]["annotations"]["rhcos-layer.io/project"] == "my-layer"
+        assert "alice" not in result.out and str(tmp_path) not in result.out
+
+
 def test_every_listed_command_exists() -> None:
     import importlib
 
@@ -286,3 +305,33 @@ def test_the_wheel_ships_the_templates(tmp_path: Path) -> None:
     for template in ("config-files", "hotfix", "kernel", "on-cluster", "rhel-packages", "third-party"):
         assert f"rhcos_layer/containerfiles/{template}/Containerfile" in names
     assert "rhcos_layer/containerfiles/config-files/layered-motd.service" in names
+
+
+def test_help_needs_no_docs_folder() -> None:
+    """A pip-installed user has no docs/: help must carry its lists itself (exit codes, lint rules,
+    templates) rather than point there."""
+    import re
+
+    from click.testing import CliRunner
+
+    from rhcos_layer import errors
+    from rhcos_layer.cli import COMMANDS, cli
+    from rhcos_layer.templates import SUMMARIES
+
+    runner = CliRunner()
+    pages = {name: runner.invoke(cli, [*([name] if name else []), "--help"], catch_exceptions=False).output
+             for name in ["", *COMMANDS]}
+    for name, page in pages.items():
+        assert "docs/" not in page and ".md" not in page, name
+    codes = {cls.exit_code for cls in vars(errors).values()
+             if isinstance(cls, type) and issubclass(cls, errors.RhcosLayerError)}
+    listed = pages[""].split("Exit codes:", 1)[1].split("Options:", 1)[0]
+    for code in codes | {0, 2}:
+        assert re.search(rf"(^|\s){code} \w", listed), code
+    source = (Path(__file__).resolve().parents[2] / "rhcos_layer" / "lint.py").read_text()
+    rules = set(re.findall(r'self\.add\("(RL\d+)", "([a-z-]+)"', source))
+    assert len(rules) >= 11
+    for rule, slug in rules:
+        assert f"{rule} {slug}" in pages["lint"]
+    for template, summary in SUMMARIES.items():
+        assert re.search(rf"{template}\s+{re.escape(summary[:30])}", " ".join(pages["init"].split())), template
