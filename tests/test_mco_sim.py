@@ -9,7 +9,7 @@ import threading
 from collections import defaultdict
 from typing import Any, Callable, Dict, List, Optional
 
-import pytest
+import kubernetes  # a dependency of rhcos-layer: missing, these tests must fail, not skip
 
 from tests.support.kube import KubeAPI, OpenShiftSeed
 from tests.support.mco import (
@@ -20,8 +20,6 @@ from tests.support.mco import (
     pull_failure_reason,
     selector_matches,
 )
-
-kubernetes = pytest.importorskip("kubernetes", reason="the kubernetes client: pip install kubernetes")
 
 MCO = "machineconfiguration.openshift.io"
 ROLE = f"{MCO}/role"
