@@ -5,9 +5,11 @@ from the file in the message. The budget is the profile's in tests/conftest.py."
 from __future__ import annotations
 
 import base64
+import contextlib
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, List
+from typing import Any, Iterator, List
 
 import yaml
 from hypothesis import event, given
@@ -71,14 +73,18 @@ documents = st.one_of(
 )
 
 
-def _write(contents: List[bytes]) -> List[Path]:
+@contextlib.contextmanager
+def _written(contents: List[bytes]) -> Iterator[List[Path]]:
     folder = Path(tempfile.mkdtemp(prefix="fuzz-kubeconfig-"))
-    paths = []
-    for index, content in enumerate(contents):
-        path = folder / f"config-{index}"
-        path.write_bytes(content)
-        paths.append(path)
-    return paths
+    try:
+        paths = []
+        for index, content in enumerate(contents):
+            path = folder / f"config-{index}"
+            path.write_bytes(content)
+            paths.append(path)
+        yield paths
+    finally:
+        shutil.rmtree(folder)
 
 
 def _check_error(exc: ClusterAccessError) -> None:
@@ -88,13 +94,13 @@ def _check_error(exc: ClusterAccessError) -> None:
 
 @given(st.lists(documents, min_size=1, max_size=3))
 def test_loading_any_files_ends_in_a_login_or_a_cluster_access_error(contents: List[bytes]) -> None:
-    paths = _write(contents)
-    try:
-        login = load(paths)
-    except ClusterAccessError as exc:
-        _check_error(exc)
-        event("refused")
-        return
+    with _written(contents) as paths:
+        try:
+            login = load(paths)
+        except ClusterAccessError as exc:
+            _check_error(exc)
+            event("refused")
+            return
     event("loaded")
     scheme, _, rest = login.server.partition("://")
     assert scheme in ("https", "http") and rest
@@ -103,13 +109,13 @@ def test_loading_any_files_ends_in_a_login_or_a_cluster_access_error(contents: L
 
 @given(st.one_of(wired, shaped))
 def test_the_client_is_built_or_refused_with_a_cluster_access_error(document: Any) -> None:
-    [path] = _write([yaml.safe_dump(document).encode()])
-    try:
-        cluster = Cluster(str(path))
-    except ClusterAccessError as exc:
-        _check_error(exc)
-        event("refused")
-        return
+    with _written([yaml.safe_dump(document).encode()]) as [path]:
+        try:
+            cluster = Cluster(str(path))
+        except ClusterAccessError as exc:
+            _check_error(exc)
+            event("refused")
+            return
     event("built")
     cluster.close()
     scheme, _, rest = cluster.server.partition("://")
