@@ -202,16 +202,18 @@ def check(prepared: PreparedBuild, options: BuildOptions) -> List[str]:
     """Lint the Containerfile as it will be built (errors stop the build, one line and the
     findings below it; warnings are returned) and label the image with the RPMs it layers."""
     from .errors import ContainerfileError
-    from .lint import ERROR, layered_packages, lint
+    from .lint import errors, layered_packages, lint
 
     parsed = containerfile.parse(prepared.text, prepared.containerfile_display)
+    if parsed.open_continuation:  # not a lint rule here: the LABEL line would be swallowed
+        raise ContainerfileError(_OPEN_CONTINUATION.format(path=parsed.path, line=parsed.open_continuation))
     packages = layered_packages(parsed)
     if packages:
         prepared.labels[RPMS_LABEL] = ",".join(sorted(packages))
     if options.skip_lint:
         return []
-    findings = lint(parsed, build_args=prepared.build_args)
-    failed = [f for f in findings if f.severity == ERROR]
+    findings = lint(parsed, build_args=prepared.build_args, context=prepared.context)
+    failed = errors(findings)
     if failed:
         first = failed[0]
         raise ContainerfileError(
@@ -223,19 +225,33 @@ def check(prepared: PreparedBuild, options: BuildOptions) -> List[str]:
     return [f.format(parsed.path) for f in findings]
 
 
-def with_labels(text: str, labels: Dict[str, str]) -> str:
+_OPEN_CONTINUATION = ("{path}:{line}: the last instruction ends with a line continuation, so the LABEL line"
+                      " build appends would join it: remove the escape character at the end of the file")
+
+
+def with_labels(text: str, labels: Dict[str, str], path: str = "Containerfile") -> str:
     """The Containerfile with one LABEL line appended to the final stage.
 
     One instruction, one extra commit: podman's ``labels`` build parameter would add a LABEL
     step (and a commit) per label. Appended last, so changing labels never invalidates the
-    cached layers of the user's own steps.
+    cached layers of the user's own steps. A file whose last line continues (ends in the
+    escape character) is refused: no line can end that continuation without changing the
+    instruction, and the LABEL would silently become part of it.
     """
-    quoted = " ".join(f'{key}="{_escape(value)}"' for key, value in sorted(labels.items()))
+    parsed = containerfile.parse(text, path)
+    if parsed.open_continuation:
+        raise InvalidInput(_OPEN_CONTINUATION.format(path=path, line=parsed.open_continuation))
+    escape = parsed.escape
+    quoted = " ".join(f'{key}="{_escape(value, escape)}"' for key, value in sorted(labels.items()))
     return text.rstrip("\n") + f"\n\n# added by rhcos-layer: provenance\nLABEL {quoted}\n"
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+def _escape(value: str, escape: str = "\\") -> str:
+    """A LABEL value inside double quotes: the escape character (a backslash, or the backtick an
+    escape directive chose) before itself, ``"`` and ``$``; line breaks, which would end the
+    instruction, as spaces."""
+    value = value.replace("\r", " ").replace("\n", " ")
+    return value.replace(escape, escape * 2).replace('"', escape + '"').replace("$", escape + "$")
 
 
 def default_tag(project: Project, digest: str) -> str:

@@ -44,6 +44,97 @@ class BuildContext:
     files: List[ContextFile]
     excluded: List[str] = field(default_factory=list)
     size: int = 0  # bytes in the regular files, as collected
+    dirs: List[str] = field(default_factory=list)  # the folders sent (an empty one is a valid COPY source)
+
+
+class PatternError(ValueError):
+    """A path pattern Go's filepath.Match refuses (so does Podman); the message says why."""
+
+
+def _class_char(pattern: str, j: int) -> Tuple[str, int]:
+    """One character of a ``[...]`` class (Go filepath getEsc): not ``-`` or ``]`` unescaped,
+    and the class must go on after it."""
+    if j >= len(pattern) or pattern[j] in "-]":
+        raise PatternError("malformed character class")
+    if pattern[j] == "\\":
+        j += 1
+        if j >= len(pattern):
+            raise PatternError("malformed character class")
+    ch = pattern[j]
+    j += 1
+    if j >= len(pattern):
+        raise PatternError("'[' is never closed")
+    return ch, j
+
+
+def _class(pattern: str, i: int) -> Tuple[str, int]:
+    """The class starting at ``pattern[i] == '['`` as a Python regex class, and where it ends.
+    Go negates with ``^`` (``!`` is a plain character there); a reversed range (``z-a``) makes
+    Go's regexp compiler, and so Podman, fail: refused here too."""
+    j = i + 1
+    negate = j < len(pattern) and pattern[j] == "^"
+    j += 1 if negate else 0
+    items: List[str] = []
+    while True:
+        if j < len(pattern) and pattern[j] == "]" and items:
+            return "[" + ("^" if negate else "") + "".join(items) + "]", j + 1
+        lo, j = _class_char(pattern, j)
+        hi = lo
+        if pattern[j] == "-":
+            hi, j = _class_char(pattern, j + 1)
+            if hi < lo:
+                raise PatternError(f"the range {lo}-{hi} is reversed")
+        items.append(re.escape(lo) if lo == hi else f"{re.escape(lo)}-{re.escape(hi)}")
+
+
+_SPECIAL = frozenset("*?[\\")
+
+
+def _translate(pattern: str, globstar: bool) -> str:
+    """A path pattern as a regex: ``*`` and ``?`` stay within one path component, ``[...]`` is a
+    class, ``\\`` escapes; with ``globstar``, ``**`` spans components (moby patternmatcher)."""
+    if globstar and pattern.startswith("**") and not _SPECIAL & set(pattern[2:]):
+        # patternmatcher's suffix match: **/x is x at any depth, **x any path ending in x
+        rest = pattern[2:]
+        return "(?:.*/)?" + re.escape(rest[1:]) if rest.startswith("/") else ".*" + re.escape(rest)
+    out: List[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "*" and globstar and pattern.startswith("**", i):
+            i += 2
+            if i < n and pattern[i] == "/":
+                i += 1
+            out.append(".*" if i >= n else "(?:.*/)?")
+            continue
+        if ch == "[":
+            cls, i = _class(pattern, i)
+            out.append(cls)
+            continue
+        if ch == "*":
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "\\":
+            i += 1
+            if i >= n:
+                raise PatternError("it ends with an escape character")
+            out.append(re.escape(pattern[i]))
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return "".join(out)
+
+
+def compile_glob(pattern: str) -> Pattern[str]:
+    """A COPY/ADD source glob (Go filepath.Match, as Buildah expands it); PatternError if bad."""
+    return re.compile(_translate(pattern, globstar=False) + r"\Z", re.DOTALL)
+
+
+def _compile(pattern: str) -> Pattern[str]:
+    """A .containerignore pattern as a regex (moby patternmatcher, which Podman applies):
+    ``*`` and ``?`` stay within one path component, ``**`` spans any number of them."""
+    return re.compile(_translate(pattern, globstar=True) + r"\Z", re.DOTALL)
 
 
 def _read_ignore(root: Path) -> List[Tuple[bool, Pattern[str]]]:
@@ -51,45 +142,27 @@ def _read_ignore(root: Path) -> List[Tuple[bool, Pattern[str]]]:
         candidate = root / name
         if candidate.is_file():
             rules = []
-            for line in candidate.read_text(encoding="utf-8", errors="replace").splitlines():
+            text = candidate.read_text(encoding="utf-8", errors="replace")
+            for number, line in enumerate(text.split("\n"), start=1):
                 line = line.strip()
                 if not line or line.startswith("#"):
                     continue
                 negate = line.startswith("!")
                 pattern = (line[1:] if negate else line).strip().strip("/")
-                if pattern:
+                if negate and not pattern:
+                    raise InvalidInput(f"{candidate}:{number}: '!' alone excludes nothing: remove the line"
+                                       " (Podman refuses it: illegal exclusion pattern)")
+                if not pattern:
+                    continue
+                try:
                     rules.append((negate, _compile(os.path.normpath(pattern))))
+                except PatternError as exc:
+                    raise InvalidInput(
+                        f"{candidate}:{number}: the pattern '{line}' is malformed: {exc} (Podman stops the build"
+                        " with 'syntax error in pattern'); write a literal [ as \\[, or fix the range"
+                    ) from None
             return rules
     return []
-
-
-def _compile(pattern: str) -> Pattern[str]:
-    """A .containerignore pattern as a regex: ``*`` and ``?`` stay within one path component,
-    ``**`` spans any number of them (the Go filepath.Match rules podman applies)."""
-    out, i = "", 0
-    while i < len(pattern):
-        if pattern.startswith("**", i):
-            i += 2
-            if pattern.startswith("/", i):
-                i += 1
-                out += "(?:.*/)?"
-            else:
-                out += ".*"
-            continue
-        char = pattern[i]
-        if char == "*":
-            out += "[^/]*"
-        elif char == "?":
-            out += "[^/]"
-        elif char == "[" and "]" in pattern[i + 1 :]:
-            end = pattern.index("]", i + 1)
-            body = pattern[i + 1 : end].replace("\\", "\\\\")
-            out += "[" + ("^" + body[1:] if body.startswith("!") else body) + "]"
-            i = end
-        else:
-            out += re.escape(char)
-        i += 1
-    return re.compile(out + r"\Z")
 
 
 def _ignored(relpath: str, rules: Sequence[Tuple[bool, Pattern[str]]]) -> bool:
@@ -111,6 +184,7 @@ def collect(root: Path, skip: Sequence[Path] = ()) -> BuildContext:
     skip_resolved = {p.resolve() for p in skip}
     files: List[ContextFile] = []
     excluded: List[str] = []
+    dirs: List[str] = []
     size = 0
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
@@ -130,7 +204,11 @@ def collect(root: Path, skip: Sequence[Path] = ()) -> BuildContext:
                 files.append(ContextFile(rel, path, stat.S_IMODE(info.st_mode)))
                 size += info.st_size
         dirnames[:] = [d for d in dirnames if not (base / d).is_symlink()]
-    return BuildContext(root, files, excluded, size)
+        for name in dirnames:
+            rel = (base / name).relative_to(root).as_posix()
+            if not _ignored(rel, rules):
+                dirs.append(rel)
+    return BuildContext(root, files, excluded, size, dirs)
 
 
 # Below this many bytes of context, hash with CPython's built-in SHA-256: importing hashlib
