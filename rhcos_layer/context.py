@@ -44,7 +44,6 @@ class BuildContext:
     files: List[ContextFile]
     excluded: List[str] = field(default_factory=list)
     size: int = 0  # bytes in the regular files, as collected
-    dirs: List[str] = field(default_factory=list)  # the folders sent (an empty one is a valid COPY source)
 
 
 class PatternError(ValueError):
@@ -184,7 +183,6 @@ def collect(root: Path, skip: Sequence[Path] = ()) -> BuildContext:
     skip_resolved = {p.resolve() for p in skip}
     files: List[ContextFile] = []
     excluded: List[str] = []
-    dirs: List[str] = []
     size = 0
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
@@ -204,11 +202,7 @@ def collect(root: Path, skip: Sequence[Path] = ()) -> BuildContext:
                 files.append(ContextFile(rel, path, stat.S_IMODE(info.st_mode)))
                 size += info.st_size
         dirnames[:] = [d for d in dirnames if not (base / d).is_symlink()]
-        for name in dirnames:
-            rel = (base / name).relative_to(root).as_posix()
-            if not _ignored(rel, rules):
-                dirs.append(rel)
-    return BuildContext(root, files, excluded, size, dirs)
+    return BuildContext(root, files, excluded, size)
 
 
 # Below this many bytes of context, hash with CPython's built-in SHA-256: importing hashlib

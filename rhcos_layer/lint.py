@@ -234,6 +234,7 @@ class _Linter:
                  base_overridden: bool, context: Optional[BuildContext]) -> None:
         self.cf = cf
         self.context = context
+        self._paths: Optional[Tuple[Set[str], Set[str]]] = None
         self.base_overridden = base_overridden
         self.pool = pool
         self.build_args = build_args
@@ -425,6 +426,15 @@ class _Linter:
                 self.add("RL113", "copy-source-missing", ERROR, ins.line, f"{ins.keyword} {source[:200]}: {problem}",
                          "add it to the build context (or fix the name), or remove it from .containerignore")
 
+    def context_paths(self) -> Tuple[Set[str], Set[str]]:
+        """(files, folders) the build sends, computed once."""
+        if self._paths is None:
+            files = {f.relpath for f in self.context.files} if self.context else set()
+            # folders travel only as the parents of files sent: an empty one is not in the context
+            dirs = {rel.rsplit("/", i)[0] for rel in files for i in range(1, rel.count("/") + 1)}
+            self._paths = (files, dirs)
+        return self._paths
+
     def missing_source(self, keyword: str, source: str) -> str:
         """Why ``source`` is not in the build context ('' when it is, or cannot be known)."""
         if "://" in source or source.startswith("git@"):
@@ -436,8 +446,7 @@ class _Linter:
         rel = posixpath.normpath("/" + source).lstrip("/") or "."
         if rel == ".":
             return ""
-        files = {f.relpath for f in self.context.files}
-        dirs = set(self.context.dirs)
+        files, dirs = self.context_paths()
         if any(c in rel for c in "*?[\\"):
             try:
                 glob = compile_glob(rel)
@@ -452,7 +461,7 @@ class _Linter:
             return ""
         if rel in self.context.excluded or any(e.startswith(rel + "/") for e in self.context.excluded):
             return "it is excluded by .containerignore"
-        return f"no such file in the build context ({self.context.root})"
+        return f"no such file or non-empty folder in the build context ({self.context.root})"
 
     def check_arg(self, ins: Instruction) -> None:
         name = ins.args.split("=", 1)[0].strip()

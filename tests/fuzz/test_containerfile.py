@@ -30,12 +30,13 @@ PIECES = [
     "https://x/y ", "redhat.repo ", "REGISTRY_PASSWORD=1 ",
 ]
 piece_texts = st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=12)), max_size=40).map("".join)
-# a piece repeated into a long line: cheap to generate, costly for a parser that backtracks
-long_lines = st.tuples(st.sampled_from(PIECES), st.integers(0, 20000), st.sampled_from(PIECES)).map(
+# a piece repeated into a long line (up to ~300 KB): cheap to generate, costly for a parser that backtracks
+long_lines = st.tuples(st.sampled_from(PIECES), st.integers(0, 8000), st.sampled_from(PIECES)).map(
     lambda t: "FROM quay.io/x/y@" + DIGEST + "\nRUN rpm-ostree install " + t[0] * t[1] + t[2] + "\n")
 CONTEXT = BuildContext(Path("/nonexistent-context"),
-                       [ContextFile("a.conf", Path("/nonexistent-context/a.conf"), 0o644)],
-                       excluded=["secret.pem", "logs/x.log"], dirs=["sub"])
+                       [ContextFile("a.conf", Path("/nonexistent-context/a.conf"), 0o644),
+                        ContextFile("sub/b.conf", Path("/nonexistent-context/sub/b.conf"), 0o644)],
+                       excluded=["secret.pem", "logs/x.log"])
 
 
 def _check(text: str) -> None:

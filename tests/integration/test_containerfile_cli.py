@@ -23,7 +23,8 @@ def _lint(rhcos_layer, folder: Path, body: str, files: dict = None):
     (f"FROM {BASE}\nRUNN rpm-ostree install tree\n{COMMIT}",
      {}, "Containerfile:2: error RL111 unknown-instruction: RUNN is not a Containerfile instruction (fix: write RUN)"),
     (f"FROM {BASE}\nCOPY a.conf b.conf /etc/\n{COMMIT}", {"a.conf": "a"},
-     "Containerfile:2: error RL113 copy-source-missing: COPY b.conf: no such file in the build context ({root})"
+     "Containerfile:2: error RL113 copy-source-missing: COPY b.conf: no such file or non-empty folder in the build"
+     " context ({root})"
      " (fix: add it to the build context (or fix the name), or remove it from .containerignore)"),
     (f"FROM {BASE}\nCOPY secret.conf /etc/\n{COMMIT}", {"secret.conf": "s", ".containerignore": "secret.*\n"},
      "Containerfile:2: error RL113 copy-source-missing: COPY secret.conf: it is excluded by .containerignore"

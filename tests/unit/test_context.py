@@ -128,9 +128,3 @@ def test_patterns_match_as_podman_matches(tmp_path: Path, pattern: str, excluded
     (tmp_path / ".containerignore").write_text(pattern + "\n")
     assert sorted(collect(tmp_path).excluded) == sorted(excluded)
 
-
-def test_folders_are_listed_unless_excluded(tmp_path: Path) -> None:
-    (tmp_path / "empty").mkdir()
-    (tmp_path / "logs" / "old").mkdir(parents=True)
-    (tmp_path / ".containerignore").write_text("logs\n")
-    assert collect(tmp_path).dirs == ["empty"]

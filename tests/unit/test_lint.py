@@ -200,7 +200,8 @@ def _context(root: Path, files: dict, ignore: str = ""):
     ("COPY ./sub/../a.conf /etc/", True),
     ("COPY /a.conf /etc/", True),
     ("COPY sub/ /etc/", True),
-    ("COPY empty-dir /etc/x", True),
+    ("COPY sub/deeper /etc/", True),
+    ("COPY empty-dir /etc/x", False),  # build sends no empty folder
     ("COPY . /etc/x", True),
     ("COPY *.conf /etc/", True),
     ("COPY s?b/b.conf /etc/", True),
@@ -218,7 +219,8 @@ def _context(root: Path, files: dict, ignore: str = ""):
     ("COPY https://example.com/x.conf /etc/", False),
 ])
 def test_copy_sources_must_be_in_the_build_context(tmp_path: Path, copy: str, found: bool) -> None:
-    context = _context(tmp_path, {"a.conf": "a", "sub/b.conf": "b", "secret.pem": "s", "logs/x.log": "l"},
+    context = _context(tmp_path, {"a.conf": "a", "sub/b.conf": "b", "sub/deeper/c.conf": "c", "secret.pem": "s",
+                                  "logs/x.log": "l"},
                        ignore="*.pem\nlogs\n")
     text = f"FROM {BASE}\n{copy}\nRUN true && ostree container commit\n"
     findings = [f for f in lint(containerfile.parse(text), context=context) if f.rule == "RL113"]
@@ -234,7 +236,7 @@ def test_a_missing_copy_source_says_why(tmp_path: Path) -> None:
     text = f"FROM {BASE}\nCOPY secret.pem missing.conf /etc/\n"
     messages = [f.message for f in lint(containerfile.parse(text), context=context) if f.rule == "RL113"]
     assert messages == ["COPY secret.pem: it is excluded by .containerignore",
-                        f"COPY missing.conf: no such file in the build context ({tmp_path})"]
+                        f"COPY missing.conf: no such file or non-empty folder in the build context ({tmp_path})"]
 
 
 def test_copy_flags_in_any_order_are_read() -> None:
