@@ -294,7 +294,7 @@ class _Linter:
         try:
             base = self.cf.base(self.build_args)
         except ContainerfileError as exc:
-            line = self.cf.froms[-1].line
+            line = [ins.line for ins in self.cf.instructions if ins.keyword == "FROM"][-1]
             self.add("RL101", "from-not-pinned", ERROR, line, str(exc).split(": ", 1)[-1],
                      "write the FROM image as REPO@sha256:<64 hex>")
             return
