@@ -249,3 +249,23 @@ def test_a_file_that_is_not_utf8_says_so(tmp_path: Path) -> None:
     path.write_bytes(b"FROM \xff\n")
     with pytest.raises(ContainerfileError, match=r"^Containerfile: not UTF-8 text \(byte 5\)"):
         containerfile.load(path, "Containerfile")
+
+
+def test_labels_are_appended_with_the_files_escape_character() -> None:
+    from rhcos_layer.build import with_labels
+
+    text = f"# escape=`\nFROM {BASE}\nRUN a `\n  b\n"
+    out = with_labels(text, {"k": 'say "hi" $HOME `x` \\ y\nz'})
+    label = containerfile.parse(out).instructions[-1]
+    assert (label.keyword, label.line) == ("LABEL", 7)
+    key, _, value = label.args.partition("=")
+    assert key == "k"
+    assert containerfile.expand(value, {}, "`") == 'say "hi" $HOME `x` \\ y z'
+
+
+def test_labels_are_never_appended_to_an_open_continuation() -> None:
+    from rhcos_layer.build import with_labels
+    from rhcos_layer.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match=r"^ctx/Containerfile:2: the last instruction ends with a line continuation"):
+        with_labels(f"FROM {BASE}\nRUN true \\\n", {"k": "v"}, "ctx/Containerfile")
