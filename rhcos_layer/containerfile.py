@@ -459,6 +459,10 @@ def _read(path: str, lines: List[str], heredocs: bool) -> Tuple[List[Instruction
             directive = _DIRECTIVE_RE.match(raw)
             key = directive.group(1).lower() if directive else ""
             if key == "escape":
+                if "syntax" in seen_directives or "check" in seen_directives:
+                    raise ContainerfileError(
+                        f"{path}:{i + 1}: put '# escape=' on the first line: after '# syntax=' or '# check='"
+                        " Podman 4.3 reads it as a comment, newer Podman as the escape directive")
                 if key in seen_directives:
                     raise ContainerfileError(f"{path}:{i + 1}: only one escape parser directive can be used")
                 seen_directives.add(key)
@@ -467,6 +471,10 @@ def _read(path: str, lines: List[str], heredocs: bool) -> Tuple[List[Instruction
                     raise ContainerfileError(f"{path}:{i + 1}: invalid escape token '{value}' does not match ` or \\")
                 escape = value
                 continuation = re.compile(re.escape(escape) + r"[ \t]*$")
+                i += 1
+                continue
+            if key in ("syntax", "check"):  # BuildKit's other directives: a comment to Podman 4.3
+                seen_directives.add(key)
                 i += 1
                 continue
             directives_done = True

@@ -193,6 +193,13 @@ def test_the_escape_directive_changes_the_continuation_character() -> None:
     assert cf.open_continuation == 0
 
 
+def test_an_escape_directive_after_a_syntax_directive_is_refused() -> None:
+    # BuildKit applies it, Podman 4.3 (which knows only `escape`) takes it for a comment
+    with pytest.raises(ContainerfileError, match=r"^Containerfile:2: put '# escape=' on the first line"):
+        containerfile.parse(f"# syntax=docker/dockerfile:1\n# escape=`\nFROM {BASE}\n")
+    assert containerfile.parse(f"# escape=`\n# syntax=docker/dockerfile:1\nFROM {BASE}\n").escape == "`"
+
+
 def test_a_doubled_escape_at_the_end_of_a_line_is_refused() -> None:
     # Podman 4.3 continues the line there, BuildKit does not: two readings, so no guess.
     with pytest.raises(ContainerfileError, match=r"^Containerfile:2: the line ends with two escape characters"):
