@@ -16,7 +16,7 @@ from .project import PROJECT_FILE, STATE_FILE, Project
 from .trust import TLSSettings
 
 if TYPE_CHECKING:
-    from .adapters.engine import Engine
+    from .adapters.engine import ContainerEngine
 
 INPUTS_LABEL = "io.rhcos-layer.inputs-digest"
 VERSION_LABEL = "io.rhcos-layer.version"
@@ -260,7 +260,8 @@ def default_tag(project: Project, digest: str) -> str:
     return f"localhost/rhcos-layer/{name}:{digest[7:19]}"
 
 
-def build(options: BuildOptions, reporter: Optional[Reporter] = None, engine: Optional[Engine] = None) -> BuildResult:
+def build(options: BuildOptions, reporter: Optional[Reporter] = None,
+          engine: Optional[ContainerEngine] = None) -> BuildResult:
     """Build the image (or reuse one with the same inputs digest) and record it in the state file.
 
     ``engine``: one the caller started (``engine.start()``) as early as it could and closes;
@@ -305,7 +306,7 @@ def build(options: BuildOptions, reporter: Optional[Reporter] = None, engine: Op
     return result
 
 
-def _reuse(engine: Any, prepared: PreparedBuild, project: Project, last: Dict[str, Any],
+def _reuse(engine: ContainerEngine, prepared: PreparedBuild, project: Project, last: Dict[str, Any],
            report: Reporter) -> Optional[BuildResult]:
     """The image already built from these exact inputs, if the store still has it: the state file's
     ``last`` build (the common case, the same project built again), else the image named by the
@@ -323,12 +324,12 @@ def _reuse(engine: Any, prepared: PreparedBuild, project: Project, last: Dict[st
     for tag in prepared.tags:
         ref = reference.parse(tag)
         if f"{ref.name}:{ref.tag or 'latest'}" not in present:
-            engine.tag(image_id, ref.name, ref.tag or "latest")
+            engine.tag(image_id, repository=ref.name, tag=ref.tag or "latest")
     return BuildResult(image_id, prepared.inputs_digest, prepared.base.pinned(), prepared.tags, True,
                        prepared.containerfile_display)
 
 
-def _image_with_inputs(engine: Any, name: str, digest: str) -> Optional[Dict[str, Any]]:
+def _image_with_inputs(engine: ContainerEngine, name: str, digest: str) -> Optional[Dict[str, Any]]:
     """Image ``name`` (an ID or a name), when the store has it and its inputs-digest label is
     ``digest``. One cheap lookup: every build is also named by its inputs digest (default_tag),
     so no search through every image of the store is needed."""
@@ -345,8 +346,8 @@ def _image_with_inputs(engine: Any, name: str, digest: str) -> Optional[Dict[str
     return {"Id": details["Id"], "Names": details.get("RepoTags") or []}
 
 
-def _ensure_base(engine: Any, base: reference.ImageReference, authfile: auth.AuthFile, options: BuildOptions,
-                 report: Reporter) -> None:
+def _ensure_base(engine: ContainerEngine, base: reference.ImageReference, authfile: auth.AuthFile,
+                 options: BuildOptions, report: Reporter) -> None:
     """Pull the base unless the store has it; check access first so errors are one clear line."""
     pinned = base.pinned()
     if engine.image_exists(pinned):
@@ -357,10 +358,10 @@ def _ensure_base(engine: Any, base: reference.ImageReference, authfile: auth.Aut
     creds = authfile.lookup(base.name)
     with RegistryClient(base.registry, creds, options.tls) as registry:
         registry.manifest_digest(base.repository, str(base.digest))
-    engine.pull(pinned, base.registry, creds, options.tls, auth.find_authfile(options.authfile), report.log)
+    engine.pull(pinned, registry=base.registry, credentials=creds, tls=options.tls, on_line=report.log)
 
 
-def _run_build(engine: Any, prepared: PreparedBuild, authfile: auth.AuthFile, options: BuildOptions,
+def _run_build(engine: ContainerEngine, prepared: PreparedBuild, authfile: auth.AuthFile, options: BuildOptions,
                report: Reporter) -> BuildResult:
     import json
 
@@ -390,7 +391,8 @@ def _run_build(engine: Any, prepared: PreparedBuild, authfile: auth.AuthFile, op
                     report.step(int(step.group(3)), int(step.group(4)), step.group(5), stage)
                 report.log(line)
 
-        image_id = engine.build(tar.stream, params, authfile.registry_config(), on_line)
+        image_id = engine.build(tar.stream, params=params, registry_config=authfile.registry_config(),
+                                on_line=on_line)
     finally:
         tar.close()
     return BuildResult(image_id, prepared.inputs_digest, prepared.base.pinned(), prepared.tags, False,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
 from . import auth, reference
 from .build import INPUTS_LABEL
@@ -13,6 +13,9 @@ from .errors import ImageNotFound, InvalidInput, RegistryUnavailable, RhcosLayer
 from .progress import Reporter, safety_warnings
 from .project import Project
 from .trust import TLSSettings
+
+if TYPE_CHECKING:
+    from .adapters.engine import ContainerEngine
 
 
 @dataclass
@@ -92,12 +95,11 @@ def push(options: PushOptions, reporter: Optional[Reporter] = None,
     report = reporter or Reporter()
     image = _source_image(options)
     destination = _destination(options)
+    # resolved once: the registry checks and the engine get the same credentials
     if options.push_authfile:
         push_auth = auth.resolve(options.push_authfile, flag="--push-authfile")
-        named_authfile: Optional[Path] = Path(options.push_authfile)
     else:
         push_auth = auth.resolve(options.authfile)
-        named_authfile = auth.find_authfile(options.authfile)
     creds = push_auth.lookup(destination.name)
 
     with engine_mod.connect() as engine:
@@ -115,8 +117,8 @@ def push(options: PushOptions, reporter: Optional[Reporter] = None,
             report.phase(f"Checking access to {destination.registry}")
             registry.check_access()
             report.phase(f"Pushing {destination.name}:{tag}")
-            pushed, attempts = _push_with_retries(engine, image_id, destination, tag, creds, named_authfile,
-                                                  options, report, sleep)
+            pushed, attempts = _push_with_retries(engine, image_id, destination, tag, creds, options, report,
+                                                  sleep)
             served, _ = registry.manifest_digest(destination.repository, tag)
     if served != pushed:
         raise RhcosLayerError(
@@ -144,14 +146,14 @@ def derived_tag(inputs: Optional[str], image_id: str) -> str:
     return f"image-{image_id[:12]}"
 
 
-def _push_with_retries(engine: Any, image_id: str, destination: reference.ImageReference, tag: str,
-                       creds: Optional[auth.Credentials], authfile: Optional[Path], options: PushOptions,
-                       report: Reporter, sleep: Callable[[float], None]) -> tuple[str, int]:
+def _push_with_retries(engine: ContainerEngine, image_id: str, destination: reference.ImageReference, tag: str,
+                       creds: Optional[auth.Credentials], options: PushOptions, report: Reporter,
+                       sleep: Callable[[float], None]) -> Tuple[str, int]:
     delay = options.backoff
     for attempt in range(1, options.attempts + 1):
         try:
-            digest = engine.push(image_id, destination.name, tag, destination.registry, creds, options.tls,
-                                 authfile, report.log)
+            digest = engine.push(image_id, repository=destination.name, tag=tag, registry=destination.registry,
+                                 credentials=creds, tls=options.tls, on_line=report.log)
             return digest, attempt
         except RegistryUnavailable as exc:
             if attempt == options.attempts:

@@ -262,3 +262,22 @@ def test_sigterm_mid_build_stops_the_private_service(tmp_path, tool_env, fake_ba
     assert "Interrupted." in err
     assert list(tmpdir.iterdir()) == []
     assert processes_mentioning(tmpdir) == []
+
+
+def test_failed_build_leaves_no_working_container(tmp_path, tool_env, fake_base, registry, fresh_service,
+                                                  rhcos_layer):
+    """`podman build` removes its working containers when a step fails (--force-rm); so must we."""
+    store = fresh_service.store
+    env = dict(store.env, CONTAINER_HOST=fresh_service.url)
+
+    def containers() -> list:
+        return store.podman("ps", "--all", "--external", "--format", "{{.ID}} {{.Names}}").stdout.splitlines()
+
+    store.podman("pull", "--quiet", "--cert-dir", str(registry.cert_dir), "--authfile", tool_env["REGISTRY_AUTH_FILE"],
+                 fake_base.pullspec)
+    before = containers()
+    project = write_project(tmp_path / "leftover", fake_base.pullspec,
+                            "RUN rpm-ostree install rig-fail-pkg && ostree container commit\n")
+    result = rhcos_layer(["build"], project, env)
+    assert result.code == 8, result.err
+    assert containers() == before
