@@ -225,6 +225,11 @@ def check(prepared: PreparedBuild, options: BuildOptions) -> List[str]:
     return [f.format(parsed.path) for f in findings]
 
 
+def is_step_line(line: str) -> bool:
+    """A line of the build log that :class:`Reporter` receives as a ``step``."""
+    return _STEP_RE.match(line) is not None
+
+
 _OPEN_CONTINUATION = ("{path}:{line}: the last instruction ends with a line continuation, so the LABEL line"
                       " build appends would join it: remove the escape character at the end of the file")
 
@@ -319,7 +324,6 @@ def _reuse(engine: ContainerEngine, prepared: PreparedBuild, project: Project, l
     if candidate is None:
         return None
     image_id = str(candidate["Id"])
-    report.phase("Inputs unchanged: reusing the image built from them")
     present = set(candidate.get("Names") or [])
     for tag in prepared.tags:
         ref = reference.parse(tag)

@@ -340,10 +340,9 @@ class Engine:
             raise BuildFailed(f"podman refused the build: {_api_message(text)}", detail=text)
         for message in _json_lines(reply.lines()):
             if message.get("error"):
-                error = str(message["error"]).strip()
-                log.append(error + "\n")
-                raise BuildFailed(f"build failed: {error.splitlines()[-1] if error else 'unknown error'}",
-                                  detail="".join(log))
+                # the error's last line is the message; only lines before it join the log
+                *before, last = str(message["error"]).strip().splitlines() or ["unknown error"]
+                raise BuildFailed(f"build failed: {last}", detail="".join(log + [line + "\n" for line in before]))
             text = str(message.get("stream") or "")
             if text:
                 log.append(text)
