@@ -127,35 +127,49 @@ def request(socket_path: str, method: str, target: str, *, headers: Optional[Map
             body: Optional[IO[bytes]] = None, timeout: Optional[float] = None) -> Reply:
     """Send one request on a new connection to ``socket_path``; the answer's head is read here,
     its body when the caller reads the :class:`Reply`. Failures raise EngineUnavailable."""
-    size = 0
-    if body is not None:
-        size = body.seek(0, os.SEEK_END)
-        body.seek(0)
-    lines = [f"{method} {target} HTTP/1.0", "Host: d", f"Content-Length: {size}"]
-    lines += [f"{key}: {value}" for key, value in (headers or {}).items()]
     sock = _unix_socket(AF_UNIX, SOCK_STREAM)
     try:
         sock.settimeout(timeout)
         try:
             sock.connect(socket_path)
+        except OSError as exc:
+            raise _failed(socket_path, str(exc)) from None
+    except BaseException:
+        sock.close()
+        raise
+    return exchange(sock, socket_path, method, target, headers=headers, body=body)
+
+
+def exchange(sock: Any, where: str, method: str, target: str, *, host: str = "d",
+             headers: Optional[Mapping[str, str]] = None, body: Optional[IO[bytes]] = None) -> Reply:
+    """One request and the head of its answer on a connected socket (any stream socket: also a
+    TLS one), which the Reply closes. ``where`` names the peer in errors."""
+    size = 0
+    if body is not None:
+        size = body.seek(0, os.SEEK_END)
+        body.seek(0)
+    lines = [f"{method} {target} HTTP/1.0", f"Host: {host}", f"Content-Length: {size}"]
+    lines += [f"{key}: {value}" for key, value in (headers or {}).items()]
+    try:
+        try:
             sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
             if body is not None:
                 for block in iter(lambda: body.read(1 << 20), b""):
                     sock.sendall(block)
         except OSError as exc:
-            raise _failed(socket_path, str(exc)) from None
-        reader = _Buffered(sock, socket_path)
+            raise _failed(where, str(exc)) from None
+        reader = _Buffered(sock, where)
         status_line = reader.readline(_MAX_LINE, "status line")
         parts = status_line.split(None, 2)
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
-            raise _failed(socket_path, "not an HTTP answer")
+            raise _failed(where, "not an HTTP answer")
         found: Dict[str, str] = {}
         head_size = len(status_line)
         while True:
             line = reader.readline(_MAX_LINE, "header")
             head_size += len(line)
             if head_size > _MAX_HEAD:
-                raise _failed(socket_path, f"answer headers longer than {_MAX_HEAD} bytes")
+                raise _failed(where, f"answer headers longer than {_MAX_HEAD} bytes")
             if not line:
                 break
             name, sep, value = line.partition(b":")
@@ -165,7 +179,7 @@ def request(socket_path: str, method: str, target: str, *, headers: Optional[Map
         sock.close()
         raise
     status = int(parts[1])
-    return Reply(status, found, _body(reader, found, method, status, socket_path), sock.close)
+    return Reply(status, found, _body(reader, found, method, status, where), sock.close)
 
 
 def _body(reader: _Buffered, headers: Mapping[str, str], method: str, status: int, where: str) -> Iterator[bytes]:
