@@ -167,7 +167,7 @@ def exchange(sock: Any, where: str, method: str, target: str, *, host: str = "d"
         head_size = len(status_line)
         while True:
             line = reader.readline(_MAX_LINE, "header")
-            head_size += len(line)
+            head_size += len(line) + 2  # with its line end
             if head_size > _MAX_HEAD:
                 raise _failed(where, f"answer headers longer than {_MAX_HEAD} bytes")
             if not line:
