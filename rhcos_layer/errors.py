@@ -105,6 +105,14 @@ class RolloutTimeout(RhcosLayerError):
     exit_code = 14
 
 
+class ToolMissing(RhcosLayerError):
+    """A command the user asked rhcos-layer to run is not installed (``oc`` for ``--via oc``).
+
+    Not EngineUnavailable's 9: a script that restarts Podman on 9 cannot install ``oc``."""
+
+    exit_code = 15
+
+
 class Interrupted(RhcosLayerError):
     """The user pressed Ctrl-C (the CLI maps KeyboardInterrupt to this exit code)."""
 

@@ -83,7 +83,8 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool, debug: bo
       4 credentials refused        12 apply refused by a preflight check; nothing written
       5 untrusted certificate      13 a node went Degraded during the rollout
       6 registry unavailable       14 the rollout did not finish within --timeout
-      7 image not found           130 interrupted (Ctrl-C)
+      7 image not found            15 a command to run is not installed (oc for --via oc)
+                                  130 interrupted (Ctrl-C)
     """
     ctx.obj = Settings(verbose, quiet, no_color, debug)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import click
 
@@ -40,6 +40,25 @@ def _secrets(values: Tuple[str, ...]) -> Dict[str, Path]:
             raise click.BadParameter(f"id={secret_id}: src {src} is not a file", param_hint="--secret")
         result[secret_id] = path
     return result
+
+
+def _not_shown(detail: str, logged: List[str], verbosity: int, quiet: bool) -> str:
+    """The lines of a failed build's log that the progress output has not shown yet (the STEP
+    lines always are, unless -q; every line is with -v), so none is printed twice."""
+    from collections import Counter
+
+    from ..build import is_step_line
+
+    if quiet:
+        return detail
+    shown = Counter(line.rstrip() for line in logged if verbosity > 0 or is_step_line(line))
+    kept = []
+    for line in detail.splitlines():
+        if shown[line.rstrip()] > 0:
+            shown[line.rstrip()] -= 1
+            continue
+        kept.append(line)
+    return "\n".join(kept)
 
 
 @click.command("build")
@@ -105,8 +124,9 @@ def build_command(settings: Settings, context: Optional[str], containerfile: Opt
             except Exception as exc:
                 from ..errors import BuildFailed
 
-                if isinstance(exc, BuildFailed) and not exc.detail:
-                    exc.detail = "\n".join(reporter.lines)
+                if isinstance(exc, BuildFailed):
+                    exc.detail = _not_shown(exc.detail or "\n".join(reporter.lines), reporter.lines,
+                                            terminal.verbosity, terminal.quiet)
                 raise
     if result.skipped:
         terminal.info(f"Inputs unchanged ({result.inputs_digest[:19]}): reused {result.image_id[:12]};"
