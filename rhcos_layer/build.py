@@ -140,7 +140,7 @@ def _base_and_text(options: BuildOptions, parsed: containerfile.Containerfile,
         return base_line.checked(parsed.path), parsed.text, version
     try:
         base = reference.parse_pinned(override)
-    except reference.ReferenceError as exc:
+    except reference.InvalidReference as exc:
         raise InvalidInput(f"{source}: {exc}") from None
     return base, parsed.with_base(base_line, base.pinned()), version
 
@@ -173,7 +173,7 @@ def prepare(options: BuildOptions) -> PreparedBuild:
     for tag in options.tags:
         try:
             tags.append(str(reference.parse_local(tag)))
-        except reference.ReferenceError as exc:
+        except reference.InvalidReference as exc:
             raise InvalidInput(f"-t/--tag: {exc}") from None
     own = default_tag(project, digest)  # every build carries it: how an unchanged build is found
     tags = tags + ([own] if own not in tags else [])

@@ -101,7 +101,7 @@ class BaseImage:
         """The base as a digest-pinned reference, or a ContainerfileError naming the line."""
         try:
             return reference.parse_pinned(self.expanded)
-        except reference.ReferenceError as exc:
+        except reference.InvalidReference as exc:
             raise ContainerfileError(
                 f"{path}:{self.line}: FROM {exc}; OpenShift needs the layered image built on the"
                 " release's RHCOS image by digest (`oc adm release info --image-for rhel-coreos`)"

@@ -154,3 +154,85 @@ def test_arch_is_checked_on_a_single_arch_release(tmp_path, tool_env, release_pa
                         tmp_path)
     assert right.code == 0, right.err
     assert json.loads(right.out)["arch"] == "amd64"
+
+
+# ------------------------------------------------------------------ damaged and hostile payloads
+def _served_layer(registry, payload) -> bytes:
+    response = registry.request("GET", f"/v2/{payload.repo_path}/blobs/{payload.last_layer_digest}")
+    response.raise_for_status()
+    return response.content
+
+
+def test_a_truncated_layer_is_named_not_reported_as_an_interruption(tmp_path, tool_env, registry, release_payloads,
+                                                                    certs, rhcos_layer):
+    from tests.support.payload import push_release_payload
+
+    whole = _served_layer(registry, release_payloads["4.16"])
+    payload = push_release_payload(registry, "4.16.3", repo="openshift/truncated", last_layer=whole[: len(whole) // 2])
+    result = rhcos_layer(["resolve", "--release", payload.pullspec_tag, *certs], tmp_path)
+    assert result.code == 3, result.err
+    assert result.err == (f"Error: layer {payload.last_layer_digest} is truncated: its gzip stream ends early\n"
+                          "  hint: the image in the registry is damaged: push the release again\n")
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"- just\n- a list\n", "image-references is not an image.openshift.io/v1 ImageStream"),
+    (b'{"kind": "ImageStream", "apiVersion": "image.openshift.io/v1", "spec": {"tags": "rhel-coreos"}}',
+     "image-references has no spec.tags list"),
+])
+def test_a_malformed_image_references_is_one_clear_line(content, problem, tmp_path, tool_env, registry, certs,
+                                                        rhcos_layer):
+    from tests.support.payload import push_release_payload
+
+    payload = push_release_payload(registry, "4.16.3", repo="openshift/malformed",
+                                   tag=f"bad-{len(content)}", manifest_files={"image-references": content})
+    result = rhcos_layer(["resolve", "--release", payload.pullspec_tag, *certs], tmp_path)
+    assert result.code == 3, result.err
+    assert result.err.splitlines()[0] == f"Error: {payload.pullspec_tag}: release-manifests/{problem}"
+    assert "internal error" not in result.err and "Traceback" not in result.err
+
+
+def test_bad_arch_is_refused_before_any_request(tmp_path, tool_env, registry, release_payloads, certs, rhcos_layer):
+    payload = release_payloads["4.16"]
+    mark = access_mark(registry)
+    result = rhcos_layer(["resolve", "--release", payload.pullspec_tag, "--arch", "sparc", *certs], tmp_path)
+    assert result.code == 3, result.err
+    assert result.err == "Error: --arch 'sparc': one of amd64, arm64, ppc64le, s390x (or x86_64, aarch64)\n"
+    assert registry.access_entries()[mark:] == []
+
+
+@pytest.mark.parametrize("release", ["127.0.0.1:99999/openshift/release:4.16.3", "-bad-.example.com/r:1",
+                                     "quay.io/Openshift/release:4.16.3", "quay.io/openshift/release:4.16.3\n"])
+def test_a_malformed_release_reference_is_refused_when_parsed(release, tmp_path, tool_env, rhcos_layer):
+    result = rhcos_layer(["resolve", "--release", release], tmp_path)
+    assert result.code == 3, result.err
+    assert result.err.startswith(f"Error: --release: {release!r}: ")
+
+
+@pytest.fixture
+def tiny_tmpdir(tmp_path_factory):
+    """A 1 MiB tmpfs to be TMPDIR: a full disk, for real."""
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("tiny-tmp")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=1777", "tmpfs", str(folder)],
+                             capture_output=True, text=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_full_tmpdir_is_one_line_naming_it(tmp_path, tool_env, registry, certs, tiny_tmpdir, rhcos_layer):
+    from tests.support.payload import push_release_payload
+
+    # 9 MiB that do not compress: the download spills from memory to TMPDIR past 8 MiB, and 1 MiB is all it has
+    noise = os.urandom(9 << 20)
+    payload = push_release_payload(registry, "4.16.3", repo="openshift/big", manifest_files={"0000_00_big.bin": noise})
+    result = rhcos_layer(["resolve", "--release", payload.pullspec_tag, *certs], tmp_path, {"TMPDIR": str(tiny_tmpdir)})
+    assert result.code == 1, result.err
+    assert result.err == (f"Error: no space left in {tiny_tmpdir} while writing a temporary or state file\n"
+                          "  hint: free some space there, or set TMPDIR to a folder on a disk with room\n")
+    assert os.listdir(tiny_tmpdir) == []

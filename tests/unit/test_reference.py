@@ -33,7 +33,7 @@ def test_docker_hub_short_names_are_expanded() -> None:
     ],
 )
 def test_unpinned_references_are_refused(text: str, reason: str) -> None:
-    with pytest.raises(reference.ReferenceError, match=reason):
+    with pytest.raises(reference.InvalidReference, match=reason):
         reference.parse_pinned(text)
 
 
@@ -48,12 +48,12 @@ def test_unpinned_references_are_refused(text: str, reason: str) -> None:
     ],
 )
 def test_malformed_digests_are_refused(text: str) -> None:
-    with pytest.raises(reference.ReferenceError, match="digest"):
+    with pytest.raises(reference.InvalidReference, match="digest"):
         reference.parse(text)
 
 
 def test_invalid_repository_component_is_refused() -> None:
-    with pytest.raises(reference.ReferenceError, match="invalid repository name component 'Bad'"):
+    with pytest.raises(reference.InvalidReference, match="invalid repository name component 'Bad'"):
         reference.parse("quay.io/Bad/name")
 
 
