@@ -154,7 +154,7 @@ def prepare(options: BuildOptions) -> PreparedBuild:
     build_args = {**project.build_args, **options.build_args}
     base, text, release_version = _base_and_text(options, parsed, build_args)
     # rhcos-layer's own files and the project's secret files never travel in the context
-    skip = [project.root / STATE_FILE, project.path or project.root / PROJECT_FILE]
+    skip = [project.root / STATE_FILE, project.lock_path, project.path or project.root / PROJECT_FILE]
     secret_files = _secret_files(options)
     # every secret file named anywhere stays out, also a project one that --secret replaced
     skip += list(secret_files.values()) + [project.root / src for src in project.secrets.values()]
