@@ -16,7 +16,7 @@ import tarfile
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from . import auth, reference
 from .errors import ImageNotFound, InvalidInput, InvalidPayload, RhcosLayerError
@@ -152,6 +152,40 @@ def check_version(version: str, where: str) -> str:
     return version
 
 
+def _stream_tags(stream: Any, fail: Callable[[str], InvalidPayload]) -> Dict[str, str]:
+    """tag -> image of an ImageStream, refusing any other shape (``fail`` words the error)."""
+    if not isinstance(stream, dict) or stream.get("kind") != "ImageStream" \
+            or stream.get("apiVersion") != "image.openshift.io/v1":
+        raise fail(" is not an image.openshift.io/v1 ImageStream")
+    spec = stream.get("spec")
+    entries = spec.get("tags") if isinstance(spec, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise fail(" has no spec.tags list")
+    if len(entries) > LIMITS.tags:
+        raise fail(f" has {len(entries)} tags (at most {LIMITS.tags})")
+    tags: Dict[str, str] = {}
+    for number, entry in enumerate(entries, 1):
+        source = entry.get("from") if isinstance(entry, dict) else None
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or _TAG_NAME_RE.fullmatch(name) is None or not isinstance(source, dict) \
+                or not isinstance(source.get("kind"), str) or not isinstance(source.get("name"), str):
+            raise fail(f": spec.tags entry {number} is not {{name: TAG, from: {{kind: DockerImage, name: PULLSPEC}}}}")
+        if name in tags:
+            raise fail(f" names the tag {name!r} twice")
+        if source["kind"] == "DockerImage" and source["name"]:
+            if len(source["name"]) > reference.TEXT_MAX:
+                raise fail(f": the image of tag {name!r} is too long")
+            tags[name] = source["name"]
+    return tags
+
+
+def _stream_name(stream: Mapping[str, Any]) -> str:
+    """An ImageStream's metadata.name: the release version when release-metadata does not say."""
+    metadata = stream.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) else ""
+
+
 def parse_manifests(files: Mapping[str, bytes], release: str) -> Tuple[str, Dict[str, str]]:
     """(version, tag -> image) from ``image-references`` and ``release-metadata``.
 
@@ -164,31 +198,8 @@ def parse_manifests(files: Mapping[str, bytes], release: str) -> Tuple[str, Dict
             f"{release} is not a release image: its last layer has no release-manifests/image-references"
         )
     stream = _decode_document(raw_refs, release, "image-references")
-    if not isinstance(stream, dict) or stream.get("kind") != "ImageStream" \
-            or stream.get("apiVersion") != "image.openshift.io/v1":
-        raise _payload_error(release, "image-references is not an image.openshift.io/v1 ImageStream")
-    spec = stream.get("spec")
-    entries = spec.get("tags") if isinstance(spec, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise _payload_error(release, "image-references has no spec.tags list")
-    if len(entries) > LIMITS.tags:
-        raise _payload_error(release, f"image-references has {len(entries)} tags (at most {LIMITS.tags})")
-    tags: Dict[str, str] = {}
-    for number, entry in enumerate(entries, 1):
-        source = entry.get("from") if isinstance(entry, dict) else None
-        name = entry.get("name") if isinstance(entry, dict) else None
-        if not isinstance(name, str) or _TAG_NAME_RE.fullmatch(name) is None or not isinstance(source, dict) \
-                or not isinstance(source.get("kind"), str) or not isinstance(source.get("name"), str):
-            raise _payload_error(release, f"image-references: spec.tags entry {number} is not"
-                                          " {name: TAG, from: {kind: DockerImage, name: PULLSPEC}}")
-        if name in tags:
-            raise _payload_error(release, f"image-references names the tag {name!r} twice")
-        if source["kind"] == "DockerImage" and source["name"]:
-            if len(source["name"]) > reference.TEXT_MAX:
-                raise _payload_error(release, f"image-references: the image of tag {name!r} is too long")
-            tags[name] = source["name"]
-    metadata_name = (stream.get("metadata") or {}).get("name") if isinstance(stream.get("metadata"), dict) else None
-    version = metadata_name if isinstance(metadata_name, str) else ""
+    tags = _stream_tags(stream, lambda problem: _payload_error(release, f"image-references{problem}"))
+    version = _stream_name(stream)
     raw_metadata = files.get("release-metadata")
     if raw_metadata is not None:
         metadata = _decode_document(raw_metadata, release, "release-metadata")
@@ -505,10 +516,14 @@ def resolve_via_oc(pullspec: Optional[str], *, stream: Optional[str] = None, aut
     config = auth.find_authfile(authfile)
     login = oc.Login(kubeconfig, context)
     info = oc.release_info(pullspec, config, login)
-    stream_doc = info.get("references") or {}
-    tags = {str(t["name"]): str((t.get("from") or {}).get("name", ""))
-            for t in (stream_doc.get("spec") or {}).get("tags") or [] if t.get("name")}
-    version = str((info.get("metadata") or {}).get("version") or (stream_doc.get("metadata") or {}).get("name") or "")
+    if not isinstance(info, dict):
+        raise InvalidPayload("oc adm release info -o json printed no JSON object")
+    stream_doc: Dict[str, Any] = info.get("references") or {}
+    tags = _stream_tags(stream_doc, lambda problem: InvalidPayload(f"oc adm release info: references{problem}"))
+    metadata: Dict[str, Any] = info["metadata"] if isinstance(info.get("metadata"), dict) else {}
+    version = metadata.get("version") or _stream_name(stream_doc)
+    if not isinstance(version, str):
+        raise InvalidPayload("oc adm release info: metadata.version is not text")
     if version:
         check_version(version, "oc adm release info")
     tag, listed, extensions = pick(version or "unknown", tags, stream)

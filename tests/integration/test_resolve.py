@@ -236,3 +236,17 @@ def test_a_full_tmpdir_is_one_line_naming_it(tmp_path, tool_env, registry, certs
     assert result.err == (f"Error: no space left in {tiny_tmpdir} while writing a temporary or state file\n"
                           "  hint: free some space there, or set TMPDIR to a folder on a disk with room\n")
     assert os.listdir(tiny_tmpdir) == []
+
+
+def test_via_oc_a_malformed_answer_is_one_clear_line(tmp_path, tool_env, release_payloads, rhcos_layer):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (tmp_path / "info.json").write_text(json.dumps({"metadata": [1], "references": {"kind": "ImageStream",
+                                                                                  "metadata": "x", "spec": []}}))
+    fake = bindir / "oc"
+    fake.write_text(f"#!/bin/sh\ncat {tmp_path}/info.json\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    result = rhcos_layer(["resolve", "--via", "oc", "--release", release_payloads["4.16"].pullspec_tag], tmp_path,
+                         {"PATH": f"{bindir}:{os.environ['PATH']}"})
+    assert result.code == 3, result.err
+    assert result.err == "Error: oc adm release info: references is not an image.openshift.io/v1 ImageStream\n"
