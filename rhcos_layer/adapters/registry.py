@@ -223,14 +223,19 @@ class RegistryClient:
 
     def _read_capped(self, response: requests.Response, cap: int, what: str) -> bytes:
         """The body, refused past ``cap`` bytes whatever Content-Length claims."""
+        import requests
+
         chunks = []
         size = 0
         try:
             for chunk in response.iter_content(chunk_size=64 * 1024):
                 size += len(chunk)
                 if size > cap:
-                    raise InvalidPayload(f"registry {self.host}: {what} is larger than {cap >> 20} MiB: refused")
+                    raise InvalidPayload(f"registry {self.host}: {what} is larger than {_size(cap)}: refused")
                 chunks.append(chunk)
+        except requests.exceptions.RequestException as exc:  # the body is read after _send's retries
+            raise RegistryUnavailable(f"registry {self.host}: {what} was cut off ({_connection_reason(exc)})",
+                                      hint="try again") from None
         finally:
             response.close()
         return b"".join(chunks)
@@ -244,7 +249,7 @@ class RegistryClient:
         size = 0
         announced = response.headers.get("Content-Length", "")
         too_big = InvalidPayload(f"registry {self.host}: blob {digest} of {repository} is larger than"
-                                 f" {(max_size or 0) >> 20} MiB: refused")
+                                 f" {_size(max_size or 0)}: refused")
         try:
             if max_size is not None and announced.isdigit() and int(announced) > max_size:
                 raise too_big
@@ -296,6 +301,10 @@ class RegistryClient:
             digest = "sha256:" + hashlib.sha256(body.content).hexdigest()
             media_type = body.headers.get("Content-Type", "").split(";")[0]
         return digest, media_type
+
+
+def _size(count: int) -> str:
+    return f"{count >> 20} MiB" if count >= 1 << 20 else f"{count >> 10} KiB"
 
 
 def _basic(creds: Optional[Credentials]) -> str:

@@ -250,3 +250,24 @@ def test_via_oc_a_malformed_answer_is_one_clear_line(tmp_path, tool_env, release
                          {"PATH": f"{bindir}:{os.environ['PATH']}"})
     assert result.code == 3, result.err
     assert result.err == "Error: oc adm release info: references is not an image.openshift.io/v1 ImageStream\n"
+
+
+def test_a_blob_past_its_cap_is_refused_as_it_arrives(registry, release_payloads):
+    import io
+
+    from rhcos_layer.adapters.registry import RegistryClient
+    from rhcos_layer.auth import Credentials
+    from rhcos_layer.errors import InvalidPayload
+    from rhcos_layer.trust import TLSSettings
+
+    payload = release_payloads["4.16"]
+    big = payload.other_layer_digests[0]  # 192 KiB of noise
+    user, password = registry.auth
+    sink = io.BytesIO()
+    with RegistryClient(registry.host, Credentials(user, password),
+                        TLSSettings(cert_dir=registry.cert_dir)) as client:
+        with pytest.raises(InvalidPayload, match=f"^registry {registry.host}: blob {big} of openshift/release is"
+                                                 " larger than 64 KiB: refused$"):
+            client.get_blob(payload.repo_path, big, sink, max_size=64 << 10)
+        assert sink.getvalue() == b""  # refused from Content-Length, before a byte was kept
+        assert client.get_blob(payload.repo_path, big, sink, max_size=1 << 20) > 64 << 10
