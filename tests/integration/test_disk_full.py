@@ -9,6 +9,8 @@ from typing import Iterator
 
 import pytest
 
+from tests.support.payload import push_release_payload
+
 from .conftest import write_project
 
 
@@ -38,4 +40,16 @@ def test_build_with_a_full_tmpdir(tmp_path, tool_env, fake_base, tiny_tmpdir, rh
         f"Error: no space left in {tiny_tmpdir} while writing a temporary or state file",
         "  hint: free some space there, or set TMPDIR to a folder on a disk with room"]
     assert "Traceback" not in result.err
+    assert os.listdir(tiny_tmpdir) == []
+
+
+def test_resolve_with_a_full_tmpdir(tmp_path, tool_env, registry, tiny_tmpdir, rhcos_layer):
+    # 9 MiB that do not compress: the download spills from memory to TMPDIR past 8 MiB, and 1 MiB is all it has
+    noise = os.urandom(9 << 20)
+    payload = push_release_payload(registry, "4.16.3", repo="openshift/big", manifest_files={"0000_00_big.bin": noise})
+    result = rhcos_layer(["resolve", "--release", payload.pullspec_tag, "--cert-dir", str(registry.cert_dir)],
+                         tmp_path, {"TMPDIR": str(tiny_tmpdir)})
+    assert result.code == 1, result.err
+    assert result.err == (f"Error: no space left in {tiny_tmpdir} while writing a temporary or state file\n"
+                          "  hint: free some space there, or set TMPDIR to a folder on a disk with room\n")
     assert os.listdir(tiny_tmpdir) == []

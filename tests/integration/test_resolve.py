@@ -209,35 +209,6 @@ def test_a_malformed_release_reference_is_refused_when_parsed(release, tmp_path,
     assert result.err.startswith(f"Error: --release: {release!r}: ")
 
 
-@pytest.fixture
-def tiny_tmpdir(tmp_path_factory):
-    """A 1 MiB tmpfs to be TMPDIR: a full disk, for real."""
-    import subprocess
-
-    folder = tmp_path_factory.mktemp("tiny-tmp")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=1777", "tmpfs", str(folder)],
-                             capture_output=True, text=True, check=False)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
-
-
-def test_a_full_tmpdir_is_one_line_naming_it(tmp_path, tool_env, registry, certs, tiny_tmpdir, rhcos_layer):
-    from tests.support.payload import push_release_payload
-
-    # 9 MiB that do not compress: the download spills from memory to TMPDIR past 8 MiB, and 1 MiB is all it has
-    noise = os.urandom(9 << 20)
-    payload = push_release_payload(registry, "4.16.3", repo="openshift/big", manifest_files={"0000_00_big.bin": noise})
-    result = rhcos_layer(["resolve", "--release", payload.pullspec_tag, *certs], tmp_path, {"TMPDIR": str(tiny_tmpdir)})
-    assert result.code == 1, result.err
-    assert result.err == (f"Error: no space left in {tiny_tmpdir} while writing a temporary or state file\n"
-                          "  hint: free some space there, or set TMPDIR to a folder on a disk with room\n")
-    assert os.listdir(tiny_tmpdir) == []
-
-
 def test_via_oc_a_malformed_answer_is_one_clear_line(tmp_path, tool_env, release_payloads, rhcos_layer):
     bindir = tmp_path / "bin"
     bindir.mkdir()
