@@ -46,3 +46,14 @@ def test_resolve_release_with_a_bad_port_is_refused_when_parsed(tmp_path: Path, 
     assert result.code == 3
     assert result.err == ("Error: --release: '127.0.0.1:70000/r/release:4.16.3': invalid registry port '70000'"
                           " (1 to 65535)\n")
+
+
+@pytest.mark.parametrize("extra", [["--via", "oc"], []])
+def test_resolve_arch_is_checked_whatever_the_source(tmp_path: Path, run_cli, monkeypatch, extra) -> None:
+    # no oc on PATH and no kubeconfig: reaching either source would fail differently (exit 9 or 3 with another line)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    result = run_cli(["resolve", "--arch", "x86", *extra], tmp_path)
+    assert (result.code, result.err) == (3, "Error: --arch 'x86': one of amd64, arm64, ppc64le, s390x"
+                                            " (or x86_64, aarch64)\n")
