@@ -242,3 +242,15 @@ def test_a_blob_past_its_cap_is_refused_as_it_arrives(registry, release_payloads
             client.get_blob(payload.repo_path, big, sink, max_size=64 << 10)
         assert sink.getvalue() == b""  # refused from Content-Length, before a byte was kept
         assert client.get_blob(payload.repo_path, big, sink, max_size=1 << 20) > 64 << 10
+
+
+def test_a_cluster_release_version_that_is_not_a_version_is_refused(tmp_path, tool_env, kube_api, kubeconfig,
+                                                                   rhcos_layer):
+    from tests.support.kube import seed_openshift
+
+    # releaseVersion becomes an image label in build: a newline there would start a new Containerfile line
+    seed_openshift(kube_api, version='4.16.3"\nLABEL evil=1')
+    result = rhcos_layer(["resolve"], tmp_path, {"KUBECONFIG": str(kubeconfig)})
+    assert result.code == 3, result.err
+    assert result.err == ("Error: ConfigMap openshift-machine-config-operator/machine-config-osimageurl: release"
+                          " version '4.16.3\"\\nLABEL evil=1' is not a version (like 4.16.3)\n")
