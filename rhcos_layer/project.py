@@ -124,8 +124,6 @@ class Project:
                 with os.fdopen(fd, "w", encoding="utf-8") as handle:
                     json.dump(state, handle, indent=2, sort_keys=True)
                     handle.write("\n")
-                    handle.flush()
-                    os.fsync(handle.fileno())
                 os.replace(tmp, self.state_path)
             except BaseException:
                 if os.path.exists(tmp):
