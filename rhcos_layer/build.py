@@ -140,7 +140,7 @@ def _base_and_text(options: BuildOptions, parsed: containerfile.Containerfile,
         return base_line.checked(parsed.path), parsed.text, version
     try:
         base = reference.parse_pinned(override)
-    except reference.ReferenceError as exc:
+    except reference.InvalidReference as exc:
         raise InvalidInput(f"{source}: {exc}") from None
     return base, parsed.with_base(base_line, base.pinned()), version
 
@@ -154,7 +154,7 @@ def prepare(options: BuildOptions) -> PreparedBuild:
     build_args = {**project.build_args, **options.build_args}
     base, text, release_version = _base_and_text(options, parsed, build_args)
     # rhcos-layer's own files and the project's secret files never travel in the context
-    skip = [project.root / STATE_FILE, project.path or project.root / PROJECT_FILE]
+    skip = [project.root / STATE_FILE, project.lock_path, project.path or project.root / PROJECT_FILE]
     secret_files = _secret_files(options)
     # every secret file named anywhere stays out, also a project one that --secret replaced
     skip += list(secret_files.values()) + [project.root / src for src in project.secrets.values()]
@@ -173,7 +173,7 @@ def prepare(options: BuildOptions) -> PreparedBuild:
     for tag in options.tags:
         try:
             tags.append(str(reference.parse_local(tag)))
-        except reference.ReferenceError as exc:
+        except reference.InvalidReference as exc:
             raise InvalidInput(f"-t/--tag: {exc}") from None
     own = default_tag(project, digest)  # every build carries it: how an unchanged build is found
     tags = tags + ([own] if own not in tags else [])

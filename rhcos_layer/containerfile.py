@@ -177,7 +177,7 @@ class BaseImage:
             raise ContainerfileError(f"{path}:{self.line}: FROM {self.expanded}: {payload}", hint=PAYLOAD_FIX)
         try:
             return reference.parse_pinned(self.expanded)
-        except reference.ReferenceError as exc:
+        except reference.InvalidReference as exc:
             raise ContainerfileError(
                 f"{path}:{self.line}: FROM {exc}; OpenShift needs the layered image built on the"
                 " release's RHCOS image by digest (`oc adm release info --image-for rhel-coreos`)"

@@ -308,7 +308,7 @@ class _Linter:
             return
         try:
             reference.parse_pinned(base.expanded)
-        except reference.ReferenceError as exc:
+        except reference.InvalidReference as exc:
             self.add("RL101", "from-not-pinned", ERROR, base.line, f"FROM {exc}",
                      "use the release's RHCOS image by digest: rhcos-layer resolve --release ..."
                      " or oc adm release info --image-for rhel-coreos")

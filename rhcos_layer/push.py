@@ -66,7 +66,7 @@ def _destination(options: PushOptions) -> reference.ImageReference:
         # like `podman push IMAGE`: an image named for a registry goes to that name
         try:
             named = reference.parse(options.image)
-        except reference.ReferenceError:
+        except reference.InvalidReference:
             named = None
         if named is not None and named.registry not in ("localhost", reference.DEFAULT_REGISTRY) \
                 and "/" in options.image:
@@ -78,7 +78,7 @@ def _destination(options: PushOptions) -> reference.ImageReference:
         )
     try:
         ref = reference.parse(text)
-    except reference.ReferenceError as exc:
+    except reference.InvalidReference as exc:
         raise InvalidInput(f"{where}: {exc}") from None
     if ref.digest:
         raise InvalidInput(f"{where}: {text!r} has a digest: push to a repository or tag; the digest is the result")

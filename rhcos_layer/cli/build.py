@@ -61,11 +61,26 @@ def _not_shown(detail: str, logged: List[str], verbosity: int, quiet: bool) -> s
     return "\n".join(kept)
 
 
+def _base(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[str]:
+    """--base is checked as it is parsed: an empty value is not "no override", and a tag or a
+    malformed reference is refused (exit 3, as the same mistake in FROM) before Podman starts."""
+    if value is None:
+        return None
+    from ..errors import InvalidInput
+    from ..reference import InvalidReference, parse_pinned
+
+    try:
+        return parse_pinned(value).pinned()
+    except InvalidReference as exc:
+        raise InvalidInput(f"--base: {exc}", hint="give the base by digest: REPO@sha256:<64 hex>") from None
+
+
 @click.command("build")
 @click.argument("context", required=False, type=click.Path(file_okay=False), metavar="[CONTEXT]")
 @click.option("-f", "--file", "containerfile", type=click.Path(dir_okay=False), metavar="FILE",
               help="Containerfile (default: the project file's, else CONTEXT/Containerfile).")
-@click.option("--base", metavar="REPO@sha256:DIGEST", help="Build on this base image instead of the FROM image.")
+@click.option("--base", metavar="REPO@sha256:DIGEST", callback=_base,
+              help="Build on this base image instead of the FROM image.")
 @click.option("-t", "--tag", "tags", multiple=True, metavar="NAME",
               help="Name the image (repeatable); it is also named localhost/rhcos-layer/<folder>:<inputs digest>.")
 @click.option("--build-arg", "build_args", multiple=True, metavar="NAME=VALUE", help="Build argument (repeatable).")
