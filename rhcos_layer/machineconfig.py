@@ -44,7 +44,7 @@ def render(pool: str, image: str, *, base: Optional[str] = None, inputs_digest: 
     """The MachineConfig for ``pool`` with ``spec.osImageURL = image`` (which must be pinned)."""
     try:
         pinned = reference.parse_pinned(image).pinned()
-    except reference.ReferenceError as exc:
+    except reference.InvalidReference as exc:
         raise InvalidInput(f"--image: {exc}; nodes pull on their own, and a tag can move between two of them")\
             from None
     annotations = {}

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # command -> Debian package
 declare -A wanted=(
   [podman]=podman [docker-registry]=docker-registry [busybox]=busybox-static [runc]=runc
-  [htpasswd]=apache2-utils [openssl]=openssl [buildah]=buildah
+  [htpasswd]=apache2-utils [openssl]=openssl [buildah]=buildah [skopeo]=skopeo
 )
 missing=()
 for cmd in "${!wanted[@]}"; do

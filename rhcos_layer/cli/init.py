@@ -42,7 +42,7 @@ def init_command(settings: Settings, folder: str, template: str, base: Optional[
     if base:
         try:
             base = reference.parse_pinned(base).pinned()
-        except reference.ReferenceError as exc:
+        except reference.InvalidReference as exc:
             raise InvalidInput(f"--base: {exc}") from None
     if release and template != "on-cluster":
         from ..release import resolve_release

@@ -23,8 +23,9 @@ def _duration(text: str) -> float:
         value = float(number) * scale
     except ValueError:
         raise click.BadParameter(f"{text!r}: give a duration like 500ms or 2s", param_hint="--retry-delay") from None
-    if value < 0:
-        raise click.BadParameter(f"{text!r}: must not be negative", param_hint="--retry-delay")
+    if not 0 <= value <= 3600:  # also nan and inf (1e309), which float() accepts
+        raise click.BadParameter(f"{text!r}: give a duration from 0 to 1h, like 500ms or 2s",
+                                 param_hint="--retry-delay")
     return value
 
 

@@ -36,9 +36,11 @@ def resolve_command(settings: Settings, release: Optional[str], arch: Optional[s
     """
     from ..adapters.cluster import usable_kubeconfig
     from ..errors import InvalidInput
-    from ..release import resolve_from_cluster, resolve_release, resolve_via_oc
+    from ..release import check_arch, resolve_from_cluster, resolve_release, resolve_via_oc
     from ..trust import TLSSettings
 
+    if arch is not None:  # whatever the source, a value that names no architecture is refused first
+        check_arch(arch)
     terminal = settings.terminal()
     if via == "oc":
         info = resolve_via_oc(release, stream=stream, authfile=authfile, kubeconfig=kubeconfig,
