@@ -320,7 +320,9 @@ def test_ctrl_c_stops_watching_and_leaves_the_rollout_going(tmp_path, pushed, cl
                                  pushed["image"], "--wait", *LOOPBACK_OK], cwd=tmp_path, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not sim.history:
+        # the rollout has started and the tool watches it (its first look at the nodes): the simulated MCO
+        # may start a node before the tool is done writing
+        while time.monotonic() < deadline and not (sim.history and kube_api.count("GET", "/api/v1/nodes")):
             time.sleep(0.05)
         assert sim.history, "the rollout never started"
         proc.send_signal(signal.SIGINT)
