@@ -47,6 +47,8 @@ EXTENSIONS: Dict[str, Sequence[str]] = {
     "ipsec": ("NetworkManager-libreswan", "libreswan"),
     "sysstat": ("sysstat",),
     "wasm": ("crun-wasm",),
+    # from 4.20 (MCO pkg/controller/common/helpers.go, GetSupportedExtensions)
+    "two-node-ha": ("pacemaker", "pcs", "fence-agents-all"),
 }
 _RPM_NAME_CHARS_RE = re.compile(r"[A-Za-z0-9_.+-]+")
 _VERSION_START_RE = re.compile(r"-\d")
