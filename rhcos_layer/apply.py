@@ -303,7 +303,7 @@ def plan(cluster: Any, pools: Sequence[str], image: str, *, authfile: Optional[s
     """Preflight every pool and say what apply would do; no write."""
     try:
         ref = reference.parse_pinned(image)
-    except reference.ReferenceError as exc:
+    except reference.InvalidReference as exc:
         raise InvalidInput(f"--image: {exc}; nodes pull on their own, and a tag can move between two of them")\
             from None
     pinned = ref.pinned()

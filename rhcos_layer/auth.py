@@ -18,6 +18,9 @@ from typing import Dict, Iterator, List, Mapping, Optional
 
 from .errors import InvalidInput
 
+# a pull secret with a few dozen registries is a few KB
+MAX_BYTES = 16 << 20
+
 
 @dataclass(frozen=True)
 class Credentials:
@@ -121,11 +124,18 @@ def load(path: Path, *, source: Optional[str] = None, strict: bool = True) -> Au
     config that only names a credential helper."""
     where = source or str(path)
     try:
-        raw = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise InvalidInput(f"{where}: no such file: give the pull secret / auth.json to use") from None
     except OSError as exc:
         raise InvalidInput(f"{where}: cannot read: {exc.strerror}") from None
+    if len(data) > MAX_BYTES:
+        raise InvalidInput(f"{where}: larger than {MAX_BYTES >> 20} MiB: not an authfile")
+    try:
+        raw = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{where}: not UTF-8 text: not an authfile") from None
     return parse(raw, where, path=path, strict=strict)
 
 
@@ -135,6 +145,8 @@ def parse(raw: str, where: str, *, path: Optional[Path] = None, strict: bool = T
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{where}: not valid JSON (line {exc.lineno})") from None
+    except RecursionError:  # thousands of nested brackets: no authfile looks like that
+        raise InvalidInput(f"{where}: not an authfile (nested too deeply)") from None
     auths = data.get("auths") if isinstance(data, dict) else None
     if auths is None and isinstance(data, dict) and not strict:
         auths = {}

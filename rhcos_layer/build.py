@@ -16,7 +16,7 @@ from .project import PROJECT_FILE, STATE_FILE, Project
 from .trust import TLSSettings
 
 if TYPE_CHECKING:
-    from .adapters.engine import Engine
+    from .adapters.engine import ContainerEngine
 
 INPUTS_LABEL = "io.rhcos-layer.inputs-digest"
 VERSION_LABEL = "io.rhcos-layer.version"
@@ -140,7 +140,7 @@ def _base_and_text(options: BuildOptions, parsed: containerfile.Containerfile,
         return base_line.checked(parsed.path), parsed.text, version
     try:
         base = reference.parse_pinned(override)
-    except reference.ReferenceError as exc:
+    except reference.InvalidReference as exc:
         raise InvalidInput(f"{source}: {exc}") from None
     return base, parsed.with_base(base_line, base.pinned()), version
 
@@ -154,7 +154,7 @@ def prepare(options: BuildOptions) -> PreparedBuild:
     build_args = {**project.build_args, **options.build_args}
     base, text, release_version = _base_and_text(options, parsed, build_args)
     # rhcos-layer's own files and the project's secret files never travel in the context
-    skip = [project.root / STATE_FILE, project.path or project.root / PROJECT_FILE]
+    skip = [project.root / STATE_FILE, project.lock_path, project.path or project.root / PROJECT_FILE]
     secret_files = _secret_files(options)
     # every secret file named anywhere stays out, also a project one that --secret replaced
     skip += list(secret_files.values()) + [project.root / src for src in project.secrets.values()]
@@ -173,7 +173,7 @@ def prepare(options: BuildOptions) -> PreparedBuild:
     for tag in options.tags:
         try:
             tags.append(str(reference.parse_local(tag)))
-        except reference.ReferenceError as exc:
+        except reference.InvalidReference as exc:
             raise InvalidInput(f"-t/--tag: {exc}") from None
     own = default_tag(project, digest)  # every build carries it: how an unchanged build is found
     tags = tags + ([own] if own not in tags else [])
@@ -202,16 +202,18 @@ def check(prepared: PreparedBuild, options: BuildOptions) -> List[str]:
     """Lint the Containerfile as it will be built (errors stop the build, one line and the
     findings below it; warnings are returned) and label the image with the RPMs it layers."""
     from .errors import ContainerfileError
-    from .lint import ERROR, layered_packages, lint
+    from .lint import errors, layered_packages, lint
 
     parsed = containerfile.parse(prepared.text, prepared.containerfile_display)
+    if parsed.open_continuation:  # not a lint rule here: the LABEL line would be swallowed
+        raise ContainerfileError(_OPEN_CONTINUATION.format(path=parsed.path, line=parsed.open_continuation))
     packages = layered_packages(parsed)
     if packages:
         prepared.labels[RPMS_LABEL] = ",".join(sorted(packages))
     if options.skip_lint:
         return []
-    findings = lint(parsed, build_args=prepared.build_args)
-    failed = [f for f in findings if f.severity == ERROR]
+    findings = lint(parsed, build_args=prepared.build_args, context=prepared.context)
+    failed = errors(findings)
     if failed:
         first = failed[0]
         raise ContainerfileError(
@@ -223,19 +225,38 @@ def check(prepared: PreparedBuild, options: BuildOptions) -> List[str]:
     return [f.format(parsed.path) for f in findings]
 
 
-def with_labels(text: str, labels: Dict[str, str]) -> str:
+def is_step_line(line: str) -> bool:
+    """A line of the build log that :class:`Reporter` receives as a ``step``."""
+    return _STEP_RE.match(line) is not None
+
+
+_OPEN_CONTINUATION = ("{path}:{line}: the last instruction ends with a line continuation, so the LABEL line"
+                      " build appends would join it: remove the escape character at the end of the file")
+
+
+def with_labels(text: str, labels: Dict[str, str], path: str = "Containerfile") -> str:
     """The Containerfile with one LABEL line appended to the final stage.
 
     One instruction, one extra commit: podman's ``labels`` build parameter would add a LABEL
     step (and a commit) per label. Appended last, so changing labels never invalidates the
-    cached layers of the user's own steps.
+    cached layers of the user's own steps. A file whose last line continues (ends in the
+    escape character) is refused: no line can end that continuation without changing the
+    instruction, and the LABEL would silently become part of it.
     """
-    quoted = " ".join(f'{key}="{_escape(value)}"' for key, value in sorted(labels.items()))
+    parsed = containerfile.parse(text, path)
+    if parsed.open_continuation:
+        raise InvalidInput(_OPEN_CONTINUATION.format(path=path, line=parsed.open_continuation))
+    escape = parsed.escape
+    quoted = " ".join(f'{key}="{_escape(value, escape)}"' for key, value in sorted(labels.items()))
     return text.rstrip("\n") + f"\n\n# added by rhcos-layer: provenance\nLABEL {quoted}\n"
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+def _escape(value: str, escape: str = "\\") -> str:
+    """A LABEL value inside double quotes: the escape character (a backslash, or the backtick an
+    escape directive chose) before itself, ``"`` and ``$``; line breaks, which would end the
+    instruction, as spaces."""
+    value = value.replace("\r", " ").replace("\n", " ")
+    return value.replace(escape, escape * 2).replace('"', escape + '"').replace("$", escape + "$")
 
 
 def default_tag(project: Project, digest: str) -> str:
@@ -244,7 +265,8 @@ def default_tag(project: Project, digest: str) -> str:
     return f"localhost/rhcos-layer/{name}:{digest[7:19]}"
 
 
-def build(options: BuildOptions, reporter: Optional[Reporter] = None, engine: Optional[Engine] = None) -> BuildResult:
+def build(options: BuildOptions, reporter: Optional[Reporter] = None,
+          engine: Optional[ContainerEngine] = None) -> BuildResult:
     """Build the image (or reuse one with the same inputs digest) and record it in the state file.
 
     ``engine``: one the caller started (``engine.start()``) as early as it could and closes;
@@ -289,7 +311,7 @@ def build(options: BuildOptions, reporter: Optional[Reporter] = None, engine: Op
     return result
 
 
-def _reuse(engine: Any, prepared: PreparedBuild, project: Project, last: Dict[str, Any],
+def _reuse(engine: ContainerEngine, prepared: PreparedBuild, project: Project, last: Dict[str, Any],
            report: Reporter) -> Optional[BuildResult]:
     """The image already built from these exact inputs, if the store still has it: the state file's
     ``last`` build (the common case, the same project built again), else the image named by the
@@ -302,17 +324,16 @@ def _reuse(engine: Any, prepared: PreparedBuild, project: Project, last: Dict[st
     if candidate is None:
         return None
     image_id = str(candidate["Id"])
-    report.phase("Inputs unchanged: reusing the image built from them")
     present = set(candidate.get("Names") or [])
     for tag in prepared.tags:
         ref = reference.parse(tag)
         if f"{ref.name}:{ref.tag or 'latest'}" not in present:
-            engine.tag(image_id, ref.name, ref.tag or "latest")
+            engine.tag(image_id, repository=ref.name, tag=ref.tag or "latest")
     return BuildResult(image_id, prepared.inputs_digest, prepared.base.pinned(), prepared.tags, True,
                        prepared.containerfile_display)
 
 
-def _image_with_inputs(engine: Any, name: str, digest: str) -> Optional[Dict[str, Any]]:
+def _image_with_inputs(engine: ContainerEngine, name: str, digest: str) -> Optional[Dict[str, Any]]:
     """Image ``name`` (an ID or a name), when the store has it and its inputs-digest label is
     ``digest``. One cheap lookup: every build is also named by its inputs digest (default_tag),
     so no search through every image of the store is needed."""
@@ -329,8 +350,8 @@ def _image_with_inputs(engine: Any, name: str, digest: str) -> Optional[Dict[str
     return {"Id": details["Id"], "Names": details.get("RepoTags") or []}
 
 
-def _ensure_base(engine: Any, base: reference.ImageReference, authfile: auth.AuthFile, options: BuildOptions,
-                 report: Reporter) -> None:
+def _ensure_base(engine: ContainerEngine, base: reference.ImageReference, authfile: auth.AuthFile,
+                 options: BuildOptions, report: Reporter) -> None:
     """Pull the base unless the store has it; check access first so errors are one clear line."""
     pinned = base.pinned()
     if engine.image_exists(pinned):
@@ -341,10 +362,10 @@ def _ensure_base(engine: Any, base: reference.ImageReference, authfile: auth.Aut
     creds = authfile.lookup(base.name)
     with RegistryClient(base.registry, creds, options.tls) as registry:
         registry.manifest_digest(base.repository, str(base.digest))
-    engine.pull(pinned, base.registry, creds, options.tls, auth.find_authfile(options.authfile), report.log)
+    engine.pull(pinned, registry=base.registry, credentials=creds, tls=options.tls, on_line=report.log)
 
 
-def _run_build(engine: Any, prepared: PreparedBuild, authfile: auth.AuthFile, options: BuildOptions,
+def _run_build(engine: ContainerEngine, prepared: PreparedBuild, authfile: auth.AuthFile, options: BuildOptions,
                report: Reporter) -> BuildResult:
     import json
 
@@ -374,7 +395,8 @@ def _run_build(engine: Any, prepared: PreparedBuild, authfile: auth.AuthFile, op
                     report.step(int(step.group(3)), int(step.group(4)), step.group(5), stage)
                 report.log(line)
 
-        image_id = engine.build(tar.stream, params, authfile.registry_config(), on_line)
+        image_id = engine.build(tar.stream, params=params, registry_config=authfile.registry_config(),
+                                on_line=on_line)
     finally:
         tar.close()
     return BuildResult(image_id, prepared.inputs_digest, prepared.base.pinned(), prepared.tags, False,

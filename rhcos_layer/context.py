@@ -46,50 +46,122 @@ class BuildContext:
     size: int = 0  # bytes in the regular files, as collected
 
 
+class PatternError(ValueError):
+    """A path pattern Go's filepath.Match refuses (so does Podman); the message says why."""
+
+
+def _class_char(pattern: str, j: int) -> Tuple[str, int]:
+    """One character of a ``[...]`` class (Go filepath getEsc): not ``-`` or ``]`` unescaped,
+    and the class must go on after it."""
+    if j >= len(pattern) or pattern[j] in "-]":
+        raise PatternError("malformed character class")
+    if pattern[j] == "\\":
+        j += 1
+        if j >= len(pattern):
+            raise PatternError("malformed character class")
+    ch = pattern[j]
+    j += 1
+    if j >= len(pattern):
+        raise PatternError("'[' is never closed")
+    return ch, j
+
+
+def _class(pattern: str, i: int) -> Tuple[str, int]:
+    """The class starting at ``pattern[i] == '['`` as a Python regex class, and where it ends.
+    Go negates with ``^`` (``!`` is a plain character there); a reversed range (``z-a``) makes
+    Go's regexp compiler, and so Podman, fail: refused here too."""
+    j = i + 1
+    negate = j < len(pattern) and pattern[j] == "^"
+    j += 1 if negate else 0
+    items: List[str] = []
+    while True:
+        if j < len(pattern) and pattern[j] == "]" and items:
+            return "[" + ("^" if negate else "") + "".join(items) + "]", j + 1
+        lo, j = _class_char(pattern, j)
+        hi = lo
+        if pattern[j] == "-":
+            hi, j = _class_char(pattern, j + 1)
+            if hi < lo:
+                raise PatternError(f"the range {lo}-{hi} is reversed")
+        items.append(re.escape(lo) if lo == hi else f"{re.escape(lo)}-{re.escape(hi)}")
+
+
+_SPECIAL = frozenset("*?[\\")
+
+
+def _translate(pattern: str, globstar: bool) -> str:
+    """A path pattern as a regex: ``*`` and ``?`` stay within one path component, ``[...]`` is a
+    class, ``\\`` escapes; with ``globstar``, ``**`` spans components (moby patternmatcher)."""
+    if globstar and pattern.startswith("**") and not _SPECIAL & set(pattern[2:]):
+        # patternmatcher's suffix match: **/x is x at any depth, **x any path ending in x
+        rest = pattern[2:]
+        return "(?:.*/)?" + re.escape(rest[1:]) if rest.startswith("/") else ".*" + re.escape(rest)
+    out: List[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "*" and globstar and pattern.startswith("**", i):
+            i += 2
+            if i < n and pattern[i] == "/":
+                i += 1
+            out.append(".*" if i >= n else "(?:.*/)?")
+            continue
+        if ch == "[":
+            cls, i = _class(pattern, i)
+            out.append(cls)
+            continue
+        if ch == "*":
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "\\":
+            i += 1
+            if i >= n:
+                raise PatternError("it ends with an escape character")
+            out.append(re.escape(pattern[i]))
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return "".join(out)
+
+
+def compile_glob(pattern: str) -> Pattern[str]:
+    """A COPY/ADD source glob (Go filepath.Match, as Buildah expands it); PatternError if bad."""
+    return re.compile(_translate(pattern, globstar=False) + r"\Z", re.DOTALL)
+
+
+def _compile(pattern: str) -> Pattern[str]:
+    """A .containerignore pattern as a regex (moby patternmatcher, which Podman applies):
+    ``*`` and ``?`` stay within one path component, ``**`` spans any number of them."""
+    return re.compile(_translate(pattern, globstar=True) + r"\Z", re.DOTALL)
+
+
 def _read_ignore(root: Path) -> List[Tuple[bool, Pattern[str]]]:
     for name in IGNORE_FILES:
         candidate = root / name
         if candidate.is_file():
             rules = []
-            for line in candidate.read_text(encoding="utf-8", errors="replace").splitlines():
+            text = candidate.read_text(encoding="utf-8", errors="replace")
+            for number, line in enumerate(text.split("\n"), start=1):
                 line = line.strip()
                 if not line or line.startswith("#"):
                     continue
                 negate = line.startswith("!")
                 pattern = (line[1:] if negate else line).strip().strip("/")
-                if pattern:
+                if negate and not pattern:
+                    raise InvalidInput(f"{candidate}:{number}: '!' alone excludes nothing: remove the line"
+                                       " (Podman refuses it: illegal exclusion pattern)")
+                if not pattern:
+                    continue
+                try:
                     rules.append((negate, _compile(os.path.normpath(pattern))))
+                except PatternError as exc:
+                    raise InvalidInput(
+                        f"{candidate}:{number}: the pattern '{line}' is malformed: {exc} (Podman stops the build"
+                        " with 'syntax error in pattern'); write a literal [ as \\[, or fix the range"
+                    ) from None
             return rules
     return []
-
-
-def _compile(pattern: str) -> Pattern[str]:
-    """A .containerignore pattern as a regex: ``*`` and ``?`` stay within one path component,
-    ``**`` spans any number of them (the Go filepath.Match rules podman applies)."""
-    out, i = "", 0
-    while i < len(pattern):
-        if pattern.startswith("**", i):
-            i += 2
-            if pattern.startswith("/", i):
-                i += 1
-                out += "(?:.*/)?"
-            else:
-                out += ".*"
-            continue
-        char = pattern[i]
-        if char == "*":
-            out += "[^/]*"
-        elif char == "?":
-            out += "[^/]"
-        elif char == "[" and "]" in pattern[i + 1 :]:
-            end = pattern.index("]", i + 1)
-            body = pattern[i + 1 : end].replace("\\", "\\\\")
-            out += "[" + ("^" + body[1:] if body.startswith("!") else body) + "]"
-            i = end
-        else:
-            out += re.escape(char)
-        i += 1
-    return re.compile(out + r"\Z")
 
 
 def _ignored(relpath: str, rules: Sequence[Tuple[bool, Pattern[str]]]) -> bool:

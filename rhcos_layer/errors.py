@@ -39,6 +39,11 @@ class ProjectFileError(InvalidInput):
     """``rhcos-layer.yaml`` is malformed or has a key with a wrong value."""
 
 
+class InvalidPayload(InvalidInput):
+    """The release image given is not a well-formed release payload (a truncated or oversized layer,
+    a malformed image-references) or goes past rhcos-layer's size limits."""
+
+
 class CredentialsRejected(RhcosLayerError):
     """A registry refused the credentials (401/403), or none were found for it."""
 
@@ -109,6 +114,20 @@ class RolloutTimeout(RhcosLayerError):
     goes on in the cluster."""
 
     exit_code = 14
+
+
+class ToolMissing(RhcosLayerError):
+    """A command the user asked rhcos-layer to run is not installed (``oc`` for ``--via oc``).
+
+    Not EngineUnavailable's 9: a script that restarts Podman on 9 cannot install ``oc``."""
+
+    exit_code = 15
+
+
+class NoSpaceLeft(RhcosLayerError):
+    """A disk (usually TMPDIR's) is full or over quota: free space there, or point TMPDIR elsewhere."""
+
+    exit_code = 16
 
 
 class Interrupted(RhcosLayerError):

@@ -8,13 +8,28 @@ pool's extensions and kernel type, read by the caller) turns a real conflict int
 
 from __future__ import annotations
 
+import json
+import posixpath
 import re
-import shlex
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from . import reference
-from .containerfile import Containerfile, Instruction
+from .containerfile import (
+    BASE_NOT_SET,
+    BASE_NOT_SET_FIX,
+    BASE_NOT_SET_MESSAGE,
+    KEYWORDS,
+    PAYLOAD_FIX,
+    Containerfile,
+    Instruction,
+    flags_and_rest,
+    release_payload,
+)
+from .errors import ContainerfileError
+
+if TYPE_CHECKING:
+    from .context import BuildContext
 
 ERROR = "error"
 WARNING = "warning"
@@ -32,8 +47,15 @@ EXTENSIONS: Dict[str, Sequence[str]] = {
     "ipsec": ("NetworkManager-libreswan", "libreswan"),
     "sysstat": ("sysstat",),
     "wasm": ("crun-wasm",),
+    # from 4.20 (MCO pkg/controller/common/helpers.go, GetSupportedExtensions)
+    "two-node-ha": ("pacemaker", "pcs", "fence-agents-all"),
 }
-_RPM_NAME_RE = re.compile(r"^(?P<name>[A-Za-z0-9_.+-]+?)-\d[^/]*?(?:\.rpm)?$")
+_RPM_NAME_CHARS_RE = re.compile(r"[A-Za-z0-9_.+-]+")
+_VERSION_START_RE = re.compile(r"-\d")
+# bash brace expansion multiplies words: a few hundred bytes can ask for billions. Past these
+# limits lint stops expanding and says so (RL117) rather than run for minutes.
+MAX_BRACE_WORDS = 1024
+MAX_BRACE_CHARS = 1 << 20
 _SECRET_WORDS = {"PASSWORD", "PASSWD", "PASSPHRASE", "TOKEN", "SECRET", "CREDENTIAL", "CREDENTIALS", "APIKEY",
                  "AUTH", "PAT"}
 _KEY_QUALIFIERS = {"API", "PRIVATE", "SSH", "ACCESS", "SECRET", "SIGNING"}
@@ -93,34 +115,105 @@ def _run_script(ins: Instruction) -> str:
     return text
 
 
+def _shell_words(text: str) -> Optional[List[str]]:
+    """POSIX shell words: blanks split, quotes removed, backslash escapes (None for an open
+    quote). Linear in the text, where shlex grows each token by concatenation (quadratic)."""
+    words: List[str] = []
+    current: List[str] = []
+    in_word = False
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in " \t\r\n\v\f":
+            if in_word:
+                words.append("".join(current))
+                current, in_word = [], False
+            i += 1
+            continue
+        in_word = True
+        if ch == "\\":
+            current.append(text[i + 1:i + 2])
+            i += 2
+        elif ch == "'":
+            end = text.find("'", i + 1)
+            if end < 0:
+                return None
+            current.append(text[i + 1:end])
+            i = end + 1
+        elif ch == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                if text[i] == "\\" and i + 1 < n and text[i + 1] in '"\\$`':
+                    i += 1
+                current.append(text[i])
+                i += 1
+            if i >= n:
+                return None
+            i += 1
+        else:
+            current.append(ch)
+            i += 1
+    if in_word:
+        words.append("".join(current))
+    return words
+
+
 def _commands(script: str) -> Iterator[List[str]]:
     for part in _SHELL_SPLIT_RE.split(script):
-        try:
-            words = shlex.split(part, comments=False, posix=True)
-        except ValueError:
+        words = _shell_words(part)
+        if words is None:
             words = part.split()
         if words:
             yield words
 
 
-def _brace_expand(word: str) -> List[str]:
-    """bash's ``a{b,c}d`` expansion (RUN's shell on RHCOS is bash): one level is enough here."""
-    match = re.search(r"\{([^{}]*,[^{}]*)\}", word)
-    if match is None:
-        return [word]
-    head, tail = word[: match.start()], word[match.end():]
-    return [out for part in match.group(1).split(",") for out in _brace_expand(head + part + tail)]
-
-
-def _rpm_names(args: Sequence[str]) -> Set[str]:
-    names = set()
-    for arg in (expanded for word in args for expanded in _brace_expand(word)):
-        if arg.startswith("-") or any(c in arg for c in "*?[$"):
+def _brace_expand(word: str) -> Tuple[List[str], bool]:
+    """bash's ``a{b,c}d`` expansion (RUN's shell on RHCOS is bash), innermost groups first;
+    (words, True) when it stopped at MAX_BRACE_WORDS words or MAX_BRACE_CHARS characters."""
+    done: List[str] = []
+    pending = [word]
+    chars = 0
+    while pending:
+        current = pending.pop()
+        match = re.search(r"\{([^{}]*,[^{}]*)\}", current)
+        if match is None:
+            done.append(current)
             continue
-        base = arg.rstrip("/").rsplit("/", 1)[-1]
-        match = _RPM_NAME_RE.match(base)
-        names.add(match.group("name") if match and (base.endswith(".rpm") or "/" in arg) else base)
-    return names
+        head, tail = current[: match.start()], current[match.end():]
+        parts = match.group(1).split(",")
+        if len(done) + len(pending) + len(parts) > MAX_BRACE_WORDS:
+            return done + pending + [current], True
+        grown = [head + part + tail for part in parts]
+        chars += sum(len(g) for g in grown)
+        if chars > MAX_BRACE_CHARS:
+            return done + pending + [current], True
+        pending.extend(reversed(grown))
+    return done, False
+
+
+def _rpm_name(base: str) -> Optional[str]:
+    """``kernel-core`` from ``kernel-core-5.14.0-1.el9.x86_64.rpm``: the name ends before the
+    first ``-<digit>`` (a linear scan: a regex with lazy groups backtracks quadratically)."""
+    match = _VERSION_START_RE.search(base, 1)
+    if match is None or not _RPM_NAME_CHARS_RE.fullmatch(base, 0, match.start()):
+        return None
+    return base[: match.start()]
+
+
+def _rpm_names(args: Sequence[str]) -> Tuple[Set[str], bool]:
+    """(package names, True when brace expansion was cut short)."""
+    names = set()
+    truncated = False
+    for word in args:
+        expanded, cut = _brace_expand(word)
+        truncated = truncated or cut
+        for arg in expanded:
+            if arg.startswith("-") or any(c in arg for c in "*?[$"):
+                continue
+            base = arg.rstrip("/").rsplit("/", 1)[-1]
+            name = _rpm_name(base)
+            names.add(name if name and (base.endswith(".rpm") or "/" in arg) else base)
+    return names, truncated
 
 
 def _rpm_ostree_packages(words: List[str]) -> Optional[Tuple[str, List[str]]]:
@@ -140,8 +233,10 @@ def _rpm_ostree_packages(words: List[str]) -> Optional[Tuple[str, List[str]]]:
 
 class _Linter:
     def __init__(self, cf: Containerfile, pool: Optional[PoolFacts], build_args: Dict[str, str],
-                 base_overridden: bool) -> None:
+                 base_overridden: bool, context: Optional[BuildContext]) -> None:
         self.cf = cf
+        self.context = context
+        self._paths: Optional[Tuple[Set[str], Set[str]]] = None
         self.base_overridden = base_overridden
         self.pool = pool
         self.build_args = build_args
@@ -151,10 +246,11 @@ class _Linter:
         self.findings.append(Finding(rule, name, severity, line, message, fix))
 
     def run(self) -> List[Finding]:
+        self.check_structure()
         stages = _stages(self.cf)
         if not stages:
             self.add("RL100", "no-from", ERROR, 1, "no FROM instruction", "start with FROM <base>@sha256:...")
-            return self.findings
+            return sorted(self.findings, key=lambda f: (f.line, f.rule))
         self.check_base()
         final = stages[-1]
         self.check_finished(final)
@@ -174,13 +270,47 @@ class _Linter:
 
     # -- rules ------------------------------------------------------------------------------
 
+    def check_structure(self) -> None:
+        """What Podman 4.3 would stop on, or read otherwise than the file seems to say."""
+        import difflib
+
+        for ins in self.cf.instructions:
+            if ins.keyword not in KEYWORDS:
+                close = difflib.get_close_matches(ins.keyword, sorted(KEYWORDS), n=1)
+                self.add("RL111", "unknown-instruction", ERROR, ins.line,
+                         f"{ins.keyword[:40]} is not a Containerfile instruction",
+                         f"write {close[0]}" if close else "use one of " + ", ".join(sorted(KEYWORDS)))
+            for doc in ins.heredocs:
+                self.add("RL112", "heredoc", ERROR, doc.line,
+                         f"heredoc <<{doc.name[:40]} (lines {doc.body_start}-{doc.end}) is not supported by Podman 4.3"
+                         " (Buildah 1.28): it reads the body as instructions",
+                         "put the content in a file in the build context and COPY it, or write it with printf in RUN")
+        if self.cf.open_continuation:
+            self.add("RL116", "trailing-continuation", ERROR, self.cf.open_continuation,
+                     "the last instruction ends with a line continuation: anything after it (build's LABEL"
+                     " line) would join it", "remove the escape character at the end of the file's last line")
+
     def check_base(self) -> None:
-        if self.cf.is_on_cluster() or self.base_overridden:
+        if self.cf.is_on_cluster() or self.base_overridden or self.cf.hidden_from() is not None:
+            return  # a FROM hidden by a heredoc: RL112 says so, and build refuses it
+        try:
+            base = self.cf.base(self.build_args)
+        except ContainerfileError as exc:
+            line = [ins.line for ins in self.cf.instructions if ins.keyword == "FROM"][-1]
+            self.add("RL101", "from-not-pinned", ERROR, line, str(exc).split(": ", 1)[-1],
+                     "write the FROM image as REPO@sha256:<64 hex>")
             return
-        base = self.cf.base(self.build_args)
+        if base.expanded == BASE_NOT_SET:
+            self.add("RL115", "base-not-set", ERROR, base.line, BASE_NOT_SET_MESSAGE, BASE_NOT_SET_FIX)
+            return
+        payload = release_payload(base.expanded)
+        if payload:
+            self.add("RL114", "from-release-payload", ERROR, base.line, f"FROM {base.expanded}: {payload}",
+                     PAYLOAD_FIX)
+            return
         try:
             reference.parse_pinned(base.expanded)
-        except reference.ReferenceError as exc:
+        except reference.InvalidReference as exc:
             self.add("RL101", "from-not-pinned", ERROR, base.line, f"FROM {exc}",
                      "use the release's RHCOS image by digest: rhcos-layer resolve --release ..."
                      " or oc adm release info --image-for rhel-coreos")
@@ -210,7 +340,11 @@ class _Linter:
                 self.check_var_writes(ins, words)
                 continue
             verb, args = parsed
-            names = _rpm_names(args)
+            names, truncated = _rpm_names(args)
+            if truncated:
+                self.add("RL117", "brace-limit", WARNING, ins.line,
+                         f"brace expansion past {MAX_BRACE_WORDS} words: lint checked only the first ones",
+                         "list the packages without nested braces")
             el9 = el9 or any(".el9" in a for a in args)
             if verb == "replace":
                 kernel_names |= {n for n in names if n in KERNEL_SET_EL9}
@@ -267,17 +401,16 @@ class _Linter:
                  "ship files under /usr (or /etc) and create /var content at boot with systemd-tmpfiles")
 
     def check_copy(self, ins: Instruction) -> None:
-        words = [w for w in ins.args.split() if not w.startswith("--")]
-        if ins.args.startswith("--from") or not words:
-            sources, dest = [], ""
-        else:
-            sources, dest = words[:-1], words[-1]
-        checksummed = "--checksum=" in ins.args
+        flags, rest = flags_and_rest(ins.args)
+        words = _copy_words(rest)
+        sources, dest = (words[:-1], words[-1]) if len(words) > 1 else ([], "")
+        checksummed = "checksum" in flags
         if ins.keyword == "ADD" and not checksummed and any(s.startswith(("http://", "https://")) for s in sources):
             self.add("RL109", "add-remote-url", WARNING, ins.line,
                      "ADD of a remote URL fetches unverified content that can change between builds",
                      "download it in the build context and COPY it, or use `ADD --checksum=sha256:...`")
-        leaking = [s for s in sources if _ENTITLEMENT_RE.search(s)]
+        local = [] if "from" in flags else sources
+        leaking = [s for s in local if _ENTITLEMENT_RE.search(s)]
         if leaking or _ENTITLEMENT_RE.search(dest) or dest.startswith("/etc/pki/entitlement"):
             shown = ", ".join(leaking) or dest
             self.add("RL108", "entitlement-in-image", ERROR, ins.line,
@@ -287,6 +420,50 @@ class _Linter:
                      "target=/etc/pki/entitlement/...` and `rhcos-layer build --secret id=...,src=...`")
         if dest and _under_var(dest):
             self.var_finding(ins, dest)
+        for source in local:
+            if ins.heredocs and re.match(r"\d*<<", source):
+                continue  # a heredoc's content, not a file (RL112 reports the heredoc)
+            problem = self.missing_source(ins.keyword, source)
+            if problem:
+                self.add("RL113", "copy-source-missing", ERROR, ins.line, f"{ins.keyword} {source[:200]}: {problem}",
+                         "add it to the build context (or fix the name), or remove it from .containerignore")
+
+    def context_paths(self) -> Tuple[Set[str], Set[str]]:
+        """(files, folders) the build sends, computed once."""
+        if self._paths is None:
+            files = {f.relpath for f in self.context.files} if self.context else set()
+            # folders travel only as the parents of files sent: an empty one is not in the context
+            dirs = {rel.rsplit("/", i)[0] for rel in files for i in range(1, rel.count("/") + 1)}
+            self._paths = (files, dirs)
+        return self._paths
+
+    def missing_source(self, keyword: str, source: str) -> str:
+        """Why ``source`` is not in the build context ('' when it is, or cannot be known)."""
+        if "://" in source or source.startswith("git@"):
+            return "" if keyword == "ADD" else "COPY cannot fetch a URL: use ADD --checksum=... or download it first"
+        if self.context is None or "$" in source:
+            return ""  # no context given, or a variable: lint cannot know
+        from .context import PatternError, compile_glob
+
+        rel = posixpath.normpath("/" + source).lstrip("/") or "."
+        if rel == ".":
+            return ""
+        files, dirs = self.context_paths()
+        if any(c in rel for c in "*?[\\"):
+            try:
+                glob = compile_glob(rel)
+            except PatternError as exc:
+                return f"malformed pattern: {exc}"
+            if any(glob.match(p) for p in files | dirs):
+                return ""
+            excluded = any(glob.match(p) for p in self.context.excluded)
+            return ("every file it matches is excluded by .containerignore" if excluded
+                    else "no file in the build context matches it")
+        if rel in files or rel in dirs:
+            return ""
+        if rel in self.context.excluded or any(e.startswith(rel + "/") for e in self.context.excluded):
+            return "it is excluded by .containerignore"
+        return f"no such file or non-empty folder in the build context ({self.context.root})"
 
     def check_arg(self, ins: Instruction) -> None:
         name = ins.args.split("=", 1)[0].strip()
@@ -294,6 +471,20 @@ class _Linter:
             self.add("RL110", "secret-build-arg", ERROR, ins.line,
                      f"ARG {name} looks like a secret: build arguments are kept in the image's history",
                      f"use a build secret: `RUN --mount=type=secret,id={name.lower()}` and --secret")
+
+
+def _copy_words(rest: str) -> List[str]:
+    """COPY/ADD arguments: the JSON form, else shell words (quotes removed as Buildah does)."""
+    text = rest.strip()
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+    words = _shell_words(text)
+    return text.split() if words is None else words
 
 
 def _under_var(path: str) -> bool:
@@ -312,11 +503,12 @@ def looks_secret(name: str) -> bool:
 
 
 def lint(cf: Containerfile, *, pool: Optional[PoolFacts] = None, build_args: Optional[Dict[str, str]] = None,
-         base_overridden: bool = False) -> List[Finding]:
+         base_overridden: bool = False, context: Optional[BuildContext] = None) -> List[Finding]:
     """All findings for ``cf``, sorted by line. ``base_overridden``: the project file or --base
     replaces the FROM image at build time, so its FROM line is not judged (build checks the
-    replacement)."""
-    return _Linter(cf, pool, dict(build_args or {}), base_overridden).run()
+    replacement). ``context``: the build context as collected; without it COPY and ADD sources
+    are not looked for (RL113)."""
+    return _Linter(cf, pool, dict(build_args or {}), base_overridden, context).run()
 
 
 def layered_packages(cf: Containerfile) -> Set[str]:
@@ -329,7 +521,7 @@ def layered_packages(cf: Containerfile) -> Set[str]:
             for words in _commands(_run_script(ins)):
                 parsed = _rpm_ostree_packages(words)
                 if parsed is not None:
-                    names |= _rpm_names(parsed[1])
+                    names |= _rpm_names(parsed[1])[0]
     return names
 
 

@@ -8,7 +8,8 @@ by rhcos-layer (so rollback deletes only these), annotated with where the image 
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Optional
+from pathlib import PurePath
+from typing import Any, Dict, Optional, Union
 
 from . import reference
 from .errors import InvalidInput
@@ -39,12 +40,21 @@ def name_for(pool: str) -> str:
     return f"99-zz-rhcos-layer-{rank}-{pool}"
 
 
+def project_name(root: Union[str, PurePath]) -> Optional[str]:
+    """What the project annotation says: the project folder's name (``init my-layer`` makes
+    ``my-layer``), never its path: the MachineConfig lives in the cluster, and the workstation's
+    home folder and user name have no business there."""
+    return PurePath(root).name or None
+
+
 def render(pool: str, image: str, *, base: Optional[str] = None, inputs_digest: Optional[str] = None,
            project: Optional[str] = None, previous_image: Optional[str] = None) -> Dict[str, Any]:
-    """The MachineConfig for ``pool`` with ``spec.osImageURL = image`` (which must be pinned)."""
+    """The MachineConfig for ``pool`` with ``spec.osImageURL = image`` (which must be pinned).
+
+    ``project`` is the project's name (see project_name), recorded as an annotation."""
     try:
         pinned = reference.parse_pinned(image).pinned()
-    except reference.ReferenceError as exc:
+    except reference.InvalidReference as exc:
         raise InvalidInput(f"--image: {exc}; nodes pull on their own, and a tag can move between two of them")\
             from None
     annotations = {}

@@ -21,12 +21,18 @@ class Reporter:
         """Something the user should know that does not stop the command."""
 
 
+def tls_warning(registry: Optional[str] = None) -> str:
+    """The one warning every command that reaches a registry gives with --tls-verify=false."""
+    where = f"for {registry} and any other registry" if registry else "for every registry"
+    return f"TLS verification is off (--tls-verify=false) {where} this command reaches: use that only for a" \
+           " test registry"
+
+
 def safety_warnings(engine_url: str, tls_verify: bool, registry: str) -> list[str]:
     """What to warn about before credentials or images travel."""
     warnings = []
     if not tls_verify:
-        warnings.append(f"TLS verification is off (--tls-verify=false) for {registry} and any other registry"
-                        " this command reaches: use that only for a test registry")
+        warnings.append(tls_warning(registry))
     if engine_url.startswith("tcp://"):
         warnings.append(f"CONTAINER_HOST={engine_url} is plain TCP: registry credentials travel to it"
                         " unencrypted; prefer ssh:// or a local socket")

@@ -17,6 +17,11 @@ from .errors import ProjectFileError
 
 PROJECT_FILE = "rhcos-layer.yaml"
 STATE_FILE = ".rhcos-layer.state.json"
+STATE_LOCK = ".rhcos-layer.lock"
+# bounds on the project file: a real one is a dozen lines
+MAX_BYTES = 1 << 20
+MAX_DEPTH = 8
+MAX_NODES = 10_000
 
 # key -> (kind, description). The one description of the project file: load() validates
 # against it and schema() turns it into the JSON Schema editors use.
@@ -81,6 +86,11 @@ class Project:
     def state_path(self) -> Path:
         return self.root / STATE_FILE
 
+    @property
+    def lock_path(self) -> Path:
+        """Beside the state file, kept (removing a lock file others may hold would break the lock)."""
+        return self.root / STATE_LOCK
+
     def where(self, key: str) -> str:
         """``file:line`` of a key, for messages."""
         line = self.lines.get(key)
@@ -99,22 +109,28 @@ class Project:
         return data if isinstance(data, dict) else {}
 
     def record(self, section: str, entry: Dict[str, Any]) -> None:
-        """Replace one section of the state file, atomically."""
+        """Replace one section of the state file: read, change and replace it under an exclusive
+        lock, so a build and a push finishing together both keep their section."""
+        import fcntl
         import tempfile
 
-        state = self.read_state()
-        state[section] = entry
-        fd, tmp = tempfile.mkstemp(prefix=".rhcos-layer.state.", dir=str(self.root))
+        lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(state, handle, indent=2, sort_keys=True)
-                handle.write("\n")
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.state_path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)  # released by close(), also if we are killed
+            state = self.read_state()
+            state[section] = entry
+            fd, tmp = tempfile.mkstemp(prefix=".rhcos-layer.state.", dir=str(self.root))  # 0600
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump(state, handle, indent=2, sort_keys=True)
+                    handle.write("\n")
+                os.replace(tmp, self.state_path)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+        finally:
+            os.close(lock_fd)
 
 
 def find(explicit: Optional[str], cwd: Optional[Path] = None) -> Project:
@@ -126,7 +142,7 @@ def find(explicit: Optional[str], cwd: Optional[Path] = None) -> Project:
             path = path / PROJECT_FILE
         if not path.is_file():
             raise ProjectFileError(
-                f"--project {explicit}: no such project file: create it with the keys in docs/project-file.md"
+                f"--project {explicit}: no such project file: create one with `rhcos-layer init`"
             )
         return load(path)
     candidate = here / PROJECT_FILE
@@ -136,15 +152,29 @@ def find(explicit: Optional[str], cwd: Optional[Path] = None) -> Project:
 
 
 def load(path: Path) -> Project:
+    """Read and check ``path``: every error names the file and line and says what to change."""
     import yaml
+
+    from . import yamlshape
 
     name = path.name
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise ProjectFileError(f"{path}: cannot read: {exc.strerror}") from None
+    if len(raw) > MAX_BYTES:
+        raise ProjectFileError(f"{name}: larger than {MAX_BYTES >> 20} MiB: not a project file")
     try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ProjectFileError(f"{name}:{line}: not UTF-8 text: save the file as UTF-8") from None
+    try:
+        yamlshape.check(text, max_depth=MAX_DEPTH, max_nodes=MAX_NODES)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yamlshape.ShapeError as exc:
+        raise ProjectFileError(f"{name}:{exc.line}: {exc.problem}: a project file is a flat list of keys") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark is not None else name
@@ -156,11 +186,13 @@ def load(path: Path) -> Project:
     if not isinstance(node, yaml.MappingNode):
         raise ProjectFileError(f"{name}:{node.start_mark.line + 1}: the project file must be a mapping of keys")
     for key_node, value_node in node.value:
-        key = key_node.value
         line = key_node.start_mark.line + 1
+        key = _plain_key(name, key_node)
         if key not in FIELDS:
             known = ", ".join(FIELDS)
             raise ProjectFileError(f"{name}:{line}: unknown key {key!r}: the keys are {known}")
+        if key in project.lines:
+            raise ProjectFileError(f"{name}:{line}: {key} is given twice (also on line {project.lines[key]})")
         project.lines[key] = line
         kind = FIELDS[key][0]
         if kind == "map":
@@ -175,6 +207,7 @@ def load(path: Path) -> Project:
             raise ProjectFileError(f"{name}:{line}: {key} must be a string: {KEYS[key]}")
         else:
             setattr(project, key, str(value_node.value))
+    _check_references(project, name)
     if "arch" in project.base_release:
         from .release import normalise_arch
 
@@ -185,16 +218,49 @@ def load(path: Path) -> Project:
     return project
 
 
+def _check_references(project: Project, name: str) -> None:
+    """``image:`` and ``base:`` checked now, not after a build: a typo costs nothing yet."""
+    from . import reference
+
+    checks = []
+    if project.image is not None:
+        checks.append(("image", project.image, "REGISTRY/REPOSITORY[:TAG]"))
+    if project.base is not None and project.base != "cluster":
+        checks.append(("base", project.base, "REPO@sha256:<64 hex>, or cluster"))
+    if "release" in project.base_release:
+        checks.append(("base", project.base_release["release"], "release: REGISTRY/REPOSITORY[:TAG|@sha256:...]"))
+    for key, value, expected in checks:
+        where = f"{name}:{project.lines[key]}"
+        try:
+            parsed = reference.parse_pinned(value) if expected.startswith("REPO@") else reference.parse(value)
+        except reference.InvalidReference as exc:
+            raise ProjectFileError(f"{where}: {key}: {exc}", hint=f"expected {expected}") from None
+        if key == "image" and parsed.digest:
+            raise ProjectFileError(f"{where}: image {value!r} has a digest: give a repository or a tag;"
+                                   " the digest is what push prints")
+
+
+def _plain_key(name: str, node: Any) -> str:
+    import yaml
+
+    if not isinstance(node, yaml.ScalarNode):
+        raise ProjectFileError(f"{name}:{node.start_mark.line + 1}: a key must be a plain word, not a"
+                               f" {'list' if isinstance(node, yaml.SequenceNode) else 'mapping'}")
+    return str(node.value)
+
+
 def _string_map(name: str, key: str, line: int, node: Any) -> Dict[str, str]:
     import yaml
 
     if not isinstance(node, yaml.MappingNode):
         raise ProjectFileError(f"{name}:{line}: {key} must be a mapping (NAME: value)")
-    result = {}
+    result: Dict[str, str] = {}
     for item_key, item_value in node.value:
+        item = _plain_key(name, item_key)
+        item_line = item_key.start_mark.line + 1
         if not isinstance(item_value, yaml.ScalarNode):
-            raise ProjectFileError(
-                f"{name}:{item_key.start_mark.line + 1}: {key}.{item_key.value} must be a plain value"
-            )
-        result[str(item_key.value)] = str(item_value.value)
+            raise ProjectFileError(f"{name}:{item_line}: {key}.{item} must be a plain value")
+        if item in result:
+            raise ProjectFileError(f"{name}:{item_line}: {key}.{item} is given twice")
+        result[item] = str(item_value.value)
     return result

@@ -5,14 +5,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
 from . import auth, reference
-from .build import INPUTS_LABEL
 from .errors import ImageNotFound, InvalidInput, RegistryUnavailable, RhcosLayerError
 from .progress import Reporter, safety_warnings
 from .project import Project
 from .trust import TLSSettings
+
+if TYPE_CHECKING:
+    from .adapters.engine import ContainerEngine
 
 
 @dataclass
@@ -34,7 +36,7 @@ class PushResult:
     digest: str
     destination: str
     image_id: str
-    attempts: int
+    attempts: int  # 0: nothing needed pushing
 
     def as_dict(self) -> Dict[str, Any]:
         return {
@@ -45,10 +47,10 @@ class PushResult:
         }
 
 
-def _source_image(options: PushOptions) -> str:
+def _source_image(options: PushOptions, state: Dict[str, Any]) -> str:
     if options.image:
         return options.image
-    last = options.project.read_state().get("build", {})
+    last = state.get("build", {})
     if not last.get("image_id"):
         raise InvalidInput(
             "no IMAGE given and no build recorded for this project",
@@ -64,7 +66,7 @@ def _destination(options: PushOptions) -> reference.ImageReference:
         # like `podman push IMAGE`: an image named for a registry goes to that name
         try:
             named = reference.parse(options.image)
-        except reference.ReferenceError:
+        except reference.InvalidReference:
             named = None
         if named is not None and named.registry not in ("localhost", reference.DEFAULT_REGISTRY) \
                 and "/" in options.image:
@@ -76,7 +78,7 @@ def _destination(options: PushOptions) -> reference.ImageReference:
         )
     try:
         ref = reference.parse(text)
-    except reference.ReferenceError as exc:
+    except reference.InvalidReference as exc:
         raise InvalidInput(f"{where}: {exc}") from None
     if ref.digest:
         raise InvalidInput(f"{where}: {text!r} has a digest: push to a repository or tag; the digest is the result")
@@ -85,20 +87,34 @@ def _destination(options: PushOptions) -> reference.ImageReference:
 
 def push(options: PushOptions, reporter: Optional[Reporter] = None,
          sleep: Callable[[float], None] = time.sleep) -> PushResult:
-    """Push the image, retrying transient registry failures, and verify the digest served."""
-    from .adapters import engine as engine_mod
-    from .adapters.registry import RegistryClient
+    """Push the image, retrying transient registry failures, and verify the digest served.
 
+    When this project's last push sent the same image to the same place and the registry still
+    serves that digest there, nothing is pushed: no Podman, one HEAD (``_already_pushed``).
+    """
     report = reporter or Reporter()
-    image = _source_image(options)
+    state = options.project.read_state()
+    image = _source_image(options, state)
     destination = _destination(options)
+    # resolved once: the registry checks and the engine get the same credentials
     if options.push_authfile:
         push_auth = auth.resolve(options.push_authfile, flag="--push-authfile")
-        named_authfile: Optional[Path] = Path(options.push_authfile)
     else:
         push_auth = auth.resolve(options.authfile)
-        named_authfile = auth.find_authfile(options.authfile)
     creds = push_auth.lookup(destination.name)
+
+    unchanged = _already_pushed(options, state, image, destination, creds)
+    if unchanged is not None:
+        for warning in safety_warnings("", options.tls.verify, destination.registry):
+            report.warning(warning)
+        report.phase(f"{unchanged.destination} already holds {unchanged.digest}: nothing to push")
+        if options.digestfile is not None:
+            options.digestfile.write_text(unchanged.digest, encoding="utf-8")
+        return unchanged
+
+    from .adapters import engine as engine_mod
+    from .adapters.registry import RegistryClient
+    from .build import INPUTS_LABEL  # with all the build code: not needed by a no-op push
 
     with engine_mod.connect() as engine:
         for warning in safety_warnings(engine.url, options.tls.verify, destination.registry):
@@ -115,8 +131,8 @@ def push(options: PushOptions, reporter: Optional[Reporter] = None,
             report.phase(f"Checking access to {destination.registry}")
             registry.check_access()
             report.phase(f"Pushing {destination.name}:{tag}")
-            pushed, attempts = _push_with_retries(engine, image_id, destination, tag, creds, named_authfile,
-                                                  options, report, sleep)
+            pushed, attempts = _push_with_retries(engine, image_id, destination, tag, creds, options, report,
+                                                  sleep)
             served, _ = registry.manifest_digest(destination.repository, tag)
     if served != pushed:
         raise RhcosLayerError(
@@ -137,6 +153,26 @@ def push(options: PushOptions, reporter: Optional[Reporter] = None,
     return PushResult(pullspec, served, f"{destination.name}:{tag}", image_id, attempts)
 
 
+def _already_pushed(options: PushOptions, state: Dict[str, Any], image: str,
+                    destination: reference.ImageReference, creds: Optional[auth.Credentials]) -> Optional[PushResult]:
+    """The state file's last push, when pushing again would change nothing: the same image (by
+    ID, as the state file names it) to the same repository and tag, which the registry still
+    serves with the digest that push got. Anything else, or any doubt (an image given by name,
+    a failed or challenged HEAD), is None: push as usual."""
+    last = state.get("push") or {}
+    image_id, digest, where = (str(last.get(key) or "") for key in ("image_id", "digest", "destination"))
+    name, _, tag = where.rpartition(":")
+    if not (image_id and digest and name and tag) or image != image_id:
+        return None
+    if name != destination.name or (destination.tag is not None and destination.tag != tag):
+        return None
+    from .adapters.manifesthead import manifest_digest
+
+    if manifest_digest(destination.registry, destination.repository, tag, creds, options.tls) != digest:
+        return None
+    return PushResult(f"{name}@{digest}", digest, where, image_id, 0)
+
+
 def derived_tag(inputs: Optional[str], image_id: str) -> str:
     """A tag from the inputs digest (``layer-<12 hex>``), or from the image ID without one."""
     if inputs and inputs.startswith("sha256:"):
@@ -144,14 +180,14 @@ def derived_tag(inputs: Optional[str], image_id: str) -> str:
     return f"image-{image_id[:12]}"
 
 
-def _push_with_retries(engine: Any, image_id: str, destination: reference.ImageReference, tag: str,
-                       creds: Optional[auth.Credentials], authfile: Optional[Path], options: PushOptions,
-                       report: Reporter, sleep: Callable[[float], None]) -> tuple[str, int]:
+def _push_with_retries(engine: ContainerEngine, image_id: str, destination: reference.ImageReference, tag: str,
+                       creds: Optional[auth.Credentials], options: PushOptions, report: Reporter,
+                       sleep: Callable[[float], None]) -> Tuple[str, int]:
     delay = options.backoff
     for attempt in range(1, options.attempts + 1):
         try:
-            digest = engine.push(image_id, destination.name, tag, destination.registry, creds, options.tls,
-                                 authfile, report.log)
+            digest = engine.push(image_id, repository=destination.name, tag=tag, registry=destination.registry,
+                                 credentials=creds, tls=options.tls, on_line=report.log)
             return digest, attempt
         except RegistryUnavailable as exc:
             if attempt == options.attempts:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from .containerfile import BASE_NOT_SET
 from .errors import InvalidInput
 
 PLACEHOLDER = "{{ base }}"
-DEFAULT_TEMPLATE = "config-files"
 # shown by `init --help` and written into the project file's comment
 SUMMARIES: Dict[str, str] = {
     "config-files": "configuration files and a systemd unit (COPY + systemctl enable)",
@@ -98,21 +99,36 @@ def project_file(name: str, base: Optional[str], release: Optional[str], image: 
 
 def init(folder: Path, name: str, *, base: Optional[str], release: Optional[str], image: Optional[str],
          force: bool = False, arch: Optional[str] = None, stream: Optional[str] = None) -> Written:
-    """Write the template's files and a project file into ``folder``; never overwrite unasked."""
+    """Write the template's files and a project file into ``folder``; never overwrite unasked,
+    never write through a symbolic link (it could point anywhere, outside the project too)."""
     files = render(name, base)
     if base is None and name != "on-cluster":
-        files["Containerfile"] = files["Containerfile"].replace(
-            PLACEHOLDER, "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:" + "0" * 64)
+        # not a reference anything can pull: lint (RL115) and build name it until base: is set
+        files["Containerfile"] = files["Containerfile"].replace(PLACEHOLDER, BASE_NOT_SET)
     files["rhcos-layer.yaml"] = project_file(name, base, release, image, arch, stream)
     folder.mkdir(parents=True, exist_ok=True)
-    existing = [n for n in files if (folder / n).exists()]
+    links = [n for n in files if (folder / n).is_symlink()]
+    if links:
+        raise InvalidInput(f"{folder}: {', '.join(links)} is a symbolic link: init never writes through one;"
+                           " remove it, or choose another folder")
+    existing = [n for n in files if os.path.lexists(folder / n)]
     if existing and not force:
         raise InvalidInput(f"{folder}: {', '.join(existing)} already exist(s): choose an empty folder or add --force")
     written = []
     for relname, text in files.items():
         path = folder / relname
-        path.write_text(text, encoding="utf-8")
+        _write_no_follow(path, text)
         written.append(path)
     for src in SECRETS.get(name, {}).values():
         (folder / src).parent.mkdir(parents=True, exist_ok=True)
     return Written(folder, written)
+
+
+def _write_no_follow(path: Path, text: str) -> None:
+    """Write ``path``, failing rather than following a link made since the check above."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot write: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)

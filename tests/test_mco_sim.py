@@ -9,6 +9,7 @@ import threading
 from collections import defaultdict
 from typing import Any, Callable, Dict, List, Optional
 
+import kubernetes  # a dependency of rhcos-layer: missing, these tests must fail, not skip
 import pytest
 
 from tests.support.kube import KubeAPI, OpenShiftSeed
@@ -26,8 +27,6 @@ from tests.support.mco import (
     recovery_patch,
     selector_matches,
 )
-
-kubernetes = pytest.importorskip("kubernetes", reason="the kubernetes client: pip install kubernetes")
 
 MCO = "machineconfiguration.openshift.io"
 ROLE = f"{MCO}/role"

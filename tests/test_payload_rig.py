@@ -246,3 +246,12 @@ def test_custom_payload_in_other_repo(registry: Registry) -> None:
 )
 def test_upload_url(location: str, expected: str) -> None:
     assert upload_url("https://h:1/v2/r/blobs/uploads/", location, "sha256:ab") == expected
+
+
+def test_last_layer_is_served_as_given(registry: Registry) -> None:
+    damaged = b"\x1f\x8b\x08\x00" + b"not really gzip"
+    payload = push_release_payload(registry, "4.16.3", repo="openshift/rig-damaged", last_layer=damaged)
+    assert payload.last_layer_digest == _sha256(damaged)
+    assert _get_blob(registry, payload, payload.last_layer_digest) == damaged
+    manifest = json.loads(_get_manifest(registry, payload, payload.tag).content)
+    assert manifest["layers"][-1] == {"mediaType": OCI_LAYER_GZIP, "digest": _sha256(damaged), "size": len(damaged)}

@@ -53,19 +53,20 @@ class Cluster:
         from kubernetes import config
         from kubernetes.config.config_exception import ConfigException
 
-        paths = kubeconfig_paths(kubeconfig)
-        if not any(p.is_file() for p in paths):
-            shown = ", ".join(str(p) for p in paths)
-            raise ClusterAccessError(f"no kubeconfig at {shown}",
-                                     hint="log in with `oc login`, or give --kubeconfig FILE / KUBECONFIG")
+        from ..kubeconfig import load
+
+        # rhcos_layer.kubeconfig reads, checks and merges the files; the client gets only the chosen,
+        # checked context (its own loader formats whole entries and rewrites files: see that module)
+        login = load(kubeconfig_paths(kubeconfig), context)
         try:
-            self._api: ApiClient = config.new_client_from_config(
-                config_file=os.pathsep.join(str(p) for p in paths if p.is_file()), context=context)
-        except ConfigException as exc:
-            raise ClusterAccessError(f"kubeconfig {paths[0]}: {exc}",
+            self._api: ApiClient = config.new_client_from_config_dict(login.config, context="context",
+                                                                      persist_config=False)
+        except (ConfigException, OSError, ValueError, TypeError, LookupError, AttributeError) as exc:
+            # what the client still refuses in checked fields: a tokenFile that is missing, a PEM
+            # that is not one; its messages name keys and files, not their secret values
+            raise ClusterAccessError(f"kubeconfig {login.source}: context {login.context} is unusable: "
+                                     f"{str(exc)[:200] or type(exc).__name__}",
                                      hint="check --context, or log in again with `oc login`") from None
-        except (OSError, ValueError) as exc:
-            raise ClusterAccessError(f"kubeconfig {paths[0]} is unusable: {exc}") from None
         self.server = str(self._api.configuration.host)
 
     def close(self) -> None:
@@ -88,8 +89,24 @@ class Cluster:
         except ApiException as exc:
             raise self._api_error(what, exc) from None
         except (HTTPError, OSError) as exc:
-            raise ClusterUnreachable(f"the API server {self.server} did not answer ({type(exc).__name__})",
-                                     hint="check the network and the cluster's health, then try again") from None
+            raise self._connection_error(exc) from None
+
+    def _connection_error(self, exc: BaseException) -> RhcosLayerError:
+        """A refused TLS certificate is a login to fix (the kubeconfig's CA), not an outage."""
+        import ssl
+
+        verify = _find_cause(exc, ssl.SSLCertVerificationError)
+        if verify is not None:
+            reason = getattr(verify, "verify_message", "") or verify.reason or "certificate verify failed"
+            return ClusterAccessError(
+                f"the API server {self.server}: untrusted certificate ({reason})",
+                hint="the kubeconfig's certificate-authority does not match this server: log in again with"
+                     " `oc login`, or fix certificate-authority-data")
+        if _find_cause(exc, ssl.SSLError) is not None:
+            return ClusterUnreachable(f"the API server {self.server}: TLS handshake failed",
+                                      hint="check that the kubeconfig's server URL is the API's HTTPS endpoint")
+        return ClusterUnreachable(f"the API server {self.server} did not answer ({type(exc).__name__})",
+                                  hint="check the network and the cluster's health, then try again")
 
     def _api_error(self, what: str, exc: Any) -> RhcosLayerError:
         import json
@@ -358,6 +375,21 @@ class Cluster:
             raise ClusterFlaky(f"the watch of nodes on {self.server} broke off ({type(exc).__name__})") from None
         finally:
             response.release_conn()
+
+
+def _find_cause(exc: BaseException, kind: Any) -> Any:
+    """The first ``kind`` among ``exc``, its causes and what urllib3 wraps (``reason``, args)."""
+    seen: List[BaseException] = []
+    todo: List[Any] = [exc]
+    while todo and len(seen) < 20:
+        item = todo.pop(0)
+        if not isinstance(item, BaseException) or any(item is s for s in seen):
+            continue
+        if isinstance(item, kind):
+            return item
+        seen.append(item)
+        todo.extend([getattr(item, "reason", None), item.__cause__, item.__context__, *item.args])
+    return None
 
 
 def _dry_run(on: bool) -> Dict[str, Any]:

@@ -21,12 +21,7 @@ import os
 import re
 import time
 import urllib.parse
-
-# the C socket type that socket.socket extends: all a unix-socket client needs, without
-# socket.py's import (selectors, array and four enums built from the C module's constants)
-from _socket import AF_UNIX, SOCK_STREAM
-from _socket import socket as _unix_socket
-from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Protocol, Tuple
 
 from ..errors import (
     BuildFailed,
@@ -37,11 +32,12 @@ from ..errors import (
     RhcosLayerError,
     UntrustedCertificate,
 )
+from . import unixhttp
+from .unixhttp import Reply
 
 # kept out of the import chain that precedes spawning a private service (see start())
 if TYPE_CHECKING:
     import subprocess
-    from pathlib import Path
 
     from ..auth import Credentials
     from ..trust import TLSSettings
@@ -59,97 +55,51 @@ def _socket_path(url: str) -> Optional[str]:
     return None
 
 
-class _Reply:
-    """An HTTP answer whose body can be read whole or line by line as it arrives."""
+class ContainerEngine(Protocol):
+    """What build and push need from a container engine. Keyword-only arguments, so that a
+    call cannot swap a repository and a tag or a registry and a reference unnoticed."""
 
-    def __init__(self, status: int, chunks: Iterator[bytes], close: Callable[[], None]) -> None:
-        self.status = status
-        self._chunks = chunks
-        self._close = close
+    url: str
 
-    def lines(self) -> Iterator[bytes]:
-        pending = b""
-        try:
-            for chunk in self._chunks:
-                pending += chunk
-                *complete, pending = pending.split(b"\n")
-                yield from complete
-            if pending:
-                yield pending
-        finally:
-            self._close()
+    def ready(self) -> None: ...
 
-    def read(self) -> bytes:
-        return b"\n".join(self.lines())
+    def close(self) -> None: ...
 
-    def json(self) -> Any:
-        body = self.read()
-        try:
-            return json.loads(body) if body.strip() else None
-        except ValueError:
-            return body.decode("utf-8", "replace")
+    def image_exists(self, name: str) -> bool: ...
+
+    def inspect(self, name: str) -> Dict[str, Any]: ...
+
+    def tag(self, image: str, *, repository: str, tag: str) -> None: ...
+
+    def pull(self, ref: str, *, registry: str, credentials: Optional[Credentials], tls: TLSSettings,
+             on_line: LineCallback) -> str: ...
+
+    def build(self, context_tar: IO[bytes], *, params: Mapping[str, Any],
+              registry_config: Mapping[str, Any], on_line: LineCallback) -> str: ...
+
+    def push(self, image: str, *, repository: str, tag: str, registry: str,
+             credentials: Optional[Credentials], tls: TLSSettings, on_line: LineCallback) -> str: ...
+
+
+def _target(path: str, params: Optional[Mapping[str, Any]], compat: bool) -> str:
+    prefix = "/v1.40" if compat else "/v4.0.0/libpod"
+    query = "?" + urllib.parse.urlencode(_query(params), doseq=True) if params else ""
+    return f"{prefix}{path}{query}"
 
 
 class _SocketTransport:
-    """The libpod REST API over a local unix socket, with nothing but the standard library.
-
-    HTTP/1.0, so the service answers unchunked and closes when done; streamed answers (build
-    logs) arrive line by line. podman-py does the same through requests, but its import alone
-    (requests, urllib3, rich) costs more than rhcos-layer may add to a build (docs/engine.md).
-    """
+    """The libpod REST API over a local unix socket (adapters/unixhttp.py): podman-py does the
+    same through requests, but its import alone (requests, urllib3, rich) costs more than
+    rhcos-layer may add to a build (docs/engine.md)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
 
     def request(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None,
                 body: Optional[IO[bytes]] = None, headers: Optional[Mapping[str, str]] = None,
-                compat: bool = False, timeout: Optional[float] = None) -> _Reply:
-        prefix = "/v1.40" if compat else "/v4.0.0/libpod"
-        query = "?" + urllib.parse.urlencode(_query(params), doseq=True) if params else ""
-        size = 0
-        if body is not None:
-            size = body.seek(0, os.SEEK_END)
-            body.seek(0)
-        lines = [f"{method} {prefix}{path}{query} HTTP/1.0", "Host: d", f"Content-Length: {size}"]
-        lines += [f"{key}: {value}" for key, value in (headers or {}).items()]
-        sock = _unix_socket(AF_UNIX, SOCK_STREAM)
-        try:
-            sock.settimeout(timeout)
-            sock.connect(self.path)
-            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
-            if body is not None:
-                for block in iter(lambda: body.read(1 << 20), b""):
-                    sock.sendall(block)
-            head = b""
-            while b"\r\n\r\n" not in head:
-                data = sock.recv(65536)
-                if not data:
-                    break
-                head += data
-        except OSError:
-            sock.close()
-            raise
-        head, _, first = head.partition(b"\r\n\r\n")
-        status_line, *header_lines = head.split(b"\r\n")
-        parts = status_line.split()
-        if len(parts) < 2 or not parts[1].isdigit():
-            sock.close()
-            raise OSError(f"not an HTTP answer from {self.path}")
-        chunked = any(h.lower().startswith(b"transfer-encoding:") and b"chunked" in h.lower() for h in header_lines)
-
-        def chunks() -> Iterator[bytes]:
-            if first:
-                yield first
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    return
-                yield data
-
-        stream: Iterator[bytes] = chunks()
-        if chunked:  # not expected for HTTP/1.0; decoded whole to stay correct
-            stream = iter([_dechunk(b"".join(stream))])
-        return _Reply(int(parts[1]), stream, sock.close)
+                compat: bool = False, timeout: Optional[float] = None) -> Reply:
+        return unixhttp.request(self.path, method, _target(path, params, compat), headers=headers, body=body,
+                                timeout=timeout)
 
 
 class _PodmanPyTransport:
@@ -158,11 +108,12 @@ class _PodmanPyTransport:
     def __init__(self, url: str) -> None:
         from podman.api.client import APIClient
 
+        self.url = url
         self._api = APIClient(base_url=url, timeout=None)
 
     def request(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None,
                 body: Optional[IO[bytes]] = None, headers: Optional[Mapping[str, str]] = None,
-                compat: bool = False, timeout: Optional[float] = None) -> _Reply:
+                compat: bool = False, timeout: Optional[float] = None) -> Reply:
         from podman.errors import APIError
 
         extra: Dict[str, Any] = {"data": body} if body is not None else {}
@@ -170,29 +121,30 @@ class _PodmanPyTransport:
             response = getattr(self._api, method.lower())(
                 path, params=_query(params) if params else None, headers=dict(headers or {}), stream=True,
                 compatible=compat, timeout=timeout, **extra)
-        except APIError as exc:
-            raise OSError(str(exc.explanation or exc)) from None
-        return _Reply(response.status_code, response.iter_content(chunk_size=None), response.close)
+        except (APIError, OSError) as exc:  # requests' errors are OSErrors
+            raise _service_failed(self.url, str(getattr(exc, "explanation", None) or exc)) from None
+
+        def blocks() -> Iterator[bytes]:
+            try:
+                yield from response.iter_content(chunk_size=None)
+            except OSError as exc:
+                raise _service_failed(self.url, str(exc)) from None
+
+        headers_found = {k.lower(): v for k, v in response.headers.items()}
+        return Reply(response.status_code, headers_found, blocks(), response.close)
 
     def close(self) -> None:
         self._api.close()
 
 
+def _service_failed(url: str, why: str) -> EngineUnavailable:
+    return EngineUnavailable(f"Podman service at {url} failed: {why}",
+                             hint="check that the service still runs (its own log says why)")
+
+
 def _query(params: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     """Booleans as Go's strconv.ParseBool spells them."""
     return {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in (params or {}).items()}
-
-
-def _dechunk(body: bytes) -> bytes:
-    out = []
-    while body:
-        size_line, _, rest = body.partition(b"\r\n")
-        size = int(size_line.split(b";")[0] or b"0", 16)
-        if size == 0:
-            break
-        out.append(rest[:size])
-        body = rest[size + 2 :]
-    return b"".join(out)
 
 
 def _quick_get(url: str, path: str, timeout: float = 2.0) -> Optional[int]:
@@ -204,7 +156,7 @@ def _quick_get(url: str, path: str, timeout: float = 2.0) -> Optional[int]:
         reply = _SocketTransport(sock_path).request("GET", path, timeout=timeout)
         reply.read()
         return reply.status
-    except OSError:
+    except EngineUnavailable:
         return None
 
 
@@ -264,11 +216,6 @@ class Engine:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    @property
-    def local(self) -> bool:
-        """On a unix socket: each request has its own connection, so threads may share the Engine."""
-        return _socket_path(self.url) is not None
-
     def ready(self) -> None:
         """Return once the service answers; raise why it cannot (found or started by start())."""
         if self._error is not None:
@@ -316,18 +263,14 @@ class Engine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> _Reply:
+    def _request(self, method: str, path: str, **kwargs: Any) -> Reply:
         self.ready()
         sock_path = _socket_path(self.url)
-        try:
-            if sock_path is not None:
-                return _SocketTransport(sock_path).request(method, path, **kwargs)
-            if self._remote is None:
-                self._remote = _PodmanPyTransport(self.url)
-            return self._remote.request(method, path, **kwargs)
-        except OSError as exc:
-            raise EngineUnavailable(f"Podman service at {self.url} failed: {exc}",
-                                    hint="check that the service still runs (its own log says why)") from None
+        if sock_path is not None:
+            return _SocketTransport(sock_path).request(method, path, **kwargs)
+        if self._remote is None:
+            self._remote = _PodmanPyTransport(self.url)
+        return self._remote.request(method, path, **kwargs)
 
     def _json(self, method: str, path: str, params: Optional[Dict[str, str]] = None) -> Tuple[int, Any]:
         reply = self._request(method, path, params=params)
@@ -352,22 +295,20 @@ class Engine:
             raise EngineUnavailable(f"Podman service at {self.url} failed to inspect {name}: {body}")
         return dict(body)
 
-    def tag(self, image: str, repository: str, tag: str) -> None:
+    def tag(self, image: str, *, repository: str, tag: str) -> None:
         params = {"repo": repository, "tag": tag}
         status, body = self._json("POST", f"/images/{urllib.parse.quote(image, safe='')}/tag", params)
         if status >= 400:
             raise RhcosLayerError(f"podman could not tag {image} as {repository}:{tag}: {body}")
 
-    def pull(self, ref: str, registry: str, creds: Optional[Credentials], tls: TLSSettings,
-             authfile: Optional[Path], on_line: LineCallback) -> str:
+    def pull(self, ref: str, *, registry: str, credentials: Optional[Credentials], tls: TLSSettings,
+             on_line: LineCallback) -> str:
         """Pull ``ref`` into the service's store; returns the image ID."""
         if tls.cert_dir is not None:
             args = ["pull", "--cert-dir", str(tls.cert_dir), f"--tls-verify={str(tls.verify).lower()}"]
-            if authfile is not None:
-                args += ["--authfile", str(authfile)]
-            self._store_cli(args + [ref], registry, on_line)
+            self._store_cli(args, [ref], registry=registry, credentials=credentials, on_line=on_line)
             return str(self.inspect(ref)["Id"])
-        headers = {"X-Registry-Auth": _header(_auth_payload(creds))} if creds else {}
+        headers = {"X-Registry-Auth": _header(_auth_payload(credentials))} if credentials else {}
         reply = self._request("POST", "/images/pull", params={"reference": ref, "tlsVerify": tls.verify},
                               headers=headers)
         image_id = ""
@@ -380,13 +321,18 @@ class Engine:
                 image_id = str(message["id"])
         return image_id
 
-    def build(self, context_tar: IO[bytes], params: Dict[str, Any], registry_config: Mapping[str, Any],
+    def build(self, context_tar: IO[bytes], *, params: Mapping[str, Any], registry_config: Mapping[str, Any],
               on_line: LineCallback) -> str:
-        """Run a build from a context tarball; returns the new image ID, streaming the log."""
+        """Run a build from a context tarball; returns the new image ID, streaming the log.
+
+        ``forcerm``: remove the build's working containers also when a step fails, as ``podman
+        build`` does by default (its --force-rm); the API's default leaves them in the store.
+        """
         headers = {"Content-Type": "application/x-tar"}
         if registry_config:
             headers["X-Registry-Config"] = _header(dict(registry_config))
-        reply = self._request("POST", "/build", params=params, body=context_tar, headers=headers)
+        reply = self._request("POST", "/build", params={"forcerm": True, **params}, body=context_tar,
+                              headers=headers)
         image_id = ""
         log: List[str] = []
         if reply.status >= 400:
@@ -394,10 +340,9 @@ class Engine:
             raise BuildFailed(f"podman refused the build: {_api_message(text)}", detail=text)
         for message in _json_lines(reply.lines()):
             if message.get("error"):
-                error = str(message["error"]).strip()
-                log.append(error + "\n")
-                raise BuildFailed(f"build failed: {error.splitlines()[-1] if error else 'unknown error'}",
-                                  detail="".join(log))
+                # the error's last line is the message; only lines before it join the log
+                *before, last = str(message["error"]).strip().splitlines() or ["unknown error"]
+                raise BuildFailed(f"build failed: {last}", detail="".join(log + [line + "\n" for line in before]))
             text = str(message.get("stream") or "")
             if text:
                 log.append(text)
@@ -408,25 +353,17 @@ class Engine:
             raise BuildFailed("build ended without an image ID", detail="".join(log))
         return image_id
 
-    def push(self, image: str, destination_repo: str, tag: str, registry: str, creds: Optional[Credentials],
-             tls: TLSSettings, authfile: Optional[Path], on_line: LineCallback) -> str:
-        """Push ``image`` to ``destination_repo:tag``; returns the digest podman reports."""
-        target = f"{destination_repo}:{tag}"
+    def push(self, image: str, *, repository: str, tag: str, registry: str,
+             credentials: Optional[Credentials], tls: TLSSettings, on_line: LineCallback) -> str:
+        """Push ``image`` to ``repository:tag``; returns the digest podman reports."""
+        target = f"{repository}:{tag}"
         if tls.cert_dir is not None:
-            import tempfile
-            from pathlib import Path
-
-            with tempfile.TemporaryDirectory(prefix="rhcos-layer-") as tmp:
-                digestfile = Path(tmp) / "digest"
-                args = ["push", "--cert-dir", str(tls.cert_dir), f"--tls-verify={str(tls.verify).lower()}",
-                        "--digestfile", str(digestfile)]
-                if authfile is not None:
-                    args += ["--authfile", str(authfile)]
-                self._store_cli(args + [image, target], registry, on_line)
-                return digestfile.read_text().strip()
-        self.tag(image, destination_repo, tag)
-        headers = {"X-Registry-Auth": _header(_auth_payload(creds))} if creds else {}
-        quoted = urllib.parse.quote(destination_repo, safe="")
+            args = ["push", "--cert-dir", str(tls.cert_dir), f"--tls-verify={str(tls.verify).lower()}"]
+            return self._store_cli(args, [image, target], registry=registry, credentials=credentials,
+                                   on_line=on_line, digestfile=True)
+        self.tag(image, repository=repository, tag=tag)
+        headers = {"X-Registry-Auth": _header(_auth_payload(credentials))} if credentials else {}
+        quoted = urllib.parse.quote(repository, safe="")
         reply = self._request("POST", f"/images/{quoted}/push", params={"tag": tag, "tlsVerify": tls.verify},
                               headers=headers, compat=True)
         if reply.status >= 400:
@@ -447,8 +384,22 @@ class Engine:
             raise RegistryUnavailable(f"registry {registry}: push ended without a digest")
         return digest
 
-    def _store_cli(self, args: List[str], registry: str, on_line: LineCallback) -> None:
-        """Run the podman CLI on the service's own store (for flags the API lacks)."""
+    def _store_cli(self, args: List[str], operands: List[str], *, registry: str,
+                   credentials: Optional[Credentials], on_line: LineCallback, digestfile: bool = False) -> str:
+        """Run the podman CLI on the service's own store (for flags the API lacks); returns what
+        ``--digestfile`` received when asked for one.
+
+        Never ``--storage-driver``: a store first used without a storage.conf naming a driver
+        (stock Debian and Ubuntu) recorded "" in its database, and podman refuses any explicit
+        driver that differs from what the database recorded ("database configuration
+        mismatch", libpod/runtime.go). Without the flag podman takes the recorded driver, or
+        the configured one when none was recorded, as the service itself did.
+
+        The child gets a private TMPDIR (holding the credentials file, 0600, and podman's big
+        scratch files such as a push's layer copy); it is removed when the child has exited,
+        also on Ctrl-C or SIGTERM, after the child was stopped with SIGTERM (SIGKILL only if it
+        does not exit in 10 s).
+        """
         if _socket_path(self.url) is None:
             raise EngineUnavailable(
                 f"--cert-dir needs a local Podman service; {self.url} is remote",
@@ -456,25 +407,75 @@ class Engine:
                      " and drop --cert-dir",
             )
         import shutil
+        import tempfile
 
         store = self.info().get("store", {})
         podman = shutil.which("podman")
         if podman is None:
             raise EngineUnavailable("podman is not installed",
                                     hint="install it: apt-get install podman / dnf install podman")
-        command = [podman, "--root", str(store.get("graphRoot")), "--runroot", str(store.get("runRoot")),
-                   "--storage-driver", str(store.get("graphDriverName") or "overlay"), *args]
-        # with CONTAINER_HOST set, the podman CLI turns into a remote client that has no --root
-        env = {k: v for k, v in os.environ.items() if k not in ("CONTAINER_HOST", "CONTAINER_CONNECTION")}
-        import subprocess
+        scratch = tempfile.mkdtemp(prefix="rhcos-layer-podman-cli-")
+        try:
+            extra: List[str] = []
+            if credentials is not None:
+                extra += ["--authfile", _write_authfile(scratch, registry, credentials)]
+            digest_path = os.path.join(scratch, "digest")
+            if digestfile:
+                extra += ["--digestfile", digest_path]
+            command = [podman, "--root", str(store.get("graphRoot")), "--runroot", str(store.get("runRoot")),
+                       *args, *extra, *operands]
+            # with CONTAINER_HOST set, the podman CLI turns into a remote client that has no --root
+            env = {k: v for k, v in os.environ.items() if k not in ("CONTAINER_HOST", "CONTAINER_CONNECTION")}
+            env["TMPDIR"] = scratch
+            returncode, text = _run_child(command, env, on_line)
+            if returncode != 0:
+                error = classify_failure(text, registry)
+                error.detail = f"$ podman {' '.join(args + operands)}\n" + _indent(text.strip())
+                raise error
+            if digestfile:
+                with open(digest_path, encoding="utf-8") as handle:
+                    return handle.read().strip()
+            return ""
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
-        proc = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False, env=env)
-        for line in (proc.stdout + proc.stderr).splitlines(keepends=True):
+
+def _write_authfile(folder: str, registry: str, credentials: Credentials) -> str:
+    """An auth.json holding only ``registry``'s entry, 0600 from its creation: the CLI gets a
+    path, never the secret on its command line."""
+    import base64
+
+    path = os.path.join(folder, "auth.json")
+    token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode("ascii")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump({"auths": {registry: {"auth": token}}}, handle)
+    return path
+
+
+def _run_child(command: List[str], env: Dict[str, str], on_line: LineCallback) -> Tuple[int, str]:
+    """Run ``command``, passing its output (stdout and stderr together) on line by line; returns
+    (exit status, output). Interrupted (Ctrl-C, SIGTERM), the child is stopped gracefully before
+    the interruption goes on: subprocess.run would SIGKILL it, leaving its temporary files."""
+    import subprocess
+
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    lines: List[str] = []
+    try:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            line = raw.decode("utf-8", "replace")
+            lines.append(line)
             on_line(line)
-        if proc.returncode != 0:
-            error = classify_failure(proc.stderr or proc.stdout, registry)
-            error.detail = f"$ podman {' '.join(args)}\n" + _indent(proc.stderr.strip())
-            raise error
+        process.wait()
+    except BaseException:
+        _stop_process(process)
+        raise
+    finally:
+        if process.stdout is not None:
+            process.stdout.close()
+    return process.returncode, "".join(lines)
 
 
 def image_labels(details: Mapping[str, Any]) -> Dict[str, str]:

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from ..errors import EngineUnavailable, RhcosLayerError
+from ..errors import RhcosLayerError, ToolMissing
 
 
-class OcMissing(EngineUnavailable):
-    """`oc` is not installed."""
+class OcMissing(ToolMissing):
+    """`oc` is not installed (``resolve --via oc``)."""
 
 
 def _run(args: List[str]) -> str:

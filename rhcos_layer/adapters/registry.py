@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
 from .. import __version__
 from ..auth import Credentials
-from ..errors import CredentialsRejected, ImageNotFound, RegistryUnavailable, UntrustedCertificate
+from ..errors import CredentialsRejected, ImageNotFound, InvalidPayload, RegistryUnavailable, UntrustedCertificate
 from ..trust import TLSSettings, read_cert_dir
 
 if TYPE_CHECKING:
@@ -29,6 +29,9 @@ MANIFEST_TYPES = ", ".join(
     ]
 )
 _TRANSIENT_STATUS = {429, 500, 502, 503, 504}
+# distribution's own limit on a manifest it accepts (registry/handlers/manifests.go maxManifestBodySize)
+MANIFEST_MAX = 4 << 20
+CONFIG_MAX = 16 << 20  # an image config is a few KB; this is only a bound
 _CHALLENGE_RE = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -207,9 +210,9 @@ class RegistryClient:
     def get_manifest(self, repository: str, reference: str) -> Tuple[bytes, str, str]:
         """(body, media type, digest) of a manifest or index; a digest reference is verified."""
         path = f"/v2/{repository}/manifests/{reference}"
-        response = self.request("GET", path, {"Accept": MANIFEST_TYPES})
+        response = self.request("GET", path, {"Accept": MANIFEST_TYPES}, stream=True)
         self._raise_for_missing(response, repository, reference)
-        body = response.content
+        body = self._read_capped(response, MANIFEST_MAX, f"the manifest of {repository}:{reference}")
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         if reference.startswith("sha256:") and digest != reference:
             raise RegistryUnavailable(
@@ -218,17 +221,44 @@ class RegistryClient:
             )
         return body, response.headers.get("Content-Type", "").split(";")[0], digest
 
-    def get_blob(self, repository: str, digest: str, sink: IO[bytes]) -> int:
-        """Stream a blob into ``sink``, checking its sha256; returns its size."""
+    def _read_capped(self, response: requests.Response, cap: int, what: str) -> bytes:
+        """The body, refused past ``cap`` bytes whatever Content-Length claims."""
+        import requests
+
+        chunks = []
+        size = 0
+        try:
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                size += len(chunk)
+                if size > cap:
+                    raise InvalidPayload(f"registry {self.host}: {what} is larger than {_size(cap)}: refused")
+                chunks.append(chunk)
+        except requests.exceptions.RequestException as exc:  # the body is read after _send's retries
+            raise RegistryUnavailable(f"registry {self.host}: {what} was cut off ({_connection_reason(exc)})",
+                                      hint="try again") from None
+        finally:
+            response.close()
+        return b"".join(chunks)
+
+    def get_blob(self, repository: str, digest: str, sink: IO[bytes], max_size: Optional[int] = None) -> int:
+        """Stream a blob into ``sink``, checking its sha256; returns its size. Past ``max_size``
+        bytes (announced or received) it stops with InvalidPayload."""
         response = self.request("GET", f"/v2/{repository}/blobs/{digest}", stream=True)
         self._raise_for_missing(response, repository, digest, what="blob")
         hasher = hashlib.sha256()
         size = 0
+        announced = response.headers.get("Content-Length", "")
+        too_big = InvalidPayload(f"registry {self.host}: blob {digest} of {repository} is larger than"
+                                 f" {_size(max_size or 0)}: refused")
         try:
+            if max_size is not None and announced.isdigit() and int(announced) > max_size:
+                raise too_big
             for chunk in response.iter_content(chunk_size=1 << 20):
+                size += len(chunk)
+                if max_size is not None and size > max_size:
+                    raise too_big
                 hasher.update(chunk)
                 sink.write(chunk)
-                size += len(chunk)
         finally:
             response.close()
         if "sha256:" + hasher.hexdigest() != digest:
@@ -244,8 +274,11 @@ class RegistryClient:
         import json
 
         with io.BytesIO() as sink:
-            self.get_blob(repository, digest, sink)
-            return json.loads(sink.getvalue() or b"{}")
+            self.get_blob(repository, digest, sink, max_size=CONFIG_MAX)
+            try:
+                return json.loads(sink.getvalue() or b"{}")
+            except (ValueError, RecursionError):
+                raise InvalidPayload(f"registry {self.host}: blob {digest} of {repository} is not JSON") from None
 
     def _raise_for_missing(self, response: requests.Response, repository: str, reference: str,
                            what: str = "manifest") -> None:
@@ -268,6 +301,10 @@ class RegistryClient:
             digest = "sha256:" + hashlib.sha256(body.content).hexdigest()
             media_type = body.headers.get("Content-Type", "").split(";")[0]
         return digest, media_type
+
+
+def _size(count: int) -> str:
+    return f"{count >> 20} MiB" if count >= 1 << 20 else f"{count >> 10} KiB"
 
 
 def _basic(creds: Optional[Credentials]) -> str:

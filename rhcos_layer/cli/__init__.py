@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, List, NoReturn, Optional
 
 import click
 
@@ -16,6 +16,7 @@ from .. import __version__
 from .options import Settings
 
 if TYPE_CHECKING:
+    from ..errors import NoSpaceLeft
     from ..terminal import Terminal
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -74,7 +75,18 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool, debug: bo
       rhcos-layer push                         # -> REGISTRY/REPO@sha256:...
       rhcos-layer render --pool worker         # the MachineConfig for the pool
 
-    Exit codes are listed in docs/exit-codes.md.
+    \b
+    Exit codes:
+      0 done                        8 the build failed
+      1 other error                 9 no Podman service
+      2 wrong flag or argument     10 no usable cluster login (kubeconfig, token, permission)
+      3 a file or value is wrong   11 the cluster's API server did not answer
+      4 credentials refused        12 apply refused by a preflight check; nothing written
+      5 untrusted certificate      13 a node went Degraded during the rollout
+      6 registry unavailable       14 the rollout did not finish within --timeout
+      7 image not found            15 a command to run is not installed (oc for --via oc)
+                                   16 no space left on a disk (TMPDIR)
+                                  130 interrupted (Ctrl-C)
     """
     ctx.obj = Settings(verbose, quiet, no_color, debug)
 
@@ -110,6 +122,8 @@ def main(args: Optional[List[str]] = None) -> None:
     except (click.exceptions.Abort, KeyboardInterrupt) as exc:
         # click turns a KeyboardInterrupt into Abort; the signal that caused it sets the code
         cause = exc if isinstance(exc, _Signalled) else exc.__context__
+        if isinstance(cause, EOFError):  # click turns an EOFError into Abort too: a bug, not Ctrl-C
+            _internal_error(cause, debug)
         sys.stderr.write("Interrupted.\n")
         sys.exit(128 + cause.signum if isinstance(cause, _Signalled) else Interrupted.exit_code)
     except click.exceptions.ClickException as exc:
@@ -117,13 +131,44 @@ def main(args: Optional[List[str]] = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # a bug of ours: one line, the traceback only with --debug
+    except OSError as exc:
+        full = _disk_full(exc)
+        if full is None:
+            _internal_error(exc, debug)
         if debug:
             _print_traceback()
-        advice = "" if debug else " (run with --debug for details)"
-        sys.stderr.write(f"Error: internal error: {type(exc).__name__}: {exc}{advice}\n")
-        sys.exit(1)
+        _terminal(argv).error(full.message, full.hint)
+        sys.exit(full.exit_code)
+    except Exception as exc:  # a bug of ours: one line, the traceback only with --debug
+        _internal_error(exc, debug)
     sys.exit(0)
+
+
+def _internal_error(exc: BaseException, debug: bool) -> NoReturn:
+    if debug:
+        _print_traceback()
+    advice = "" if debug else " (run with --debug for details)"
+    sys.stderr.write(f"Error: internal error: {type(exc).__name__}: {exc}{advice}\n")
+    sys.exit(1)
+
+
+def _disk_full(exc: OSError) -> Optional[NoSpaceLeft]:
+    """A full disk or quota (ENOSPC, EDQUOT) as one line naming the folder: the file written when
+    the error says so, else TMPDIR's folder, where the spooled context and layers go."""
+    import errno
+
+    if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return None
+    import tempfile
+
+    from ..errors import NoSpaceLeft
+
+    # tempfile.gettempdir() would probe the full disk again (and may raise): use what it found, or TMPDIR
+    temp = tempfile.tempdir or os.environ.get("TMPDIR") or "/tmp"
+    folder = os.path.dirname(os.fsdecode(exc.filename)) if exc.filename else temp
+    what = "no space left" if exc.errno == errno.ENOSPC else "disk quota exceeded"
+    return NoSpaceLeft(f"{what} in {folder} while writing a temporary or state file",
+                       hint="free some space there, or set TMPDIR to a folder on a disk with room")
 
 
 def _print_traceback() -> None:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import click
 
-from .options import Settings, cluster_options, output_option, project_option, registry_options
+from .options import Settings, cluster_options, output_option, project_option, registry_options, tls_settings
 
 if TYPE_CHECKING:
     from ..apply import Plan
@@ -101,19 +101,17 @@ def apply_command(settings: Settings, pools: Tuple[str, ...], image: Optional[st
     with the pool's extensions. The Machine Config Operator then cordons, drains and reboots
     each node. Applying the same image again changes nothing.
     """
-    from pathlib import Path
 
     from .. import apply as apply_mod
     from ..adapters.cluster import Cluster
     from ..rollout import Expectation, interval, parse_duration
-    from ..trust import TLSSettings
 
     terminal = settings.terminal()
     limit = parse_duration(timeout)
     interval()  # a bad RHCOS_LAYER_WATCH_INTERVAL stops us before anything is written
     ignore = apply_mod.parse_ignored(ignored)
     image, source = _image_and_source(image, project_file)
-    tls = TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None)
+    tls = tls_settings(terminal, tls_verify, cert_dir)
     flags = _cluster_flags(kubeconfig, kube_context)
     pool_flags = " ".join(f"--pool {p}" for p in dict.fromkeys(pools))
     with Cluster(kubeconfig, kube_context) as cluster:
@@ -190,6 +188,7 @@ def _revert(terminal: Terminal, cluster: Any, written: List[Tuple[Plan, Dict[str
 def _image_and_source(image: Optional[str], project_file: Optional[str]) -> Tuple[str, Optional[str]]:
     from .. import project as project_mod
     from ..errors import InvalidInput
+    from ..machineconfig import project_name
 
     project = project_mod.find(project_file)
     pushed = project.read_state().get("push", {})
@@ -198,8 +197,8 @@ def _image_and_source(image: Optional[str], project_file: Optional[str]) -> Tupl
         if not image:
             raise InvalidInput("no --image given and no push recorded for this project",
                                hint="run `rhcos-layer push` first, or give --image REPO@sha256:...")
-        return str(image), str(project.path or project.root)
-    return image, (str(project.path or project.root) if pushed.get("pullspec") == image else None)
+        return str(image), project_name(project.root)
+    return image, (project_name(project.root) if pushed.get("pullspec") == image else None)
 
 
 def _report(terminal: Terminal, plans: List[Plan], output: str, *, dry_run: bool = False,
@@ -253,7 +252,6 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
     rendered-* one, never one rhcos-layer did not create. --to-previous re-applies the image that
     was live before instead (recorded in the MachineConfig).
     """
-    from pathlib import Path
 
     from .. import apply as apply_mod
     from ..adapters.cluster import Cluster
@@ -261,7 +259,6 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
     from ..machineconfig import MANAGED_BY, MANAGED_BY_LABEL, PREVIOUS_ANNOTATION, ROLE_LABEL, name_for
     from ..pools import require
     from ..rollout import Expectation, interval, parse_duration
-    from ..trust import TLSSettings
 
     terminal = settings.terminal()
     limit = parse_duration(timeout)
@@ -275,7 +272,7 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
     with Cluster(kubeconfig, kube_context) as cluster:
         require(pools, (str(p["metadata"]["name"]) for p in cluster.pools()))
         if to_previous:
-            tls = TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None)
+            tls = tls_settings(terminal, tls_verify, cert_dir)
             ignore = apply_mod.parse_ignored(ignored)
             plans = []
             for pool in dict.fromkeys(pools):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import click
 
@@ -42,11 +42,45 @@ def _secrets(values: Tuple[str, ...]) -> Dict[str, Path]:
     return result
 
 
+def _not_shown(detail: str, logged: List[str], verbosity: int, quiet: bool) -> str:
+    """The lines of a failed build's log that the progress output has not shown yet (the STEP
+    lines always are, unless -q; every line is with -v), so none is printed twice."""
+    from collections import Counter
+
+    from ..build import is_step_line
+
+    if quiet:
+        return detail
+    shown = Counter(line.rstrip() for line in logged if verbosity > 0 or is_step_line(line))
+    kept = []
+    for line in detail.splitlines():
+        if shown[line.rstrip()] > 0:
+            shown[line.rstrip()] -= 1
+            continue
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def _base(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[str]:
+    """--base is checked as it is parsed: an empty value is not "no override", and a tag or a
+    malformed reference is refused (exit 3, as the same mistake in FROM) before Podman starts."""
+    if value is None:
+        return None
+    from ..errors import InvalidInput
+    from ..reference import InvalidReference, parse_pinned
+
+    try:
+        return parse_pinned(value).pinned()
+    except InvalidReference as exc:
+        raise InvalidInput(f"--base: {exc}", hint="give the base by digest: REPO@sha256:<64 hex>") from None
+
+
 @click.command("build")
 @click.argument("context", required=False, type=click.Path(file_okay=False), metavar="[CONTEXT]")
 @click.option("-f", "--file", "containerfile", type=click.Path(dir_okay=False), metavar="FILE",
               help="Containerfile (default: the project file's, else CONTEXT/Containerfile).")
-@click.option("--base", metavar="REPO@sha256:DIGEST", help="Build on this base image instead of the FROM image.")
+@click.option("--base", metavar="REPO@sha256:DIGEST", callback=_base,
+              help="Build on this base image instead of the FROM image.")
 @click.option("-t", "--tag", "tags", multiple=True, metavar="NAME",
               help="Name the image (repeatable); it is also named localhost/rhcos-layer/<folder>:<inputs digest>.")
 @click.option("--build-arg", "build_args", multiple=True, metavar="NAME=VALUE", help="Build argument (repeatable).")
@@ -105,8 +139,9 @@ def build_command(settings: Settings, context: Optional[str], containerfile: Opt
             except Exception as exc:
                 from ..errors import BuildFailed
 
-                if isinstance(exc, BuildFailed) and not exc.detail:
-                    exc.detail = "\n".join(reporter.lines)
+                if isinstance(exc, BuildFailed):
+                    exc.detail = _not_shown(exc.detail or "\n".join(reporter.lines), reporter.lines,
+                                            terminal.verbosity, terminal.quiet)
                 raise
     if result.skipped:
         terminal.info(f"Inputs unchanged ({result.inputs_digest[:19]}): reused {result.image_id[:12]};"

@@ -7,15 +7,23 @@ from typing import Optional
 
 import click
 
-from .options import Settings, registry_options
+from .options import Settings, registry_options, tls_settings
 
 TEMPLATES = ["config-files", "hotfix", "kernel", "on-cluster", "rhel-packages", "third-party"]
 
 
-@click.command("init")
+def _templates_epilog() -> str:
+    """The templates and what each does, for --help (a pip-installed user has no docs/ folder)."""
+    from ..templates import SUMMARIES
+
+    width = max(len(name) for name in TEMPLATES)
+    return "\b\nTemplates:\n" + "\n".join(f"  {name:<{width}}  {SUMMARIES[name]}" for name in TEMPLATES)
+
+
+@click.command("init", epilog=_templates_epilog())
 @click.argument("folder", required=False, default=".", type=click.Path(file_okay=False), metavar="[DIR]")
 @click.option("--template", "template", type=click.Choice(TEMPLATES), default="config-files", show_default=True,
-              help="What the layer does (see docs/templates.md).")
+              help="What the layer does (the templates are listed below).")
 @click.option("--base", metavar="REPO@sha256:DIGEST", help="The cluster's RHCOS image, by digest.")
 @click.option("--release", metavar="PULLSPEC", help="Read the base from this release payload (and record it).")
 @click.option("--arch", metavar="ARCH", help="With --release: the architecture (default amd64).")
@@ -34,7 +42,6 @@ def init_command(settings: Settings, folder: str, template: str, base: Optional[
     from .. import reference
     from ..errors import InvalidInput
     from ..templates import init
-    from ..trust import TLSSettings
 
     terminal = settings.terminal()
     if base and release:
@@ -42,12 +49,12 @@ def init_command(settings: Settings, folder: str, template: str, base: Optional[
     if base:
         try:
             base = reference.parse_pinned(base).pinned()
-        except reference.ReferenceError as exc:
+        except reference.InvalidReference as exc:
             raise InvalidInput(f"--base: {exc}") from None
     if release and template != "on-cluster":
         from ..release import resolve_release
 
-        tls = TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None)
+        tls = tls_settings(terminal, tls_verify, cert_dir)
         base = resolve_release(release, arch=arch, stream=stream, authfile=authfile, tls=tls).os_image
     elif (arch or stream) and not release:
         raise InvalidInput("--arch and --stream choose from a release: give --release too")

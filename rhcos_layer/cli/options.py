@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import click
 
 if TYPE_CHECKING:
     from ..terminal import Terminal
+    from ..trust import TLSSettings
 
 F = Callable[..., Any]
 
@@ -45,6 +46,19 @@ def registry_options(func: F) -> F:
              " then podman's auth.json).",
     )(func)
     return func
+
+
+def tls_settings(terminal: Terminal, tls_verify: bool, cert_dir: Optional[str]) -> TLSSettings:
+    """The registry trust of --tls-verify / --cert-dir, for a command about to reach a registry; with
+    --tls-verify=false it warns first, as build and push do (their core code names the registry)."""
+    from pathlib import Path
+
+    from ..progress import tls_warning
+    from ..trust import TLSSettings
+
+    if not tls_verify:
+        terminal.warning(tls_warning())
+    return TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None)
 
 
 def cluster_options(func: F) -> F:

@@ -23,14 +23,32 @@ def _duration(text: str) -> float:
         value = float(number) * scale
     except ValueError:
         raise click.BadParameter(f"{text!r}: give a duration like 500ms or 2s", param_hint="--retry-delay") from None
-    if value < 0:
-        raise click.BadParameter(f"{text!r}: must not be negative", param_hint="--retry-delay")
+    if not 0 <= value <= 3600:  # also nan and inf (1e309), which float() accepts
+        raise click.BadParameter(f"{text!r}: give a duration from 0 to 1h, like 500ms or 2s",
+                                 param_hint="--retry-delay")
     return value
+
+
+def _image_flag(text: str) -> str:
+    """--image names where to push, like the project file's image: (a digest is the push's result)."""
+    from .. import reference
+    from ..errors import InvalidInput
+
+    try:
+        ref = reference.parse(text)
+    except reference.InvalidReference as exc:
+        raise InvalidInput(f"--image: {exc}", hint="give REGISTRY/REPOSITORY[:TAG], where the image goes") from None
+    if ref.digest:
+        raise InvalidInput(f"--image: {text!r} has a digest: give the repository (and tag) to push to;"
+                           " the digest is the result", hint="render and apply take the pushed REPO@sha256:...")
+    return text
 
 
 @click.command("push")
 @click.argument("image", required=False, metavar="[IMAGE]")
 @click.argument("destination", required=False, metavar="[DESTINATION]")
+@click.option("--image", "image_flag", metavar="REPOSITORY[:TAG]",
+              help="Where to push, as the project file's image: says (the same as DESTINATION).")
 @click.option("--push-authfile", type=click.Path(dir_okay=False), metavar="FILE",
               help="Credentials for the destination only (default: --authfile's).")
 @click.option("--digestfile", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
@@ -43,20 +61,24 @@ def _duration(text: str) -> float:
 @project_option
 @output_option
 @click.pass_obj
-def push_command(settings: Settings, image: Optional[str], destination: Optional[str],
+def push_command(settings: Settings, image: Optional[str], destination: Optional[str], image_flag: Optional[str],
                  push_authfile: Optional[str], digestfile: Optional[str], retry: int, retry_delay: str,
                  authfile: Optional[str],
                  cert_dir: Optional[str], tls_verify: bool, project_file: Optional[str], output: str) -> None:
     """Push IMAGE to DESTINATION and print its digest-pinned pullspec (REPO@sha256:...).
 
-    IMAGE defaults to this project's last build; DESTINATION to the project file's image:
-    (tagged layer-<inputs digest> when it has no tag). The digest printed is the one the
-    registry serves, checked after the push.
+    IMAGE defaults to this project's last build; DESTINATION (or --image, as in init) to the
+    project file's image: (tagged layer-<inputs digest> when it has no tag). The digest printed
+    is the one the registry serves, checked after the push; render and apply take it as --image.
     """
     from .. import project as project_mod
     from ..push import PushOptions, push
     from ..trust import TLSSettings
 
+    if image_flag is not None:
+        if destination is not None and destination != image_flag:
+            raise click.UsageError("give the destination once: as DESTINATION or as --image, not both")
+        destination = _image_flag(image_flag)
     terminal = settings.terminal()
     options = PushOptions(
         project=project_mod.find(project_file),

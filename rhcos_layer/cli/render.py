@@ -26,7 +26,7 @@ def render_command(settings: Settings, pools: Tuple[str, ...], image: Optional[s
     """
     from .. import project as project_mod
     from ..errors import InvalidInput
-    from ..machineconfig import render
+    from ..machineconfig import project_name, render
 
     terminal = settings.terminal()
     project = project_mod.find(project_file)
@@ -39,7 +39,7 @@ def render_command(settings: Settings, pools: Tuple[str, ...], image: Optional[s
                                hint="run `rhcos-layer push` first, or give --image REPO@sha256:...")
     same = bool(pushed.get("image_id")) and pushed.get("image_id") == built.get("image_id") \
         and pushed.get("pullspec") == image
-    source = str(project.path or project.root)
+    source = project_name(project.root)
     configs = [render(pool, image, base=built.get("base") if same else None,
                       inputs_digest=built.get("inputs_digest") if same else None, project=source)
                for pool in dict.fromkeys(pools)]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import click
 
-from .options import Settings, cluster_options, output_option, registry_options
+from .options import Settings, cluster_options, output_option, registry_options, tls_settings
 
 
 @click.command("resolve")
@@ -36,15 +35,16 @@ def resolve_command(settings: Settings, release: Optional[str], arch: Optional[s
     """
     from ..adapters.cluster import usable_kubeconfig
     from ..errors import InvalidInput
-    from ..release import resolve_from_cluster, resolve_release, resolve_via_oc
-    from ..trust import TLSSettings
+    from ..release import check_arch, resolve_from_cluster, resolve_release, resolve_via_oc
 
+    if arch is not None:  # whatever the source, a value that names no architecture is refused first
+        check_arch(arch)
     terminal = settings.terminal()
     if via == "oc":
         info = resolve_via_oc(release, stream=stream, authfile=authfile, kubeconfig=kubeconfig,
                               context=kube_context)
     elif release:
-        tls = TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None)
+        tls = tls_settings(terminal, tls_verify, cert_dir)
         info = resolve_release(release, arch=arch, stream=stream, authfile=authfile, tls=tls)
     elif usable_kubeconfig(kubeconfig):
         info = resolve_from_cluster(kubeconfig, kube_context, stream)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -151,18 +150,58 @@ def test_completion_script_is_printed(tmp_path: Path, run_cli) -> None:
     assert "_RHCOS_LAYER_COMPLETE=bash_complete" in result.out
 
 
-def test_no_color_means_no_escape_codes(tmp_path: Path, run_cli) -> None:
-    assert os.environ["NO_COLOR"] == "1"
-    result = run_cli(["build"], tmp_path)
-    assert "\x1b[" not in result.err
+def test_no_color_means_no_colour_codes(tmp_path: Path) -> None:
+    # colour is drawn only on a terminal: stderr goes to a pseudo-terminal, or NO_COLOR could be
+    # ignored and this would still pass. The first run shows the terminal does get colour. The live
+    # display's cursor moves (hide, erase line) stay: NO_COLOR turns off colour, not the display.
+    import re
+
+    from tests.support.tty import run_with_tty_stderr
+
+    colour = re.compile(r"\x1b\[[0-9;]*m")  # SGR: colours and text styles
+    code, _, coloured = run_with_tty_stderr(["build"], tmp_path)
+    assert code == 3 and "no such Containerfile" in coloured
+    assert "\x1b[1;31mError:\x1b[0m" in coloured
+    for env, args in (({"NO_COLOR": "1"}, ["build"]), ({}, ["--no-color", "build"])):
+        code, _, plain = run_with_tty_stderr(args, tmp_path, env)
+        assert code == 3 and "Error: Containerfile: no such Containerfile" in plain
+        assert colour.findall(plain) == []
 
 
-def test_push_image_named_for_a_registry_needs_no_destination(tmp_path: Path, run_cli) -> None:
-    # podman's rule: `push IMAGE` sends a registry-named image to its own name; rhcos-layer
-    # then looks the image up, which fails here (no service): the point is it got that far
-    result = run_cli(["push", "localhost/only-local:1"], tmp_path)
-    assert result.code == 3
-    assert "no DESTINATION given and the project file has no `image:`" in result.err
+def test_push_image_named_for_a_registry_needs_no_destination(tmp_path: Path, run_cli, monkeypatch) -> None:
+    # podman's rule: `push IMAGE` sends a registry-named image to its own name. No Podman answers at
+    # CONTAINER_HOST here: an error about the engine shows the destination was settled without one
+    monkeypatch.setenv("CONTAINER_HOST", f"unix://{tmp_path}/no-podman.sock")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    named = run_cli(["push", "registry.example.com/ops/layered:1"], tmp_path)
+    assert named.code == 9, named.err
+    assert named.err.startswith(f"Error: no Podman service answers at CONTAINER_HOST=unix://{tmp_path}/no-podman.sock")
+    # localhost is not a registry the image can go to: that one needs a DESTINATION
+    local = run_cli(["push", "localhost/only-local:1"], tmp_path)
+    assert local.code == 3
+    assert local.err.startswith("Error: no DESTINATION given and the project file has no `image:`")
+
+
+def test_push_takes_image_as_the_destination(tmp_path: Path, run_cli, monkeypatch) -> None:
+    # --image names where to push, as in init and the project file's image: (not a usage error)
+    monkeypatch.setenv("CONTAINER_HOST", f"unix://{tmp_path}/no-podman.sock")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    flagged = run_cli(["push", "localhost/only-local:1", "--image", "registry.example.com/ops/layered"], tmp_path)
+    assert flagged.code == 9, flagged.err  # past the destination, at the (missing) engine
+    assert "no DESTINATION given" not in flagged.err
+    both = run_cli(["push", "img", "registry.example.com/a", "--image", "registry.example.com/b"], tmp_path)
+    assert both.code == 2
+    assert "give the destination once: as DESTINATION or as --image, not both" in both.err
+    same = run_cli(["push", "localhost/x:1", "registry.example.com/a", "--image", "registry.example.com/a"], tmp_path)
+    assert same.code == 9, same.err
+    pinned = run_cli(["push", "img", "--image", BASE], tmp_path)
+    assert pinned.code == 3
+    assert pinned.err.startswith(f"Error: --image: '{BASE}' has a digest: give the repository (and tag) to push to")
+    bad = run_cli(["push", "img", "--image", "registry.example.com/Ops/layered"], tmp_path)
+    assert bad.code == 3
+    assert bad.err.startswith("Error: --image: 'registry.example.com/Ops/layered': "), bad.err
 
 
 def test_build_stops_on_lint_errors_before_touching_podman(tmp_path: Path, run_cli) -> None:
@@ -226,6 +265,25 @@ def test_render_uses_the_last_push_and_prints_yaml_documents(tmp_path: Path, run
     assert tagged.code == 3 and "--image: 'quay.io/x/y:latest' uses the tag 'latest'" in tagged.err
 
 
+def test_render_names_the_project_not_the_workstations_path(tmp_path: Path, run_cli) -> None:
+    import json
+
+    import yaml
+
+    image = "registry.example.com/ops/rhcos-layered@sha256:" + "e" * 64
+    project = tmp_path / "home" / "alice" / "my-layer"
+    project.mkdir(parents=True)
+    (project / "rhcos-layer.yaml").write_text("image: registry.example.com/ops/rhcos-layered\n")
+    state = {"build": {"image_id": "f" * 64, "base": BASE}, "push": {"image_id": "f" * 64, "pullspec": image}}
+    (project / ".rhcos-layer.state.json").write_text(json.dumps(state))
+    for cwd, args in ((project, []), (tmp_path, ["--project", str(project / "rhcos-layer.yaml")])):
+        result = run_cli(["render", "--pool", "worker", *args], cwd)
+        assert result.code == 0, result.err
+        [doc] = yaml.safe_load_all(result.out)
+        assert doc["metadata"]["annotations"]["rhcos-layer.io/project"] == "my-layer"
+        assert "alice" not in result.out and str(tmp_path) not in result.out
+
+
 def test_every_listed_command_exists() -> None:
     import importlib
 
@@ -243,11 +301,48 @@ def test_the_wheel_ships_the_templates(tmp_path: Path) -> None:
     import zipfile
 
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-v",
                            "-w", str(tmp_path), str(root)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+    # the build backend warns about nothing in pyproject.toml (a first install once printed ~139 lines
+    # of them); its lower-case notices about the environment (byte-compiling disabled) are not ours
+    import re
+
+    warnings = [line.strip() for line in (proc.stdout + proc.stderr).splitlines()
+                if re.search(r"[A-Za-z_]*Warning: ", line)]
+    assert warnings == []
     [wheel] = tmp_path.glob("rhcos_layer-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for template in ("config-files", "hotfix", "kernel", "on-cluster", "rhel-packages", "third-party"):
         assert f"rhcos_layer/containerfiles/{template}/Containerfile" in names
     assert "rhcos_layer/containerfiles/config-files/layered-motd.service" in names
+
+
+def test_help_needs_no_docs_folder() -> None:
+    """A pip-installed user has no docs/: help must carry its lists itself (exit codes, lint rules,
+    templates) rather than point there."""
+    import re
+
+    from click.testing import CliRunner
+
+    from rhcos_layer import errors
+    from rhcos_layer.cli import COMMANDS, cli
+    from rhcos_layer.templates import SUMMARIES
+
+    runner = CliRunner()
+    pages = {name: runner.invoke(cli, [*([name] if name else []), "--help"], catch_exceptions=False).output
+             for name in ["", *COMMANDS]}
+    for name, page in pages.items():
+        assert "docs/" not in page and ".md" not in page, name
+    codes = {cls.exit_code for cls in vars(errors).values()
+             if isinstance(cls, type) and issubclass(cls, errors.RhcosLayerError)}
+    listed = pages[""].split("Exit codes:", 1)[1].split("Options:", 1)[0]
+    for code in codes | {0, 2}:
+        assert re.search(rf"(^|\s){code} \w", listed), code
+    source = (Path(__file__).resolve().parents[2] / "rhcos_layer" / "lint.py").read_text()
+    rules = set(re.findall(r'self\.add\("(RL\d+)", "([a-z-]+)"', source))
+    assert len(rules) >= 11
+    for rule, slug in rules:
+        assert f"{rule} {slug}" in pages["lint"]
+    for template, summary in SUMMARIES.items():
+        assert re.search(rf"{template}\s+{re.escape(summary[:30])}", " ".join(pages["init"].split())), template

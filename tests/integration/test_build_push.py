@@ -62,13 +62,16 @@ def test_build_push_and_pull_back_from_a_fresh_store(tmp_path, tool_env, fake_ba
 
 def test_unchanged_inputs_skip_the_build_and_changes_do_not(tmp_path, tool_env, fake_base, registry, rhcos_layer):
     project = _project(tmp_path, fake_base, registry, "noop")
-    first = rhcos_layer(["build"], project)
+    first = rhcos_layer(["build", "-o", "json"], project)
     assert first.code == 0, first.err
+    built = json.loads(first.out)
     again = rhcos_layer(["build"], project)
     assert again.code == 0, again.err
-    assert again.last_line == first.last_line
-    assert "Inputs unchanged" in again.err
-    assert "STEP" not in again.err
+    assert again.out == built["image_id"] + "\n"
+    # said once, not once as progress and once more as the result
+    assert again.err == (f"Connecting to Podman\nInputs unchanged ({built['inputs_digest'][:19]}): reused"
+                         f" {built['image_id'][:12]}; use --no-cache to build anyway\n")
+    first = again
 
     forced = rhcos_layer(["build", "--no-cache"], project)
     assert forced.code == 0, forced.err
@@ -114,13 +117,25 @@ def test_wrong_password_fails_at_once_naming_the_registry(tmp_path, tool_env, fa
     assert "SENTINEL-wrong-password" not in result.err + result.out
 
 
-def test_failing_step_shows_the_log_and_exits_8(tmp_path, tool_env, fake_base, registry, rhcos_layer):
-    project = write_project(tmp_path / "fails", fake_base.pullspec,
-                            "RUN rpm-ostree install rig-fail-pkg && ostree container commit\n")
-    result = rhcos_layer(["build"], project)
+def test_failing_step_shows_the_log_and_exits_8(tmp_path, tool_env, fake_base, registry, fresh_service,
+                                                rhcos_layer):
+    run = "RUN rpm-ostree install rig-fail-pkg && ostree container commit"
+    project = write_project(tmp_path / "fails", fake_base.pullspec, run + "\n")
+    # a store without the base, so that the output is the same whichever test ran before
+    result = rhcos_layer(["build"], project, dict(fresh_service.store.env, CONTAINER_HOST=fresh_service.url))
     assert result.code == 8, result.err
-    assert "error: Packages not found: rig-fail-pkg" in result.err
-    assert result.err.strip().splitlines()[-1].startswith("Error: build failed:")
+    # each STEP line once (live), then the rest of the log (podman's own lines), then the error once
+    assert result.err == (
+        "Connecting to Podman\n"
+        f"Pulling base {fake_base.pullspec}\n"
+        "Building\n"
+        f"STEP 1/3: FROM {fake_base.pullspec}\n"
+        f"STEP 2/3: {run}\n"
+        "error: Packages not found: rig-fail-pkg\n"
+        "subprocess exited with status 1\n"
+        "subprocess exited with status 1\n"
+        f'Error: build failed: building at STEP "{run}": exit status 1\n'
+    )
     assert result.out == ""
 
 
@@ -262,3 +277,22 @@ def test_sigterm_mid_build_stops_the_private_service(tmp_path, tool_env, fake_ba
     assert "Interrupted." in err
     assert list(tmpdir.iterdir()) == []
     assert processes_mentioning(tmpdir) == []
+
+
+def test_failed_build_leaves_no_working_container(tmp_path, tool_env, fake_base, registry, fresh_service,
+                                                  rhcos_layer):
+    """`podman build` removes its working containers when a step fails (--force-rm); so must we."""
+    store = fresh_service.store
+    env = dict(store.env, CONTAINER_HOST=fresh_service.url)
+
+    def containers() -> list:
+        return store.podman("ps", "--all", "--external", "--format", "{{.ID}} {{.Names}}").stdout.splitlines()
+
+    store.podman("pull", "--quiet", "--cert-dir", str(registry.cert_dir), "--authfile", tool_env["REGISTRY_AUTH_FILE"],
+                 fake_base.pullspec)
+    before = containers()
+    project = write_project(tmp_path / "leftover", fake_base.pullspec,
+                            "RUN rpm-ostree install rig-fail-pkg && ostree container commit\n")
+    result = rhcos_layer(["build"], project, env)
+    assert result.code == 8, result.err
+    assert containers() == before

@@ -93,3 +93,33 @@ def test_lint_against_the_pool_turns_conflicts_into_errors(tmp_path, kube_api, l
         " usbguard" in against.out
     master = rhcos_layer(["lint", "--pool", "master"], project)
     assert master.code == 0, master.out + master.err
+
+
+def test_a_wrong_cluster_ca_is_an_untrusted_certificate(tmp_path, kube_api, rhcos_layer):
+    # a kubeconfig whose CA is another one than the API server's (an old login, a re-installed cluster)
+    import base64
+
+    import yaml
+
+    from tests.support.kube import make_cert
+
+    seed_openshift(kube_api)
+    other_ca, _ = make_cert(tmp_path / "other-ca")
+    path = kube_api.write_kubeconfig(tmp_path / "kubeconfig")
+    config = yaml.safe_load(path.read_text())
+    config["clusters"][0]["cluster"]["certificate-authority-data"] = base64.b64encode(other_ca.read_bytes()).decode()
+    path.write_text(yaml.safe_dump(config))
+    result = rhcos_layer(["status"], tmp_path, {"KUBECONFIG": str(path), "HOME": str(tmp_path)})
+    assert result.code == 10, result.err
+    assert f"Error: the API server {kube_api.url}: untrusted certificate (" in result.err
+    assert "did not answer" not in result.err
+    assert "certificate-authority" in result.err  # the hint says what to fix
+    assert kube_api.token not in result.err
+
+
+def test_the_right_ca_still_works_with_status(tmp_path, kube_api, rhcos_layer):
+    seed_openshift(kube_api)
+    path = kube_api.write_kubeconfig(tmp_path / "kubeconfig")
+    result = rhcos_layer(["status"], tmp_path, {"KUBECONFIG": str(path), "HOME": str(tmp_path)})
+    assert result.code == 0, result.err
+    assert "worker" in result.out

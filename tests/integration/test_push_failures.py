@@ -61,3 +61,57 @@ def test_registry_not_listening_fails_before_pushing(tmp_path, tool_env, podman_
     result = rhcos_layer(["push", image_id, f"{proxy.host}/layered/refused:v1"], project)
     assert result.code == 6, result.err
     assert f"registry {proxy.host} is unreachable after 4 attempts (connection refused)" in result.err
+
+
+def test_ctrl_c_during_a_cert_dir_push_stops_podman_and_leaves_no_temporary_file(tmp_path, tool_env, fake_base,
+                                                                                  registry, fresh_store):
+    """podman push copies each layer into TMPDIR first (here ~96 MiB): Ctrl-C must stop podman
+    gracefully and remove that copy, not SIGKILL it and leave the file behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.integration.conftest import processes_mentioning
+
+    project = write_project(tmp_path / "big", fake_base.pullspec,
+                            "RUN dd if=/dev/urandom of=/usr/share/big.bin bs=1M count=96 status=none && \\\n"
+                            "    rpm-ostree install big && ostree container commit\n",
+                            image=f"{registry.host}/layered/big")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "CONTAINER_HOST"}  # private services
+    env.update(fresh_store.env, TMPDIR=str(tmpdir), HOME=str(tmp_path / "bare-home"))
+    command = [sys.executable, "-m", "rhcos_layer"]
+    certs = ["--cert-dir", str(registry.cert_dir)]
+    built = subprocess.run([*command, "build", *certs], cwd=project, env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert built.returncode == 0, built.stderr
+    assert list(tmpdir.iterdir()) == []
+
+    proc = subprocess.Popen([*command, "push", *certs], cwd=project, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+    def big_files() -> list:
+        found = []
+        for path in tmpdir.rglob("*"):
+            try:
+                if path.is_file() and path.stat().st_size > (1 << 20):
+                    found.append(path)
+            except OSError:
+                pass
+        return found
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not big_files():
+        time.sleep(0.01)
+    assert proc.poll() is None, "the push ended before its layer copy was seen"
+    proc.send_signal(signal.SIGINT)  # to rhcos-layer only, as a Ctrl-C reaches a foreground job's leader
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "Interrupted."
+    assert out == ""
+    assert list(tmpdir.rglob("*")) == []
+    assert processes_mentioning(tmpdir) == []
+    assert registry.tags("layered/big") == []  # nothing half-pushed is tagged

@@ -98,7 +98,7 @@ def test_wrong_password_and_unknown_ca(tmp_path, tool_env, registry, release_pay
 def test_via_oc_without_oc_says_so(tmp_path, tool_env, release_payloads, rhcos_layer):
     result = rhcos_layer(["resolve", "--via", "oc", "--release", release_payloads["4.16"].pullspec_tag], tmp_path,
                          {"PATH": "/usr/bin:/bin"})
-    assert result.code == 9
+    assert result.code == 15, result.err  # ToolMissing: not 9, which says Podman is unavailable
     assert "--via oc: the oc command is not installed" in result.err
 
 
@@ -154,3 +154,103 @@ def test_arch_is_checked_on_a_single_arch_release(tmp_path, tool_env, release_pa
                         tmp_path)
     assert right.code == 0, right.err
     assert json.loads(right.out)["arch"] == "amd64"
+
+
+# ------------------------------------------------------------------ damaged and hostile payloads
+def _served_layer(registry, payload) -> bytes:
+    response = registry.request("GET", f"/v2/{payload.repo_path}/blobs/{payload.last_layer_digest}")
+    response.raise_for_status()
+    return response.content
+
+
+def test_a_truncated_layer_is_named_not_reported_as_an_interruption(tmp_path, tool_env, registry, release_payloads,
+                                                                    certs, rhcos_layer):
+    from tests.support.payload import push_release_payload
+
+    whole = _served_layer(registry, release_payloads["4.16"])
+    payload = push_release_payload(registry, "4.16.3", repo="openshift/truncated", last_layer=whole[: len(whole) // 2])
+    result = rhcos_layer(["resolve", "--release", payload.pullspec_tag, *certs], tmp_path)
+    assert result.code == 3, result.err
+    assert result.err == (f"Error: layer {payload.last_layer_digest} is truncated: its gzip stream ends early\n"
+                          "  hint: the image in the registry is damaged: push the release again\n")
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"- just\n- a list\n", "image-references is not an image.openshift.io/v1 ImageStream"),
+    (b'{"kind": "ImageStream", "apiVersion": "image.openshift.io/v1", "spec": {"tags": "rhel-coreos"}}',
+     "image-references has no spec.tags list"),
+])
+def test_a_malformed_image_references_is_one_clear_line(content, problem, tmp_path, tool_env, registry, certs,
+                                                        rhcos_layer):
+    from tests.support.payload import push_release_payload
+
+    payload = push_release_payload(registry, "4.16.3", repo="openshift/malformed",
+                                   tag=f"bad-{len(content)}", manifest_files={"image-references": content})
+    result = rhcos_layer(["resolve", "--release", payload.pullspec_tag, *certs], tmp_path)
+    assert result.code == 3, result.err
+    assert result.err.splitlines()[0] == f"Error: {payload.pullspec_tag}: release-manifests/{problem}"
+    assert "internal error" not in result.err and "Traceback" not in result.err
+
+
+def test_bad_arch_is_refused_before_any_request(tmp_path, tool_env, registry, release_payloads, certs, rhcos_layer):
+    payload = release_payloads["4.16"]
+    mark = access_mark(registry)
+    result = rhcos_layer(["resolve", "--release", payload.pullspec_tag, "--arch", "sparc", *certs], tmp_path)
+    assert result.code == 3, result.err
+    assert result.err == "Error: --arch 'sparc': one of amd64, arm64, ppc64le, s390x (or x86_64, aarch64)\n"
+    assert registry.access_entries()[mark:] == []
+
+
+@pytest.mark.parametrize("release", ["127.0.0.1:99999/openshift/release:4.16.3", "-bad-.example.com/r:1",
+                                     "quay.io/Openshift/release:4.16.3", "quay.io/openshift/release:4.16.3\n"])
+def test_a_malformed_release_reference_is_refused_when_parsed(release, tmp_path, tool_env, rhcos_layer):
+    result = rhcos_layer(["resolve", "--release", release], tmp_path)
+    assert result.code == 3, result.err
+    assert result.err.startswith(f"Error: --release: {release!r}: ")
+
+
+def test_via_oc_a_malformed_answer_is_one_clear_line(tmp_path, tool_env, release_payloads, rhcos_layer):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (tmp_path / "info.json").write_text(json.dumps({"metadata": [1], "references": {"kind": "ImageStream",
+                                                                                  "metadata": "x", "spec": []}}))
+    fake = bindir / "oc"
+    fake.write_text(f"#!/bin/sh\ncat {tmp_path}/info.json\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    result = rhcos_layer(["resolve", "--via", "oc", "--release", release_payloads["4.16"].pullspec_tag], tmp_path,
+                         {"PATH": f"{bindir}:{os.environ['PATH']}"})
+    assert result.code == 3, result.err
+    assert result.err == "Error: oc adm release info: references is not an image.openshift.io/v1 ImageStream\n"
+
+
+def test_a_blob_past_its_cap_is_refused_as_it_arrives(registry, release_payloads):
+    import io
+
+    from rhcos_layer.adapters.registry import RegistryClient
+    from rhcos_layer.auth import Credentials
+    from rhcos_layer.errors import InvalidPayload
+    from rhcos_layer.trust import TLSSettings
+
+    payload = release_payloads["4.16"]
+    big = payload.other_layer_digests[0]  # 192 KiB of noise
+    user, password = registry.auth
+    sink = io.BytesIO()
+    with RegistryClient(registry.host, Credentials(user, password),
+                        TLSSettings(cert_dir=registry.cert_dir)) as client:
+        with pytest.raises(InvalidPayload, match=f"^registry {registry.host}: blob {big} of openshift/release is"
+                                                 " larger than 64 KiB: refused$"):
+            client.get_blob(payload.repo_path, big, sink, max_size=64 << 10)
+        assert sink.getvalue() == b""  # refused from Content-Length, before a byte was kept
+        assert client.get_blob(payload.repo_path, big, sink, max_size=1 << 20) > 64 << 10
+
+
+def test_a_cluster_release_version_that_is_not_a_version_is_refused(tmp_path, tool_env, kube_api, kubeconfig,
+                                                                   rhcos_layer):
+    from tests.support.kube import seed_openshift
+
+    # releaseVersion becomes an image label in build: a newline there would start a new Containerfile line
+    seed_openshift(kube_api, version='4.16.3"\nLABEL evil=1')
+    result = rhcos_layer(["resolve"], tmp_path, {"KUBECONFIG": str(kubeconfig)})
+    assert result.code == 3, result.err
+    assert result.err == ("Error: ConfigMap openshift-machine-config-operator/machine-config-osimageurl: release"
+                          " version '4.16.3\"\\nLABEL evil=1' is not a version (like 4.16.3)\n")

@@ -2,44 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import pty
-import select
-import subprocess
-import sys
-
 from tests.integration.conftest import write_project
-
-
-def _run_with_tty_stderr(args, cwd):
-    master, slave = pty.openpty()
-    env = dict(os.environ, TERM="xterm-256color", COLUMNS="120")
-    env.pop("NO_COLOR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "rhcos_layer", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
-    os.close(slave)
-    screen = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            break
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        screen += data
-    out = proc.stdout.read().decode()
-    proc.wait(60)
-    os.close(master)
-    return proc.returncode, out, screen.decode("utf-8", "replace")
+from tests.support.tty import run_with_tty_stderr
 
 
 def test_terminal_gets_live_progress_and_stdout_only_the_id(tmp_path, tool_env, fake_base, rhcos_layer):
     # content of its own: the session's store must not hold an image with the same inputs
     project = write_project(tmp_path / "tty", fake_base.pullspec, "RUN rpm-ostree install tty-progress\n")
-    code, out, screen = _run_with_tty_stderr(["build"], project)
+    code, out, screen = run_with_tty_stderr(["build"], project)
     assert code == 0, screen
     assert len(out.strip()) == 64  # the image ID, alone on stdout
     assert "STEP 2/3: RUN rpm-ostree install tty-progress" in screen

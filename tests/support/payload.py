@@ -382,7 +382,8 @@ class _BuiltImage:
 
 
 def _build_image(version: str, arch: str, seed: str, stream_name: str, os_pullspecs: Mapping[str, str],
-                 manifest_files: Optional[Mapping[str, Optional[bytes]]]) -> _BuiltImage:
+                 manifest_files: Optional[Mapping[str, Optional[bytes]]],
+                 last_layer: Optional[bytes] = None) -> _BuiltImage:
     os_names = list(os_tag_names(version))
     os_names += [t for t in os_pullspecs if t not in os_names]  # caller may add unusual OS tags
     tags: Dict[str, str] = {}
@@ -416,6 +417,8 @@ def _build_image(version: str, arch: str, seed: str, stream_name: str, os_pullsp
     ]
     last = _layer([(MANIFESTS_DIR, None, 0o755)]
                   + [(f"{MANIFESTS_DIR}/{name}", files[name], 0o644) for name in sorted(files)])
+    if last_layer is not None:  # served as given: a damaged or hostile layer, for negative tests
+        last = _Blob(OCI_LAYER_GZIP, last_layer, _sha256(last_layer))
     layers = [*fillers, last]
 
     config_doc = {
@@ -522,6 +525,7 @@ def push_release_payload(
     arches: Sequence[str] = ("amd64",),
     os_pullspecs_by_arch: Optional[Dict[str, Dict[str, str]]] = None,
     manifest_files: Optional[Mapping[str, Optional[bytes]]] = None,
+    last_layer: Optional[bytes] = None,
 ) -> ReleasePayload:
     """Build a release payload for *version* ("4.16.3") and push it.
 
@@ -538,6 +542,10 @@ def push_release_payload(
 
     *manifest_files* adds/replaces files of release-manifests/ (None
     removes one, e.g. {"image-references": None} for a non-release image).
+
+    *last_layer* replaces the whole last layer blob with these bytes, pushed
+    as they are (a truncated gzip, a gzip bomb): it is still served under its
+    own sha256, so only the reader's checks can catch it.
     """
     arch_list = list(arches)
     if not arch_list or len(set(arch_list)) != len(arch_list):
@@ -556,7 +564,7 @@ def push_release_payload(
         specs = dict(os_pullspecs or {})
         specs.update((os_pullspecs_by_arch or {}).get(arch, {}))
         seed = f"{repo_path}:{tag}/{version}/{arch}"
-        built.append(_build_image(version, arch, seed, stream_name, specs, manifest_files))
+        built.append(_build_image(version, arch, seed, stream_name, specs, manifest_files, last_layer))
 
     pusher = _Pusher(registry, repo_path)
     try:

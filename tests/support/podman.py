@@ -70,6 +70,7 @@ class PodmanStore:
         root_dir: PathLike,
         *,
         ulimits: Iterable[str] = ("nofile=1024:1024", "nproc=1024:1024"),
+        driver: Optional[str] = "overlay",
     ) -> None:
         self.root_dir = Path(root_dir).absolute()
         self.graphroot = self.root_dir / "root"
@@ -95,6 +96,9 @@ class PodmanStore:
         self._socket_path: Optional[Path] = None
         self._service: Optional[subprocess.Popen[bytes]] = None
         self._ulimits = list(ulimits)
+        # None: a storage.conf without `driver`, as stock Debian/Ubuntu (which ship none): the
+        # store's database then records "" (see tests/integration/test_user_stores.py)
+        self._driver = driver
         self._create()
 
     # ------------------------------------------------------------ creation
@@ -104,8 +108,8 @@ class PodmanStore:
         self.xdg_runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.storage_conf.write_text(
             "[storage]\n"
-            'driver = "overlay"\n'
-            f"graphroot = {json.dumps(str(self.graphroot))}\n"
+            + (f"driver = {json.dumps(self._driver)}\n" if self._driver else "")
+            + f"graphroot = {json.dumps(str(self.graphroot))}\n"
             f"runroot = {json.dumps(str(self.runroot))}\n"
         )
         # NB: engine tmp_dir (/run/libpod) is deliberately left at its shared

@@ -107,3 +107,15 @@ def test_bad_authfiles_name_the_file_but_not_the_content(tmp_path: Path, content
 def test_missing_authfile_is_named(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="--push-authfile .*no such file"):
         auth.resolve(str(tmp_path / "missing.json"), flag="--push-authfile")
+
+
+def test_hostile_authfiles_are_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "auth.json"
+    cases = [(b"[" * 100_000, "not an authfile (nested too deeply)"),
+             (b'{"auths": {"q.io": {"auth": "\xff"}}}', "not UTF-8 text: not an authfile"),
+             (b" " * (17 << 20), "larger than 16 MiB: not an authfile")]
+    for content, problem in cases:
+        path.write_bytes(content)
+        with pytest.raises(InvalidInput) as info:
+            auth.load(path, source="--authfile auth.json")
+        assert str(info.value) == f"--authfile auth.json: {problem}"

@@ -4,7 +4,10 @@ import io
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from rhcos_layer.context import collect, inputs_digest, make_tar
+from rhcos_layer.errors import InvalidInput
 
 BASE = "quay.io/x/y@sha256:" + "c" * 64
 
@@ -83,3 +86,45 @@ def test_secret_files_never_travel_in_the_context(tmp_path: Path) -> None:
     names = [f.relpath for f in prepared.context.files]
     assert names == ["Containerfile", "keep.conf"]  # neither the replaced nor the replacing file
     assert prepared.secret_files == {"ent": tmp_path / "other.pem"}
+
+
+@pytest.mark.parametrize(("pattern", "why"), [
+    ("[]", "malformed character class"),
+    ("[z-a]", "the range z-a is reversed"),
+    ("x[]y", "malformed character class"),
+    ("[a", "'[' is never closed"),
+    ("[^]", "malformed character class"),
+    ("a\\", "it ends with an escape character"),
+])
+def test_patterns_podman_stops_on_are_a_clear_error(tmp_path: Path, pattern: str, why: str) -> None:
+    # `podman build` with COPY . stops on each with "syntax error in pattern" (checked on 4.3.1)
+    (tmp_path / "a").write_text("a")
+    (tmp_path / ".containerignore").write_text(f"# comment\n{pattern}\n")
+    with pytest.raises(InvalidInput) as info:
+        collect(tmp_path)
+    assert str(info.value).startswith(f"{tmp_path / '.containerignore'}:2: the pattern '{pattern}' is malformed: {why}")
+
+
+def test_a_lone_exclamation_mark_is_refused(tmp_path: Path) -> None:
+    (tmp_path / ".containerignore").write_text("a\n!\n")
+    with pytest.raises(InvalidInput, match=r":2: '!' alone excludes nothing"):
+        collect(tmp_path)
+
+
+@pytest.mark.parametrize(("pattern", "excluded"), [
+    ("[!]", ["!"]),  # Go negates with ^ only: ! is a plain character
+    ("[^a]", ["!", "b"]),
+    ("[a-b]", ["a", "b"]),
+    ("\\!", ["!"]),
+    ("**.d", ["c.d", "sub/e.d"]),  # patternmatcher's suffix match
+    ("**/e.d", ["sub/e.d"]),
+    ("sub/**", ["sub/e.d"]),
+    ("?", ["!", "a", "b"]),
+])
+def test_patterns_match_as_podman_matches(tmp_path: Path, pattern: str, excluded: list) -> None:
+    for name in ("!", "a", "b", "c.d", "sub/e.d"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("x")
+    (tmp_path / ".containerignore").write_text(pattern + "\n")
+    assert sorted(collect(tmp_path).excluded) == sorted(excluded)
+

@@ -33,7 +33,7 @@ def test_docker_hub_short_names_are_expanded() -> None:
     ],
 )
 def test_unpinned_references_are_refused(text: str, reason: str) -> None:
-    with pytest.raises(reference.ReferenceError, match=reason):
+    with pytest.raises(reference.InvalidReference, match=reason):
         reference.parse_pinned(text)
 
 
@@ -48,12 +48,12 @@ def test_unpinned_references_are_refused(text: str, reason: str) -> None:
     ],
 )
 def test_malformed_digests_are_refused(text: str) -> None:
-    with pytest.raises(reference.ReferenceError, match="digest"):
+    with pytest.raises(reference.InvalidReference, match="digest"):
         reference.parse(text)
 
 
 def test_invalid_repository_component_is_refused() -> None:
-    with pytest.raises(reference.ReferenceError, match="invalid repository name component 'Bad'"):
+    with pytest.raises(reference.InvalidReference, match="invalid repository name component 'Bad'"):
         reference.parse("quay.io/Bad/name")
 
 
@@ -69,3 +69,59 @@ def test_invalid_repository_component_is_refused() -> None:
 )
 def test_build_tags_are_qualified_like_podman(tag: str, expected: str) -> None:
     assert str(reference.parse_local(tag)) == expected
+
+
+# ------------------------------------------------------------------ the distribution grammar, strictly
+@pytest.mark.parametrize("text, reason", [
+    ("quay.io/a/b:1\n", "no spaces or control characters"),  # `$` would have let the newline through
+    (" quay.io/a/b:1", "no spaces or control characters"),
+    ("quay.io/a b/c", "no spaces or control characters"),
+    ("quay.io/a/b\x00:1", "no spaces or control characters"),
+    ("quay.io/a/b@" + DIGEST + "\n", "no spaces or control characters"),
+    ("quay.io:99999/a/b", "invalid registry port '99999' (1 to 65535)"),
+    ("quay.io:0/a/b", "invalid registry port '0'"),
+    ("quay.io:/a/b", "invalid registry host 'quay.io:'"),
+    ("-quay.io/a/b", "invalid registry host '-quay.io'"),
+    ("quay-.io/a/b", "invalid registry host 'quay-.io'"),
+    ("qu_ay.io/a/b", "invalid registry host 'qu_ay.io'"),
+    ("quay..io/a/b", "invalid registry host 'quay..io'"),
+    ("[::1/a/b", "invalid registry host"),
+    ("quay.io/Upper/b", "invalid repository name component 'Upper'"),
+    ("quay.io/a//b", "invalid repository name component ''"),
+    ("quay.io/a/b-", "invalid repository name component 'b-'"),
+    ("quay.io/a/b:", "invalid tag ''"),
+    ("quay.io/a/b:-x", "invalid tag '-x'"),
+    ("quay.io/a/b:" + "t" * 129, "invalid tag"),
+    ("quay.io/a/b:tág", "invalid tag"),
+    ("quay.io/" + "/".join(["abcdefghij"] * 24), "repository name of 263 characters (at most 255)"),
+    ("q" * 2000, "too long (at most 1024)"),
+    ("", "empty image reference"),
+    ("docker://quay.io/a/b", "without a transport or scheme"),
+])
+def test_references_outside_the_grammar_are_refused(text: str, reason: str) -> None:
+    with pytest.raises(reference.InvalidReference) as info:
+        reference.parse(text)
+    assert reason in str(info.value)
+
+
+@pytest.mark.parametrize("text, parts", [
+    ("localhost:5000/a/b:1", ("localhost:5000", "a/b", "1", None)),
+    ("[::1]:5000/a/b", ("[::1]:5000", "a/b", None, None)),
+    ("registry-1.example.com/a__b/c.d/e-f---g:v1.2_3", ("registry-1.example.com", "a__b/c.d/e-f---g", "v1.2_3", None)),
+    ("quay.io/" + "/".join(["abcdefghij"] * 23) + "/ab", ("quay.io", "/".join(["abcdefghij"] * 23) + "/ab", None,
+                                                          None)),
+    (f"quay.io/a/b:1@{DIGEST}", ("quay.io", "a/b", "1", DIGEST)),
+    ("ubuntu", ("docker.io", "library/ubuntu", None, None)),
+])
+def test_references_inside_the_grammar_parse(text: str, parts: tuple) -> None:
+    ref = reference.parse(text)
+    assert (ref.registry, ref.repository, ref.tag, ref.digest) == parts
+
+
+def test_an_invalid_reference_is_an_input_error_with_exit_3() -> None:
+    from rhcos_layer.errors import InvalidInput
+
+    assert issubclass(reference.InvalidReference, InvalidInput)
+    assert reference.InvalidReference.exit_code == 3
+    assert not hasattr(reference, "ReferenceError")  # no longer shadows the builtin
+    assert not hasattr(reference.ImageReference, "with_digest")
