@@ -370,6 +370,18 @@ RESOURCES: Tuple[ResourceType, ...] = (
         ),
         schema=_CV_SCHEMA,
     ),
+    # What the nodes trust and where they pull from (openshift/api config/v1 types_image.go,
+    # types_image_digest_mirrorset.go; operator/v1alpha1 types_image_content_source_policy.go):
+    # cluster-scoped, no printer columns beyond AGE in the real CRDs.
+    ResourceType(CONFIG_GROUP, "v1", "Image", "images", "image", False, (), True,
+                 schema=_cr_schema(_loose(("additionalTrustedCA", "allowedRegistriesForImport",
+                                           "externalRegistryHostnames", "registrySources", "imageStreamImportMode")),
+                                   required=())),
+    ResourceType(CONFIG_GROUP, "v1", "ImageDigestMirrorSet", "imagedigestmirrorsets", "imagedigestmirrorset", False,
+                 ("idms",), True, schema=_cr_schema(_loose(("imageDigestMirrors",)))),
+    ResourceType("operator.openshift.io", "v1alpha1", "ImageContentSourcePolicy", "imagecontentsourcepolicies",
+                 "imagecontentsourcepolicy", False, ("icsp",), False,
+                 schema=_cr_schema(_loose(("repositoryDigestMirrors",)), status=False)),
     # ----------------------------------------------------------------- reviews (nothing stored)
     ResourceType("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews",
                  "selfsubjectaccessreview", False, (), False, ("create",), custom=False, virtual=True),
@@ -379,7 +391,7 @@ RESOURCES: Tuple[ResourceType, ...] = (
 
 _BY_GVR: Dict[Tuple[str, str, str], ResourceType] = {(r.group, r.version, r.plural): r for r in RESOURCES}
 _BY_GVK: Dict[Tuple[str, str], ResourceType] = {(r.api_version, r.kind): r for r in RESOURCES}
-_GROUP_ORDER = ("", "authentication.k8s.io", "authorization.k8s.io", CONFIG_GROUP, MCO_GROUP)
+_GROUP_ORDER = ("", "authentication.k8s.io", "authorization.k8s.io", CONFIG_GROUP, MCO_GROUP, "operator.openshift.io")
 
 
 def resource_type(name: str) -> ResourceType:
@@ -1864,6 +1876,7 @@ class KubeCall:
     body: bytes = b""
     status: Optional[int] = None
     user: Optional[str] = None
+    sent: int = 0  # bytes of the response body (watch chunks included): what the client had to read
 
 
 class _User(NamedTuple):
@@ -1983,6 +1996,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
         self._call.status = code
+        self._call.sent += len(body)
 
     def _send_obj(self, code: int, obj: Obj, fmt: Optional[_Accept] = None, warnings: Sequence[str] = (),
                   content_type: Optional[str] = None, sort_keys: bool = False) -> None:
@@ -2345,6 +2359,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------------------ watch
     def _chunk(self, data: bytes) -> None:
+        self._call.sent += len(data)
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
 
@@ -3117,6 +3132,19 @@ def seed_openshift(
                          nodes=node_names, base_configs=base_configs)
 
 
+def trust_registry_ca(api: KubeAPI, host: str, ca_pem: bytes, configmap: str = "registry-cas") -> None:
+    """Make the cluster's nodes trust *ca_pem* for registry *host* ("host" or "host:port"), as an admin
+    does: a ConfigMap in openshift-config keyed "host" or "host..port", named by
+    images.config.openshift.io/cluster spec.additionalTrustedCA (openshift/api config/v1 types_image.go)."""
+    api.store.put({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": configmap, "namespace": "openshift-config"}, "data": {host.replace(":", ".."): ca_pem.decode()}})
+    image = api.store.get("images", "cluster") or {
+        "apiVersion": f"{CONFIG_GROUP}/v1", "kind": "Image", "metadata": {"name": "cluster"}, "spec": {}}
+    image = copy.deepcopy(image)
+    image.setdefault("spec", {})["additionalTrustedCA"] = {"name": configmap}
+    api.store.put(image)
+
+
 __all__ = [
     "RESOURCES",
     "ApiError",
@@ -3141,5 +3169,6 @@ __all__ = [
     "seed_openshift",
     "skip_reason",
     "status_body",
+    "trust_registry_ca",
 ]
 
