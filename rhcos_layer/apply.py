@@ -28,7 +28,7 @@ from .machineconfig import (
 from .trust import TLSSettings
 
 if TYPE_CHECKING:
-    from .adapters.cluster import ClusterAPI
+    from .adapters.cluster_api import ClusterAPI
 
 # The checks a user may override, and what each protects. The others (image pinned and present,
 # pool exists, our MachineConfig wins the merge, its name is ours) can never be ignored.

@@ -8,7 +8,7 @@ from .lint import PoolFacts
 from .machineconfig import ROLE_LABEL
 
 if TYPE_CHECKING:
-    from .adapters.cluster import ClusterAPI
+    from .adapters.cluster_api import ClusterAPI
 
 
 def conditions(obj: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set
 from .machineconfig import MANAGED_BY, MANAGED_BY_LABEL, PREVIOUS_ANNOTATION, ROLE_LABEL, name_for
 
 if TYPE_CHECKING:
-    from .adapters.cluster import ClusterAPI
+    from .adapters.cluster_api import ClusterAPI
     from .apply import Plan
     from .trust import TLSSettings
 

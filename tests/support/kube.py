@@ -1876,7 +1876,7 @@ class KubeCall:
     body: bytes = b""
     status: Optional[int] = None
     user: Optional[str] = None
-    sent: int = 0  # bytes of the response body (watch chunks included): what the client had to read
+    sent: int = 0  # response body bytes (a watch: every chunk so far), what the client had to read
 
 
 class _User(NamedTuple):
@@ -2359,9 +2359,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------------------ watch
     def _chunk(self, data: bytes) -> None:
-        self._call.sent += len(data)
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
+        self._call.sent += len(data)
 
     def _event(self, etype: str, obj: Obj, rt: ResourceType, fmt: _Accept, state: Dict[str, bool],
                include_object: str) -> None:
