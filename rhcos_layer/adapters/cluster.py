@@ -261,4 +261,3 @@ class Cluster:
 def _dry_run(on: bool) -> Dict[str, Any]:
     """The API server's server-side dry run: validated and admitted, never stored."""
     return {"dry_run": "All"} if on else {}
-
