@@ -275,8 +275,9 @@ def nodes_can_pull(image: reference.ImageReference, facts: ClusterFacts) -> Chec
             registry, _, repository = name.partition("/")
             ca = trust.ca_for(registry)
             ca_dir = folder / registry.replace(":", "_")
-            ca_dir.mkdir(mode=0o700)
-            if ca:
+            if not ca_dir.exists():  # a mirror on the same registry as its source shares the folder
+                ca_dir.mkdir(mode=0o700)
+            if ca and not (ca_dir / "ca.crt").exists():
                 fd = os.open(str(ca_dir / "ca.crt"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as fh:
                     fh.write(ca)

@@ -165,26 +165,6 @@ class Cluster:
         except ClusterObjectNotFound:
             return None
 
-    def create_machineconfig(self, obj: Dict[str, Any], *, dry_run: bool = False) -> Dict[str, Any]:
-        return dict(self._call(f"create machineconfig {obj['metadata']['name']}",
-                               self._custom().create_cluster_custom_object, MCO_GROUP, MCO_VERSION, "machineconfigs",
-                               obj, **_dry_run(dry_run)))
-
-    def replace_machineconfig(self, obj: Dict[str, Any], *, dry_run: bool = False) -> Dict[str, Any]:
-        """Update ``obj`` (which carries the resourceVersion it was read at: a concurrent change is a
-        conflict, not a silent overwrite)."""
-        name = str(obj["metadata"]["name"])
-        return dict(self._call(f"update machineconfig {name}", self._custom().replace_cluster_custom_object,
-                               MCO_GROUP, MCO_VERSION, "machineconfigs", name, obj, **_dry_run(dry_run)))
-
-    def delete_machineconfig(self, name: str, resource_version: Optional[str] = None) -> None:
-        """Delete ``name``; with ``resource_version``, only if nobody changed it since it was read."""
-        body: Dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
-        if resource_version:
-            body["preconditions"] = {"resourceVersion": resource_version}
-        self._call(f"delete machineconfig {name}", self._custom().delete_cluster_custom_object, MCO_GROUP,
-                   MCO_VERSION, "machineconfigs", name, body=body)
-
     def machineconfig_metadata(self) -> List[Dict[str, Any]]:
         """The metadata (name, labels, owners) of every MachineConfig, in one small response.
 
@@ -231,6 +211,26 @@ class Cluster:
         import json
 
         return bool((json.loads(response.data).get("status") or {}).get("allowed"))
+
+    def create_machineconfig(self, obj: Dict[str, Any], *, dry_run: bool = False) -> Dict[str, Any]:
+        return dict(self._call(f"create machineconfig {obj['metadata']['name']}",
+                               self._custom().create_cluster_custom_object, MCO_GROUP, MCO_VERSION, "machineconfigs",
+                               obj, **_dry_run(dry_run)))
+
+    def replace_machineconfig(self, obj: Dict[str, Any], *, dry_run: bool = False) -> Dict[str, Any]:
+        """Update ``obj`` (which carries the resourceVersion it was read at: a concurrent change is a
+        conflict, not a silent overwrite)."""
+        name = str(obj["metadata"]["name"])
+        return dict(self._call(f"update machineconfig {name}", self._custom().replace_cluster_custom_object,
+                               MCO_GROUP, MCO_VERSION, "machineconfigs", name, obj, **_dry_run(dry_run)))
+
+    def delete_machineconfig(self, name: str, resource_version: Optional[str] = None) -> None:
+        """Delete ``name``; with ``resource_version``, only if nobody changed it since it was read."""
+        body: Dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
+        if resource_version:
+            body["preconditions"] = {"resourceVersion": resource_version}
+        self._call(f"delete machineconfig {name}", self._custom().delete_cluster_custom_object, MCO_GROUP,
+                   MCO_VERSION, "machineconfigs", name, body=body)
 
     def _custom(self) -> Any:
         from kubernetes.client import CustomObjectsApi

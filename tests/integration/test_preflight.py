@@ -203,6 +203,14 @@ def test_digest_mirrors_are_honoured_and_a_malformed_entry_elsewhere_does_not_fa
     pull = {c["name"]: c for c in json.loads(mirrored.out)[0]["checks"]}["NodesCanPull"]
     assert pull["ok"] and f"can pull {registry.host}/ops/layered (mirror of localhost:{port}/ops/layered)" \
         in pull["message"]
+    # a mirror on the same registry that lacks the image: the nodes fall back to the source
+    _mirror_set(kube_api, "same-registry", [{"source": f"{registry.host}/ops",
+                                             "mirrors": [f"{registry.host}/nowhere"]}])
+    fallback = rhcos_layer(["apply", "--pool", "worker", "--image", pushed["image"], "--dry-run", "-o", "json",
+                            *LOOPBACK_OK], tmp_path)
+    assert fallback.code == 0, fallback.err
+    pull = {c["name"]: c for c in json.loads(fallback.out)[0]["checks"]}["NodesCanPull"]
+    assert pull["ok"] and f"can pull {registry.host}/ops/layered;" in pull["message"]
     # a malformed entry for the image's own source: what the nodes do cannot be told
     _mirror_set(kube_api, "broken-ours", [{"source": source, "mirrors": [7]}])
     broken = rhcos_layer(args, tmp_path)
