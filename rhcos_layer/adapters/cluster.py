@@ -178,7 +178,10 @@ class Cluster:
         response = self._call("list machineconfigs", self._custom().list_cluster_custom_object, MCO_GROUP,
                               MCO_VERSION, "machineconfigs", _preload_content=False,
                               _headers={"Accept": PARTIAL_METADATA_LIST})
-        return [dict(item.get("metadata") or {}) for item in json.loads(response.data).get("items") or []]
+        try:
+            return [dict(item.get("metadata") or {}) for item in json.loads(response.data).get("items") or []]
+        finally:
+            response.release_conn()
 
     def get_object(self, group: str, version: str, plural: str, name: str) -> Optional[Dict[str, Any]]:
         """A cluster-scoped custom object (``images.config.openshift.io/cluster``...), None when absent
@@ -210,7 +213,10 @@ class Cluster:
                               api.create_self_subject_access_review, body, _preload_content=False)
         import json
 
-        return bool((json.loads(response.data).get("status") or {}).get("allowed"))
+        try:
+            return bool((json.loads(response.data).get("status") or {}).get("allowed"))
+        finally:
+            response.release_conn()  # back to the pool: the next request reuses the connection
 
     def create_machineconfig(self, obj: Dict[str, Any], *, dry_run: bool = False) -> Dict[str, Any]:
         return dict(self._call(f"create machineconfig {obj['metadata']['name']}",

@@ -100,11 +100,22 @@ def apply_command(settings: Settings, pools: Tuple[str, ...], image: Optional[st
         apply_mod.refuse(plans)
         will_wait = terminal.interactive if wait is None else wait
         apply_mod.require_permissions(cluster, apply_mod.writes_for(plans), wait=will_wait and not dry_run)
+        if will_wait and not dry_run:
+            # import what the watch needs before writing: after the write, the watch (and its Ctrl-C
+            # handling, which says the rollout goes on) starts at once instead of after the imports
+            cluster.preload_nodes_api()
+            from ..terminal import RolloutDisplay  # noqa: F401
         if dry_run:
             apply_mod.execute_all(cluster, plans, dry_run=True)  # the API server validates it too
             _report(terminal, plans, output, dry_run=True)
             return
-        written: List[Tuple[Plan, Dict[str, Any]]] = apply_mod.execute_all(cluster, plans)
+        try:
+            written: List[Tuple[Plan, Dict[str, Any]]] = apply_mod.execute_all(cluster, plans)
+        except KeyboardInterrupt:  # the API server may have stored a write whose answer we did not wait for
+            terminal.warning("Stopped watching; the rollout goes on in the cluster. (Interrupted while writing: what"
+                             " the API server stored stays.) Check and follow it with:"
+                             f" rhcos-layer status --watch {pool_flags}{flags}")
+            raise
         for item, _ in written:
             verb = {"create": "created", "update": "updated", "unchanged": "unchanged"}[item.action]
             terminal.info(f"{item.pool}: MachineConfig {item.name} {verb} (osImageURL {item.image})")
