@@ -39,7 +39,7 @@ IGNORABLE = {
     "PoolDegraded": "the pool is not degraded",
     "PackageConflict": "the layered RPMs do not clash with the pool's extensions or realtime kernel",
 }
-ALWAYS = ("ImagePresent", "PoolSelects", "Shadowed", "NameTaken")
+ALWAYS = ("ImagePresent", "PoolSelects", "Shadowed", "NameTaken", "OnClusterLayering")
 _CUSTOM_INHERITS = "worker"
 _INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
                 "application/vnd.docker.distribution.manifest.list.v2+json")
@@ -524,6 +524,22 @@ def check_pool(facts: ClusterFacts, pool: str, image: str, labels: Dict[str, str
                                      " this image too")
 
 
+def check_on_cluster(pool: str, moscs: Optional[List[Dict[str, Any]]], plan: Plan) -> None:
+    """OnClusterLayering (never ignorable): a pool with a MachineOSConfig boots what the cluster builds;
+    our MachineConfig would only trigger a rebuild, and the done rule would still report success."""
+    from . import oncluster
+
+    mosc = oncluster.for_pool(moscs, pool)
+    if mosc is not None:
+        plan.checks.append(Check("OnClusterLayering", False, oncluster.refusal(pool, mosc),
+                                 oncluster.hint(pool, mosc)))
+    elif moscs is None:
+        plan.warnings.append(f"not allowed to list machineosconfigs: cannot tell whether pool {pool} uses"
+                             " on-cluster layering (if it does, this image will never be booted)")
+    else:
+        plan.checks.append(Check("OnClusterLayering", True, f"pool {pool} has no MachineOSConfig"))
+
+
 def plan(cluster: ClusterAPI, pools: Sequence[str], image: str, *, authfile: Optional[str], tls: TLSSettings,
          ignore: Set[str], project: Optional[str] = None) -> List[Plan]:
     """Preflight every pool and say what apply would do; no write."""
@@ -554,6 +570,7 @@ def plan(cluster: ClusterAPI, pools: Sequence[str], image: str, *, authfile: Opt
     else:
         shared.append(Check("BaseMatches", True, f"built on the cluster's base {cluster_base[:19]}…"))
 
+    moscs = cluster.machineosconfigs()  # on-cluster layering: None when not allowed to tell
     plans = []
     for pool in dict.fromkeys(pools):
         existing = facts.configs.get(name_for(pool))
@@ -574,6 +591,7 @@ def plan(cluster: ClusterAPI, pools: Sequence[str], image: str, *, authfile: Opt
         target = str((((facts.pools[pool].get("spec") or {}).get("configuration")) or {}).get("name") or "")
         item = Plan(pool, pinned, action, desired, existing, previous, target, checks=list(shared))
         check_pool(facts, pool, pinned, labels, item)
+        check_on_cluster(pool, moscs, item)
         for check in item.checks:
             check.ignored = not check.ok and check.name in ignore
         plans.append(item)

@@ -79,7 +79,9 @@ def node_phase(meta: Dict[str, Any], target: str) -> NodeState:
         return NodeState(name, DEGRADED, str(ann.get(MCO + "reason", "")) or state)
     if state == "Done" and current == target:
         return NodeState(name, DONE)
-    if state == "Rebooting":
+    # the daemon's state stays Working through a reboot; 4.16+ marks it in post-config-action
+    # (MCO pkg/daemon/update.go); "Rebooting" as a state only comes from older stand-ins
+    if state == "Rebooting" or ann.get(MCO + "post-config-action") == "Rebooting":
         return NodeState(name, REBOOTING)
     if ann.get(MCO + "desiredDrain") == f"drain-{target}":
         return NodeState(name, DRAINING)

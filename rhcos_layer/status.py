@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
 
 from .machineconfig import BASE_ANNOTATION, is_managed
+from .oncluster import name as oncluster_name
 from .pools import conditions as pool_conditions
 from .reference import digest_of
 
@@ -35,12 +36,14 @@ class PoolStatus:
     unavailable: int
     managed: List[str] = field(default_factory=list)
     conditions: Dict[str, str] = field(default_factory=dict)
+    on_cluster: Optional[str] = None  # the pool's MachineOSConfig: its nodes boot the cluster's build (image)
 
     def as_dict(self) -> Dict[str, Any]:
         return asdict(self)
 
 
-def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: str) -> PoolStatus:
+def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: str,
+                mosc: Optional[Dict[str, Any]] = None) -> PoolStatus:
     spec, status = pool.get("spec") or {}, pool.get("status") or {}
     name = str((pool.get("metadata") or {}).get("name"))
     rendered = (status.get("configuration") or {}).get("name")
@@ -52,6 +55,10 @@ def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: 
     for mc in sorted(ours, key=lambda m: str(m["metadata"]["name"])):
         built_on = ((mc.get("metadata") or {}).get("annotations") or {}).get(BASE_ANNOTATION) or built_on
     layered = bool(image) and image != base
+    if mosc is not None:  # on-cluster layering: the nodes boot the build, whatever osImageURL says
+        from .oncluster import built_image
+
+        image, layered, built_on = built_image(mosc), True, None
     conditions = {kind: str(c.get("status")) for kind, c in pool_conditions(pool).items()}
     return PoolStatus(
         name=name, image=image, layered=layered, base=base, built_on=built_on,
@@ -62,11 +69,13 @@ def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: 
         degraded=int(status.get("degradedMachineCount") or 0),
         unavailable=int(status.get("unavailableMachineCount") or 0),
         managed=sorted(str(mc["metadata"]["name"]) for mc in ours), conditions=conditions,
+        on_cluster=oncluster_name(mosc) if mosc is not None else None,
     )
 
 
 def cluster_status(cluster: Any, pools: Optional[List[str]] = None) -> List[PoolStatus]:
-    """The status of ``pools`` (all when None), from three list requests."""
+    """The status of ``pools`` (all when None), from three list requests (and the MachineOSConfigs,
+    once per connection)."""
     from .adapters.cluster import MCO_NAMESPACE, OSIMAGEURL_CONFIGMAP
     from .pools import require
 
@@ -76,4 +85,7 @@ def cluster_status(cluster: Any, pools: Optional[List[str]] = None) -> List[Pool
     found = {str(p["metadata"]["name"]): p for p in cluster.pools()}
     wanted = pools or sorted(found)
     require(wanted, found)
-    return [pool_status(found[name], configs, base) for name in wanted]
+    from .oncluster import for_pool, read_once
+
+    moscs = read_once(cluster)
+    return [pool_status(found[name], configs, base, for_pool(moscs, name)) for name in wanted]

@@ -756,3 +756,170 @@ def test_patch_helpers_and_durations() -> None:
     assert json_patch(doc, [{"op": "add", "path": "/a/-", "value": 3}, {"op": "remove", "path": "/b/c"},
                             {"op": "test", "path": "/a/0", "value": 1}]) == {"a": [1, 2, 3], "b": {}}
     assert [human_duration(s) for s in (5, 150, 3600 * 5 + 60, 86400 * 3)] == ["5s", "2m30s", "5h1m", "3d"]
+
+
+# ======================================================================== strictness of a real API server
+def test_put_of_a_custom_resource_without_resource_version_is_422(openshift: OpenShiftSeed, kube_api: KubeAPI,
+                                                                   k8s: Any) -> None:
+    # apiextensions-apiserver pkg/registry/customresource/strategy.go: AllowUnconditionalUpdate is false
+    mc = _req(kube_api, "GET", f"{MCS}/00-worker").json()
+    del mc["metadata"]["resourceVersion"]
+    mc["metadata"]["labels"]["team"] = "a"
+    r = _req(kube_api, "PUT", f"{MCS}/00-worker", json=mc)
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert (body["reason"], body["message"]) == ("Invalid", f'MachineConfig.{MCO} "00-worker" is invalid:'
+                                                 " metadata.resourceVersion: Invalid value: 0x0: must be specified"
+                                                 " for an update")
+    assert body["details"]["causes"][0]["field"] == "metadata.resourceVersion"
+    assert "team" not in (kube_api.store.get("mc", "00-worker") or {})["metadata"]["labels"]
+    # the status subresource too, and through the kubernetes client
+    pool = _req(kube_api, "GET", f"{MCPS}/worker").json()
+    del pool["metadata"]["resourceVersion"]
+    assert _req(kube_api, "PUT", f"{MCPS}/worker/status", json=pool).status_code == 422
+    with pytest.raises(_api_exception()) as info:
+        _custom(k8s).replace_cluster_custom_object(MCO, "v1", "machineconfigs", "00-worker", mc)
+    assert info.value.status == 422
+    # built-in types keep unconditional update (ConfigMaps, Nodes)
+    cm = _req(kube_api, "GET", "/api/v1/namespaces/openshift-config/secrets/pull-secret").json()
+    del cm["metadata"]["resourceVersion"]
+    assert _req(kube_api, "PUT", "/api/v1/namespaces/openshift-config/secrets/pull-secret", json=cm).status_code == 200
+
+
+def test_partial_object_metadata_must_match_list_or_object(openshift: OpenShiftSeed, kube_api: KubeAPI) -> None:
+    # staging/src/k8s.io/apiserver/pkg/endpoints/handlers/response.go: a list transforms only to
+    # PartialObjectMetadataList, one object only to PartialObjectMetadata; no fallback to the next range
+    single = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json"
+    listed = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, application/json"
+    r = _req(kube_api, "GET", "/api/v1/nodes", headers={"Accept": single})
+    assert (r.status_code, r.json()["reason"]) == (406, "NotAcceptable")
+    r = _req(kube_api, "GET", "/api/v1/nodes", headers={"Accept": listed})
+    assert r.status_code == 200 and r.json()["kind"] == "PartialObjectMetadataList"
+    assert _req(kube_api, "GET", "/api/v1/nodes/worker-0", headers={"Accept": listed}).status_code == 406
+    r = _req(kube_api, "GET", "/api/v1/nodes/worker-0", headers={"Accept": single})
+    assert r.status_code == 200 and r.json()["kind"] == "PartialObjectMetadata"
+    # a watch sends objects one by one: PartialObjectMetadata
+    r = _req(kube_api, "GET", "/api/v1/nodes", params={"watch": "true", "timeoutSeconds": "1"},
+             headers={"Accept": listed})
+    assert r.status_code == 406
+    r = _req(kube_api, "GET", "/api/v1/nodes", params={"watch": "true", "timeoutSeconds": "1"},
+             headers={"Accept": single}, stream=True, timeout=30)
+    kinds = {json.loads(line)["object"]["kind"] for line in r.iter_lines() if line}
+    assert r.status_code == 200 and kinds == {"PartialObjectMetadata"}
+
+
+MOSCS = f"/apis/{MCO}/{{}}/machineosconfigs"
+
+
+def _mosc(version: str) -> Dict[str, Any]:
+    if version == "v1alpha1":
+        spec: Dict[str, Any] = {"machineConfigPool": {"name": "worker"}, "buildInputs": {
+            "imageBuilder": {"imageBuilderType": "PodImageBuilder"}, "baseImagePullSecret": {"name": "pull"},
+            "renderedImagePushSecret": {"name": "push"},
+            "renderedImagePushspec": "registry.example.com/ops/os:latest"}}
+    else:
+        spec = {"machineConfigPool": {"name": "worker"}, "imageBuilder": {"imageBuilderType": "Job"},
+                "renderedImagePushSecret": {"name": "push"},
+                "renderedImagePushSpec": "registry.example.com/ops/os:latest"}
+    return {"apiVersion": f"{MCO}/{version}", "kind": "MachineOSConfig", "metadata": {"name": "worker"},
+            "spec": spec}
+
+
+@pytest.mark.parametrize("release, feature_set, served", [
+    ("4.14.30", "", {}),
+    ("4.15.20", "TechPreviewNoUpgrade", {}),
+    ("4.16.3", "", {}),
+    ("4.16.3", "TechPreviewNoUpgrade", {"machineosconfigs": "v1alpha1", "machineconfignodes": "v1alpha1"}),
+    ("4.18.1", "TechPreviewNoUpgrade", {"machineosconfigs": "v1", "machineconfignodes": "v1alpha1"}),
+    ("4.18.1", "", {}),
+    ("4.19.2", "", {"machineosconfigs": "v1"}),
+    ("4.20.0", "", {"machineosconfigs": "v1", "machineconfignodes": "v1"}),
+    ("4.21.0", "", {"machineosconfigs": "v1", "machineconfignodes": "v1"}),
+])
+def test_on_cluster_layering_apis_are_served_as_each_release_has_them(
+        kube_api: KubeAPI, release: str, feature_set: str, served: Dict[str, str]) -> None:
+    seed_openshift(kube_api, version=release, feature_set=feature_set, workers=1, masters=1)
+    for plural in ("machineosconfigs", "machineosbuilds", "machineconfignodes"):
+        want = served.get(plural if plural != "machineosbuilds" else "machineosconfigs")
+        for version in ("v1", "v1alpha1"):
+            r = _req(kube_api, "GET", f"/apis/{MCO}/{version}/{plural}")
+            discovery = _req(kube_api, "GET", f"/apis/{MCO}/{version}")
+            listed = discovery.json() if discovery.status_code == 200 else {"resources": []}
+            in_discovery = plural in {x["name"] for x in listed["resources"]}
+            if version == want:
+                assert r.status_code == 200 and r.json()["apiVersion"] == f"{MCO}/{version}", (plural, version)
+                assert in_discovery
+            else:
+                assert r.status_code == 404 and not in_discovery, (plural, version, r.status_code)
+    group = _req(kube_api, "GET", f"/apis/{MCO}").json()
+    assert group["preferredVersion"]["version"] == "v1"
+    assert {v["version"] for v in group["versions"]} == {"v1"} | set(served.values())
+    want = served.get("machineosconfigs")
+    if want:
+        r = _req(kube_api, "POST", MOSCS.format(want), json=_mosc(want))
+        assert r.status_code == 201, r.text
+        assert _req(kube_api, "GET", MOSCS.format(want) + "/worker").json()["apiVersion"] == f"{MCO}/{want}"
+    else:
+        assert _req(kube_api, "POST", MOSCS.format("v1"), json=_mosc("v1")).status_code == 404
+
+
+def test_kubectl_knows_no_machineosconfigs_on_4_14(kube_api: KubeAPI, kubectl: KubectlRunner) -> None:
+    seed_openshift(kube_api, version="4.14.30", workers=1, masters=1)
+    res = kubectl("get", "machineosconfigs")
+    assert res.returncode != 0
+    assert 'the server doesn\'t have a resource type "machineosconfigs"' in res.stderr
+    res = kubectl("get", "mcp", "-o", "name")
+    assert res.returncode == 0 and "machineconfigpool.machineconfiguration.openshift.io/worker" in res.stdout
+
+
+@pytest.mark.parametrize("plural", ["machineosconfigs", "machineosbuilds"])
+def test_v1_on_cluster_layering_schemas_follow_the_real_crds(plural: str) -> None:
+    import yaml
+
+    from tests.support.kube import RESOURCES
+
+    crd = yaml.safe_load((Path(__file__).parent / "data" / "crds" / f"{plural}.crd.yaml").read_text())
+    real = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")["schema"]["openAPIV3Schema"]
+    ours = next(r for r in RESOURCES if r.plural == plural and r.version == "v1").schema
+    assert ours is not None
+    assert ours["required"] == real["required"]
+    assert sorted(ours["properties"]["spec"]["properties"]) == sorted(real["properties"]["spec"]["properties"])
+    assert sorted(ours["properties"]["spec"]["required"]) == sorted(real["properties"]["spec"]["required"])
+
+
+# ======================================================================== a cluster as it really looks
+def test_a_seeded_cluster_looks_like_a_real_one(openshift: OpenShiftSeed, kube_api: KubeAPI) -> None:
+    # 00-<pool> is rendered from the MCO's templates with the release's base image
+    for pool in ("master", "worker"):
+        mc = _req(kube_api, "GET", f"{MCS}/00-{pool}").json()
+        assert mc["spec"]["osImageURL"] == openshift.base_image
+        assert mc["spec"]["baseOSExtensionsContainerImage"] == openshift.extensions_image
+    # nodes carry managedFields, one entry per writer, served in full and in PartialObjectMetadata
+    node = _req(kube_api, "GET", "/api/v1/nodes/worker-0").json()
+    managers = {(m["manager"], m.get("subresource", "")) for m in node["metadata"]["managedFields"]}
+    assert {("kubelet", ""), ("kubelet", "status"), ("machine-config-daemon", ""),
+            ("machine-config-controller", "")} <= managers
+    mcd = next(m for m in node["metadata"]["managedFields"] if m["manager"] == "machine-config-daemon")
+    assert f"f:{MCO}/state" in mcd["fieldsV1"]["f:metadata"]["f:annotations"]
+    listed = _req(kube_api, "GET", "/api/v1/nodes", headers={
+        "Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"}).json()
+    assert all(item["metadata"]["managedFields"] for item in listed["items"])
+    assert node["metadata"]["annotations"][f"{MCO}/post-config-action"] == ""  # 4.16
+
+
+def test_a_large_realistic_cluster_seeds_with_real_sizes(kube_api: KubeAPI) -> None:
+    api = kube_api
+    seed_openshift(api, workers=2000, node_metadata_bytes=8192, rendered_configs=100, rendered_bytes=500_000)
+    nodes = api.store.list("nodes")
+    assert len(nodes) == 2003
+    sizes = sorted(len(json.dumps(n["metadata"], separators=(",", ":"))) for n in nodes)
+    assert 7600 <= sizes[0] and sizes[-1] <= 8800, (sizes[0], sizes[-1])
+    rendered = [m for m in api.store.list("machineconfigs") if m["metadata"]["name"].startswith("rendered-")]
+    assert len(rendered) == 100
+    assert all(400_000 <= len(json.dumps(m)) <= 600_000 for m in rendered)
+    assert len({m["metadata"]["name"] for m in rendered}) == 100
+    pools = {p["metadata"]["name"]: p for p in api.store.list("machineconfigpools")}
+    current = {p["spec"]["configuration"]["name"] for p in pools.values()}
+    assert current <= {m["metadata"]["name"] for m in rendered}  # the earlier ones pile up beside them
+    owners = {m["metadata"]["ownerReferences"][0]["name"] for m in rendered}
+    assert owners == {"master", "worker"}

@@ -13,11 +13,17 @@ import pytest
 
 from tests.support.kube import KubeAPI, OpenShiftSeed
 from tests.support.mco import (
+    EXTENSIONS,
+    KERNEL_PACKAGES,
+    RenderError,
     Rollout,
     SimulatedMCO,
+    candidate_machines,
     max_unavailable,
+    merge_machine_configs,
     merge_order,
     pull_failure_reason,
+    recovery_patch,
     selector_matches,
 )
 
@@ -27,6 +33,7 @@ MCO = "machineconfiguration.openshift.io"
 ROLE = f"{MCO}/role"
 STATE, CURRENT, DESIRED, REASON = (f"{MCO}/state", f"{MCO}/currentConfig", f"{MCO}/desiredConfig",
                                    f"{MCO}/reason")
+ACTION = f"{MCO}/post-config-action"
 IMAGE = "registry.example.com/ops/rhcos-layered@sha256:" + "b" * 64
 OTHER = "registry.example.com/ops/rhcos-other@sha256:" + "c" * 64
 Obj = Dict[str, Any]
@@ -105,7 +112,7 @@ def assert_nodes_on(nodes: Dict[str, Obj], config: str) -> None:
 
 class NodeWatch:
     """Watches nodes over HTTP (the kubernetes client's watch) from now on and records, per node, the
-    sequence of phases it went through and the most nodes updating (Working/Rebooting) at once."""
+    sequence of phases it went through and the most nodes updating (state Working) at once."""
 
     def __init__(self, k8s: Any, selector: str, expect: int) -> None:
         self.core = _core(k8s)
@@ -115,6 +122,8 @@ class NodeWatch:
         self.phases: Dict[str, List[str]] = defaultdict(list)
         self.states: Dict[str, str] = {}
         self.max_updating = 0
+        self.order: List[str] = []  # nodes in the order they finished
+        self.raw: List[Obj] = []  # every node event's object
         self.watch = kubernetes.watch.Watch()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -123,15 +132,16 @@ class NodeWatch:
         for event in self.watch.stream(self.core.list_node, label_selector=self.selector, resource_version=self.rv,
                                        timeout_seconds=10):
             node = event["raw_object"]
+            self.raw.append(node)
             name = node["metadata"]["name"]
             phase = ann(node, STATE) + ("+cordoned" if node["spec"].get("unschedulable") else "") + (
-                "" if ready(node) else "+NotReady")
+                "" if ready(node) else "+NotReady") + (f"+{ann(node, ACTION)}" if ann(node, ACTION) else "")
             if not self.phases[name] or self.phases[name][-1] != phase:
                 self.phases[name].append(phase)
             self.states[name] = ann(node, STATE)
-            self.max_updating = max(self.max_updating, sum(s in ("Working", "Rebooting")
-                                                           for s in self.states.values()))
-            finished = [n for n, p in self.phases.items() if p[-1] == "Done" and any("Rebooting" in x for x in p)]
+            self.max_updating = max(self.max_updating, sum(s == "Working" for s in self.states.values()))
+            finished = [n for n, p in self.phases.items() if p[-1] == "Done" and any("NotReady" in x for x in p)]
+            self.order.extend(n for n in finished if n not in self.order)
             if len(finished) >= self.expect:
                 self.watch.stop()
 
@@ -193,7 +203,9 @@ def test_layered_machineconfig_rolls_out_to_the_workers(openshift: OpenShiftSeed
     assert_nodes_on(list_nodes(k8s, "node-role.kubernetes.io/worker"), target)
 
     # every worker went through the daemon's steps, one node at a time (maxUnavailable defaults to 1)
-    expected = ["Working", "Working+cordoned", "Rebooting+cordoned+NotReady", "Done"]
+    # the reboot is no state of its own (pkg/daemon/writer.go): Working, NotReady, and on 4.16
+    # post-config-action: Rebooting (pkg/daemon/update.go)
+    expected = ["Working", "Working+cordoned", "Working+cordoned+NotReady+Rebooting", "Done"]
     assert dict(watcher.phases) == {f"worker-{i}": expected for i in range(3)}
     assert watcher.max_updating == 1 and mco.max_in_flight["worker"] == 1
 
@@ -267,8 +279,22 @@ def test_degraded_node_stops_the_rollout(openshift: OpenShiftSeed, mco: Simulate
     assert res.returncode == 0, res.stderr
     assert res.stdout.split()[1:9] == [openshift.rendered["worker"], "False", "True", "True", "3", "1", "1", "1"]
 
-    # deleting the MachineConfig sends the degraded node back too: the pool settles on the base again
+    # deleting the MachineConfig does not send the degraded node back (getAllCandidateMachines: it is
+    # cordoned, so unavailable, and maxUnavailable is 1): the pool stays degraded, worker-2 never moves
     _custom(k8s).delete_cluster_custom_object(MCO, "v1", "machineconfigs", "99-worker-rhcos-layer")
+    assert mco.wait_idle(10)
+    pool = get_pool(k8s, "worker")
+    assert pool["spec"]["configuration"]["name"] == openshift.rendered["worker"]
+    nodes = list_nodes(k8s, "node-role.kubernetes.io/worker")
+    assert (ann(nodes["worker-1"], STATE), ann(nodes["worker-1"], DESIRED)) == ("Degraded", target)
+    assert nodes["worker-1"]["spec"]["unschedulable"] is True
+    assert ann(nodes["worker-0"], CURRENT) == target  # nor is worker-0 moved back past the stuck node
+    assert (pool["status"]["degradedMachineCount"], cond(pool, "Degraded")) == (1, "True")
+
+    # the admin's way back, with the real kubectl: desiredConfig put back to what the node runs
+    res = kubectl("patch", "node", "worker-1", "--type", "merge", "-p", json.dumps(recovery_patch(bad)))
+    assert res.returncode == 0, res.stderr
+    assert recovery_patch(bad) == {"metadata": {"annotations": {DESIRED: openshift.rendered["worker"]}}}
     assert mco.wait_idle(10)
     assert assert_pool_done(get_pool(k8s, "worker"), 3) == openshift.rendered["worker"]
     assert_nodes_on(list_nodes(k8s, "node-role.kubernetes.io/worker"), openshift.rendered["worker"])
@@ -406,8 +432,11 @@ def test_pause_and_resume_the_simulator(openshift: OpenShiftSeed, mco: Simulated
 
 def test_scale_makes_a_big_pool_that_rolls_out_at_once(openshift: OpenShiftSeed, mco: SimulatedMCO, k8s: Any,
                                                        kube_api: KubeAPI) -> None:
-    names = mco.scale("bulk", 2000)
+    names = mco.scale("bulk", 2000, metadata_bytes=8192)
     assert len(names) == 2000 and names[0] == "bulk-0"
+    sizes = {len(json.dumps(kube_api.store.get("nodes", n)["metadata"], separators=(",", ":")))
+             for n in (names[0], names[-1])}
+    assert all(7600 <= size <= 8800 for size in sizes), sizes  # as real nodes, managedFields included
     assert mco.wait_idle(10)
     base = assert_pool_done(get_pool(k8s, "bulk"), 2000)
     create_mc(k8s, "99-bulk-rhcos-layer", IMAGE, role="bulk")
@@ -437,3 +466,268 @@ def test_render_degraded_when_nothing_is_selected(openshift: OpenShiftSeed, mco:
     assert (cond(pool, "RenderDegraded"), cond(pool, "Degraded")) == ("True", "True")
     assert "no MachineConfigs found matching selector" in next(
         c["message"] for c in pool["status"]["conditions"] if c["type"] == "RenderDegraded")
+
+
+# ======================================================================== the real node controller and daemon
+def _node(name: str, state: str = "Done", desired: str = "old", current: str = "old", cordoned: bool = False,
+          ready_: bool = True, zone: Optional[str] = None, created: str = "2024-01-01T00:00:00Z") -> Obj:
+    labels = {"topology.kubernetes.io/zone": zone} if zone else {}
+    return {"metadata": {"name": name, "labels": labels, "creationTimestamp": created,
+                         "annotations": {STATE: state, DESIRED: desired, CURRENT: current}},
+            "spec": {"unschedulable": True} if cordoned else {},
+            "status": {"conditions": [{"type": "Ready", "status": "True" if ready_ else "False"}]}}
+
+
+def test_candidates_follow_get_all_candidate_machines() -> None:
+    # pkg/controller/node/node_controller.go getAllCandidateMachines
+    done = [_node(f"n{i}") for i in range(3)]
+    assert [n["metadata"]["name"] for n in candidate_machines(done, "new", 1)[0]] == ["n0", "n1", "n2"]
+    assert candidate_machines(done, "new", 1)[1] == 1
+    # a Degraded node left cordoned by its failed update is unavailable: nothing moves at maxUnavailable 1,
+    # the Degraded node itself included, whatever the target
+    stuck = [_node("n0", "Degraded", desired="new", cordoned=True), _node("n1"), _node("n2")]
+    assert candidate_machines(stuck, "old", 1) == ([], 0)
+    assert candidate_machines(stuck, "new", 1) == ([], 0)
+    # a failing daemon on the target counts against capacity even when the node is schedulable
+    failing = [_node("n0", "Unreconcilable", desired="new"), _node("n1"), _node("n2")]
+    assert candidate_machines(failing, "new", 1) == ([], 0)
+    assert [n["metadata"]["name"] for n in candidate_machines(failing, "new", 2)[0]] == ["n1", "n2"]
+    assert candidate_machines(failing, "new", 2)[1] == 1
+
+
+def test_nodes_are_picked_by_zone_then_age_not_by_name(openshift: OpenShiftSeed, mco: SimulatedMCO,
+                                                       k8s: Any) -> None:
+    # sortNodeList (pkg/controller/node/node_controller.go): zone-labelled nodes first, by zone
+    mco.pause()
+    _core(k8s).patch_node("worker-2", {"metadata": {"labels": {"topology.kubernetes.io/zone": "a"}}})
+    _core(k8s).patch_node("worker-1", {"metadata": {"labels": {"topology.kubernetes.io/zone": "b"}}})
+    create_mc(k8s, "99-worker-rhcos-layer", IMAGE)
+    watcher = NodeWatch(k8s, "node-role.kubernetes.io/worker", expect=3)
+    mco.resume()
+    assert mco.wait_idle(10)
+    watcher.join()
+    assert_pool_done(get_pool(k8s, "worker"), 3)
+    finished = sorted(watcher.phases, key=lambda n: watcher.order.index(n))
+    assert finished == ["worker-2", "worker-1", "worker-0"]
+
+
+def test_a_degraded_node_is_never_retargeted_until_an_admin_puts_it_back(
+        openshift: OpenShiftSeed, mco: SimulatedMCO, k8s: Any, kubectl: KubectlRunner) -> None:
+    mco.degrade_node("worker-0", "unexpected on-disk state validating against rendered-worker-x: boom")
+    create_mc(k8s, "99-worker-rhcos-layer", IMAGE)
+    assert mco.wait_idle(10)
+    layered = get_pool(k8s, "worker")["spec"]["configuration"]["name"]
+    _custom(k8s).delete_cluster_custom_object(MCO, "v1", "machineconfigs", "99-worker-rhcos-layer")
+    assert mco.wait_idle(10)
+    bad = list_nodes(k8s, "kubernetes.io/hostname=worker-0")["worker-0"]
+    # stuck: still Degraded, still targeting the deleted config's render, with its reason
+    assert (ann(bad, STATE), ann(bad, DESIRED), ann(bad, CURRENT)) == (
+        "Degraded", layered, openshift.rendered["worker"])
+    assert ann(bad, REASON).startswith("unexpected on-disk state")
+    pool = get_pool(k8s, "worker")
+    assert pool["status"]["degradedMachineCount"] == 1 and cond(pool, "Updated") == "False"
+    assert mco.wait_idle(1)  # idle: nothing left that the MCO would do by itself
+    assert ann(list_nodes(k8s, "kubernetes.io/hostname=worker-0")["worker-0"], STATE) == "Degraded"
+
+    res = kubectl("patch", "node", "worker-0", "--type", "merge", "-p", json.dumps(recovery_patch(bad)))
+    assert res.returncode == 0, res.stderr
+    assert mco.wait_idle(10)
+    assert assert_pool_done(get_pool(k8s, "worker"), 3) == openshift.rendered["worker"]
+    node = list_nodes(k8s, "kubernetes.io/hostname=worker-0")["worker-0"]
+    assert (ann(node, STATE), ann(node, REASON)) == ("Done", "") and not node["spec"].get("unschedulable")
+
+
+@pytest.mark.parametrize("version, marker", [("4.14.30", None), ("4.16.3", "Rebooting"), ("4.21.0", "Rebooting")])
+def test_a_reboot_is_not_a_state(kube_api: KubeAPI, k8s: Any, version: str, marker: Optional[str]) -> None:
+    # pkg/daemon/writer.go writes only Done, Working, Degraded, Unreconcilable; 4.16+ marks the reboot in
+    # post-config-action (pkg/daemon/update.go), 4.14 shows only the NotReady node
+    from tests.support.kube import seed_openshift
+
+    seed_openshift(kube_api, version=version, workers=1)
+    seen: List[Obj] = []
+    watcher = NodeWatch(k8s, "node-role.kubernetes.io/worker", expect=1)
+    with SimulatedMCO(kube_api) as sim:
+        create_mc(k8s, "99-worker-rhcos-layer", IMAGE)
+        assert sim.wait_idle(10)
+    watcher.join()
+    seen = watcher.raw
+    states = {ann(n, STATE) for n in seen}
+    assert states <= {"Done", "Working", "Degraded", "Unreconcilable"} and "Working" in states
+    rebooting = [n for n in seen if not ready(n)]
+    assert rebooting and {ann(n, STATE) for n in rebooting} == {"Working"}
+    if marker is None:
+        assert all(ACTION not in (n["metadata"].get("annotations") or {}) for n in seen)
+    else:
+        assert {ann(n, ACTION) for n in rebooting} == {marker}
+        assert ann(seen[-1], ACTION) == "" and ann(seen[-1], STATE) == "Done"
+
+
+def test_an_unreconcilable_node_keeps_its_reason_stays_schedulable_and_holds_the_rollout(
+        openshift: OpenShiftSeed, mco: SimulatedMCO, k8s: Any) -> None:
+    # pkg/daemon/update.go reconcilable() refuses before the drain; writer.go sets state and reason
+    mco.unreconcilable_node("worker-0", "ignition disks section contains changes: unreconcilable")
+    create_mc(k8s, "99-worker-rhcos-layer", IMAGE)
+    assert mco.wait_idle(10)
+    target = get_pool(k8s, "worker")["spec"]["configuration"]["name"]
+    nodes = list_nodes(k8s, "node-role.kubernetes.io/worker")
+    bad = nodes["worker-0"]
+    assert (ann(bad, STATE), ann(bad, DESIRED)) == ("Unreconcilable", target)
+    assert ann(bad, REASON) == "ignition disks section contains changes: unreconcilable"
+    assert not bad["spec"].get("unschedulable") and ready(bad)
+    # failing on the target uses the only slot (getAllCandidateMachines failingThisConfig)
+    assert [ann(nodes[n], DESIRED) for n in ("worker-1", "worker-2")] == [openshift.rendered["worker"]] * 2
+    pool = get_pool(k8s, "worker")
+    assert (pool["status"]["degradedMachineCount"], cond(pool, "Degraded")) == (1, "True")
+    # with room for two, the others move; the failing node stays where it is
+    patch_pool(k8s, "worker", {"spec": {"maxUnavailable": 2}})
+    assert mco.wait_idle(10)
+    nodes = list_nodes(k8s, "node-role.kubernetes.io/worker")
+    assert [ann(nodes[n], CURRENT) for n in ("worker-1", "worker-2")] == [target] * 2
+    assert ann(nodes["worker-0"], STATE) == "Unreconcilable"
+
+
+def test_every_state_written_is_a_daemon_state_and_degraded_carries_a_reason(
+        openshift: OpenShiftSeed, mco: SimulatedMCO, k8s: Any) -> None:
+    watcher = NodeWatch(k8s, "node-role.kubernetes.io/worker", expect=3)
+    mco.fail_pull("ops/rhcos-layered")
+    create_mc(k8s, "99-worker-rhcos-layer", IMAGE)
+    assert mco.wait_idle(10)
+    mco.clear_failures()
+    mco.retry_node("worker-0")
+    assert mco.wait_idle(10)
+    watcher.join()
+    assert {ann(n, STATE) for n in watcher.raw} == {"Working", "Degraded", "Done"}
+    assert all(ann(n, REASON) for n in watcher.raw if ann(n, STATE) == "Degraded")
+    assert all(not ann(n, REASON) for n in watcher.raw if ann(n, STATE) == "Done")
+
+
+# ======================================================================== on-cluster layering
+def _mosc(pool: str, push: str = "registry.example.com/ops/os-image:latest") -> Obj:
+    return {"apiVersion": f"{MCO}/v1", "kind": "MachineOSConfig", "metadata": {"name": pool},
+            "spec": {"machineConfigPool": {"name": pool}, "imageBuilder": {"imageBuilderType": "Job"},
+                     "renderedImagePushSecret": {"name": "push-secret"}, "renderedImagePushSpec": push,
+                     "containerFile": [{"containerfileArch": "NoArch",
+                                        "content": "FROM configs AS final\nRUN rpm-ostree install usbguard"}]}}
+
+
+def test_a_pool_with_a_machineosconfig_boots_its_build_never_the_osimageurl(kube_api: KubeAPI, k8s: Any) -> None:
+    from tests.support.kube import seed_openshift
+
+    seed = seed_openshift(kube_api, version="4.19.2", workers=2)
+    _custom(k8s).create_cluster_custom_object(MCO, "v1", "machineosconfigs", _mosc("worker"))
+    with SimulatedMCO(kube_api) as sim:
+        assert sim.wait_idle(10)
+        mosc = _custom(k8s).get_cluster_custom_object(MCO, "v1", "machineosconfigs", "worker")
+        first = mosc["status"]["currentImagePullSpec"]
+        assert first.startswith("registry.example.com/ops/os-image@sha256:")
+        create_mc(k8s, "99-worker-rhcos-layer", IMAGE)
+        assert sim.wait_idle(10)
+    pool = get_pool(k8s, "worker")
+    target = assert_pool_done(pool, 2)  # the done rule holds...
+    assert get_mc(k8s, target)["spec"]["osImageURL"] == IMAGE
+    mosc = _custom(k8s).get_cluster_custom_object(MCO, "v1", "machineosconfigs", "worker")
+    built = mosc["status"]["currentImagePullSpec"]
+    assert built != first and built.startswith("registry.example.com/ops/os-image@sha256:")  # a rebuild
+    build = _custom(k8s).get_cluster_custom_object(MCO, "v1", "machineosbuilds",
+                                                   mosc["status"]["machineOSBuild"]["name"])
+    assert build["spec"]["machineConfig"]["name"] == target
+    assert build["status"]["digestedImagePushSpec"] == built
+    assert next(c["status"] for c in build["status"]["conditions"] if c["type"] == "Succeeded") == "True"
+    # ...but the nodes boot the build, never the MachineConfig's osImageURL
+    for node in list_nodes(k8s, "node-role.kubernetes.io/worker").values():
+        assert (ann(node, f"{MCO}/desiredImage"), ann(node, f"{MCO}/currentImage")) == (built, built)
+        assert ann(node, CURRENT) == target
+    assert sim.history[-1] == Rollout("worker", target, built)
+    # the master pool has none: no image annotations there
+    master = list_nodes(k8s, "node-role.kubernetes.io/master")["master-0"]
+    assert f"{MCO}/currentImage" not in master["metadata"]["annotations"]
+    assert seed.base_image != built
+
+
+# ======================================================================== rendering per release
+def _spec_mc(name: str, role: str, **spec: Any) -> Obj:
+    return {"metadata": {"name": name, "labels": {ROLE: role}}, "spec": spec}
+
+
+def test_custom_pools_merge_worker_configs_first_only_from_4_15() -> None:
+    # pkg/controller/common/helpers.go MergeMachineConfigs: 4.14 sorts by name alone
+    configs = [_spec_mc("99-worker-z", "worker", osImageURL=OTHER), _spec_mc("50-infra-a", "infra", osImageURL=IMAGE),
+               _spec_mc("00-worker", "worker")]
+    assert [m["metadata"]["name"] for m in merge_order("infra", configs, 14)] == ["00-worker", "50-infra-a",
+                                                                                  "99-worker-z"]
+    assert [m["metadata"]["name"] for m in merge_order("infra", configs, 15)] == ["00-worker", "99-worker-z",
+                                                                                  "50-infra-a"]
+    assert merge_machine_configs("infra", configs, "base", minor=14)["osImageURL"] == OTHER
+    assert merge_machine_configs("infra", configs, "base", minor=15)["osImageURL"] == IMAGE
+
+
+def test_a_realtime_or_64k_kernel_anywhere_wins_over_default() -> None:
+    configs = [_spec_mc("10-worker-rt", "worker", kernelType="realtime"),
+               _spec_mc("90-worker-plain", "worker", kernelType="default", kernelArguments=["a=1"]),
+               _spec_mc("95-worker-again", "worker", kernelArguments=["a=1", "b"])]
+    merged = merge_machine_configs("worker", configs, "base")
+    assert merged["kernelType"] == "realtime"
+    assert merged["kernelArguments"] == ["a=1", "b"]  # once each
+    configs.append(_spec_mc("50-worker-64k", "worker", kernelType="64k-pages"))
+    assert merge_machine_configs("worker", configs, "base")["kernelType"] == "64k-pages"  # the later one
+    assert merge_machine_configs("worker", configs[1:3], "base")["kernelType"] == "default"
+
+
+def test_extensions_are_checked_against_the_releases_list() -> None:
+    assert set(EXTENSIONS) >= {"two-node-ha", "usbguard", "kernel-devel", "sandboxed-containers", "wasm"}
+    assert "pacemaker" in EXTENSIONS["two-node-ha"] and "kernel-64k-core" in KERNEL_PACKAGES["64k-pages"]
+    ha = [_spec_mc("00-master", "master"), _spec_mc("50-master-ha", "master", extensions=["two-node-ha"])]
+    assert merge_machine_configs("master", ha, "base", minor=20)["extensions"] == ["two-node-ha"]
+    with pytest.raises(RenderError, match=r"invalid extensions found: \['two-node-ha'\]"):
+        merge_machine_configs("master", ha, "base", minor=19)
+    with pytest.raises(RenderError, match=r"invalid extensions found: \['cowsay'\]"):
+        merge_machine_configs("worker", [_spec_mc("50-worker-x", "worker", extensions=["cowsay", "usbguard"])],
+                              "base")
+    with pytest.raises(RenderError, match="kernel-devel extension is not supported with kernelType: realtime"):
+        merge_machine_configs("worker", [_spec_mc("50-worker-x", "worker", extensions=["kernel-devel"]),
+                                         _spec_mc("60-worker-rt", "worker", kernelType="realtime")], "base")
+
+
+@pytest.mark.parametrize("version, winner", [("4.14.30", OTHER), ("4.15.20", IMAGE)])
+def test_a_custom_pool_on_a_real_release_renders_as_that_release(kube_api: KubeAPI, k8s: Any, version: str,
+                                                                  winner: str) -> None:
+    from tests.support.kube import seed_openshift
+
+    seed_openshift(kube_api, version=version, workers=2)
+    _core(k8s).patch_node("worker-1", {"metadata": {"labels": {"node-role.kubernetes.io/infra": ""}}})
+    _custom(k8s).create_cluster_custom_object(MCO, "v1", "machineconfigpools", {
+        "apiVersion": f"{MCO}/v1", "kind": "MachineConfigPool", "metadata": {"name": "infra"},
+        "spec": {"machineConfigSelector": {"matchExpressions": [
+            {"key": ROLE, "operator": "In", "values": ["worker", "infra"]}]},
+            "nodeSelector": {"matchLabels": {"node-role.kubernetes.io/infra": ""}}}})
+    create_mc(k8s, "50-infra-rhcos-layer", IMAGE, role="infra")
+    create_mc(k8s, "99-worker-other", OTHER)
+    with SimulatedMCO(kube_api) as sim:
+        assert sim.wait_idle(10)
+    target = assert_pool_done(get_pool(k8s, "infra"), 1)
+    assert get_mc(k8s, target)["spec"]["osImageURL"] == winner
+
+
+def test_an_unknown_extension_leaves_the_pool_render_degraded(openshift: OpenShiftSeed, mco: SimulatedMCO,
+                                                              k8s: Any) -> None:
+    create_mc(k8s, "50-worker-ext", "", extensions=["two-node-ha"])  # 4.20+ only; the seed is 4.16
+    assert mco.wait_idle(10)
+    pool = get_pool(k8s, "worker")
+    assert (cond(pool, "RenderDegraded"), cond(pool, "Degraded")) == ("True", "True")
+    assert "invalid extensions found: ['two-node-ha']" in next(
+        c["message"] for c in pool["status"]["conditions"] if c["type"] == "RenderDegraded")
+    assert pool["spec"]["configuration"]["name"] == openshift.rendered["worker"]  # nothing rolls out
+
+
+def test_renders_of_a_realistic_cluster_are_as_big_as_real_ones(kube_api: KubeAPI, k8s: Any) -> None:
+    from tests.support.kube import seed_openshift
+
+    seed_openshift(kube_api, workers=1, masters=1, rendered_configs=4, rendered_bytes=200_000)
+    with SimulatedMCO(kube_api) as sim:
+        create_mc(k8s, "99-worker-rhcos-layer", IMAGE)
+        assert sim.wait_idle(10)
+    target = assert_pool_done(get_pool(k8s, "worker"), 1)
+    assert len(json.dumps(get_mc(k8s, target))) >= 180_000  # 00-worker's templates are merged in
+    # and the earlier rendered configs are all still there: the seeded current one, the two older ones
+    # the seed piled up for worker (4 in all: 1 per pool plus 2), and the new one
+    assert len(mc_names(k8s, "rendered-worker-")) == 4

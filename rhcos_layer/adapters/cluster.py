@@ -238,6 +238,28 @@ class Cluster:
         self._call(f"delete machineconfig {name}", self._custom().delete_cluster_custom_object, MCO_GROUP,
                    MCO_VERSION, "machineconfigs", name, body=body)
 
+    def machineosconfigs(self) -> Optional[List[Dict[str, Any]]]:
+        """The MachineOSConfigs (on-cluster layering) at v1, else v1alpha1 (4.16, 4.17 Tech Preview);
+        [] when the cluster serves neither (404: 4.14, 4.15, feature gate off); None when this login
+        may not list them (403): the caller decides what not knowing means."""
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        for version in ("v1", "v1alpha1"):
+            try:
+                listed = self._custom().list_cluster_custom_object(MCO_GROUP, version, "machineosconfigs")
+            except ApiException as exc:
+                if exc.status == 404:
+                    continue
+                if exc.status == 403:
+                    return None
+                raise self._api_error("list machineosconfigs", exc) from None
+            except (HTTPError, OSError) as exc:
+                raise ClusterUnreachable(f"the API server {self.server} did not answer ({type(exc).__name__})",
+                                         hint="check the network and the cluster's health, then try again") from None
+            return list(listed.get("items") or [])
+        return []
+
     def _custom(self) -> Any:
         from kubernetes.client import CustomObjectsApi
 

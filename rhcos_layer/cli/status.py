@@ -67,6 +67,8 @@ def _show(terminal: Any, found: List[PoolStatus], output: str) -> None:
         return
     for p in found:
         what = f"layered {p.image}" if p.layered else f"base {p.image or p.base}"
+        if p.on_cluster:
+            what = f"built on the cluster {p.image or '(no build yet)'} (MachineOSConfig {p.on_cluster})"
         state = "paused" if p.paused else "updating" if p.updating else "degraded" if p.degraded else "up to date"
         terminal.result(f"{p.name}: {what}")
         terminal.result(f"  nodes: {p.updated}/{p.machines} updated, {p.ready} ready, {p.degraded} degraded"

@@ -13,12 +13,15 @@ It answers like kube-apiserver 1.29 (OpenShift 4.16) does, as far as a client ca
 * discovery: ``/version``, ``/api``, ``/apis`` (legacy lists, or aggregated discovery when asked
   for it as kubectl 1.26+ does), ``/api/v1``, ``/apis/<group>[/<version>]``;
 * core v1 nodes, namespaces, configmaps, secrets; machineconfiguration.openshift.io/v1
-  machineconfigs (mc), machineconfigpools (mcp), machineosconfigs, machineosbuilds,
-  controllerconfigs, machineconfignodes; config.openshift.io/v1 clusterversions; plus
+  machineconfigs (mc), machineconfigpools (mcp), controllerconfigs, and machineosconfigs,
+  machineosbuilds, machineconfignodes at the API version the seeded release serves them (VERSIONED:
+  absent on 4.14/4.15, v1alpha1 behind TechPreviewNoUpgrade on 4.16-4.17, v1 later; every v1 one
+  when no release is set); config.openshift.io/v1 clusterversions; plus
   SelfSubjectAccessReview / SelfSubjectReview (``kubectl auth can-i`` / ``whoami``).
   Names, scopes, short names, status subresources and printer columns come from the real CRDs;
 * get / list (labelSelector, fieldSelector, limit + continue) / create (generateName, 409
-  AlreadyExists) / update (409 Conflict on a stale resourceVersion) / patch (merge, JSON patch,
+  AlreadyExists) / update (409 Conflict on a stale resourceVersion; 422 for a custom resource sent
+  without one: CRs disallow unconditional update) / patch (merge, JSON patch,
   strategic merge for core types only, server-side apply approximated by a merge) / delete
   (preconditions, finalizers) / deletecollection, ``dryRun=All``, the status subresource, one
   global resourceVersion counter, generation bumped on spec changes only, no-op updates not
@@ -26,7 +29,8 @@ It answers like kube-apiserver 1.29 (OpenShift 4.16) does, as far as a client ca
 * watch: ADDED/MODIFIED/DELETED/BOOKMARK as chunked newline-delimited JSON, selector
   transitions reported as ADDED/DELETED like the watch cache, ``sendInitialEvents``, an
   ``ERROR`` event with a 410 Expired Status once a resourceVersion left the retained window;
-* server-side Table output (``kubectl get`` columns), PartialObjectMetadata, YAML;
+* server-side Table output (``kubectl get`` columns), PartialObjectMetadata (406 unless a list asks
+  for PartialObjectMetadataList and an object or a watch for PartialObjectMetadata), YAML;
 * CRD structural schemas in miniature: unknown fields pruned with a ``Warning`` header, or
   rejected with 400 under ``fieldValidation=Strict`` (what kubectl sends), wrong types and
   missing required fields rejected with 422 Invalid; name and label syntax checked;
@@ -35,7 +39,8 @@ It answers like kube-apiserver 1.29 (OpenShift 4.16) does, as far as a client ca
 * ``/openapi/v3`` (index + per group-version documents with the kinds' schemas): kubectl
   ``create -f`` / ``apply`` probe it to validate on the server side.
 
-Differences from the real thing, on purpose: no managedFields, no admission webhooks, no
+Differences from the real thing, on purpose: managedFields only as seeded (writes through the API
+neither keep nor update them), no admission webhooks, no
 controllers (nothing reconciles pools or nodes unless a test does it through ``api.store``),
 namespaces are deleted at once with their contents, server-side apply is a merge patch with
 no field ownership, list pagination does not pin the first page's snapshot, JSON/YAML only
@@ -56,6 +61,7 @@ import base64
 import collections
 import copy
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -74,7 +80,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Deque, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Deque, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
@@ -358,6 +364,23 @@ RESOURCES: Tuple[ResourceType, ...] = (
         ),
         schema=_cr_schema(_loose(("configVersion", "node", "pool"), ("configVersion", "node", "pool"))),
     ),
+    # ------------------------------------------ machineconfiguration.openshift.io/v1alpha1 (4.16-4.18)
+    ResourceType(
+        MCO_GROUP, "v1alpha1", "MachineOSConfig", "machineosconfigs", "machineosconfig", False, (), True,
+        schema=_cr_schema(_loose(("buildInputs", "buildOutputs", "machineConfigPool"),
+                                 ("buildInputs", "machineConfigPool"))),
+    ),
+    ResourceType(
+        MCO_GROUP, "v1alpha1", "MachineOSBuild", "machineosbuilds", "machineosbuild", False, (), True,
+        schema=_cr_schema(_loose(("configGeneration", "desiredConfig", "machineOSConfig", "renderedImagePushspec",
+                                  "version"),
+                                 ("configGeneration", "desiredConfig", "machineOSConfig", "renderedImagePushspec",
+                                  "version"))),
+    ),
+    ResourceType(
+        MCO_GROUP, "v1alpha1", "MachineConfigNode", "machineconfignodes", "machineconfignode", False, (), True,
+        schema=_cr_schema(_loose(("configVersion", "node", "pool"), ("configVersion", "node", "pool"))),
+    ),
     # ------------------------------------------------------------------- config.openshift.io/v1
     ResourceType(
         CONFIG_GROUP, "v1", "ClusterVersion", "clusterversions", "clusterversion", False, (), True,
@@ -388,6 +411,20 @@ RESOURCES: Tuple[ResourceType, ...] = (
     ResourceType("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", "selfsubjectreview",
                  False, (), False, ("create",), custom=False, virtual=True),
 )
+
+# Resources whose API version depends on the release (openshift/api machineconfiguration/v1alpha1 and v1,
+# the CRD manifests' release.openshift.io/feature-set annotations per release branch): per plural,
+# (first minor, last minor, served version, only behind a Tech Preview feature set). Outside every range
+# (4.14, 4.15) the resource is not served at all: 404, also in discovery. Where a release is unsure, the
+# stricter entry (gated, or absent) was taken.
+TECH_PREVIEW_SETS = ("TechPreviewNoUpgrade", "DevPreviewNoUpgrade", "CustomNoUpgrade")
+VERSIONED: Dict[str, Tuple[Tuple[int, int, str, bool], ...]] = {
+    # on-cluster layering: v1alpha1 Tech Preview in 4.16-4.17; v1 from 4.18 (gated), GA in 4.19
+    "machineosconfigs": ((16, 17, "v1alpha1", True), (18, 18, "v1", True), (19, 99, "v1", False)),
+    "machineosbuilds": ((16, 17, "v1alpha1", True), (18, 18, "v1", True), (19, 99, "v1", False)),
+    # MachineConfigNode: v1alpha1 Tech Preview 4.16-4.18; v1 gated in 4.19, default from 4.20
+    "machineconfignodes": ((16, 18, "v1alpha1", True), (19, 19, "v1", True), (20, 99, "v1", False)),
+}
 
 _BY_GVR: Dict[Tuple[str, str, str], ResourceType] = {(r.group, r.version, r.plural): r for r in RESOURCES}
 _BY_GVK: Dict[Tuple[str, str], ResourceType] = {(r.api_version, r.kind): r for r in RESOURCES}
@@ -1103,6 +1140,15 @@ class WatchEvent(NamedTuple):
 Key = Tuple[str, str]  # (namespace or "", name)
 
 
+def _clone(obj: Any) -> Any:
+    """A deep copy of stored JSON data: a JSON round trip is several times faster than copy.deepcopy on
+    node-sized objects (managedFields are hundreds of small dicts), which keeps seeding 2,000 nodes fast."""
+    try:
+        return json.loads(json.dumps(obj))
+    except (TypeError, ValueError):  # not plain JSON (a test put a date or a tuple): copy it as it is
+        return copy.deepcopy(obj)
+
+
 class Store:
     """All objects of one emulated cluster, a global resourceVersion and the watch history.
 
@@ -1125,10 +1171,12 @@ class Store:
         with self.lock:
             return str(self._rv)
 
-    def put(self, obj: Obj, resource: Optional[str] = None) -> Obj:
+    def put(self, obj: Obj, resource: Optional[str] = None, *, adopt: bool = False) -> Obj:
         """Create or replace *obj* as given (status included); fills uid, resourceVersion,
-        creationTimestamp and (custom resources) generation; returns the stored copy."""
-        obj = copy.deepcopy(obj)
+        creationTimestamp and (custom resources) generation; returns the stored copy. With *adopt* the
+        store keeps *obj* itself and returns it (the caller must never change it again: seeding)."""
+        if not adopt:
+            obj = _clone(obj)
         if resource:
             rt = resource_type(resource)
             obj.setdefault("apiVersion", rt.api_version)
@@ -1159,20 +1207,20 @@ class Store:
                     meta["generation"] = int(old["metadata"].get("generation") or 1) + (
                         1 if _spec_part(old) != _spec_part(obj) else 0)
             self._commit(rt, (ns, meta["name"]), obj, old)
-            return copy.deepcopy(obj)
+            return obj if adopt else _clone(obj)
 
     def get(self, resource: str, name: str, namespace: Optional[str] = None) -> Optional[Obj]:
         rt = resource_type(resource)
         with self.lock:
             obj = self._objects[rt.plural].get((self._ns(rt, namespace), name))
-            return copy.deepcopy(obj) if obj is not None else None
+            return _clone(obj) if obj is not None else None
 
     def list(self, resource: str, namespace: Optional[str] = None, label_selector: Optional[str] = None) -> List[Obj]:
         rt = resource_type(resource)
         reqs = parse_label_selector(label_selector)
         with self.lock:
             items = self._select(rt, namespace, reqs, [])
-            return [copy.deepcopy(o) for o in items]
+            return [_clone(o) for o in items]
 
     def delete(self, resource: str, name: str, namespace: Optional[str] = None) -> Optional[Obj]:
         """Remove at once (finalizers ignored); returns the deleted object or None."""
@@ -1182,7 +1230,7 @@ class Store:
             old = self._objects[rt.plural].get(key)
             if old is None:
                 return None
-            return copy.deepcopy(self._commit(rt, key, None, old))
+            return _clone(self._commit(rt, key, None, old))
 
     def patch(self, resource: str, name: str, patch: Obj, namespace: Optional[str] = None) -> Obj:
         """Merge-patch an object directly (status included), e.g. to play the MCO in a test."""
@@ -1229,14 +1277,16 @@ class Store:
         if new is not None:
             _meta(new)["resourceVersion"] = str(self._rv)
             self._objects[rt.plural][key] = new
+            # no copies: a stored object is never changed in place (every write stores a new one), so the
+            # event can share it, and the replaced one
             event = WatchEvent(self._rv, "ADDED" if old is None else "MODIFIED", rt.plural, key[0], key[1],
-                               copy.deepcopy(new), copy.deepcopy(old) if old is not None else None)
+                               new, old)
         else:
             assert old is not None
             del self._objects[rt.plural][key]
-            gone = copy.deepcopy(old)
+            gone = _clone(old)
             _meta(gone)["resourceVersion"] = str(self._rv)
-            event = WatchEvent(self._rv, "DELETED", rt.plural, key[0], key[1], gone, copy.deepcopy(old))
+            event = WatchEvent(self._rv, "DELETED", rt.plural, key[0], key[1], gone, old)
         self._events.append(event)
         while len(self._events) > self.history:
             self._compacted = self._events.popleft().rv
@@ -1394,6 +1444,12 @@ class _Semantics:
             if old is None:
                 raise not_found(rt, name)
             wanted_rv = str(obj["metadata"].get("resourceVersion") or "")
+            if not wanted_rv and rt.custom:
+                # custom resources disallow unconditional update (apiextensions-apiserver
+                # pkg/registry/customresource/strategy.go AllowUnconditionalUpdate: false; the generic
+                # store's Update then answers Invalid), also through /status
+                raise invalid(rt, name, [FieldError("metadata.resourceVersion", "FieldValueInvalid",
+                                                    "Invalid value: 0x0: must be specified for an update")])
             if wanted_rv and wanted_rv != old["metadata"]["resourceVersion"]:
                 raise conflict(rt, name)
             if subresource == "status":
@@ -1670,13 +1726,16 @@ def _storage_hash(rt: ResourceType) -> str:
     return base64.b64encode(digest[:8]).decode()
 
 
-def _served(group: str, version: str) -> List[ResourceType]:
-    return [rt for rt in RESOURCES if rt.group == group and rt.version == version]
+Serves = Optional[Callable[[ResourceType], bool]]  # KubeAPI.serves: what this cluster's release serves
 
 
-def api_resource_list(group: str, version: str) -> Obj:
+def _served(group: str, version: str, serves: Serves = None) -> List[ResourceType]:
+    return [rt for rt in RESOURCES if rt.group == group and rt.version == version and (serves is None or serves(rt))]
+
+
+def api_resource_list(group: str, version: str, serves: Serves = None) -> Obj:
     resources: List[Obj] = []
-    for rt in _served(group, version):
+    for rt in _served(group, version, serves):
         entry: Obj = {"name": rt.plural, "singularName": rt.singular, "namespaced": rt.namespaced, "kind": rt.kind,
                       "verbs": list(rt.verbs)}
         if rt.short_names:
@@ -1691,12 +1750,13 @@ def api_resource_list(group: str, version: str) -> Obj:
             "resources": resources}
 
 
-def _groups() -> List[Tuple[str, List[str]]]:
+def _groups(serves: Serves = None) -> List[Tuple[str, List[str]]]:
+    """Served groups and their versions, the preferred (stable) version first as the real server orders them."""
     out = []
     for group in _GROUP_ORDER:
         if group:
-            versions = sorted({rt.version for rt in RESOURCES if rt.group == group})
-            out.append((group, versions))
+            versions = {rt.version for rt in RESOURCES if rt.group == group and (serves is None or serves(rt))}
+            out.append((group, sorted(versions, key=lambda v: (v != "v1", v))))
     return out
 
 
@@ -1705,14 +1765,14 @@ def api_group(group: str, versions: List[str]) -> Obj:
     return {"name": group, "versions": gvs, "preferredVersion": gvs[0]}
 
 
-def aggregated_discovery(core: bool, version: str = "v2") -> Obj:
+def aggregated_discovery(core: bool, version: str = "v2", serves: Serves = None) -> Obj:
     items = []
-    groups = [("", ["v1"])] if core else _groups()
+    groups = [("", ["v1"])] if core else _groups(serves)
     for group, versions in groups:
         out_versions = []
         for v in versions:
             resources = []
-            for rt in _served(group, v):
+            for rt in _served(group, v, serves):
                 entry: Obj = {"resource": rt.plural, "responseKind": {"group": rt.group, "version": v, "kind": rt.kind},
                               "scope": "Namespaced" if rt.namespaced else "Cluster", "singularResource": rt.singular,
                               "verbs": list(rt.verbs)}
@@ -1759,7 +1819,7 @@ def _openapi_param(name: str, where: str = "query", required: bool = False) -> O
     return {"name": name, "in": where, "required": required, "schema": {"type": "string", "uniqueItems": True}}
 
 
-def openapi_v3_group(group: str, version: str) -> Obj:
+def openapi_v3_group(group: str, version: str, serves: Serves = None) -> Obj:
     """The OpenAPI v3 document of a group-version: enough for kubectl's field validation probe
     (a PATCH operation with a fieldValidation parameter per kind) and ``kubectl explain``."""
     paths: Obj = {}
@@ -1767,7 +1827,7 @@ def openapi_v3_group(group: str, version: str) -> Obj:
         f: {"type": "string"} for f in ("name", "generateName", "namespace", "uid", "resourceVersion",
                                         "creationTimestamp")}}}
     prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
-    for rt in _served(group, version):
+    for rt in _served(group, version, serves):
         gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
         name = _schema_name(rt)
         body = _openapi_schema(rt.schema or _OBJ_ANY)
@@ -1816,12 +1876,12 @@ def _openapi_hash(doc: Obj) -> str:
     return hashlib.sha512(json.dumps(doc, sort_keys=True).encode()).hexdigest().upper()
 
 
-def openapi_v3_root() -> Obj:
+def openapi_v3_root(serves: Serves = None) -> Obj:
     paths: Obj = {}
-    for group, versions in [("", ["v1"])] + _groups():
+    for group, versions in [("", ["v1"])] + _groups(serves):
         for version in versions:
             key = f"apis/{group}/{version}" if group else f"api/{version}"
-            digest = _openapi_hash(openapi_v3_group(group, version))
+            digest = _openapi_hash(openapi_v3_group(group, version, serves))
             paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={digest}"}
     return {"paths": paths}
 
@@ -1829,7 +1889,20 @@ def openapi_v3_root() -> Obj:
 # ============================================================================ content negotiation
 class _Accept(NamedTuple):
     format: str  # json, yaml, table, partial, discovery
-    param: str = ""  # discovery version
+    param: str = ""  # discovery version; for partial, the kind asked for
+
+
+def _not_acceptable() -> ApiError:
+    return ApiError(406, "NotAcceptable", "only the following media types are accepted: application/json,"
+                    " application/yaml, application/vnd.kubernetes.protobuf")
+
+
+def _as_version(obj: Obj, rt: ResourceType) -> Obj:
+    """A custom resource read through another served version: the CRD's None conversion only
+    rewrites apiVersion (apiextensions-apiserver pkg/apiserver/conversion/nop_converter.go)."""
+    if rt.custom and obj.get("apiVersion") not in (None, rt.api_version):
+        obj = dict(obj, apiVersion=rt.api_version)
+    return obj
 
 
 def negotiate(accept: Optional[str], discovery: Sequence[str] = ("v2", "v2beta1")) -> Optional[_Accept]:
@@ -1849,7 +1922,7 @@ def negotiate(accept: Optional[str], discovery: Sequence[str] = ("v2", "v2beta1"
             if as_ == "Table" and params.get("g") == "meta.k8s.io" and params.get("v") in ("v1", "v1beta1"):
                 return _Accept("table")
             if as_ in ("PartialObjectMetadata", "PartialObjectMetadataList") and params.get("g") == "meta.k8s.io":
-                return _Accept("partial")
+                return _Accept("partial", as_)
             if as_ == "APIGroupDiscoveryList" and params.get("g") == "apidiscovery.k8s.io" and params.get(
                     "v") in discovery:
                 return _Accept("discovery", params["v"])
@@ -2091,54 +2164,53 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if clean == "/openapi/v3":
             self._require(method, "GET")
-            self._send_obj(200, openapi_v3_root())
+            self._send_obj(200, openapi_v3_root(api.serves))
             return
         if clean == "/openapi/v2":
             raise page_not_found()  # kubectl asks for protobuf there; it copes without, as with old servers
         if clean.startswith("/openapi/v3/"):
             self._require(method, "GET")
             key = clean[len("/openapi/v3/"):].split("/")
-            if key[0] == "api" and len(key) == 2 and _served("", key[1]):
-                self._send_obj(200, openapi_v3_group("", key[1]))
+            if key[0] == "api" and len(key) == 2 and _served("", key[1], api.serves):
+                self._send_obj(200, openapi_v3_group("", key[1], api.serves))
                 return
-            if key[0] == "apis" and len(key) == 3 and _served(key[1], key[2]):
-                self._send_obj(200, openapi_v3_group(key[1], key[2]))
+            if key[0] == "apis" and len(key) == 3 and _served(key[1], key[2], api.serves):
+                self._send_obj(200, openapi_v3_group(key[1], key[2], api.serves))
                 return
             raise page_not_found()
         if fmt is None:
-            raise ApiError(406, "NotAcceptable", "only the following media types are accepted: application/json,"
-                           " application/yaml, application/vnd.kubernetes.protobuf")
+            raise _not_acceptable()
         if clean in ("/api", "/apis"):
             self._require(method, "GET")
             core = clean == "/api"
             if fmt.format == "discovery":
                 ctype = f"application/json;g=apidiscovery.k8s.io;v={fmt.param};as=APIGroupDiscoveryList"
-                self._send_obj(200, aggregated_discovery(core, fmt.param), content_type=ctype)
+                self._send_obj(200, aggregated_discovery(core, fmt.param, api.serves), content_type=ctype)
             elif core:
                 self._send_obj(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
                     {"clientCIDR": "0.0.0.0/0", "serverAddress": api.host}]})
             else:
-                groups = [api_group(g, vs) for g, vs in _groups()]
+                groups = [api_group(g, vs) for g, vs in _groups(api.serves)]
                 self._send_obj(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
             return
         segs = [s for s in path.split("/") if s]
         if len(segs) == 2 and segs[0] == "apis":
             self._require(method, "GET")
-            for group, versions in _groups():
+            for group, versions in _groups(api.serves):
                 if group == segs[1]:
                     self._send_obj(200, dict({"kind": "APIGroup", "apiVersion": "v1"}, **api_group(group, versions)))
                     return
             raise page_not_found()
         if (len(segs) == 2 and segs[0] == "api") or (len(segs) == 3 and segs[0] == "apis"):
             group, version = ("", segs[1]) if segs[0] == "api" else (segs[1], segs[2])
-            if not _served(group, version):
+            if not _served(group, version, api.serves):
                 raise page_not_found()
             self._require(method, "GET")
-            self._send_obj(200, api_resource_list(group, version))
+            self._send_obj(200, api_resource_list(group, version, api.serves))
             return
         target = _parse_resource_path(path)
-        if target is None:
-            raise page_not_found()
+        if target is None or not api.serves(target[0]):
+            raise page_not_found()  # a resource this release does not serve (or only behind a feature gate)
         self._resource(method, target, query, multi, raw, user, fmt)
 
     @staticmethod
@@ -2285,6 +2357,11 @@ class _Handler(BaseHTTPRequestHandler):
         return reqs, parse_field_selector(query.get("fieldSelector"), rt)
 
     def _send_one(self, obj: Obj, rt: ResourceType, fmt: _Accept, query: Dict[str, str]) -> None:
+        obj = _as_version(obj, rt)
+        if fmt.format == "partial" and fmt.param != "PartialObjectMetadata":
+            # staging/src/k8s.io/apiserver/pkg/endpoints/handlers/response.go (transformResponseObject):
+            # one object transforms to PartialObjectMetadata only, a list to PartialObjectMetadataList only
+            raise _not_acceptable()
         if fmt.format == "table":
             meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
             self._send_obj(200, to_table(rt, [obj], meta, query.get("includeObject", "Metadata")))
@@ -2295,13 +2372,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _list(self, rt: ResourceType, ns: Optional[str], query: Dict[str, str], fmt: _Accept) -> None:
         api = self.server.api
+        if fmt.format == "partial" and fmt.param != "PartialObjectMetadataList":
+            raise _not_acceptable()  # handlers/response.go: a list is PartialObjectMetadataList or nothing
         reqs, terms = self._selectors(rt, query)
         limit = int(query.get("limit") or 0) if (query.get("limit") or "0").isdigit() else 0
         cont = query.get("continue") or ""
         with api.store.lock:
             items = api.store._select(rt, ns, reqs, terms)
             rv = api.store._rv
-            items = [copy.deepcopy(o) for o in items]
+            items = [_as_version(copy.deepcopy(o), rt) for o in items]
         if cont:
             try:
                 token = json.loads(base64.b64decode(cont))
@@ -2371,6 +2450,8 @@ class _Handler(BaseHTTPRequestHandler):
             state["headers_sent"] = True
         elif fmt.format == "partial" and etype in ("ADDED", "MODIFIED", "DELETED"):
             obj = partial_metadata(obj)
+        elif etype in ("ADDED", "MODIFIED", "DELETED"):
+            obj = _as_version(obj, rt)
         line = json.dumps({"type": etype, "object": obj}, separators=(",", ":"), sort_keys=False)
         self._chunk(line.encode() + b"\n")
 
@@ -2378,6 +2459,10 @@ class _Handler(BaseHTTPRequestHandler):
                fmt: _Accept) -> None:
         api = self.server.api
         store = api.store
+        if fmt.format == "partial" and fmt.param != "PartialObjectMetadata":
+            # endpoints/handlers/watch.go: each event is one object, so PartialObjectMetadata (as client-go's
+            # metadata informers ask); the List form is not acceptable (stricter where unsure)
+            raise _not_acceptable()
         reqs, terms = self._selectors(rt, query)
         if name:
             terms.append(FieldTerm("metadata.name", "=", name))
@@ -2602,8 +2687,14 @@ class KubeAPI:
         aggregated_discovery: bool = True,
         git_version: str = DEFAULT_GIT_VERSION,
         cert: Optional[Tuple[PathLike, PathLike]] = None,
+        openshift_version: Optional[str] = None,
+        feature_set: str = "",
     ) -> None:
         self.store = Store(history)
+        # the OpenShift release (seed_openshift sets it) and FeatureGate cluster's spec.featureSet: which
+        # version of MachineOSConfig & co. is served (VERSIONED); None serves every v1 resource
+        self.openshift_version = openshift_version
+        self.feature_set = feature_set
         self._semantics = _Semantics(self.store)
         self.username = username
         self.token = "sha256~" + secrets.token_urlsafe(32)
@@ -2710,6 +2801,20 @@ class KubeAPI:
             return ()
         minor = self._minor()
         return tuple(v for v, ok in (("v2", minor >= 30), ("v2beta1", 26 <= minor <= 32)) if ok)
+
+    def serves(self, rt: ResourceType) -> bool:
+        """Whether this cluster's release (and feature set) serves *rt* (see VERSIONED)."""
+        table = VERSIONED.get(rt.plural)
+        if table is None:
+            return True
+        parts = (self.openshift_version or "").split(".")
+        if len(parts) < 2 or not parts[1].isdigit():
+            return rt.version == "v1"
+        minor = int(parts[1])
+        for first, last, version, gated in table:
+            if first <= minor <= last:
+                return rt.version == version and (not gated or self.feature_set in TECH_PREVIEW_SETS)
+        return False
 
     def version_info(self) -> Obj:
         m = re.match(r"^v(\d+)\.(\d+)", self.git_version)
@@ -2959,6 +3064,97 @@ def _mc(name: str, pool: Optional[str], created: str, *, generated: bool = True,
         "fips": False, "kernelArguments": None, "kernelType": "default" if os_image else "", "osImageURL": os_image}}
 
 
+def _rendered_ignition(size: int) -> Obj:
+    """A rendered config's Ignition: the MCO's templates put dozens of files (kubelet, CRI-O, systemd
+    units, certificates) in it; with *size*, about that many bytes of JSON."""
+    config = _ignition()
+    if size <= 0:
+        return config
+    chunk = 12_000
+    files = []
+    for i in range(max(1, size // chunk)):
+        body = base64.b64encode(hashlib.sha512(f"{size}/{i}".encode()).digest() * (chunk // 88)).decode()
+        files.append({"contents": {"source": "data:text/plain;charset=utf-8;base64," + body[:chunk - 200]},
+                      "mode": 420, "overwrite": True, "path": f"/etc/kubernetes/static-pod-resources/file-{i}"})
+    config["storage"] = {"files": files}
+    return config
+
+
+def _ovn_annotations(address: int, size: int) -> Dict[str, str]:
+    """The annotations OVN-Kubernetes and CSI drivers leave on every node (shapes of a 4.16 node)."""
+    ip = f"10.0.{address // 256 % 256}.{address % 256}"
+    return {
+        "csi.volume.kubernetes.io/nodeid": json.dumps({"ebs.csi.aws.com": f"i-{address:017x}"}),
+        "k8s.ovn.org/host-cidrs": json.dumps([f"{ip}/19"]),
+        "k8s.ovn.org/l3-gateway-config": json.dumps({"default": {
+            "mode": "shared", "bridge-id": "br-ex", "interface-id": f"br-ex_{ip}", "mac-address": "02:c7:4b:1e:7f:9d",
+            "ip-addresses": [f"{ip}/19"], "ip-address": f"{ip}/19", "next-hops": ["10.0.0.1"], "next-hop": "10.0.0.1",
+            "node-port-enable": "true", "vlan-id": "0"}}),
+        "k8s.ovn.org/node-chassis-id": str(uuid.uuid5(uuid.NAMESPACE_OID, ip)),
+        "k8s.ovn.org/node-gateway-router-lrp-ifaddrs": json.dumps({"default": {"ipv4": "100.64.0.4/16"}}),
+        "k8s.ovn.org/node-id": str(address),
+        "k8s.ovn.org/node-mgmt-port-mac-addresses": json.dumps({"default": "2a:9e:55:8d:3f:41"}),
+        "k8s.ovn.org/node-primary-ifaddr": json.dumps({"ipv4": f"{ip}/19"}),
+        "k8s.ovn.org/node-subnets": json.dumps({"default": [f"10.{128 + address // 256 % 64}.{address % 256}.0/23"]}),
+        "k8s.ovn.org/node-transit-switch-port-ifaddr": json.dumps({"ipv4": "100.88.0.4/16"}),
+        "k8s.ovn.org/remote-zone-migrated": f"node-{address}",
+        "k8s.ovn.org/zone-name": f"node-{address}",
+        f"{MCO_GROUP}/lastSyncedControllerConfigResourceVersion": str(20000 + address),
+    } if size else {}
+
+
+def _fields(keys: Iterable[str]) -> Obj:
+    return dict({".": {}}, **{f"f:{k}": {} for k in keys})
+
+
+def _node_managed_fields(labels: Dict[str, str], annotations: Dict[str, str], when: str) -> List[Obj]:
+    """metadata.managedFields as a real node has them: one entry per writer (kubelet, its status,
+    the MCO's controller and daemon, OVN-Kubernetes, the node lifecycle controller)."""
+    mco = [k for k in annotations if k.startswith(MCO_GROUP)]
+    ovn = [k for k in annotations if k.startswith(("k8s.ovn.org/", "csi.volume"))]
+
+    def entry(manager: str, fields: Obj, subresource: str = "") -> Obj:
+        out: Obj = {"apiVersion": "v1", "fieldsType": "FieldsV1", "fieldsV1": fields, "manager": manager,
+                    "operation": "Update", "time": when}
+        if subresource:
+            out["subresource"] = subresource
+        return out
+
+    conditions = {f'k:{{"type":"{t}"}}': {".": {}, "f:lastHeartbeatTime": {}, "f:lastTransitionTime": {},
+                                          "f:message": {}, "f:reason": {}, "f:status": {}, "f:type": {}}
+                  for t in ("DiskPressure", "MemoryPressure", "PIDPressure", "Ready")}
+    return [
+        entry("kubelet", {"f:metadata": {"f:annotations": _fields(
+            ["volumes.kubernetes.io/controller-managed-attach-detach"]), "f:labels": _fields(sorted(labels))}}),
+        entry("kube-controller-manager", {"f:spec": {"f:podCIDR": {}, "f:podCIDRs": {
+            ".": {}, 'v:"10.128.2.0/23"': {}}}}),
+        entry("machine-config-controller", {"f:metadata": {"f:annotations": {
+            f"f:{k}": {} for k in mco if k.endswith(("desiredConfig", "controlPlaneTopology"))}}}),
+        entry("machine-config-daemon", {"f:metadata": {"f:annotations": {
+            f"f:{k}": {} for k in mco if not k.endswith(("desiredConfig", "controlPlaneTopology"))}}}),
+        entry("ovnkube-controller", {"f:metadata": {"f:annotations": {f"f:{k}": {} for k in ovn}}}, "status"),
+        entry("kubelet", {"f:status": {"f:allocatable": {"f:cpu": {}, "f:memory": {}, "f:pods": {}}, "f:capacity": {
+            "f:cpu": {}, "f:memory": {}, "f:pods": {}}, "f:conditions": conditions, "f:images": {}, "f:nodeInfo": {
+            "f:bootID": {}, "f:containerRuntimeVersion": {}, "f:kernelVersion": {}, "f:kubeProxyVersion": {},
+            "f:kubeletVersion": {}, "f:machineID": {}, "f:osImage": {}, "f:systemUUID": {}}}}, "status"),
+    ]
+
+
+def _pad_metadata(meta: Obj, size: int) -> None:
+    """Grow the node's metadata to about *size* bytes of JSON with more OVN-Kubernetes host CIDRs (real
+    nodes with many interfaces carry long lists there)."""
+    have = len(json.dumps(meta, separators=(",", ":")))
+    if have < size:
+        cidrs = json.loads(meta["annotations"].get("k8s.ovn.org/host-cidrs", "[]"))
+        meta["annotations"]["k8s.ovn.org/host-cidrs"] = json.dumps(cidrs + _extra_cidrs((size - have) // 25 + 1))
+
+
+@functools.lru_cache(maxsize=8)
+def _extra_cidrs(count: int) -> List[str]:
+    """*count* IPv6 CIDRs of 20 characters (25 bytes each once quoted and escaped in the annotation)."""
+    return [f"fd69:{n // 65536 % 65536:04x}:{n % 65536:04x}::1/64" for n in range(count)]
+
+
 def seed_openshift(
     api: KubeAPI,
     *,
@@ -2972,21 +3168,39 @@ def seed_openshift(
     channel: Optional[str] = None,
     os_image_url: str = "",
     age: timedelta = timedelta(days=3),
+    feature_set: str = "",
+    managed_fields: bool = True,
+    node_metadata_bytes: int = 0,
+    rendered_configs: int = 0,
+    rendered_bytes: int = 0,
 ) -> OpenShiftSeed:
     """An installed, settled OpenShift cluster: namespaces, the MCO's ConfigMap machine-config-osimageurl,
     ClusterVersion "version", openshift-config/pull-secret, ControllerConfig, pools master and worker with
     their MachineConfigs (00-, 01-, 99- and rendered-*), nodes master-N / worker-N on the rendered configs.
 
     *pull_secret*: the docker config JSON (dict, str or bytes) stored as ``.dockerconfigjson``.
+    *version* also decides which API versions of MachineOSConfig, MachineOSBuild and MachineConfigNode
+    are served, *feature_set* (``TechPreviewNoUpgrade``) whether the gated ones are (see VERSIONED).
+
+    As a real cluster looks: ``00-<pool>`` carries the base osImageURL; nodes carry managedFields
+    (*managed_fields*) and, with *node_metadata_bytes*, OVN-Kubernetes annotations up to about that many
+    bytes of metadata each (8192 is typical); *rendered_configs* rendered MachineConfigs in all (the
+    current ones plus earlier ones the MCO never deletes, spread over the pools), each about
+    *rendered_bytes* of Ignition (real ones run to hundreds of KB). A 2,000-node cluster with 8 KB nodes
+    and 100 rendered configs of 500 KB seeds in a few seconds.
     """
     created = _timestamp(_now() - age)
+    api.openshift_version = version
+    api.feature_set = feature_set
     minor = int(version.split(".")[1]) if version.count(".") >= 1 and version.split(".")[1].isdigit() else 16
     kube_minor = minor + 13
     api.git_version = f"v1.{kube_minor}.6+aba1e8d"
     kubelet = f"v1.{kube_minor}.6+aba1e8d"
     rhcos = f"4{minor}.94.202407081958-0"
     cluster_id = str(uuid.uuid5(uuid.NAMESPACE_URL, api.url + "/" + version))
-    put = api.store.put
+
+    def put(obj: Obj) -> Obj:
+        return api.store.put(obj, adopt=True)  # fresh objects, never touched again: no copies
 
     for ns in ("openshift-config", "openshift-config-managed", MCO_NAMESPACE, "openshift-cluster-version"):
         put(_namespace(ns, {"openshift.io/cluster-monitoring": "true"} if ns != "openshift-config" else None,
@@ -3055,6 +3269,8 @@ def seed_openshift(
     node_names: Dict[str, List[str]] = {}
     base_configs: Dict[str, List[str]] = {}
     address = 10
+    extra = max(0, rendered_configs - 2)  # beyond the two current ones; most pile up on worker
+    old_rendered = {"master": extra // 4, "worker": extra - extra // 4}
     for pool, count in (("master", masters), ("worker", workers)):
         configs = [f"00-{pool}", f"01-{pool}-container-runtime", f"01-{pool}-kubelet", f"97-{pool}-generated-kubelet",
                    f"98-{pool}-generated-kubelet", f"99-{pool}-generated-registries", f"99-{pool}-ssh"]
@@ -3065,8 +3281,15 @@ def seed_openshift(
                 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEmulatorKeyEmulatorKeyEmulatorKey emulator"]}]}}) if ssh \
                 else _ignition({"storage": {"files": [{"path": f"/etc/emulator/{name}", "mode": 420,
                                                        "contents": {"source": "data:,"}}]}})
+            # 00-<pool> comes from the MCO's templates with the release's base osImageURL, as on real clusters,
+            # and holds most of what a rendered config carries (so the simulated MCO's renders are as big)
+            base_mc = name == f"00-{pool}"
+            if base_mc and rendered_bytes:
+                config = merge_patch(config, {"storage": {"files": (
+                    config["storage"]["files"] + _rendered_ignition(rendered_bytes)["storage"]["files"])}})
             put(_mc(name, pool, created, generated=not ssh, config=config,
-                    owner=None if ssh else controller_owner))
+                    owner=None if ssh else controller_owner, os_image=base_image if base_mc else "",
+                    extensions_image=extensions_image if base_mc else ""))
         name = rendered_name(pool, base_image, extensions_image, *configs)
         rendered[pool] = name
         pool_meta: Obj = {"name": pool, "creationTimestamp": created, "labels": {
@@ -3080,10 +3303,16 @@ def seed_openshift(
             "nodeSelector": {"matchLabels": {f"node-role.kubernetes.io/{pool}": ""}},
             "paused": False}, "status": pool_status(pool, name, configs, count, when=completed)})
         pool_uid = api.store.get("machineconfigpools", pool)["metadata"]["uid"]  # type: ignore[index]
-        put(_mc(name, None, created, config=_ignition(), os_image=base_image, extensions_image=extensions_image,
-                owner={"apiVersion": f"{MCO_GROUP}/v1", "kind": "MachineConfigPool", "name": pool, "uid": pool_uid,
-                       "controller": True, "blockOwnerDeletion": True},
+        pool_owner = {"apiVersion": f"{MCO_GROUP}/v1", "kind": "MachineConfigPool", "name": pool, "uid": pool_uid,
+                      "controller": True, "blockOwnerDeletion": True}
+        put(_mc(name, None, created, config=_rendered_ignition(rendered_bytes), os_image=base_image,
+                extensions_image=extensions_image, owner=pool_owner,
                 annotations={f"{MCO_GROUP}/release-image-version": version}))
+        # the MCO never garbage-collects rendered configs: every earlier update and upgrade left one
+        for n in range(old_rendered.get(pool, 0)):
+            put(_mc(rendered_name(pool, "earlier", str(n)), None, created, config=_rendered_ignition(rendered_bytes),
+                    os_image=base_image, extensions_image=extensions_image, owner=pool_owner,
+                    annotations={f"{MCO_GROUP}/release-image-version": version}))
         node_names[pool] = []
         for i in range(count):
             node = f"{pool}-{i}"
@@ -3096,13 +3325,23 @@ def seed_openshift(
             if pool == "master":
                 labels["node-role.kubernetes.io/control-plane"] = ""
                 spec["taints"] = [{"effect": "NoSchedule", "key": "node-role.kubernetes.io/master"}]
-            put({"apiVersion": "v1", "kind": "Node", "metadata": {
-                "name": node, "creationTimestamp": created, "labels": labels, "annotations": {
-                    f"{MCO_GROUP}/controlPlaneTopology": "HighlyAvailable",
-                    f"{MCO_GROUP}/currentConfig": name, f"{MCO_GROUP}/desiredConfig": name,
-                    f"{MCO_GROUP}/desiredDrain": f"uncordon-{name}", f"{MCO_GROUP}/lastAppliedDrain":
-                    f"uncordon-{name}", f"{MCO_GROUP}/reason": "", f"{MCO_GROUP}/state": "Done",
-                    "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
+            annotations = {
+                f"{MCO_GROUP}/controlPlaneTopology": "HighlyAvailable",
+                f"{MCO_GROUP}/currentConfig": name, f"{MCO_GROUP}/desiredConfig": name,
+                f"{MCO_GROUP}/desiredDrain": f"uncordon-{name}", f"{MCO_GROUP}/lastAppliedDrain":
+                f"uncordon-{name}", f"{MCO_GROUP}/reason": "", f"{MCO_GROUP}/state": "Done",
+                "volumes.kubernetes.io/controller-managed-attach-detach": "true"}
+            if minor >= 16:
+                annotations[f"{MCO_GROUP}/post-config-action"] = ""
+            node_meta: Obj = {"name": node, "creationTimestamp": created, "labels": labels,
+                              "annotations": annotations}
+            if node_metadata_bytes:
+                annotations.update(_ovn_annotations(address, node_metadata_bytes))
+            if managed_fields:
+                node_meta["managedFields"] = _node_managed_fields(labels, annotations, completed)
+            if node_metadata_bytes:
+                _pad_metadata(node_meta, node_metadata_bytes)
+            put({"apiVersion": "v1", "kind": "Node", "metadata": node_meta,
                 "spec": spec,
                 "status": {
                     "addresses": [{"address": f"10.0.0.{address}", "type": "InternalIP"},

@@ -15,27 +15,39 @@ every write is a watch event, like the real controllers' updates):
 * the render controller: for each MachineConfigPool, merge the MachineConfigs its
   ``spec.machineConfigSelector`` selects into ``rendered-<pool>-<md5 of the merged spec>``, create that
   MachineConfig (owned by the pool) and point ``spec.configuration`` (name + source) at it;
-* the node controller: when the pool is not ``spec.paused``, move its nodes to the target config,
-  at most ``spec.maxUnavailable`` at a time, and keep the pool's status current;
-* the machine-config daemon on each node: Working, cordon, drain, (pull the image,) Rebooting
-  (node NotReady), then Done on the new config, uncordoned and Ready again - one write per step,
-  ``step_delay`` seconds apart.
+* the node controller: when the pool is not ``spec.paused``, pick nodes for the target config as
+  ``getAllCandidateMachines`` does (pkg/controller/node/node_controller.go) and keep the pool's status;
+* the machine-config daemon on each node: Working, cordon, drain, (pull the image,) reboot (node
+  NotReady, state still Working; 4.16+ also ``post-config-action: Rebooting``), then Done on the new
+  config, uncordoned and Ready again - one write per step, ``step_delay`` seconds apart.
 
 Facts it follows (from openshift/machine-config-operator, the OpenShift docs and openshift/api):
 
 * Merge (pkg/controller/common/helpers.go, MergeMachineConfigs): the pool's MachineConfigs are sorted
   by name; the *last non-empty* ``spec.osImageURL`` wins, otherwise the release's base image (ConfigMap
   ``openshift-machine-config-operator/machine-config-osimageurl``, key ``baseOSContainerImage``; the
-  ControllerConfig's ``spec.baseOSContainerImage`` if the ConfigMap is missing). For a custom pool
-  (not master/worker/arbiter) the worker MachineConfigs are merged first, then the pool's own.
+  ControllerConfig's ``spec.baseOSContainerImage`` if the ConfigMap is missing). From 4.15, for a custom
+  pool (not master/worker/arbiter) the worker MachineConfigs are merged first, then the pool's own;
+  4.14 sorts by name alone.
   ``rendered-*`` MachineConfigs carry no role label and are never inputs.
 * A node is done for a pool when state=Done and currentConfig == desiredConfig == the pool's
   ``spec.configuration.name``. A pool is done when ``status.configuration.name ==
   spec.configuration.name``, updatedMachineCount == machineCount, Updated=True,
   degradedMachineCount == 0 and ``status.observedGeneration == metadata.generation``.
-* Node annotations (prefix ``machineconfiguration.openshift.io/``, MCO pkg/daemon/constants):
-  currentConfig, desiredConfig, state (Working, Done, Degraded, Rebooting, Unreconcilable), reason,
-  desiredDrain, lastAppliedDrain; on-cluster layering adds currentImage / desiredImage.
+* Node annotations (prefix ``machineconfiguration.openshift.io/``, MCO pkg/daemon/constants): currentConfig,
+  desiredConfig, state (only Working, Done, Degraded, Unreconcilable: pkg/daemon/writer.go), reason (the
+  error text when Degraded), desiredDrain, lastAppliedDrain, post-config-action (4.16+, pkg/daemon/update.go:
+  ``Rebooting`` during the reboot, then empty); on-cluster layering adds currentImage / desiredImage.
+  The cluster's release (ConfigMap ``machine-config-osimageurl`` ``releaseVersion``, or ``version=``) picks
+  the behaviour of each version.
+* Which nodes move (getAllCandidateMachines, pkg/controller/node/node_controller.go; isNodeUnavailable,
+  pkg/controller/node/status.go): none while unavailable >= maxUnavailable; a node is unavailable when
+  NotReady or cordoned, or not done and its daemon not failing. A failed update leaves the node cordoned,
+  so a Degraded node holds a slot and, with the default maxUnavailable of 1, nothing is retargeted - also
+  after the MachineConfig that broke it is deleted. The way back is a person's: put the node's
+  desiredConfig back to its currentConfig (``recovery_patch()``; ``oc patch node NODE --type merge -p
+  ...``), or the daemon's force file (``retry_node()``). Candidates go in sortNodeList's order (zone, then
+  oldest).
 * Nodes pull the image with the cluster's global pull secret; a registry that refuses it leaves the
   node Degraded (``fail_pull()`` plays that). Deleting the layered MachineConfig makes the merge
   yield the base image again, so the pool rolls back. Never delete ``rendered-*`` MachineConfigs.
@@ -45,21 +57,21 @@ Facts it follows (from openshift/machine-config-operator, the OpenShift docs and
 Simplifications, on purpose:
 
 * ``spec.config`` (Ignition) is merged approximately: objects key by key, list entries with the same
-  ``path`` / ``name`` replaced, other list entries appended. ``spec.extensions`` is the union in merge
-  order, ``kernelType`` the last non-empty one (the real MCO lets ``realtime`` / ``64k-pages`` win
-  over ``default`` whatever the order), ``kernelArguments`` are concatenated, ``fips`` is any.
+  ``path`` / ``name`` replaced, other list entries appended. The rest as MergeMachineConfigs does it
+  (merge_machine_configs): extensions appended and checked against the release's list (EXTENSIONS),
+  ``realtime`` / ``64k-pages`` winning over ``default`` whatever the order, kernel arguments once each.
 * At start the simulator *adopts* a pool's existing ``spec.configuration.name`` as the render of the
   current inputs when that rendered MachineConfig has the same osImageURL, extensions image,
   extensions, kernelType, kernelArguments and fips as the merge (seed_openshift()'s rendered names
   hash other input than ours): a settled cluster stays settled, and deleting a layered
   MachineConfig later goes back to that very name, as the real MCO's content hash would.
-* A Degraded node whose desiredConfig is no longer the pool's target (say the layered MachineConfig
-  was deleted) is retargeted at once: it already counts as unavailable, so this costs no capacity.
-  (The real node controller leaves it to the daemon's retries and often to an admin.) Otherwise a
-  Degraded node stays Degraded until ``retry_node()``; like the MCO it holds one of the pool's
-  ``maxUnavailable`` slots, so with the default of 1 the rollout stops there.
-* currentImage / desiredImage are on-cluster-layering annotations; they are only written when
-  ``image_annotations=True``.
+* A Degraded node's daemon does not retry by itself here (the real one retries a failed pull with
+  backoff, and succeeds once the registry accepts the pull secret): ``retry_node()`` plays its retry.
+* On-cluster layering: a pool with a MachineOSConfig (any served version) gets, per rendered config, a
+  MachineOSBuild that succeeds at once, built on the cluster's base (not on any osImageURL: a layered
+  MachineConfig only changes the rendered config, so it triggers a rebuild), and its nodes boot that
+  image: desiredImage / currentImage annotations, MachineOSConfig status.currentImagePullSpec. The pool's
+  done rule holds as usual. Other pools get the image annotations only with ``image_annotations=True``.
 * Pools made "instant" (``scale(..., instant=True)`` or ``set_instant()``) update every node in one
   write each, all at once, without step delays or the maxUnavailable limit (for request-count tests
   on thousands of nodes). Mind the store's watch history (``KubeAPI(history=...)``, default 1000
@@ -78,7 +90,17 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
-from .kube import CONTROLLER_VERSION, MCO_GROUP, MCO_NAMESPACE, KubeAPI, merge_patch, resource_type
+from .kube import (
+    CONTROLLER_VERSION,
+    MCO_GROUP,
+    MCO_NAMESPACE,
+    KubeAPI,
+    _node_managed_fields,
+    _ovn_annotations,
+    _pad_metadata,
+    merge_patch,
+    resource_type,
+)
 
 Obj = Dict[str, Any]
 
@@ -98,8 +120,15 @@ OSIMAGEURL_CONFIGMAP = "machine-config-osimageurl"
 CONTROLLER_CONFIG = "machine-config-controller"
 BUILT_IN_POOLS = ("master", "worker", "arbiter")  # every other pool is a custom pool (inherits worker)
 
-WORKING, DONE, DEGRADED, REBOOTING, UNRECONCILABLE = "Working", "Done", "Degraded", "Rebooting", "Unreconcilable"
-IN_FLIGHT = (WORKING, REBOOTING)
+POST_CONFIG_ACTION = f"{MCO_GROUP}/post-config-action"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+# The daemon's states (pkg/daemon/constants/constants.go, written by pkg/daemon/writer.go): only these four.
+# A reboot is not a state: the node stays Working (4.16+ also writes post-config-action: Rebooting,
+# pkg/daemon/update.go; 4.14 and 4.15 show nothing but the node going NotReady).
+WORKING, DONE, DEGRADED, UNRECONCILABLE = "Working", "Done", "Degraded", "Unreconcilable"
+STATES = (WORKING, DONE, DEGRADED, UNRECONCILABLE)
+REBOOTING = "Rebooting"  # a value of post-config-action, never of state
+IN_FLIGHT = (WORKING,)
 FAILED = (DEGRADED, UNRECONCILABLE)
 UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
 UNAUTHORIZED = "unauthorized: access to the requested resource is not authorized"
@@ -211,41 +240,77 @@ def merge_ignition(base: Any, over: Any) -> Any:
     return copy.deepcopy(over)
 
 
-def merge_order(pool: str, configs: Sequence[Obj]) -> List[Obj]:
-    """The order MergeMachineConfigs applies *configs* in (the last non-empty value wins).
+# MachineConfig extensions the MCO accepts and the RPMs each installs (pkg/controller/common/helpers.go
+# SupportedExtensions, as of release-4.20), with the first release that has each (4.14 when older).
+EXTENSIONS: Dict[str, Tuple[str, ...]] = {
+    "ipsec": ("NetworkManager-libreswan", "libreswan"),
+    "kerberos": ("krb5-workstation", "libkadm5"),
+    "kernel-devel": ("kernel-devel", "kernel-headers"),
+    "sandboxed-containers": ("kata-containers",),
+    "sysstat": ("sysstat",),
+    "two-node-ha": ("pacemaker", "pcs", "fence-agents-all"),
+    "usbguard": ("usbguard",),
+    "wasm": ("crun-wasm",),
+}
+EXTENSION_SINCE: Dict[str, int] = {"two-node-ha": 20}
+# What a kernelType installs in place of the default kernel (pkg/daemon/update.go).
+KERNEL_PACKAGES: Dict[str, Tuple[str, ...]] = {
+    "realtime": ("kernel-rt-core", "kernel-rt-modules", "kernel-rt-modules-core", "kernel-rt-modules-extra",
+                 "kernel-rt-kvm"),
+    "64k-pages": ("kernel-64k-core", "kernel-64k-modules", "kernel-64k-modules-core", "kernel-64k-modules-extra"),
+}
 
-    Exact rule: built-in pools (master, worker, arbiter): by metadata.name. Custom pools: first the
-    MachineConfigs labelled role=worker, by name, then all the others (the pool's own), by name; so
-    for pool infra ``50-infra-x`` beats ``99-worker-y``."""
-    if pool in BUILT_IN_POOLS:
+
+def merge_order(pool: str, configs: Sequence[Obj], minor: int = 16) -> List[Obj]:
+    """The order MergeMachineConfigs (pkg/controller/common/helpers.go) applies *configs* in (the last
+    non-empty value wins).
+
+    By metadata.name; from 4.15, for a custom pool (not master/worker/arbiter), first the MachineConfigs
+    labelled role=worker, by name, then all the others (the pool's own), by name - so for pool infra
+    ``50-infra-x`` beats ``99-worker-y`` on 4.15+, and loses to it on 4.14 (name order alone)."""
+    if pool in BUILT_IN_POOLS or minor < 15:
         return sorted(configs, key=_name)
     return sorted(configs, key=lambda mc: (_labels(mc).get(ROLE_LABEL) != "worker", _name(mc)))
 
 
-def merge_machine_configs(pool: str, configs: Sequence[Obj], base_image: str, base_extensions: str = "") -> Obj:
-    """The rendered spec of *configs* for *pool* (see merge_order for the order)."""
+def merge_machine_configs(pool: str, configs: Sequence[Obj], base_image: str, base_extensions: str = "",
+                          minor: int = 16) -> Obj:
+    """The rendered spec of *configs* for *pool* (see merge_order for the order), as MergeMachineConfigs
+    makes it: the last osImageURL / extensions image wins; ``realtime`` or ``64k-pages`` in any config wins
+    over ``default`` whatever the order; FIPS if any; kernel arguments once each; extensions appended.
+    Raises RenderError where the render controller refuses (unknown extension, kernel-devel with a
+    non-default kernel)."""
     config: Obj = {}
     os_image = extensions_image = kernel_type = ""
     extensions: List[str] = []
     kernel_arguments: List[str] = []
     fips = False
-    for mc in merge_order(pool, configs):
+    for mc in merge_order(pool, configs, minor):
         spec = mc.get("spec") or {}
         if isinstance(spec.get("config"), dict):
             config = merge_ignition(config, spec["config"])
         os_image = str(spec.get("osImageURL") or "") or os_image
         extensions_image = str(spec.get("baseOSExtensionsContainerImage") or "") or extensions_image
-        kernel_type = str(spec.get("kernelType") or "") or kernel_type
-        extensions.extend(str(e) for e in spec.get("extensions") or [] if str(e) not in extensions)
-        kernel_arguments.extend(str(a) for a in spec.get("kernelArguments") or [])
+        if spec.get("kernelType") in KERNEL_PACKAGES:
+            kernel_type = str(spec["kernelType"])
+        extensions.extend(str(e) for e in spec.get("extensions") or [])
+        kernel_arguments.extend(a for a in (str(a) for a in spec.get("kernelArguments") or [])
+                                if a not in kernel_arguments)
         fips = fips or bool(spec.get("fips"))
+    kernel_type = kernel_type or "default"
+    # pkg/controller/common/helpers.go ValidateMachineConfigExtensions, and MergeMachineConfigs' own check
+    invalid = sorted({e for e in extensions if e not in EXTENSIONS or minor < EXTENSION_SINCE.get(e, 0)})
+    if invalid:
+        raise RenderError(f"invalid extensions found: {invalid}")
+    if kernel_type != "default" and "kernel-devel" in extensions:
+        raise RenderError(f"installing kernel-devel extension is not supported with kernelType: {kernel_type}")
     return {
         "baseOSExtensionsContainerImage": extensions_image or base_extensions,
         "config": config or {"ignition": {"version": "3.4.0"}},
         "extensions": extensions,
         "fips": fips,
         "kernelArguments": kernel_arguments,
-        "kernelType": kernel_type or "default",
+        "kernelType": kernel_type,
         "osImageURL": os_image or base_image,
     }
 
@@ -319,8 +384,79 @@ def done_at(node: Obj, target: str) -> bool:
     return _node_done(node) and _annotations(node).get(CURRENT_CONFIG) == target
 
 
-def _unavailable(node: Obj) -> bool:
-    return not _ready(node) or bool((node.get("spec") or {}).get("unschedulable")) or not _node_done(node)
+def machine_os_config_pool(mosc: Obj) -> str:
+    """The pool a MachineOSConfig builds for (spec.machineConfigPool.name, v1 and v1alpha1 alike)."""
+    return str(((mosc.get("spec") or {}).get("machineConfigPool") or {}).get("name") or "")
+
+
+def release_minor(version: str) -> int:
+    """4.N -> N (16 when unknown: the emulator's default release)."""
+    parts = (version or "").split(".")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 16
+
+
+def _schedulable_ready(node: Obj) -> bool:
+    """isNodeReady of the node controller (pkg/controller/node/status.go): Ready=True and not cordoned."""
+    return _ready(node) and not (node.get("spec") or {}).get("unschedulable")
+
+
+def unavailable_for_update(node: Obj) -> bool:
+    """isNodeUnavailable (pkg/controller/node/status.go, release-4.14 to 4.21): a node that is not ready
+    (NotReady or cordoned) is unavailable; a done one is available; otherwise it is unavailable unless its
+    daemon is failing (Degraded/Unreconcilable) - but a failed update leaves the node cordoned, so a
+    Degraded node still counts against maxUnavailable."""
+    if not _schedulable_ready(node):
+        return True
+    if _node_done(node):
+        return False
+    return _state(node) not in FAILED
+
+
+def _rebooting(node: Obj) -> bool:
+    """The daemon's reboot step: Working, drained, and NotReady (the kubelet is down)."""
+    ann = _annotations(node)
+    return (_state(node) == WORKING and not _ready(node)
+            and ann.get(LAST_APPLIED_DRAIN) == f"drain-{ann.get(DESIRED_CONFIG, '')}")
+
+
+def _sort_candidates(nodes: Sequence[Obj]) -> List[Obj]:
+    """sortNodeList (pkg/controller/node/node_controller.go): nodes with a zone label first, by zone, then
+    the others; within each, oldest first (creationTimestamp; the name breaks ties here)."""
+    def key(node: Obj) -> Tuple[int, str, str, str]:
+        zone = _labels(node).get(ZONE_LABEL)
+        created = str((node.get("metadata") or {}).get("creationTimestamp") or "")
+        return (0 if zone is not None else 1, zone or "", created, _name(node))
+    return sorted(nodes, key=key)
+
+
+def candidate_machines(nodes: Sequence[Obj], target: str, limit: int) -> Tuple[List[Obj], int]:
+    """getAllCandidateMachines (pkg/controller/node/node_controller.go, release-4.14 to 4.21): no node
+    is picked while unavailable >= maxUnavailable; nodes already targeting *target* whose daemon fails
+    there use up capacity too; candidates are the nodes whose desiredConfig is not *target*.
+    Returns (candidates, capacity); the caller takes the first *capacity* of sortNodeList's order."""
+    unavailable = sum(1 for n in nodes if unavailable_for_update(n))
+    if unavailable >= limit:
+        return [], 0
+    capacity = limit - unavailable
+    failing_here = 0
+    candidates: List[Obj] = []
+    for node in nodes:
+        if _annotations(node).get(DESIRED_CONFIG) == target:
+            failing_here += 1 if _state(node) in FAILED else 0
+            continue
+        candidates.append(node)
+    if failing_here >= capacity:
+        return [], 0
+    return candidates, capacity - failing_here
+
+
+def recovery_patch(node: Obj) -> Obj:
+    """The documented way back for a node whose update failed (MCO docs/MachineConfigDaemon.md: the
+    daemon acts on the desiredConfig annotation; with desiredConfig == currentConfig it re-syncs, finds
+    nothing to change and reports Done): put desiredConfig back to the config the node really runs.
+    As a command: ``oc patch node NODE --type merge -p '<this, as JSON>'``."""
+    current = _annotations(node).get(CURRENT_CONFIG, "")
+    return {"metadata": {"annotations": {DESIRED_CONFIG: current}}}
 
 
 def _condition(old: Sequence[Obj], type_: str, status: str, reason: str = "", message: str = "") -> Obj:
@@ -362,13 +498,17 @@ def _taints(node: Obj, cordoned: bool) -> Optional[List[Obj]]:
 # ============================================================================ the simulator
 class SimulatedMCO:
     """The MCO's render controller, node controller and daemons, driving ``api.store`` (see the module
-    docstring). Failure injection: ``degrade_node()``, ``fail_pull()``, ``retry_node()``,
+    docstring). Failure injection: ``degrade_node()``, ``unreconcilable_node()``, ``fail_pull()``, ``retry_node()``,
     ``clear_failures()``; ``pause()`` / ``resume()`` stop and continue acting (unlike a pool's
     ``spec.paused``, which it honours); ``wait_idle()``; ``history``; ``scale()`` / ``set_instant()``;
     ``errors`` / ``check()`` for the thread's own failures."""
 
-    def __init__(self, api: KubeAPI, *, step_delay: float = 0.02, image_annotations: bool = False) -> None:
+    def __init__(self, api: KubeAPI, *, step_delay: float = 0.02, image_annotations: bool = False,
+                 version: Optional[str] = None) -> None:
         self.api = api
+        self.version = version  # None: the release's (ConfigMap machine-config-osimageurl releaseVersion)
+        self._minor = 16
+        self._pool_layered = False  # the pool being reconciled has a MachineOSConfig
         self.store = api.store
         self.step_delay = step_delay
         self.image_annotations = image_annotations
@@ -381,6 +521,7 @@ class SimulatedMCO:
         self._paused = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._degrade: Dict[str, str] = {}  # node -> reason for its next update
+        self._unreconcilable: Dict[str, str] = {}  # node -> reason its daemon refuses the next update
         self._pull_failures: Dict[str, str] = {}  # image substring -> registry error text
         self._retry: Set[str] = set()
         self._instant: Set[str] = set()
@@ -447,6 +588,15 @@ class SimulatedMCO:
                 f' "/etc/emulator/{name}"')
         self._wake(changed=True)
 
+    def unreconcilable_node(self, name: str, reason: str = "") -> None:
+        """The next update of node *name* is refused by its daemon before the drain: state=Unreconcilable
+        with *reason* (the node stays schedulable, pkg/daemon/update.go reconcilable())."""
+        with self._lock:
+            self._unreconcilable[name] = reason or (
+                "can't reconcile config rendered-worker-old with rendered-worker-new: ignition disks section"
+                " contains changes: unreconcilable")
+        self._wake(changed=True)
+
     def fail_pull(self, image_substring: str, reason: str = UNAUTHORIZED) -> None:
         """Nodes asked to boot an osImageURL containing *image_substring* go Degraded with a podman
         pull error ending in *reason* (a registry error text) until clear_failures()."""
@@ -458,11 +608,15 @@ class SimulatedMCO:
         """Forget degrade_node() / fail_pull() injections (Degraded nodes stay so until retried)."""
         with self._lock:
             self._degrade.clear()
+            self._unreconcilable.clear()
             self._pull_failures.clear()
         self._wake(changed=True)
 
     def retry_node(self, name: str) -> None:
-        """Let a Degraded node try its desired config again (the daemon's retry after a fix)."""
+        """A Degraded node tries its desiredConfig again, as after ``oc debug node/NAME -- chroot /host touch
+        /run/machine-config-daemon-force`` (pkg/daemon/daemon.go: the force file makes the daemon skip its
+        on-disk validation and apply the desired config again). The other way back, putting desiredConfig
+        back to currentConfig (``recovery_patch()``), needs no call here: the daemon sees the annotation."""
         with self._lock:
             self._retry.add(name)
         self._wake(changed=True)
@@ -503,12 +657,14 @@ class SimulatedMCO:
             return self._render(obj, self.store.list("machineconfigs"), base, extensions)[:2]
 
     def scale(self, pool: str, nodes: int, *, instant: bool = True, max_unavailable: Any = None,
-              worker_label: bool = True) -> List[str]:
+              worker_label: bool = True, metadata_bytes: int = 0) -> List[str]:
         """Add *nodes* nodes to *pool* at once (creating it as a custom pool inheriting worker when
         missing: selector role in (worker, <pool>), nodeSelector node-role.kubernetes.io/<pool>),
         already Done on the pool's current rendered config. Custom-pool nodes keep the worker role
         label too (*worker_label*), as the docs' custom pools do. With *instant*, later rollouts of
-        the pool skip the step delays (see set_instant). Returns the new node names."""
+        the pool skip the step delays (see set_instant). The nodes carry managedFields like the seeded
+        ones, and OVN-Kubernetes annotations up to about *metadata_bytes* of metadata each (8192 is
+        what real nodes carry). Returns the new node names."""
         with self._lock:
             store = self.store
             obj = store.get("machineconfigpools", pool)
@@ -525,6 +681,7 @@ class SimulatedMCO:
             elif max_unavailable is not None:
                 obj = store.patch("machineconfigpools", pool, {"spec": {"maxUnavailable": max_unavailable}})
             base, extensions, release = self._base_images()
+            self._minor = release_minor(self.version or release)
             mcs = store.list("machineconfigs")
             self._apply = True
             target, merged, sources = self._render(obj, mcs, base, extensions)
@@ -545,7 +702,8 @@ class SimulatedMCO:
             template = next((n for n in all_nodes if "node-role.kubernetes.io/worker" in _labels(n)),
                             all_nodes[0] if all_nodes else None)
             for index, name in enumerate(names, start=len(all_nodes)):
-                store.put(self._new_node(name, pool, target, labels_extra, template, index))
+                store.put(self._new_node(name, pool, target, labels_extra, template, index, metadata_bytes,
+                                         self._minor), adopt=True)
         self._wake(changed=True)
         return names
 
@@ -637,6 +795,7 @@ class SimulatedMCO:
         self._apply, self._writes = apply, 0
         now = time.monotonic()
         base, extensions, release = self._base_images()
+        self._minor = release_minor(self.version or release)
         pools = self._snapshot("machineconfigpools")
         mcs = self._snapshot("machineconfigs")
         names = {_name(mc) for mc in mcs}
@@ -648,9 +807,12 @@ class SimulatedMCO:
                 members[pool].append(node)
         in_flight = 0
         wake: Optional[float] = None
+        moscs = {machine_os_config_pool(m): m for m in self._snapshot("machineosconfigs")}
         for pool in pools:
             pname = _name(pool)
             render_error = ""
+            mosc = moscs.get(pname)
+            self._pool_layered = mosc is not None
             try:
                 rendered, merged, sources = self._render(pool, mcs, base, extensions)
             except RenderError as exc:
@@ -659,6 +821,8 @@ class SimulatedMCO:
                 pool = self._ensure_rendered(pool, rendered, merged, sources, release, names)
                 names.add(rendered)
                 images[rendered] = merged["osImageURL"]
+                if mosc is not None:  # the nodes boot what the build made, never the osImageURL
+                    images[rendered] = self._build(mosc, rendered, base)
             target = str(((pool.get("spec") or {}).get("configuration") or {}).get("name") or "")
             nodes = members[pname]
             if target:
@@ -668,6 +832,49 @@ class SimulatedMCO:
                     wake = due if wake is None else min(wake, due)
             self._update_status(pool, nodes, target, render_error)
         return bool(self._writes or in_flight), wake
+
+    # ------------------------------------------------------------------------ build controller
+    def _build(self, mosc: Obj, rendered: str, base: str) -> str:
+        """On-cluster layering (pkg/controller/build, 4.16+): a MachineOSBuild per (MachineOSConfig,
+        rendered config) builds the MachineOSConfig's containerFile on the cluster's *base* and pushes it to
+        renderedImagePushSpec; the MachineOSConfig's status names the digested image, which is what the
+        pool's nodes get as desiredImage. The build succeeds at once here. Returns the image."""
+        v1 = str(mosc.get("apiVersion") or "").endswith("/v1")
+        spec = mosc.get("spec") or {}
+        push = str(spec.get("renderedImagePushSpec") if v1 else
+                   (spec.get("buildInputs") or {}).get("renderedImagePushspec") or "")
+        repo = push.partition("@")[0]
+        if repo.rfind(":") > repo.rfind("/"):
+            repo = repo[:repo.rfind(":")]
+        files = json.dumps(spec.get("containerFile") or (spec.get("buildInputs") or {}).get("containerFile") or [],
+                           sort_keys=True)
+        digest = hashlib.sha256("\0".join((rendered, base, files)).encode()).hexdigest()
+        image = f"{repo}@sha256:{digest}"
+        name = f"{_name(mosc)}-{digest[:10]}"
+        status_key = "currentImagePullSpec" if v1 else "currentImagePullspec"
+        if self.store.get("machineosbuilds", name) is None:
+            self._writes += 1
+            if self._apply:
+                now = _timestamp()
+                build_spec: Obj = ({"machineConfig": {"name": rendered}, "machineOSConfig": {"name": _name(mosc)},
+                                    "renderedImagePushSpec": push} if v1 else
+                                   {"configGeneration": 1, "desiredConfig": {"name": rendered},
+                                    "machineOSConfig": {"name": _name(mosc)}, "renderedImagePushspec": push,
+                                    "version": 1})
+                self.store.put({"apiVersion": mosc.get("apiVersion"), "kind": "MachineOSBuild", "metadata": {
+                    "name": name, "labels": {f"{MCO_GROUP}/machine-os-config": _name(mosc),
+                                             f"{MCO_GROUP}/rendered-machine-config": rendered}},
+                    "spec": build_spec, "status": {
+                        "buildStart": now, "buildEnd": now, "digestedImagePushSpec": image, "conditions": [
+                            {"type": t, "status": "True" if t == "Succeeded" else "False", "reason": t,
+                             "message": "", "lastTransitionTime": now}
+                            for t in ("Prepared", "Building", "Succeeded", "Interrupted", "Failed")]}})
+        status = mosc.get("status") or {}
+        if status.get(status_key) != image:
+            self._patch("machineosconfigs", mosc, {"status": {
+                status_key: image, "machineOSBuild": {"name": name},
+                "observedGeneration": int((mosc.get("metadata") or {}).get("generation") or 1)}})
+        return image
 
     # ------------------------------------------------------------------------ render controller
     def _render(self, pool: Obj, mcs: Sequence[Obj], base: str, extensions: str) -> Tuple[str, Obj, List[str]]:
@@ -680,9 +887,9 @@ class SimulatedMCO:
         if not base:
             raise RenderError("no base OS image: ConfigMap openshift-machine-config-operator/"
                               "machine-config-osimageurl has no baseOSContainerImage")
-        merged = merge_machine_configs(pname, selected, base, extensions)
+        merged = merge_machine_configs(pname, selected, base, extensions, self._minor)
         digest = content_hash(merged)
-        sources = [_name(mc) for mc in merge_order(pname, selected)]
+        sources = [_name(mc) for mc in merge_order(pname, selected, self._minor)]
         if pname not in self._seen_pools:
             self._seen_pools.add(pname)
             current = str(((pool.get("spec") or {}).get("configuration") or {}).get("name") or "")
@@ -741,21 +948,20 @@ class SimulatedMCO:
             if _state(node) in IN_FLIGHT:
                 if instant or now >= self._due.get(_name(node), 0.0):
                     nodes[i] = self._step(node, images)
+        for i, node in enumerate(nodes):  # the daemon of a failed node: the admin's way back, or a forced retry
+            if _state(node) in FAILED:
+                nodes[i] = self._daemon_recover(node, images)
         if not spec.get("paused"):
-            for i, node in enumerate(nodes):  # failed nodes: retarget, or retry when asked to
-                desired = _annotations(node).get(DESIRED_CONFIG)
-                if _state(node) in FAILED and (desired != target or _name(node) in self._retry):
-                    self._retry.discard(_name(node))
-                    nodes[i] = self._start(pool, node, target, images, instant)
-            capacity = len(nodes) if instant else max_unavailable(spec.get("maxUnavailable"), len(nodes)) - sum(
-                1 for n in nodes if _unavailable(n))
-            for i, node in sorted(enumerate(nodes), key=lambda pair: _name(pair[1])):
-                if capacity <= 0:
-                    break
-                ann = _annotations(node)
-                if _state(node) == DONE and ann.get(DESIRED_CONFIG) != target:
-                    nodes[i] = self._start(pool, node, target, images, instant)
-                    capacity -= 1 if _unavailable(nodes[i]) else 0
+            if instant:
+                candidates = [n for n in nodes if _annotations(n).get(DESIRED_CONFIG) != target]
+                capacity = len(candidates)
+            else:
+                candidates, capacity = candidate_machines(
+                    nodes, target, max_unavailable(spec.get("maxUnavailable"), len(nodes)))
+            index = {_name(n): i for i, n in enumerate(nodes)}
+            for node in _sort_candidates(candidates)[:capacity]:
+                i = index[_name(node)]
+                nodes[i] = self._start(pool, node, target, images, instant)
         flying = [n for n in nodes if _state(n) in IN_FLIGHT]
         if flying:
             self.max_in_flight[pname] = max(self.max_in_flight.get(pname, 0), len(flying))
@@ -772,9 +978,9 @@ class SimulatedMCO:
         name, image = _name(node), images.get(target, "")
         self._record(_name(pool), target, image)
         ann: Obj = {DESIRED_CONFIG: target, STATE: WORKING, REASON: ""}
-        if self.image_annotations:
+        if self.image_annotations or self._pool_layered:
             ann[DESIRED_IMAGE] = image
-        if _annotations(node).get(CURRENT_CONFIG) == target:  # already runs it (a failed node sent back)
+        if _annotations(node).get(CURRENT_CONFIG) == target:  # already runs it (sent back before it moved)
             return self._finish(node, target, image, extra=ann)
         if instant:
             failure = self._failure(name, image)
@@ -785,6 +991,21 @@ class SimulatedMCO:
         if self._apply:
             self._due[name] = time.monotonic() + self.step_delay
         return self._patch("nodes", node, {"metadata": {"annotations": ann}})
+
+    def _daemon_recover(self, node: Obj, images: Dict[str, str]) -> Obj:
+        """The daemon of a Degraded/Unreconcilable node. It stays so (the node controller does not retarget
+        it: it is cordoned, so unavailable) until a person acts: desiredConfig put back to currentConfig
+        (the daemon re-syncs, nothing to change: Done, uncordoned), or the force file (retry_node)."""
+        name, ann = _name(node), _annotations(node)
+        current, desired = ann.get(CURRENT_CONFIG, ""), ann.get(DESIRED_CONFIG, "")
+        if current and desired == current:
+            return self._finish(node, current, images.get(current, ""))
+        if name in self._retry:
+            if self._apply:
+                self._retry.discard(name)
+                self._due[name] = time.monotonic() + self.step_delay
+            return self._patch("nodes", node, {"metadata": {"annotations": {STATE: WORKING, REASON: ""}}})
+        return node
 
     def _failure(self, name: str, image: str) -> str:
         if name in self._degrade:
@@ -801,8 +1022,13 @@ class SimulatedMCO:
         image = images.get(desired, "")
         if self._apply:
             self._due[name] = time.monotonic() + self.step_delay
-        if _state(node) == REBOOTING:
+        if _rebooting(node):
             return self._finish(node, desired, image)
+        if name in self._unreconcilable and not (node.get("spec") or {}).get("unschedulable"):
+            # pkg/daemon/update.go: the reconcilable() check comes before the drain, so the node is not
+            # cordoned; writer.go sets state Unreconcilable with the reason
+            why = self._unreconcilable.pop(name) if self._apply else self._unreconcilable[name]
+            return self._patch("nodes", node, {"metadata": {"annotations": {STATE: UNRECONCILABLE, REASON: why}}})
         if not (node.get("spec") or {}).get("unschedulable"):
             return self._patch("nodes", node, {"metadata": {"annotations": {DESIRED_DRAIN: f"drain-{desired}"}},
                                                "spec": {"unschedulable": True, "taints": _taints(node, True)}})
@@ -811,18 +1037,23 @@ class SimulatedMCO:
         failure = self._failure(name, image)
         if failure:
             return self._patch("nodes", node, {"metadata": {"annotations": {STATE: DEGRADED, REASON: failure}}})
-        return self._patch("nodes", node, {"metadata": {"annotations": {STATE: REBOOTING}},
+        # pkg/daemon/update.go: 4.16+ marks the reboot in post-config-action; state stays Working
+        marker = {POST_CONFIG_ACTION: REBOOTING} if self._minor >= 16 else {}
+        return self._patch("nodes", node, {"metadata": {"annotations": marker},
                                            "status": {"conditions": _ready_conditions(node, False)}})
 
     def _finish(self, node: Obj, config: str, image: str, extra: Optional[Obj] = None) -> Obj:
         """Booted into *config*: currentConfig set, Done, uncordoned, Ready."""
         ann: Obj = dict(extra or {})
+        rebooted = _rebooting(node)
         ann.update({CURRENT_CONFIG: config, DESIRED_CONFIG: config, STATE: DONE, REASON: "",
                     DESIRED_DRAIN: f"uncordon-{config}", LAST_APPLIED_DRAIN: f"uncordon-{config}"})
-        if self.image_annotations:
+        if self._minor >= 16:
+            ann[POST_CONFIG_ACTION] = ""  # the daemon clears it once the node is back
+        if self.image_annotations or self._pool_layered:
             ann[CURRENT_IMAGE] = image
         status: Obj = {"conditions": _ready_conditions(node, True)}
-        if _state(node) == REBOOTING:
+        if rebooted:
             status["nodeInfo"] = {"bootID": str(uuid.uuid4())}
         if self._apply:
             self._due.pop(_name(node), None)
@@ -837,7 +1068,7 @@ class SimulatedMCO:
         updated = [n for n in nodes if target and done_at(n, target)]
         ready = [n for n in updated if _ready(n)]
         degraded = [n for n in nodes if _state(n) in FAILED]
-        unavailable = [n for n in nodes if _unavailable(n)]
+        unavailable = [n for n in nodes if unavailable_for_update(n)]
         all_updated = bool(target) and len(updated) == count == len(ready) and not unavailable
         flying = any(_state(n) in IN_FLIGHT for n in nodes)
         updating = bool(target) and not all_updated and (not spec.get("paused") or flying)
@@ -872,7 +1103,7 @@ class SimulatedMCO:
 
     @staticmethod
     def _new_node(name: str, pool: str, config: str, extra_labels: Dict[str, str], template: Optional[Obj],
-                  index: int) -> Obj:
+                  index: int, metadata_bytes: int = 0, minor: int = 16) -> Obj:
         """A Ready node Done on *config*, modelled on *template* (an existing worker) when there is one."""
         now = _timestamp()
         labels = {"beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
@@ -897,12 +1128,20 @@ class SimulatedMCO:
             {"address": name, "type": "Hostname"}])
         status.setdefault("capacity", {"cpu": "8", "memory": "32768Mi", "pods": "250"})
         status.setdefault("allocatable", {"cpu": "7500m", "memory": "31068Mi", "pods": "250"})
-        return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels, "annotations": {
+        annotations = {
             f"{MCO_GROUP}/controlPlaneTopology": "HighlyAvailable",
             CURRENT_CONFIG: config, DESIRED_CONFIG: config, DESIRED_DRAIN: f"uncordon-{config}",
             LAST_APPLIED_DRAIN: f"uncordon-{config}", REASON: "", STATE: DONE,
-            "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
-            "spec": {}, "status": status}
+            "volumes.kubernetes.io/controller-managed-attach-detach": "true"}
+        if minor >= 16:
+            annotations[POST_CONFIG_ACTION] = ""
+        meta: Obj = {"name": name, "labels": labels, "annotations": annotations}
+        if metadata_bytes:  # as seed_openshift(node_metadata_bytes=) lays them out
+            annotations.update(_ovn_annotations(index, metadata_bytes))
+        meta["managedFields"] = _node_managed_fields(labels, annotations, now)
+        if metadata_bytes:
+            _pad_metadata(meta, metadata_bytes)
+        return {"apiVersion": "v1", "kind": "Node", "metadata": meta, "spec": {}, "status": status}
 
 
 __all__ = [

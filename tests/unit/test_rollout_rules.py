@@ -23,6 +23,8 @@ def _node(state: str, current: str = "rendered-worker-old", desired: str = TARGE
     (_node("Working"), rollout.UPDATING),
     (_node("Working", desiredDrain=f"drain-{TARGET}"), rollout.DRAINING),
     (_node("Rebooting", desiredDrain=f"drain-{TARGET}"), rollout.REBOOTING),
+    # 4.16+: the state stays Working, post-config-action says Rebooting (MCO pkg/daemon/update.go)
+    (_node("Working", desiredDrain=f"drain-{TARGET}", **{"post-config-action": "Rebooting"}), rollout.REBOOTING),
     (_node("Done", current=TARGET), rollout.DONE),
     (_node("Degraded", reason="pull failed"), rollout.DEGRADED),
     (_node("Unreconcilable"), rollout.DEGRADED),
