@@ -275,17 +275,13 @@ def test_a_rollback_that_fails_on_a_later_pool_says_what_it_deleted(tmp_path, pu
 
 
 def test_the_preflight_reads_at_most_2_mb_beside_100_big_rendered_configs(
-        tmp_path, pushed, trusted, kube_api, rhcos_layer):
-    blob = "data:," + "x" * 500_000
-    for i in range(100):
-        kube_api.store.put({
-            "apiVersion": f"{MCO}/v1", "kind": "MachineConfig",
-            "metadata": {"name": f"rendered-worker-{i:032x}", "annotations": {
-                f"{MCO}/generated-by-controller-version": "4.16"},
-                "ownerReferences": [{"apiVersion": f"{MCO}/v1", "kind": "MachineConfigPool", "name": "worker",
-                                     "uid": "u", "controller": True}]},
-            "spec": {"osImageURL": "quay.io/x/y@sha256:" + "1" * 64, "config": {"ignition": {"version": "3.4.0"},
-                     "storage": {"files": [{"path": "/etc/big", "contents": {"source": blob}}]}}}})
+        tmp_path, pushed, registry, fake_base, kube_api, kubeconfig, tool_env, monkeypatch, rhcos_layer):
+    # as real clusters weigh: 100 rendered configs of ~500 KB that the MCO never deletes, and 00-<pool>
+    # carrying the templates' bulk (the tool before this read 49 MB here, listing every MachineConfig)
+    seed_openshift(kube_api, base_image=fake_base.pullspec, pull_secret=registry.auth_config(),
+                   rendered_configs=100, rendered_bytes=500_000)
+    trust_registry_ca(kube_api, registry.host, registry.ca_path.read_bytes())
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     kube_api.reset_requests()
     result = rhcos_layer(["apply", "--pool", "worker", "--image", pushed["image"], "--dry-run", *LOOPBACK_OK],
                          tmp_path)
