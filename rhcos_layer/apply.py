@@ -145,6 +145,15 @@ _UNSEEN = ("checked from this machine with the cluster's pull secret, mirrors an
            " network, proxy or system CA bundle")
 
 
+def _field(obj: Any, *path: str) -> Any:
+    """``obj[path[0]][path[1]]...`` of data from the cluster, None where a step is not a map."""
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
 @dataclass
 class NodeTrust:
     """What the nodes use to pull, as far as the cluster tells: the registry CAs it adds
@@ -160,53 +169,63 @@ class NodeTrust:
 
     @classmethod
     def read(cls, cluster: ClusterAPI) -> NodeTrust:
+        """Read what the nodes pull with; what this login may not read is listed in ``unseen``."""
         from .errors import ClusterForbidden, ClusterObjectNotFound
 
         trust = cls()
         try:
             image = cluster.get_object("config.openshift.io", "v1", "images", "cluster") or {}
-            ca_ref = ((image.get("spec") or {}).get("additionalTrustedCA") or {})
-            ca_name = ca_ref.get("name") if isinstance(ca_ref, dict) else None
-            if ca_name:
+            ca_name = _field(_field(image, "spec"), "additionalTrustedCA", "name")
+            if isinstance(ca_name, str) and ca_name:
                 try:
-                    data = cluster.configmap("openshift-config", str(ca_name)).get("data") or {}
+                    trust.add_cas(cluster.configmap("openshift-config", ca_name).get("data"))
                 except ClusterObjectNotFound:
-                    data = {}
                     trust.unseen.append(f"ConfigMap openshift-config/{ca_name} named by additionalTrustedCA is"
                                         " missing")
-                for key, pem in data.items():
-                    if isinstance(pem, str) and "-----BEGIN CERTIFICATE-----" in pem:
-                        trust.cas[str(key).replace("..", ":")] = pem
-                    else:
-                        trust.malformed.append((str(key).replace("..", ":"), "not a PEM certificate"))
         except ClusterForbidden:
             trust.unseen.append("the registry CAs the cluster adds (images.config.openshift.io/cluster)")
-        for group, version, plural, field_name, kind in (
-                ("config.openshift.io", "v1", "imagedigestmirrorsets", "imageDigestMirrors", "ImageDigestMirrorSet"),
-                ("operator.openshift.io", "v1alpha1", "imagecontentsourcepolicies", "repositoryDigestMirrors",
-                 "ImageContentSourcePolicy")):
+        for group, version, plural, kind in (
+                ("config.openshift.io", "v1", "imagedigestmirrorsets", "ImageDigestMirrorSet"),
+                ("operator.openshift.io", "v1alpha1", "imagecontentsourcepolicies", "ImageContentSourcePolicy")):
             try:
                 objs = cluster.list_objects(group, version, plural)
             except ClusterForbidden:
                 trust.unseen.append(f"the cluster's mirrors ({kind})")
                 continue
             for obj in objs:
-                entries = (obj.get("spec") or {}).get(field_name) if isinstance(obj, dict) else None
-                for entry in entries if isinstance(entries, list) else []:
-                    trust._add_mirror(entry, f"{kind} {_name(obj) if isinstance(obj, dict) else '?'}")
+                trust.add_mirror_set(kind, obj)
         return trust
+
+    def add_cas(self, data: Any) -> None:
+        """The additionalTrustedCA ConfigMap's data: ``host`` or ``host..port`` -> PEM."""
+        for key, pem in (data.items() if isinstance(data, dict) else ()):
+            host = str(key).replace("..", ":")
+            if isinstance(pem, str) and "-----BEGIN CERTIFICATE-----" in pem:
+                self.cas[host] = pem
+            else:
+                self.malformed.append((host, "not a PEM certificate"))
+
+    def add_mirror_set(self, kind: str, obj: Any) -> None:
+        """An ImageDigestMirrorSet (spec.imageDigestMirrors) or ImageContentSourcePolicy
+        (spec.repositoryDigestMirrors), whatever its shape: what is malformed is kept aside."""
+        field_name = "imageDigestMirrors" if kind == "ImageDigestMirrorSet" else "repositoryDigestMirrors"
+        entries = _field(_field(obj, "spec"), field_name)
+        name = _field(_field(obj, "metadata"), "name")
+        for entry in entries if isinstance(entries, list) else []:
+            self._add_mirror(entry, f"{kind} {name if isinstance(name, str) else '?'}")
 
     def _add_mirror(self, entry: Any, where: str) -> None:
         """One mirror entry; a malformed one is kept aside: it fails the check only for its own source."""
-        source = entry.get("source") if isinstance(entry, dict) else None
+        source = _field(entry, "source")
         if not isinstance(source, str) or not source:
             self.malformed.append(("", f"{where}: an entry without a source"))
             return
-        mirrors = entry.get("mirrors") if entry.get("mirrors") is not None else []
+        mirrors = _field(entry, "mirrors")
+        mirrors = [] if mirrors is None else mirrors
         if not isinstance(mirrors, list) or not all(isinstance(m, str) and m for m in mirrors):
             self.malformed.append((source, f"{where}: the mirrors of {source} are not a list of names"))
             return
-        self.mirrors.append((source, list(mirrors), entry.get("mirrorSourcePolicy") == "NeverContactSource"))
+        self.mirrors.append((source, list(mirrors), _field(entry, "mirrorSourcePolicy") == "NeverContactSource"))
 
     def sources_for(self, name: str) -> Tuple[List[str], List[str]]:
         """(repositories a node tries for ``name``, in order; problems with entries for it).
