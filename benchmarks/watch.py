@@ -58,7 +58,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support import bulk  # noqa: E402
-from tests.support.kube import KubeAPI, seed_openshift  # noqa: E402
+from tests.support.kube import KubeAPI, seed_openshift, trust_registry_ca  # noqa: E402
 
 MCO_API = "/apis/machineconfiguration.openshift.io/v1"
 POOLS = f"{MCO_API}/machineconfigpools"
@@ -257,6 +257,7 @@ class Rig:
     def cluster(self, workers: int, work: Path) -> Tuple[KubeAPI, Dict[str, str]]:
         api = KubeAPI().start()
         seed = seed_openshift(api, workers=workers, base_image=self.base.pullspec, pull_secret=self.pull_secret)
+        trust_registry_ca(api, self.registry.host, self.registry.ca_path.read_bytes())
         make_heavy(api, [seed.rendered["worker"]])
         return api, dict(self.env, KUBECONFIG=str(api.write_kubeconfig(work / f"kubeconfig-apply-{workers}")))
 

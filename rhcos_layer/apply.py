@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from . import auth, reference
 from .build import BASE_DIGEST_LABEL, BASE_NAME_LABEL, INPUTS_LABEL, RELEASE_LABEL, RPMS_LABEL
@@ -27,6 +27,9 @@ from .machineconfig import (
 )
 from .trust import TLSSettings
 
+if TYPE_CHECKING:
+    from .adapters.cluster_api import ClusterAPI
+
 # The checks a user may override, and what each protects. The others (image pinned and present,
 # pool exists, our MachineConfig wins the merge, its name is ours) can never be ignored.
 IGNORABLE = {
@@ -36,7 +39,7 @@ IGNORABLE = {
     "PoolDegraded": "the pool is not degraded",
     "PackageConflict": "the layered RPMs do not clash with the pool's extensions or realtime kernel",
 }
-ALWAYS = ("ImagePresent", "Shadowed", "NameTaken", "OnClusterLayering")
+ALWAYS = ("ImagePresent", "PoolSelects", "Shadowed", "NameTaken", "OnClusterLayering")
 _CUSTOM_INHERITS = "worker"
 _INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
                 "application/vnd.docker.distribution.manifest.list.v2+json")
@@ -99,34 +102,24 @@ class Plan:
                 "warnings": list(self.warnings)}
 
 
-@dataclass
-class ImageFacts:
-    """What the registry says about the image: present, its labels, whether the nodes can pull it."""
-
-    labels: Dict[str, str]
-    pull: Check
-
-
 def _loopback(host: str) -> bool:
     """``127.0.0.1:5000``, ``[::1]:5000``, ``localhost``: an address each node reads as itself."""
     name = host.partition("]")[0].lstrip("[") if host.startswith("[") else host.partition(":")[0]
     return name in ("localhost", "::1") or name.startswith("127.") or name.endswith(".localhost")
 
 
-def image_facts(image: reference.ImageReference, authfile: Optional[str], tls: TLSSettings,
-                pull_secret: Optional[bytes]) -> ImageFacts:
-    """Read the image's labels with the user's credentials; try a pull with the cluster's.
+def image_labels(image: reference.ImageReference, authfile: Optional[str], tls: TLSSettings) -> Dict[str, str]:
+    """The image's labels, read with the user's credentials and TLS settings.
 
     A missing image raises ImageNotFound; a wrong password or an untrusted CA for the user raise as
-    they do for push. The pull secret's credentials only ever go to the image's registry.
+    they do for push.
     """
     from .adapters.registry import RegistryClient
-    from .errors import CredentialsRejected, ImageNotFound, RegistryUnavailable
+    from .errors import ImageNotFound
 
     creds = auth.resolve(authfile).lookup(image.name)
-    digest = str(image.digest)
     with RegistryClient(image.registry, creds, tls) as client:
-        body, media_type, _ = client.get_manifest(image.repository, digest)
+        body, media_type, _ = client.get_manifest(image.repository, str(image.digest))
         manifest = json.loads(body)
         if media_type in _INDEX_TYPES or manifest.get("manifests"):
             entries = [m for m in manifest.get("manifests") or []
@@ -138,97 +131,366 @@ def image_facts(image: reference.ImageReference, authfile: Optional[str], tls: T
             body, _, _ = client.get_manifest(image.repository, str(entries[0]["digest"]))
             manifest = json.loads(body)
         config_digest = str((manifest.get("config") or {}).get("digest") or "")
-        labels: Dict[str, str] = {}
-        if config_digest:
-            config = client.get_json_blob(image.repository, config_digest)
-            labels = {str(k): str(v) for k, v in ((config.get("config") or {}).get("Labels") or {}).items()}
+        if not config_digest:
+            return {}
+        config = client.get_json_blob(image.repository, config_digest)
+        return {str(k): str(v) for k, v in ((config.get("config") or {}).get("Labels") or {}).items()}
 
-    secret_hint = ("add the registry's credentials to the cluster's global pull secret: oc set data"
-                   " secret/pull-secret -n openshift-config --from-file=.dockerconfigjson=FILE")
-    node_creds = None
-    where = "the cluster's global pull secret (openshift-config/pull-secret)"
-    if pull_secret is not None:
+
+_SECRET_HINT = ("add the registry's credentials to the cluster's global pull secret: oc set data"
+                " secret/pull-secret -n openshift-config --from-file=.dockerconfigjson=FILE")
+_SECRET_WHERE = "the cluster's global pull secret (openshift-config/pull-secret)"
+# What the check cannot see from here, said in its message so nobody reads more into a pass.
+_UNSEEN = ("checked from this machine with the cluster's pull secret, mirrors and added CAs; not the nodes'"
+           " network, proxy or system CA bundle")
+
+
+def _field(obj: Any, *path: str) -> Any:
+    """``obj[path[0]][path[1]]...`` of data from the cluster, None where a step is not a map."""
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+@dataclass
+class NodeTrust:
+    """What the nodes use to pull, as far as the cluster tells: the registry CAs it adds
+    (images.config.openshift.io/cluster spec.additionalTrustedCA, a ConfigMap in openshift-config keyed
+    ``host`` or ``host..port``) and its digest mirrors (ImageDigestMirrorSet, and the older
+    ImageContentSourcePolicy), which the MCO writes into each node's registries.conf
+    (openshift/machine-config-operator pkg/controller/container-runtime-config)."""
+
+    cas: Dict[str, str] = field(default_factory=dict)  # host or host:port -> PEM
+    mirrors: List[Tuple[str, List[str], bool]] = field(default_factory=list)  # source, mirrors, never source
+    unseen: List[str] = field(default_factory=list)  # what this login could not read
+    malformed: List[Tuple[str, str]] = field(default_factory=list)  # (source or host, what is wrong)
+
+    @classmethod
+    def read(cls, cluster: ClusterAPI) -> NodeTrust:
+        """Read what the nodes pull with; what this login may not read is listed in ``unseen``."""
+        from .errors import ClusterForbidden, ClusterObjectNotFound
+
+        trust = cls()
         try:
-            node_creds = auth.parse(pull_secret.decode("utf-8"), where, strict=False).lookup(image.name)
+            image = cluster.get_object("config.openshift.io", "v1", "images", "cluster") or {}
+            ca_name = _field(_field(image, "spec"), "additionalTrustedCA", "name")
+            if isinstance(ca_name, str) and ca_name:
+                try:
+                    trust.add_cas(cluster.configmap("openshift-config", ca_name).get("data"))
+                except ClusterObjectNotFound:
+                    trust.unseen.append(f"ConfigMap openshift-config/{ca_name} named by additionalTrustedCA is"
+                                        " missing")
+        except ClusterForbidden:
+            trust.unseen.append("the registry CAs the cluster adds (images.config.openshift.io/cluster)")
+        for group, version, plural, kind in (
+                ("config.openshift.io", "v1", "imagedigestmirrorsets", "ImageDigestMirrorSet"),
+                ("operator.openshift.io", "v1alpha1", "imagecontentsourcepolicies", "ImageContentSourcePolicy")):
+            try:
+                objs = cluster.list_objects(group, version, plural)
+            except ClusterForbidden:
+                trust.unseen.append(f"the cluster's mirrors ({kind})")
+                continue
+            for obj in objs:
+                trust.add_mirror_set(kind, obj)
+        return trust
+
+    def add_cas(self, data: Any) -> None:
+        """The additionalTrustedCA ConfigMap's data: ``host`` or ``host..port`` -> PEM."""
+        for key, pem in (data.items() if isinstance(data, dict) else ()):
+            host = str(key).replace("..", ":")
+            if isinstance(pem, str) and "-----BEGIN CERTIFICATE-----" in pem:
+                self.cas[host] = pem
+            else:
+                self.malformed.append((host, "not a PEM certificate"))
+
+    def add_mirror_set(self, kind: str, obj: Any) -> None:
+        """An ImageDigestMirrorSet (spec.imageDigestMirrors) or ImageContentSourcePolicy
+        (spec.repositoryDigestMirrors), whatever its shape: what is malformed is kept aside."""
+        field_name = "imageDigestMirrors" if kind == "ImageDigestMirrorSet" else "repositoryDigestMirrors"
+        entries = _field(_field(obj, "spec"), field_name)
+        name = _field(_field(obj, "metadata"), "name")
+        for entry in entries if isinstance(entries, list) else []:
+            self._add_mirror(entry, f"{kind} {name if isinstance(name, str) else '?'}")
+
+    def _add_mirror(self, entry: Any, where: str) -> None:
+        """One mirror entry; a malformed one is kept aside: it fails the check only for its own source."""
+        source = _field(entry, "source")
+        if not isinstance(source, str) or not source:
+            self.malformed.append(("", f"{where}: an entry without a source"))
+            return
+        mirrors = _field(entry, "mirrors")
+        mirrors = [] if mirrors is None else mirrors
+        if not isinstance(mirrors, list) or not all(isinstance(m, str) and m for m in mirrors):
+            self.malformed.append((source, f"{where}: the mirrors of {source} are not a list of names"))
+            return
+        self.mirrors.append((source, list(mirrors), _field(entry, "mirrorSourcePolicy") == "NeverContactSource"))
+
+    def sources_for(self, name: str) -> Tuple[List[str], List[str]]:
+        """(repositories a node tries for ``name``, in order; problems with entries for it).
+
+        As containers-registries.conf does for a digest: the mirrors of the most specific matching
+        source first, then the source itself unless a policy says never.
+        """
+        def covers(source: str) -> bool:
+            return name == source or name.startswith(source.rstrip("/") + "/")
+
+        problems = [why for source, why in self.malformed if source and covers(source)]
+        matching = sorted((m for m in self.mirrors if covers(m[0])), key=lambda m: -len(m[0]))
+        if not matching:
+            return [name], problems
+        longest = len(matching[0][0])
+        tried: List[str] = []
+        never = False
+        for source, mirrors, never_source in (m for m in matching if len(m[0]) == longest):
+            never = never or never_source
+            tried += [mirror + name[len(source):] for mirror in mirrors if mirror + name[len(source):] not in tried]
+        if not never:
+            tried.append(name)
+        return tried, problems
+
+    def ca_for(self, host: str) -> Optional[str]:
+        """The CA the cluster adds for ``host`` (``host:port`` needs the ``host..port`` key)."""
+        return self.cas.get(host)
+
+
+def nodes_can_pull(image: reference.ImageReference, facts: ClusterFacts) -> Check:
+    """Pull the image's manifest as a node would: with the cluster's pull secret, through its mirrors,
+    trusting the system CAs plus the ones the cluster adds, never the user's --cert-dir or
+    --tls-verify=false. Passes when one of the places a node tries serves it."""
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from .adapters.registry import RegistryClient
+    from .errors import CredentialsRejected, ImageNotFound, RegistryUnavailable, UntrustedCertificate
+
+    trust = facts.trust or NodeTrust()
+    unseen = "; cannot see " + ", ".join(trust.unseen) if trust.unseen else ""
+    if facts.pull_secret_error:
+        return Check("NodesCanPull", False, facts.pull_secret_error + (
+            "" if facts.pull_secret_unknown else ": nodes cannot pull private images") + unseen,
+            "ask for read access to it (oc auth can-i get secret/pull-secret -n openshift-config), or ignore this"
+            " check if you know the nodes can pull" if facts.pull_secret_unknown
+            else "restore it: see the OpenShift docs on updating the global cluster pull secret")
+    secrets = None
+    if facts.pull_secret is not None:
+        try:
+            secrets = auth.parse(facts.pull_secret.decode("utf-8"), _SECRET_WHERE, strict=False)
         except (InvalidInput, UnicodeDecodeError):
-            return ImageFacts(labels, Check("NodesCanPull", False, f"{where} is not valid docker config JSON",
-                                            "fix the secret's .dockerconfigjson"))
+            return Check("NodesCanPull", False, f"{_SECRET_WHERE} is not valid docker config JSON",
+                         "fix the secret's .dockerconfigjson")
+    tried, problems = trust.sources_for(image.name)
+    if problems:
+        return Check("NodesCanPull", False, f"the cluster's mirror configuration for {image.name} is malformed ("
+                     + "; ".join(problems) + "): what the nodes would do cannot be told",
+                     "fix the ImageDigestMirrorSet / ImageContentSourcePolicy entry")
+    failures: List[str] = []
+    folder = Path(tempfile.mkdtemp(prefix="rhcos-layer-node-ca-"))
     try:
-        with RegistryClient(image.registry, node_creds, tls, attempts=2) as client:
-            client.manifest_digest(image.repository, digest)
-    except CredentialsRejected:
-        said = "has no credentials for" if node_creds is None else "holds credentials that are rejected by"
-        return ImageFacts(labels, Check("NodesCanPull", False, f"{where} {said} {image.registry}: every node"
-                                        " would fail to pull the image and go Degraded", secret_hint))
-    except (RegistryUnavailable, ImageNotFound) as exc:
-        return ImageFacts(labels, Check("NodesCanPull", False, f"pulling with {where}: {exc.message}",
-                                        exc.hint or secret_hint))
-    return ImageFacts(labels, Check("NodesCanPull", True, f"{where} can pull {image.registry}/{image.repository}"))
-
-
-def _order_key(pool: str, mc: Dict[str, Any]) -> Tuple[int, str]:
-    """Merge position of ``mc`` in ``pool``: a custom pool merges the worker configs first."""
-    role = ((mc.get("metadata") or {}).get("labels") or {}).get(ROLE_LABEL)
-    custom = pool not in ("master", "worker", "arbiter")
-    return (0 if custom and role == _CUSTOM_INHERITS else 1, str((mc.get("metadata") or {}).get("name", "")))
+        for name in tried:
+            registry, _, repository = name.partition("/")
+            ca = trust.ca_for(registry)
+            ca_dir = folder / registry.replace(":", "_")
+            if not ca_dir.exists():  # a mirror on the same registry as its source shares the folder
+                ca_dir.mkdir(mode=0o700)
+            if ca and not (ca_dir / "ca.crt").exists():
+                fd = os.open(str(ca_dir / "ca.crt"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(ca)
+            creds = secrets.lookup(name) if secrets is not None else None
+            try:
+                # cert_dir given (empty when the cluster adds no CA): the user's certs.d is never consulted
+                with RegistryClient(registry, creds, TLSSettings(verify=True, cert_dir=ca_dir), attempts=2) as client:
+                    client.manifest_digest(repository, str(image.digest))
+            except CredentialsRejected:
+                said = "has no credentials for" if creds is None else "holds credentials that are rejected by"
+                failures.append(f"{_SECRET_WHERE} {said} {registry}")
+            except UntrustedCertificate as exc:
+                failures.append(f"{registry}: {exc.message} (the nodes trust their system CAs and the"
+                                " cluster's additionalTrustedCA, not this machine's --cert-dir)")
+            except (RegistryUnavailable, ImageNotFound) as exc:
+                failures.append(f"{name}: {exc.message}")
+            else:
+                via = f" (mirror of {image.name})" if name != image.name else ""
+                return Check("NodesCanPull", True, f"{_SECRET_WHERE} can pull {name}{via}; {_UNSEEN}{unseen}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    hint = _SECRET_HINT
+    if any("not trusted" in f or "certificate" in f for f in failures):
+        hint = ("add the registry's CA to the cluster: a ConfigMap in openshift-config keyed HOST..PORT, named in"
+                " images.config.openshift.io/cluster spec.additionalTrustedCA")
+    return Check("NodesCanPull", False, "every node would fail to pull the image and go Degraded: "
+                 + "; ".join(failures) + unseen, hint)
 
 
 def _name(obj: Dict[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("name", ""))
 
 
+def _labels(obj: Dict[str, Any]) -> Dict[str, str]:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+
+
+def _generated_render(meta: Dict[str, Any]) -> bool:
+    """A rendered-* config: the MCO's output for a pool, never one of its inputs (owned by the pool)."""
+    owners = meta.get("ownerReferences") or []
+    return str(meta.get("name", "")).startswith("rendered-") or any(
+        isinstance(o, dict) and o.get("kind") == "MachineConfigPool" for o in owners)
+
+
 @dataclass
 class ClusterFacts:
-    """Everything plan() needs from the cluster, read once for all pools (four requests)."""
+    """Everything plan() needs from the cluster, read once for all pools.
+
+    Reads what the checks need and no more: a real cluster keeps every rendered-* MachineConfig the
+    MCO ever made, each hundreds of KB, so the MachineConfigs are first listed as metadata only and
+    then only those the wanted pools select are fetched in full (one labelSelector list per pool).
+    """
 
     base: str
     pools: Dict[str, Dict[str, Any]]
-    configs: Dict[str, Dict[str, Any]]
+    configs: Dict[str, Dict[str, Any]]  # full objects: the wanted pools' inputs, and ours
     pull_secret: Optional[bytes]
     pull_secret_error: str = ""
+    pull_secret_unknown: bool = False  # the login may not read it: NodesCanPull cannot be told
+    names: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # every MachineConfig's metadata
+    version: Optional[Tuple[int, int]] = None
+    selector_errors: Dict[str, str] = field(default_factory=dict)  # pool -> why its selector is unusable
+    trust: Optional[NodeTrust] = None
 
     @classmethod
-    def read(cls, cluster: Any) -> ClusterFacts:
+    def read(cls, cluster: ClusterAPI, wanted: Sequence[str] = ()) -> ClusterFacts:
         from .adapters.cluster import MCO_NAMESPACE, OSIMAGEURL_CONFIGMAP, PULL_SECRET
-        from .errors import ImageNotFound
+        from .errors import ClusterForbidden, ClusterObjectNotFound
+        from .pools import parse_version, require
+        from .selectors import InvalidSelector, parse
 
-        base = str((cluster.configmap(MCO_NAMESPACE, OSIMAGEURL_CONFIGMAP).get("data") or {})
-                   .get("baseOSContainerImage") or "")
+        data = cluster.configmap(MCO_NAMESPACE, OSIMAGEURL_CONFIGMAP).get("data") or {}
+        base = str(data.get("baseOSContainerImage") or "")
         pools = {_name(p): p for p in cluster.pools()}
-        configs = {_name(mc): mc for mc in cluster.machineconfigs()}
-        secret: Optional[bytes] = None
-        error = ""
+        require(wanted, pools)
+        # The release the MCO renders with now is in the same ConfigMap; older ones lack the key
+        version = parse_version(data.get("releaseVersion")) or _cluster_version(cluster)
+        names = {str(m.get("name", "")): m for m in cluster.machineconfig_metadata()}
+        facts = cls(base, pools, {}, None, names=names, version=version)
+        queries: Dict[str, Set[str]] = {}
+        for pool in dict.fromkeys(wanted):
+            selector_obj = (pools[pool].get("spec") or {}).get("machineConfigSelector")
+            try:
+                selector = parse(selector_obj, f"machineConfigSelector of pool {pool}")
+            except InvalidSelector as exc:
+                facts.selector_errors[pool] = exc.message
+                continue
+            chosen = {name for name, meta in names.items() if not _generated_render(meta)
+                      and selector.matches(_labels({"metadata": meta}))}
+            query = selector.query()
+            if chosen and query:
+                queries.setdefault(query, set()).update(chosen)
+            elif chosen:  # an empty selector: fetch the few it picks one by one, never the whole list
+                queries.setdefault("", set()).update(chosen)
+            ours = name_for(pool)
+            if ours in names and ours not in chosen:
+                queries.setdefault("", set()).add(ours)
+        for query, chosen in queries.items():
+            if query:
+                for mc in cluster.machineconfigs(query):
+                    if _name(mc) in chosen:
+                        facts.configs[_name(mc)] = mc
+            for name in sorted(chosen - set(facts.configs)):
+                got = cluster.machineconfig(name)
+                if got is not None:
+                    facts.configs[name] = got
         try:
-            secret = cluster.secret_data(*PULL_SECRET).get(".dockerconfigjson")
-            if secret is None:
-                error = "the cluster's global pull secret has no .dockerconfigjson key"
-        except ImageNotFound:
-            error = "the cluster has no global pull secret (openshift-config/pull-secret)"
-        return cls(base, pools, configs, secret, error)
+            facts.pull_secret = cluster.secret_data(*PULL_SECRET).get(".dockerconfigjson")
+            if facts.pull_secret is None:
+                facts.pull_secret_error = "the cluster's global pull secret has no .dockerconfigjson key"
+        except ClusterObjectNotFound:
+            facts.pull_secret_error = "the cluster has no global pull secret (openshift-config/pull-secret)"
+        except ClusterForbidden:
+            facts.pull_secret_unknown = True
+            facts.pull_secret_error = ("this login may not read the cluster's global pull secret"
+                                       " (openshift-config/pull-secret): whether the nodes can pull is unknown")
+        facts.trust = NodeTrust.read(cluster)
+        return facts
 
     def selected(self, pool: str) -> List[Dict[str, Any]]:
-        """The MachineConfigs ``pool`` merges (never rendered-* ones: they carry no role label)."""
-        from .pools import selector_matches
+        """The MachineConfigs ``pool`` merges (never rendered-* ones), in merge order."""
+        from .pools import merge_order
+        from .selectors import InvalidSelector, parse
 
-        selector = ((self.pools[pool].get("spec") or {}).get("machineConfigSelector"))
-        return [mc for mc in self.configs.values()
-                if ROLE_LABEL in ((mc.get("metadata") or {}).get("labels") or {})
-                and selector_matches(selector, (mc.get("metadata") or {}).get("labels") or {})]
+        try:
+            selector = parse((self.pools[pool].get("spec") or {}).get("machineConfigSelector"))
+        except InvalidSelector:
+            return []
+        return merge_order(pool, [mc for mc in self.configs.values()
+                                  if not _generated_render(mc.get("metadata") or {})
+                                  and selector.matches(_labels(mc))], self.version)
 
     def live_image(self, pool: str) -> Optional[str]:
-        rendered = (((self.pools[pool].get("status") or {}).get("configuration")) or {}).get("name")
-        image = ((self.configs.get(str(rendered)) or {}).get("spec") or {}).get("osImageURL")
-        return str(image) if image else None
+        """The image the pool's configs merge to now, ours aside (what the rendered config says,
+        without reading that config: real ones are hundreds of KB)."""
+        image = None
+        for mc in self.selected(pool):
+            if _name(mc) != name_for(pool) and (mc.get("spec") or {}).get("osImageURL"):
+                image = str(mc["spec"]["osImageURL"])
+        return image or self.base or None
+
+
+def _cluster_version(cluster: ClusterAPI) -> Optional[Tuple[int, int]]:
+    """The version the cluster runs (the last completed update), or None when it cannot be read."""
+    from .errors import ClusterForbidden, ClusterObjectNotFound
+    from .pools import parse_version
+
+    try:
+        status = cluster.cluster_version().get("status") or {}
+    except (ClusterForbidden, ClusterObjectNotFound):
+        return None
+    done = [h for h in status.get("history") or [] if isinstance(h, dict) and h.get("state") == "Completed"]
+    return parse_version((done[0] if done else status.get("desired") or {}).get("version"))
+
+
+def _shadowers(facts: ClusterFacts, pool: str, ours: str) -> List[str]:
+    """Selected MachineConfigs that set osImageURL and merge after ours. On an unknown version both
+    merge rules are tried (4.14's name order, 4.15's worker-first): a shadow under either refuses."""
+    from .pools import merge_key
+
+    versions: List[Optional[Tuple[int, int]]] = [facts.version] if facts.version else [(4, 14), (4, 15)]
+    mine = {"metadata": {"name": ours, "labels": {ROLE_LABEL: pool}}}
+    later: Set[str] = set()
+    for version in versions:
+        key = merge_key(pool, mine, version)
+        later.update(_name(mc) for mc in facts.selected(pool) if _name(mc) != ours
+                     and merge_key(pool, mc, version) > key and (mc.get("spec") or {}).get("osImageURL"))
+    return sorted(later)
 
 
 def check_pool(facts: ClusterFacts, pool: str, image: str, labels: Dict[str, str], plan: Plan) -> None:
-    """The pool's own checks: degraded, paused, shadowed, name taken, RPM conflicts; custom pools that
-    inherit the change."""
+    """The pool's own checks: selects our config, degraded, paused, shadowed, name taken, RPM
+    conflicts; custom pools that inherit the change."""
     from .lint import conflicts
-    from .pools import conditions, facts_from
+    from .pools import BUILT_IN_POOLS, conditions, facts_from
+    from .selectors import InvalidSelector, parse
 
     obj = facts.pools[pool]
     status = obj.get("status") or {}
+    ours = name_for(pool)
+    selector_obj = (obj.get("spec") or {}).get("machineConfigSelector")
+    if pool in facts.selector_errors:
+        plan.checks.append(Check("PoolSelects", False, f"{facts.selector_errors[pool]}: the Machine Config Operator"
+                                 " cannot render this pool", f"fix the pool's selector (oc edit mcp {pool})"))
+    elif not parse(selector_obj).matches(plan.machineconfig["metadata"]["labels"]):
+        shown = parse(selector_obj).describe()
+        plan.checks.append(Check("PoolSelects", False, f"pool {pool}'s machineConfigSelector ({shown}) does not"
+                                 f" select {ours} (labels {ROLE_LABEL}={pool}): the pool would never merge it,"
+                                 " and its nodes would stay on their image",
+                                 f"make the pool select role {pool} (oc edit mcp {pool}), or apply to the pool"
+                                 " whose selector picks it"))
+    else:
+        plan.checks.append(Check("PoolSelects", True, f"pool {pool}'s machineConfigSelector selects {ours}"))
     present = conditions(obj)
     degraded = [kind for kind in ("Degraded", "NodeDegraded", "RenderDegraded")
                 if present.get(kind, {}).get("status") == "True"]
@@ -244,15 +506,11 @@ def check_pool(facts: ClusterFacts, pool: str, image: str, labels: Dict[str, str
         plan.warnings.append(f"pool {pool} is paused: nothing rolls out until it is unpaused"
                              f" (oc patch mcp {pool} --type merge -p '{{\"spec\":{{\"paused\":false}}}}')")
 
-    ours = name_for(pool)
-    existing = facts.configs.get(ours)
-    if existing is not None and not is_managed(existing):
+    existing_meta = facts.names.get(ours)
+    if existing_meta is not None and not is_managed({"metadata": existing_meta}):
         plan.checks.append(Check("NameTaken", False, f"a MachineConfig named {ours} exists that rhcos-layer did"
                                  " not create", "rename or delete it; rhcos-layer never changes it"))
-    selected = facts.selected(pool)
-    mine = (1, ours)
-    later = sorted(_name(mc) for mc in selected if _name(mc) != ours and _order_key(pool, mc) > mine
-                   and (mc.get("spec") or {}).get("osImageURL"))
+    later = _shadowers(facts, pool, ours)
     if later:
         plan.checks.append(Check("Shadowed", False, f"MachineConfig {later[-1]} of pool {pool} also sets"
                                  f" osImageURL and merges after {ours}: it would win, and the image would never"
@@ -261,7 +519,8 @@ def check_pool(facts: ClusterFacts, pool: str, image: str, labels: Dict[str, str
         plan.checks.append(Check("Shadowed", True, f"{ours} is the last MachineConfig of pool {pool} to set"
                                  " osImageURL"))
     packages = {p for p in labels.get(RPMS_LABEL, "").split(",") if p}
-    clashes = conflicts(packages, facts_from(pool, [mc for mc in selected if _name(mc) != ours]))
+    others = [mc for mc in facts.selected(pool) if _name(mc) != ours]
+    clashes = conflicts(packages, facts_from(pool, others, facts.version))
     if clashes:
         plan.checks.append(Check("PackageConflict", False, f"pool {pool}: " + "; ".join(clashes)
                                  + ": installing both degrades the pool",
@@ -272,12 +531,14 @@ def check_pool(facts: ClusterFacts, pool: str, image: str, labels: Dict[str, str
     else:
         plan.checks.append(Check("PackageConflict", True, "no layered RPM clashes with the pool's MachineConfigs"))
     if pool == _CUSTOM_INHERITS:
-        from .pools import selector_matches
-
         for other, other_obj in sorted(facts.pools.items()):
-            selector = (other_obj.get("spec") or {}).get("machineConfigSelector")
-            own = name_for(other) if other not in ("master", "worker", "arbiter") else None
-            if own and selector_matches(selector, {ROLE_LABEL: pool}) and own not in facts.configs:
+            if other in BUILT_IN_POOLS:
+                continue
+            try:
+                inherits = parse((other_obj.get("spec") or {}).get("machineConfigSelector")).matches({ROLE_LABEL: pool})
+            except InvalidSelector:
+                continue
+            if inherits and name_for(other) not in facts.names:
                 plan.warnings.append(f"custom pool {other} inherits the worker MachineConfigs: its nodes move to"
                                      " this image too")
 
@@ -298,7 +559,7 @@ def check_on_cluster(pool: str, moscs: Optional[List[Dict[str, Any]]], plan: Pla
         plan.checks.append(Check("OnClusterLayering", True, f"pool {pool} has no MachineOSConfig"))
 
 
-def plan(cluster: Any, pools: Sequence[str], image: str, *, authfile: Optional[str], tls: TLSSettings,
+def plan(cluster: ClusterAPI, pools: Sequence[str], image: str, *, authfile: Optional[str], tls: TLSSettings,
          ignore: Set[str], project: Optional[str] = None) -> List[Plan]:
     """Preflight every pool and say what apply would do; no write."""
     try:
@@ -307,16 +568,9 @@ def plan(cluster: Any, pools: Sequence[str], image: str, *, authfile: Optional[s
         raise InvalidInput(f"--image: {exc}; nodes pull on their own, and a tag can move between two of them")\
             from None
     pinned = ref.pinned()
-    facts = ClusterFacts.read(cluster)
-    from .pools import require
-
-    require(pools, facts.pools)
-    found = image_facts(ref, authfile, tls, facts.pull_secret)
-    if facts.pull_secret_error:
-        found.pull = Check("NodesCanPull", False, facts.pull_secret_error + ": nodes cannot pull private images",
-                           "restore it: see the OpenShift docs on updating the global cluster pull secret")
-    labels = found.labels
-    shared = [found.pull]
+    facts = ClusterFacts.read(cluster, pools)
+    labels = image_labels(ref, authfile, tls)
+    shared = [nodes_can_pull(ref, facts)]
     if _loopback(ref.registry):
         shared.append(Check("LoopbackRegistry", False, f"{ref.registry} is a loopback address: each node would"
                             " pull from itself", "push to a registry the nodes reach by name"))
@@ -384,7 +638,60 @@ def refuse(plans: Sequence[Plan]) -> None:
                           detail="\n".join(lines[1:]) if len(lines) > 1 else "")
 
 
-def execute(cluster: Any, item: Plan, *, dry_run: bool = False) -> Dict[str, Any]:
+def writes_for(plans: Sequence[Plan]) -> List[Tuple[str, str]]:
+    """The verbs on machineconfigs that writing ``plans`` needs, and why (undoing included)."""
+    changing = [p for p in plans if p.action != "unchanged"]
+    needs = [({"create": "create", "update": "update"}[p.action], "to write the pools' MachineConfigs")
+             for p in changing]
+    if len(changing) > 1:  # a failed later write is undone: delete what was created, put back what was updated
+        needs += [({"create": "delete", "update": "update"}[p.action], "to undo the earlier writes if a later one"
+                   " fails") for p in changing]
+    return list(dict.fromkeys(needs))
+
+
+def require_permissions(cluster: ClusterAPI, writes: Sequence[Tuple[str, str]], *, wait: bool) -> None:
+    """Before anything is written: may this login do ``writes`` (verbs on machineconfigs, and why)
+    and follow the rollout?
+
+    Each is asked with a SelfSubjectAccessReview (as ``oc auth can-i``). A login that may write but
+    not list nodes would change the pools and then fail while watching: refused here, exit 10,
+    naming the verb and resource. A cluster that does not answer the review is not refused for it.
+    """
+    from .adapters.cluster import MCO_GROUP
+    from .errors import ClusterForbidden
+
+    needs: List[Tuple[str, str, str, str]] = [(verb, "machineconfigs", MCO_GROUP, why) for verb, why in writes]
+    if wait:
+        # what rollout.follow reads: the pools (and the custom ones that inherit worker), the nodes of
+        # a small pool listed then watched, a large pool's degraded nodes one by one, the rendered config
+        needs += [("get", "machineconfigpools", MCO_GROUP, "to follow the rollout"),
+                  ("list", "machineconfigpools", MCO_GROUP, "to follow the pools that inherit the image"),
+                  ("list", "nodes", "", "to follow the rollout node by node"),
+                  ("watch", "nodes", "", "to follow the rollout node by node"),
+                  ("get", "nodes", "", "to name a degraded node"),
+                  ("get", "machineconfigs", MCO_GROUP, "to read the rendered config the pool moves to")]
+    missing = []
+    seen: Set[Tuple[str, str]] = set()
+    for verb, resource, group, why in needs:
+        if (verb, resource) in seen:
+            continue
+        seen.add((verb, resource))
+        try:
+            allowed = cluster.can_i(verb, resource, group=group)
+        except ClusterForbidden:
+            return  # the review itself is not allowed: the writes will tell
+        if not allowed:
+            shown = f"{resource}.{group}" if group else resource
+            missing.append((f"{verb} {shown}", why))
+    if missing:
+        first, why = missing[0]
+        others = "".join(f", {what} ({reason})" for what, reason in missing[1:])
+        raise ClusterForbidden(f"not allowed to {first} ({why}){others}; nothing was changed",
+                               hint="ask a cluster admin for these permissions (oc auth can-i VERB RESOURCE shows"
+                                    " them), or run with --no-wait if only the watch lacks them")
+
+
+def execute(cluster: ClusterAPI, item: Plan, *, dry_run: bool = False) -> Dict[str, Any]:
     """Create or update the pool's MachineConfig (server-side dry run with ``dry_run``)."""
     if item.action == "unchanged":
         return dict(item.existing or {})
@@ -401,7 +708,7 @@ def execute(cluster: Any, item: Plan, *, dry_run: bool = False) -> Dict[str, Any
     return dict(cluster.replace_machineconfig(body, dry_run=dry_run))
 
 
-def revert(cluster: Any, item: Plan, written: Dict[str, Any]) -> None:
+def revert(cluster: ClusterAPI, item: Plan, written: Dict[str, Any]) -> None:
     """Undo ``execute``: delete what it created, or put back what it replaced."""
     if item.action == "create":
         cluster.delete_machineconfig(item.name, str((written.get("metadata") or {}).get("resourceVersion") or "")
@@ -412,3 +719,46 @@ def revert(cluster: Any, item: Plan, written: Dict[str, Any]) -> None:
         for key in ("uid", "creationTimestamp", "generation", "managedFields"):
             body["metadata"].pop(key, None)
         cluster.replace_machineconfig(body)
+
+
+def _undo_line(item: Plan) -> str:
+    """How to undo one write by hand."""
+    if item.action == "create":
+        return f"oc delete machineconfig {item.name}"
+    old = ((item.existing or {}).get("spec") or {}).get("osImageURL")
+    return f"rhcos-layer rollback --pool {item.pool} --to-previous (back to {old})"
+
+
+def execute_all(cluster: ClusterAPI, plans: Sequence[Plan], *, dry_run: bool = False
+                ) -> List[Tuple[Plan, Dict[str, Any]]]:
+    """Write every pool's MachineConfig, in order. If a write fails after others succeeded, those are
+    put back (newest first) and the error says so; what cannot be put back is named in a
+    PartiallyApplied error with the command that undoes it. Never "nothing was changed" when
+    something was."""
+    from .errors import PartiallyApplied, RhcosLayerError
+
+    written: List[Tuple[Plan, Dict[str, Any]]] = []
+    for item in plans:
+        try:
+            written.append((item, execute(cluster, item, dry_run=dry_run)))
+        except RhcosLayerError as exc:
+            done = [(p, obj) for p, obj in written if p.action != "unchanged"]
+            if dry_run or not done:
+                exc.message = f"pool {item.pool}: {exc.message}; nothing was changed"
+                raise
+            left = []
+            for p, obj in reversed(done):
+                try:
+                    revert(cluster, p, obj)
+                except RhcosLayerError as undo_exc:
+                    left.append((p, undo_exc))
+            names = ", ".join(f"{p.name} (pool {p.pool})" for p, _ in done)
+            if not left:
+                exc.message = (f"pool {item.pool}: {exc.message}; the MachineConfigs written before it were put"
+                               f" back ({names}): nothing was changed")
+                raise
+            kept = "; ".join(f"MachineConfig {p.name} of pool {p.pool} {p.action}d to {p.image} (undo failed:"
+                             f" {e.message})" for p, e in left)
+            raise PartiallyApplied(f"pool {item.pool}: {exc.message}; written before it and still on the cluster:"
+                                   f" {kept}", hint="undo with: " + "; ".join(_undo_line(p) for p, _ in left)) from None
+    return written

@@ -86,6 +86,11 @@ class ClusterAccessError(RhcosLayerError):
     exit_code = 10
 
 
+class ClusterForbidden(ClusterAccessError):
+    """The login lacks a permission (HTTP 403, or a SelfSubjectAccessReview that says no): the message
+    names the verb and the resource, so a cluster admin can grant exactly that."""
+
+
 class ClusterUnreachable(RhcosLayerError):
     """The cluster's API server did not answer."""
 
@@ -128,6 +133,27 @@ class NoSpaceLeft(RhcosLayerError):
     """A disk (usually TMPDIR's) is full or over quota: free space there, or point TMPDIR elsewhere."""
 
     exit_code = 16
+
+
+class ClusterObjectNotFound(RhcosLayerError):
+    """An object the command needs is not on the cluster (HTTP 404): not an OpenShift cluster, an
+    operator that is not installed, or something deleted meanwhile. Never an image that is missing."""
+
+    exit_code = 17
+
+
+class ClusterConflict(RhcosLayerError):
+    """Someone else changed or deleted the object between our read and our write (HTTP 409, or a
+    failed resourceVersion precondition): nothing of theirs was overwritten."""
+
+    exit_code = 18
+
+
+class PartiallyApplied(RhcosLayerError):
+    """A command that writes several objects failed after some were written, and putting them back
+    failed too: the message lists what is on the cluster now and the hint how to undo it."""
+
+    exit_code = 19
 
 
 class Interrupted(RhcosLayerError):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .lint import PoolFacts
+from .machineconfig import ROLE_LABEL
+
+if TYPE_CHECKING:
+    from .adapters.cluster_api import ClusterAPI
 
 
 def conditions(obj: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
@@ -24,67 +28,90 @@ def require(wanted: Iterable[str], known: Iterable[str]) -> None:
 
 
 def selector_string(selector: Optional[Mapping[str, Any]]) -> str:
-    """A LabelSelector (matchLabels / matchExpressions) as a labelSelector query string."""
+    """A LabelSelector as a labelSelector query string (a missing one: "", the whole list).
+
+    Raises InvalidSelector for a selector the API server would refuse.
+    """
+    from .selectors import parse
+
     if not selector:
         return ""
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expr in selector.get("matchExpressions") or []:
-        key, operator, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        if operator == "In":
-            parts.append(f"{key} in ({','.join(values)})")
-        elif operator == "NotIn":
-            parts.append(f"{key} notin ({','.join(values)})")
-        elif operator == "Exists":
-            parts.append(str(key))
-        elif operator == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(parts)
+    return parse(selector).query() or ""
 
 
 def selector_matches(selector: Optional[Mapping[str, Any]], labels: Mapping[str, str]) -> bool:
-    """Whether a LabelSelector selects an object with ``labels`` (an empty selector selects all)."""
-    if not selector:
-        return True
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, operator, values = str(expr.get("key")), expr.get("operator"), expr.get("values") or []
-        present = key in labels
-        if operator == "In" and not (present and labels[key] in values):
-            return False
-        if operator == "NotIn" and present and labels[key] in values:
-            return False
-        if operator == "Exists" and not present:
-            return False
-        if operator == "DoesNotExist" and present:
-            return False
-    return True
+    """Whether a LabelSelector selects an object with ``labels``, as the API server decides it (a
+    null selector selects nothing, ``{}`` everything); raises InvalidSelector for a malformed one."""
+    from .selectors import matches
+
+    return matches(selector, labels)
 
 
-def merge_order(configs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """The MCO merges a pool's MachineConfigs sorted by name; later ones win."""
-    return sorted(configs, key=lambda mc: str((mc.get("metadata") or {}).get("name", "")))
+BUILT_IN_POOLS = ("master", "worker", "arbiter")
+_INHERITED_ROLE = "worker"
+# From 4.15 the render controller merges a custom pool's worker-role configs first, then its own
+# (openshift/machine-config-operator pkg/controller/common/helpers.go, MergeMachineConfigs, and
+# pkg/controller/render/render_controller.go); 4.14 and older sort every config by name alone.
+_WORKER_FIRST_FROM = (4, 15)
+_SPECIAL_KERNELS = ("realtime", "64k-pages")
 
 
-def facts_from(name: str, configs: List[Dict[str, Any]]) -> PoolFacts:
-    """The extensions and kernel type that ``configs`` (a pool's MachineConfigs) install."""
+def parse_version(text: Optional[str]) -> Optional[Tuple[int, int]]:
+    """(4, 16) from "4.16.3" / "4.16.0-rc.1"; None when unknown or not a version."""
+    import re
+
+    m = re.match(r"^(\d+)\.(\d+)(\.|$|-)", str(text or ""))
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def worker_first(pool: str, version: Optional[Tuple[int, int]]) -> bool:
+    """Whether the MCO of ``version`` merges ``pool``'s worker-role configs before its own; a custom
+    pool on an unknown version counts as 4.15+ (the current releases)."""
+    if pool in BUILT_IN_POOLS:
+        return False
+    return version is None or version >= _WORKER_FIRST_FROM
+
+
+def merge_key(pool: str, mc: Mapping[str, Any], version: Optional[Tuple[int, int]] = None) -> Tuple[int, str]:
+    """The position of ``mc`` in ``pool``'s merge: later keys win (osImageURL, kernelType...)."""
+    meta = mc.get("metadata") or {}
+    inherited = (meta.get("labels") or {}).get(ROLE_LABEL) == _INHERITED_ROLE
+    first = 0 if worker_first(pool, version) and inherited else 1
+    return (first, str(meta.get("name", "")))
+
+
+def merge_order(pool: str, configs: Iterable[Dict[str, Any]],
+                version: Optional[Tuple[int, int]] = None) -> List[Dict[str, Any]]:
+    """``configs`` (the ones the pool selects) in the order the MCO merges them; the last wins."""
+    return sorted(configs, key=lambda mc: merge_key(pool, mc, version))
+
+
+def facts_from(name: str, configs: List[Dict[str, Any]], version: Optional[Tuple[int, int]] = None) -> PoolFacts:
+    """The extensions and kernel type that ``configs`` (a pool's MachineConfigs) install.
+
+    kernelType is not "the last one wins": realtime or 64k-pages in any merged config beats
+    default (MergeMachineConfigs in pkg/controller/common/helpers.go).
+    """
     facts = PoolFacts(name)
-    for mc in merge_order(configs):
+    for mc in merge_order(name, configs, version):
         spec = mc.get("spec") or {}
         facts.extensions.update(str(e) for e in spec.get("extensions") or [])
-        if spec.get("kernelType"):
+        if str(spec.get("kernelType") or "") in _SPECIAL_KERNELS:
             facts.kernel_type = str(spec["kernelType"])
     return facts
 
 
-def pool_facts(cluster: Any, name: str) -> PoolFacts:
+def pool_facts(cluster: ClusterAPI, name: str) -> PoolFacts:
     """The extensions and kernel type the pool's MachineConfigs give its nodes already."""
-    from .errors import ImageNotFound, InvalidInput
+    from .errors import ClusterObjectNotFound, InvalidInput
+    from .selectors import parse
 
     try:
         pool = cluster.pool(name)
-    except ImageNotFound:
+    except ClusterObjectNotFound:
         raise InvalidInput(f"--pool {name}: no such machine config pool") from None
-    selector = selector_string((pool.get("spec") or {}).get("machineConfigSelector"))
-    return facts_from(name, cluster.machineconfigs(selector))
+    selector = parse((pool.get("spec") or {}).get("machineConfigSelector"), f"pool {name} machineConfigSelector")
+    query = selector.query()
+    configs = [] if query is None else cluster.machineconfigs(query)
+    return facts_from(name, [mc for mc in configs
+                             if selector.matches((mc.get("metadata") or {}).get("labels") or {})])

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.fakebase import build_fake_base  # noqa: E402
-from tests.support.kube import KubeAPI, seed_openshift  # noqa: E402
+from tests.support.kube import KubeAPI, seed_openshift, trust_registry_ca  # noqa: E402
 from tests.support.mco import SimulatedMCO  # noqa: E402
 from tests.support.payload import push_release_payload  # noqa: E402
 from tests.support.podman import PodmanStore  # noqa: E402
@@ -99,6 +99,7 @@ def main() -> int:
         api = KubeAPI().start()
         seed = seed_openshift(api, base_image=base.pullspec, version="4.16.3",
                               release_image=payload.pullspec_digest, pull_secret=registry.auth_config())
+        trust_registry_ca(api, registry.host, registry.ca_path.read_bytes())  # as an admin adds a registry's CA
         mco = SimulatedMCO(api, step_delay=0.3).start()
         kubeconfig = api.write_kubeconfig(work / "kube" / "config")
         env["KUBECONFIG"] = str(kubeconfig)

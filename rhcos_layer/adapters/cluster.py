@@ -11,7 +11,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
-from ..errors import ClusterAccessError, ClusterUnreachable, RhcosLayerError
+from ..errors import (
+    ClusterAccessError,
+    ClusterConflict,
+    ClusterForbidden,
+    ClusterObjectNotFound,
+    ClusterUnreachable,
+    RhcosLayerError,
+)
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -120,15 +127,15 @@ class Cluster:
             return ClusterAccessError(f"{self.server} rejected the login (HTTP 401): the token has expired or"
                                       " was revoked", hint="log in again with `oc login`")
         if exc.status == 403:
-            return ClusterAccessError(f"not allowed to {what}: {message or 'forbidden'}",
-                                      hint="ask a cluster admin for that permission, or log in as one")
+            return ClusterForbidden(f"not allowed to {what}: {message or 'forbidden'}",
+                                    hint="ask a cluster admin for that permission, or log in as one")
         if exc.status == 409:
-            return RhcosLayerError(f"{what}: someone changed it meanwhile (HTTP 409 Conflict)",
-                                   hint="nothing was changed by this command: check the cluster and run it again")
+            # the caller knows what it wrote before: it says whether anything changed
+            return ClusterConflict(f"{what}: someone changed it meanwhile (HTTP 409 Conflict)",
+                                   hint="check the cluster and run the command again")
         if exc.status == 404:
-            from ..errors import ImageNotFound
-
-            return ImageNotFound(f"{what}: not found on {self.server}" + (f" ({message})" if message else ""))
+            # an object of the cluster's, never an image: "image not found" would send the user to the registry
+            return ClusterObjectNotFound(f"{what}: not found on {self.server}" + (f" ({message})" if message else ""))
         return RhcosLayerError(f"{what} failed with HTTP {exc.status}: {message or exc.reason}")
 
     def _plain(self, obj: Any) -> Dict[str, Any]:
@@ -175,13 +182,64 @@ class Cluster:
 
     def machineconfig(self, name: str) -> Optional[Dict[str, Any]]:
         """The MachineConfig ``name``, or None when there is none."""
-        from ..errors import ImageNotFound
-
         try:
             return dict(self._call(f"get machineconfig {name}", self._custom().get_cluster_custom_object,
                                    MCO_GROUP, MCO_VERSION, "machineconfigs", name))
-        except ImageNotFound:
+        except ClusterObjectNotFound:
             return None
+
+    def machineconfig_metadata(self) -> List[Dict[str, Any]]:
+        """The metadata (name, labels, owners) of every MachineConfig, in one small response.
+
+        A real cluster keeps every rendered-* config it ever made (the MCO does not garbage-collect
+        them) and each runs to hundreds of KB: listing them in full to learn their names would read
+        tens of MB. PartialObjectMetadataList (not ``as=PartialObjectMetadata``, which a list answers
+        with 406) sends only metadata.
+        """
+        import json
+
+        response = self._call("list machineconfigs", self._custom().list_cluster_custom_object, MCO_GROUP,
+                              MCO_VERSION, "machineconfigs", _preload_content=False,
+                              _headers={"Accept": PARTIAL_METADATA_LIST})
+        try:
+            return [dict(item.get("metadata") or {}) for item in json.loads(response.data).get("items") or []]
+        finally:
+            response.release_conn()
+
+    def get_object(self, group: str, version: str, plural: str, name: str) -> Optional[Dict[str, Any]]:
+        """A cluster-scoped custom object (``images.config.openshift.io/cluster``...), None when absent
+        (also when the API group is not served, as on a cluster without that operator)."""
+        try:
+            return dict(self._call(f"get {plural}.{group} {name}", self._custom().get_cluster_custom_object,
+                                   group, version, plural, name))
+        except ClusterObjectNotFound:
+            return None
+
+    def list_objects(self, group: str, version: str, plural: str) -> List[Dict[str, Any]]:
+        """Every cluster-scoped custom object of a kind; [] when the API group is not served."""
+        try:
+            listed = self._call(f"list {plural}.{group}", self._custom().list_cluster_custom_object, group, version,
+                                plural)
+        except ClusterObjectNotFound:
+            return []
+        return list(listed.get("items") or [])
+
+    def can_i(self, verb: str, resource: str, *, group: str = "", namespace: Optional[str] = None) -> bool:
+        """Whether the login may ``verb`` ``resource`` (a SelfSubjectAccessReview, as ``oc auth can-i``)."""
+        from kubernetes.client import AuthorizationV1Api
+
+        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": {"verb": verb, "resource": resource, "group": group,
+                                                **({"namespace": namespace} if namespace else {})}}}
+        api = AuthorizationV1Api(self._api)
+        response = self._call(f"create selfsubjectaccessreview ({verb} {resource})",
+                              api.create_self_subject_access_review, body, _preload_content=False)
+        import json
+
+        try:
+            return bool((json.loads(response.data).get("status") or {}).get("allowed"))
+        finally:
+            response.release_conn()  # back to the pool: the next request reuses the connection
 
     def create_machineconfig(self, obj: Dict[str, Any], *, dry_run: bool = False) -> Dict[str, Any]:
         return dict(self._call(f"create machineconfig {obj['metadata']['name']}",

@@ -126,14 +126,25 @@ def apply_command(settings: Settings, pools: Tuple[str, ...], image: Optional[st
                 elif check.ok:
                     terminal.detail(f"{item.pool}: ok {check.name}: {check.message}")
         apply_mod.refuse(plans)
+        will_wait = terminal.interactive if wait is None else wait
+        apply_mod.require_permissions(cluster, apply_mod.writes_for(plans), wait=will_wait and not dry_run)
+        if will_wait and not dry_run:
+            # import what the watch needs before writing: after the write, the watch (and its Ctrl-C
+            # handling, which says the rollout goes on) starts at once instead of after the imports
+            cluster.preload_nodes_api()
+            from ..terminal import RolloutDisplay  # noqa: F401
         if dry_run:
-            for item in plans:
-                apply_mod.execute(cluster, item, dry_run=True)  # the API server validates it too
+            apply_mod.execute_all(cluster, plans, dry_run=True)  # the API server validates it too
             _report(terminal, plans, output, dry_run=True)
             return
-        written: List[Tuple[Plan, Dict[str, Any]]] = []
-        for item in plans:
-            written.append((item, apply_mod.execute(cluster, item)))
+        try:
+            written: List[Tuple[Plan, Dict[str, Any]]] = apply_mod.execute_all(cluster, plans)
+        except KeyboardInterrupt:  # the API server may have stored a write whose answer we did not wait for
+            terminal.warning("Stopped watching; the rollout goes on in the cluster. (Interrupted while writing: what"
+                             " the API server stored stays.) Check and follow it with:"
+                             f" rhcos-layer status --watch {pool_flags}{flags}")
+            raise
+        for item, _ in written:
             verb = {"create": "created", "update": "updated", "unchanged": "unchanged"}[item.action]
             terminal.info(f"{item.pool}: MachineConfig {item.name} {verb} (osImageURL {item.image})")
         if wait is None:
@@ -252,13 +263,11 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
     rendered-* one, never one rhcos-layer did not create. --to-previous re-applies the image that
     was live before instead (recorded in the MachineConfig).
     """
-
     from .. import apply as apply_mod
+    from .. import rollback as rollback_mod
     from ..adapters.cluster import Cluster
-    from ..errors import InvalidInput
-    from ..machineconfig import MANAGED_BY, MANAGED_BY_LABEL, PREVIOUS_ANNOTATION, ROLE_LABEL, name_for
-    from ..pools import require
     from ..rollout import Expectation, interval, parse_duration
+    from ..trust import TLSSettings
 
     terminal = settings.terminal()
     limit = parse_duration(timeout)
@@ -270,42 +279,21 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
     results: List[Dict[str, Any]] = []
     expectations: List[Tuple[str, Expectation]] = []
     with Cluster(kubeconfig, kube_context) as cluster:
-        require(pools, (str(p["metadata"]["name"]) for p in cluster.pools()))
-        if to_previous:
-            tls = tls_settings(terminal, tls_verify, cert_dir)
-            ignore = apply_mod.parse_ignored(ignored)
-            plans = []
-            for pool in dict.fromkeys(pools):
-                mc = cluster.machineconfig(name_for(pool))
-                previous = ((mc or {}).get("metadata", {}).get("annotations") or {}).get(PREVIOUS_ANNOTATION)
-                if not mc or not previous:
-                    raise InvalidInput(f"--to-previous: pool {pool} has no earlier image recorded"
-                                       + ("" if mc else " (no MachineConfig from rhcos-layer)"),
-                                       hint=f"roll back to the base image with: rhcos-layer rollback --pool {pool}")
-                plans += apply_mod.plan(cluster, [pool], str(previous), authfile=authfile, tls=tls, ignore=ignore)
-            apply_mod.refuse(plans)  # every pool checked before any is changed
-            for item in plans:
-                apply_mod.execute(cluster, item, dry_run=dry_run)
-                results.append({"pool": item.pool, "action": "re-apply" if item.action != "unchanged" else
-                                "unchanged", "machineconfigs": [item.name], "image": item.image,
-                                "dry_run": dry_run})
-                expectations.append((item.pool, Expectation(item.name, True, item.image)))
-        else:
-            if wait:
-                cluster.preload_nodes_api()
-            for pool in dict.fromkeys(pools):
-                selector = f"{MANAGED_BY_LABEL}={MANAGED_BY},{ROLE_LABEL}={pool}"
-                ours = [mc for mc in cluster.machineconfigs(selector)
-                        if not str(mc["metadata"]["name"]).startswith("rendered-")]
-                for mc in ours:
-                    if not dry_run:
-                        cluster.delete_machineconfig(str(mc["metadata"]["name"]),
-                                                     str(mc["metadata"].get("resourceVersion") or "") or None)
-                names = sorted(str(mc["metadata"]["name"]) for mc in ours)
-                results.append({"pool": pool, "action": "delete" if names else "unchanged",
-                                "machineconfigs": names, "image": None, "dry_run": dry_run})
-                if names:
-                    expectations.append((pool, Expectation(name_for(pool), False)))
+        # only --to-previous reaches a registry (to check the earlier image): only it warns about TLS
+        tls = tls_settings(terminal, tls_verify, cert_dir) if to_previous else TLSSettings()
+        ignore = apply_mod.parse_ignored(ignored) if to_previous else set()
+        plans = rollback_mod.plan(cluster, pools, to_previous=to_previous, authfile=authfile, tls=tls, ignore=ignore)
+        watched = any(p.action == "delete" or p.reapply is not None for p in plans)
+        apply_mod.require_permissions(cluster, rollback_mod.writes_for(plans), wait=wait and watched and not dry_run)
+        if wait and not dry_run and not to_previous:
+            cluster.preload_nodes_api()
+        rollback_mod.execute(cluster, plans, dry_run=dry_run)
+        for item in plans:
+            results.append(item.as_dict(dry_run))
+            if item.action == "delete":
+                expectations.append((item.pool, Expectation(item.expected_name, False)))
+            elif item.reapply is not None:
+                expectations.append((item.pool, Expectation(item.reapply.name, True, item.reapply.image)))
         for r in results:
             if r["action"] == "unchanged" and not r["machineconfigs"]:
                 terminal.info(f"{r['pool']}: nothing to roll back: no MachineConfig from rhcos-layer")

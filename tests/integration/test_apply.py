@@ -23,7 +23,7 @@ import pytest
 
 from rhcos_layer import machineconfig
 from tests.integration.conftest import Outcome
-from tests.support.kube import KubeAPI, seed_openshift
+from tests.support.kube import KubeAPI, seed_openshift, trust_registry_ca
 from tests.support.mco import SimulatedMCO
 
 LOOPBACK_OK = ["--ignore-preflight-errors", "LoopbackRegistry"]
@@ -56,6 +56,7 @@ def pushed(tmp_path_factory, podman_service, registry, fake_base) -> Dict[str, s
 def cluster(kube_api: KubeAPI, registry, fake_base, kubeconfig, tool_env, monkeypatch):
     """A settled 4.16 cluster on the rig's base, whose pull secret holds the registry's credentials."""
     seed = seed_openshift(kube_api, base_image=fake_base.pullspec, pull_secret=registry.auth_config())
+    trust_registry_ca(kube_api, registry.host, registry.ca_path.read_bytes())  # the nodes trust its CA
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     monkeypatch.setenv("RHCOS_LAYER_WATCH_INTERVAL", "0.05")
     return seed
@@ -117,7 +118,9 @@ def _recover_when_deleted(api: KubeAPI, node: str) -> threading.Thread:
 
 
 def _writes(api: KubeAPI) -> List[tuple]:
-    return [r for r in api.requests if r[0] in ("POST", "PUT", "PATCH", "DELETE")]
+    """Requests that change something (access reviews are POSTs that store nothing)."""
+    return [r for r in api.requests if r[0] in ("POST", "PUT", "PATCH", "DELETE")
+            and not r[1].startswith("/apis/authorization.k8s.io/")]
 
 
 @pytest.mark.step_delay(0.25)  # each node step outlasts a refresh (0.05 s), so every phase is seen
@@ -216,6 +219,7 @@ def test_a_digest_missing_from_the_registry_is_refused(tmp_path, pushed, cluster
 def test_nodes_that_cannot_pull_are_refused(tmp_path, pushed, kube_api, registry, fake_base, kubeconfig, tool_env,
                                            monkeypatch, rhcos_layer):
     seed_openshift(kube_api, base_image=fake_base.pullspec)  # the default pull secret: no entry for the registry
+    trust_registry_ca(kube_api, registry.host, registry.ca_path.read_bytes())
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     result = rhcos_layer(["apply", "--pool", "worker", "--image", pushed["image"], *LOOPBACK_OK], tmp_path)
     _refused(result, "has no credentials for " + registry.host, kube_api)
@@ -233,6 +237,7 @@ def test_an_image_for_another_release_is_refused(tmp_path, pushed, kube_api, reg
                                                  monkeypatch, rhcos_layer):
     other_base = "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:" + "7" * 64
     seed_openshift(kube_api, base_image=other_base, pull_secret=registry.auth_config())
+    trust_registry_ca(kube_api, registry.host, registry.ca_path.read_bytes())
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     result = rhcos_layer(["apply", "--pool", "worker", "--image", pushed["image"], *LOOPBACK_OK], tmp_path)
     _refused(result, "a build for another release", kube_api)
@@ -350,10 +355,11 @@ def test_expired_credentials_say_to_log_in_again(tmp_path, pushed, cluster, kube
 
 
 def test_missing_permission_names_it(tmp_path, pushed, cluster, kube_api, rhcos_layer):
-    kube_api.forbid("get", "secrets", namespace="openshift-config")
+    # (a pull secret it may not read is a failed NodesCanPull instead: see test_preflight.py)
+    kube_api.forbid("list", "machineconfigpools")
     result = rhcos_layer(["apply", "--pool", "worker", "--image", pushed["image"], *LOOPBACK_OK], tmp_path)
     assert result.code == 10, result.err
-    assert "not allowed to get secret openshift-config/pull-secret" in result.err
+    assert "not allowed to list machineconfigpools" in result.err
 
 
 # ------------------------------------------------------------------ pools

@@ -393,6 +393,18 @@ RESOURCES: Tuple[ResourceType, ...] = (
         ),
         schema=_CV_SCHEMA,
     ),
+    # What the nodes trust and where they pull from (openshift/api config/v1 types_image.go,
+    # types_image_digest_mirrorset.go; operator/v1alpha1 types_image_content_source_policy.go):
+    # cluster-scoped, no printer columns beyond AGE in the real CRDs.
+    ResourceType(CONFIG_GROUP, "v1", "Image", "images", "image", False, (), True,
+                 schema=_cr_schema(_loose(("additionalTrustedCA", "allowedRegistriesForImport",
+                                           "externalRegistryHostnames", "registrySources", "imageStreamImportMode")),
+                                   required=())),
+    ResourceType(CONFIG_GROUP, "v1", "ImageDigestMirrorSet", "imagedigestmirrorsets", "imagedigestmirrorset", False,
+                 ("idms",), True, schema=_cr_schema(_loose(("imageDigestMirrors",)))),
+    ResourceType("operator.openshift.io", "v1alpha1", "ImageContentSourcePolicy", "imagecontentsourcepolicies",
+                 "imagecontentsourcepolicy", False, ("icsp",), False,
+                 schema=_cr_schema(_loose(("repositoryDigestMirrors",)), status=False)),
     # ----------------------------------------------------------------- reviews (nothing stored)
     ResourceType("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews",
                  "selfsubjectaccessreview", False, (), False, ("create",), custom=False, virtual=True),
@@ -416,7 +428,7 @@ VERSIONED: Dict[str, Tuple[Tuple[int, int, str, bool], ...]] = {
 
 _BY_GVR: Dict[Tuple[str, str, str], ResourceType] = {(r.group, r.version, r.plural): r for r in RESOURCES}
 _BY_GVK: Dict[Tuple[str, str], ResourceType] = {(r.api_version, r.kind): r for r in RESOURCES}
-_GROUP_ORDER = ("", "authentication.k8s.io", "authorization.k8s.io", CONFIG_GROUP, MCO_GROUP)
+_GROUP_ORDER = ("", "authentication.k8s.io", "authorization.k8s.io", CONFIG_GROUP, MCO_GROUP, "operator.openshift.io")
 
 
 def resource_type(name: str) -> ResourceType:
@@ -3359,6 +3371,19 @@ def seed_openshift(
                          nodes=node_names, base_configs=base_configs)
 
 
+def trust_registry_ca(api: KubeAPI, host: str, ca_pem: bytes, configmap: str = "registry-cas") -> None:
+    """Make the cluster's nodes trust *ca_pem* for registry *host* ("host" or "host:port"), as an admin
+    does: a ConfigMap in openshift-config keyed "host" or "host..port", named by
+    images.config.openshift.io/cluster spec.additionalTrustedCA (openshift/api config/v1 types_image.go)."""
+    api.store.put({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": configmap, "namespace": "openshift-config"}, "data": {host.replace(":", ".."): ca_pem.decode()}})
+    image = api.store.get("images", "cluster") or {
+        "apiVersion": f"{CONFIG_GROUP}/v1", "kind": "Image", "metadata": {"name": "cluster"}, "spec": {}}
+    image = copy.deepcopy(image)
+    image.setdefault("spec", {})["additionalTrustedCA"] = {"name": configmap}
+    api.store.put(image)
+
+
 __all__ = [
     "RESOURCES",
     "ApiError",
@@ -3383,5 +3408,6 @@ __all__ = [
     "seed_openshift",
     "skip_reason",
     "status_body",
+    "trust_registry_ca",
 ]
 

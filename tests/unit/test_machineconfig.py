@@ -56,7 +56,7 @@ def test_names_sort_after_the_pools_usual_configs_and_custom_pools_after_worker(
              "98-worker-generated-kubelet", "99-worker-generated-registries", "99-worker-ssh",
              "99-worker-fips", "99-infra-generated-registries"]
     ours = [machineconfig.name_for("worker"), machineconfig.name_for("infra")]
-    ordered = [mc["metadata"]["name"] for mc in merge_order([_mc(n) for n in usual + ours])]
+    ordered = [mc["metadata"]["name"] for mc in merge_order("worker", [_mc(n) for n in usual + ours])]
     # a custom pool merges worker's configs first, then its own: its image must come last
     assert ordered[-2:] == ["99-zz-rhcos-layer-0-worker", "99-zz-rhcos-layer-1-infra"]
 

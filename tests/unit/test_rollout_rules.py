@@ -106,14 +106,20 @@ def test_custom_pools_merge_worker_configs_first() -> None:
     def mc(name: str, role: str) -> dict:
         return {"metadata": {"name": name, "labels": {MCO + "role": role}}}
 
-    # for infra, a worker MachineConfig named after ours still merges before it
-    assert apply._order_key("infra", mc("99-zzzz-worker-late", "worker")) < (1, "99-zz-rhcos-layer-1-infra")
-    assert apply._order_key("infra", mc("99-zzzz-infra-late", "infra")) > (1, "99-zz-rhcos-layer-1-infra")
-    assert apply._order_key("worker", mc("99-zzzz-worker-late", "worker")) > (1, "99-zz-rhcos-layer-0-worker")
+    ours = mc("99-zz-rhcos-layer-1-infra", "infra")
+    # for infra, a worker MachineConfig named after ours still merges before it (4.15 and later)
+    assert pools.merge_key("infra", mc("99-zzzz-worker-late", "worker"), (4, 16)) < pools.merge_key("infra", ours)
+    assert pools.merge_key("infra", mc("99-zzzz-infra-late", "infra")) > pools.merge_key("infra", ours)
+    worker_ours = mc("99-zz-rhcos-layer-0-worker", "worker")
+    assert pools.merge_key("worker", mc("99-zzzz-worker-late", "worker")) > pools.merge_key("worker", worker_ours)
+    # 4.14 sorts by name alone: there the late worker config wins on infra too
+    assert pools.merge_key("infra", mc("99-zzzz-worker-late", "worker"), (4, 14)) > pools.merge_key(
+        "infra", ours, (4, 14))
 
 
 @pytest.mark.parametrize(("selector", "labels", "selected"), [
-    (None, {"a": "1"}, True),
+    (None, {"a": "1"}, False),  # a null selector selects nothing (LabelSelectorAsSelector)
+    ({}, {"a": "1"}, True),
     ({"matchLabels": {"a": "1"}}, {"a": "1", "b": "2"}, True),
     ({"matchLabels": {"a": "1"}}, {"a": "2"}, False),
     ({"matchExpressions": [{"key": "a", "operator": "In", "values": ["1", "2"]}]}, {"a": "2"}, True),
