@@ -77,15 +77,16 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool, debug: bo
 
     \b
     Exit codes:
-      0 done                        8 the build failed
-      1 other error                 9 no Podman service
-      2 wrong flag or argument     10 no usable cluster login (kubeconfig, token, permission)
-      3 a file or value is wrong   11 the cluster's API server did not answer
-      4 credentials refused        12 apply refused by a preflight check; nothing written
-      5 untrusted certificate      13 a node went Degraded during the rollout
-      6 registry unavailable       14 the rollout did not finish within --timeout
-      7 image not found            15 a command to run is not installed (oc for --via oc)
-                                   16 no space left on a disk (TMPDIR)
+      0 done                       10 no usable cluster login (kubeconfig, token, permission)
+      1 other error                11 the cluster's API server did not answer
+      2 wrong flag or argument     12 apply refused by a preflight check; nothing written
+      3 a file or value is wrong   13 a node went Degraded, or is stuck, during the rollout
+      4 credentials refused        14 the rollout timed out or made no progress
+      5 untrusted certificate      15 a command to run is not installed (oc for --via oc)
+      6 registry unavailable       16 no space left on a disk (TMPDIR)
+      7 image not found            17 an object is not on the cluster (HTTP 404)
+      8 the build failed           18 changed on the cluster meanwhile (HTTP 409)
+      9 no Podman service          19 partly applied: what is left and how to undo it
                                   130 interrupted (Ctrl-C)
     """
     ctx.obj = Settings(verbose, quiet, no_color, debug)
