@@ -278,8 +278,7 @@ class Cluster:
                     return None
                 raise self._api_error("list machineosconfigs", exc) from None
             except (HTTPError, OSError) as exc:
-                raise ClusterUnreachable(f"the API server {self.server} did not answer ({type(exc).__name__})",
-                                         hint="check the network and the cluster's health, then try again") from None
+                raise self._connection_error(exc) from None
             return list(listed.get("items") or [])
         return []
 
@@ -329,6 +328,10 @@ class Cluster:
                 raise ClusterFlaky(f"the API server {self.server} answered HTTP {exc.status} to {what}") from None
             raise self._api_error(what, exc) from None
         except (HTTPError, OSError, ValueError) as exc:  # ValueError: a response cut off mid-JSON
+            if not isinstance(exc, ValueError):
+                error = self._connection_error(exc)
+                if isinstance(error, ClusterAccessError):  # an untrusted certificate: retrying cannot help
+                    raise error from None
             raise ClusterFlaky(f"the API server {self.server} did not answer {what} ({type(exc).__name__})")\
                 from None
 
