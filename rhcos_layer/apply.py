@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set, Tupl
 
 from . import auth, reference
 from .build import BASE_DIGEST_LABEL, BASE_NAME_LABEL, INPUTS_LABEL, RELEASE_LABEL, RPMS_LABEL
-from .errors import InvalidInput, PreflightFailed
+from .errors import InvalidInput, PartiallyApplied, PreflightFailed, RhcosLayerError
 from .machineconfig import (
     BASE_ANNOTATION,
     INPUTS_ANNOTATION,
@@ -29,6 +29,7 @@ from .trust import TLSSettings
 
 if TYPE_CHECKING:
     from .adapters.cluster_api import ClusterAPI
+    from .rollout import Expectation
 
 # The checks a user may override, and what each protects. The others (image pinned and present,
 # pool exists, our MachineConfig wins the merge, its name is ours) can never be ignored.
@@ -729,14 +730,60 @@ def _undo_line(item: Plan) -> str:
     return f"rhcos-layer rollback --pool {item.pool} --to-previous (back to {old})"
 
 
+def undo(cluster: ClusterAPI, written: Sequence[Tuple[Plan, Dict[str, Any]]]
+         ) -> Tuple[List[Plan], List[Tuple[Plan, RhcosLayerError]]]:
+    """Put back every write of ``written``, newest first: delete what was created, restore what was
+    updated. Returns (the writes put back, those that could not be, each with why). The one undo path
+    of ``execute_all`` (a later write failed) and of ``undo_rollout`` (--rollback-on-failure)."""
+    put_back: List[Plan] = []
+    left: List[Tuple[Plan, RhcosLayerError]] = []
+    for item, obj in reversed(written):
+        if item.action == "unchanged":
+            continue
+        try:
+            revert(cluster, item, obj)
+        except RhcosLayerError as exc:
+            left.append((item, exc))
+        else:
+            put_back.append(item)
+    return put_back, left
+
+
+def _still_written(message: str, left: Sequence[Tuple[Plan, RhcosLayerError]]) -> PartiallyApplied:
+    """The error for writes that could not be put back: what is on the cluster now, and how to undo it."""
+    kept = "; ".join(f"MachineConfig {p.name} of pool {p.pool} {p.action}d to {p.image} (undo failed: {e.message})"
+                     for p, e in left)
+    return PartiallyApplied(f"{message}: {kept}", hint="undo with: " + "; ".join(_undo_line(p) for p, _ in left))
+
+
+def undo_rollout(cluster: ClusterAPI, written: Sequence[Tuple[Plan, Dict[str, Any]]], cause: str
+                 ) -> List[Tuple[Plan, Expectation]]:
+    """--rollback-on-failure: put back what ``execute_all`` wrote, after the rollout failed with ``cause``.
+
+    Returns each write put back and what the watch then waits for (the pool without our config, or
+    with the image it had). A write that cannot be put back raises PartiallyApplied (after the others
+    were put back), naming what is still on the cluster and how to undo it: never "rolled back" when
+    a pool still moves to the new image."""
+    from .rollout import Expectation
+
+    put_back, left = undo(cluster, written)
+    if left:
+        done = "".join(f"; put back: {p.name} (pool {p.pool})" for p in put_back)
+        raise _still_written(f"{cause}; rolling back (--rollback-on-failure) failed{done}; still on the cluster",
+                             left)
+    expectations = []
+    for item in put_back:
+        old_image = str(((item.existing or {}).get("spec") or {}).get("osImageURL") or "") or None
+        expectations.append((item, Expectation(item.name, item.action == "update", old_image)))
+    return expectations
+
+
 def execute_all(cluster: ClusterAPI, plans: Sequence[Plan], *, dry_run: bool = False
                 ) -> List[Tuple[Plan, Dict[str, Any]]]:
     """Write every pool's MachineConfig, in order. If a write fails after others succeeded, those are
     put back (newest first) and the error says so; what cannot be put back is named in a
     PartiallyApplied error with the command that undoes it. Never "nothing was changed" when
     something was."""
-    from .errors import PartiallyApplied, RhcosLayerError
-
     written: List[Tuple[Plan, Dict[str, Any]]] = []
     for item in plans:
         try:
@@ -746,19 +793,12 @@ def execute_all(cluster: ClusterAPI, plans: Sequence[Plan], *, dry_run: bool = F
             if dry_run or not done:
                 exc.message = f"pool {item.pool}: {exc.message}; nothing was changed"
                 raise
-            left = []
-            for p, obj in reversed(done):
-                try:
-                    revert(cluster, p, obj)
-                except RhcosLayerError as undo_exc:
-                    left.append((p, undo_exc))
-            names = ", ".join(f"{p.name} (pool {p.pool})" for p, _ in done)
+            put_back, left = undo(cluster, done)
             if not left:
+                names = ", ".join(f"{p.name} (pool {p.pool})" for p in reversed(put_back))
                 exc.message = (f"pool {item.pool}: {exc.message}; the MachineConfigs written before it were put"
                                f" back ({names}): nothing was changed")
                 raise
-            kept = "; ".join(f"MachineConfig {p.name} of pool {p.pool} {p.action}d to {p.image} (undo failed:"
-                             f" {e.message})" for p, e in left)
-            raise PartiallyApplied(f"pool {item.pool}: {exc.message}; written before it and still on the cluster:"
-                                   f" {kept}", hint="undo with: " + "; ".join(_undo_line(p) for p, _ in left)) from None
+            raise _still_written(f"pool {item.pool}: {exc.message}; written before it and still on the cluster",
+                                 left) from None
     return written

@@ -172,24 +172,19 @@ def apply_command(settings: Settings, pools: Tuple[str, ...], image: Optional[st
 
 def _revert(terminal: Terminal, cluster: Any, written: List[Tuple[Plan, Dict[str, Any]]], limit: Optional[float],
             failure: Exception, flags: str) -> None:
-    """--rollback-on-failure: undo each write, follow the pools back, then fail with the cause."""
+    """--rollback-on-failure: undo each write (core's undo path), follow the pools back, then fail with the cause."""
     from .. import apply as apply_mod
     from ..errors import RolloutFailed
-    from ..rollout import Expectation
 
     message = getattr(failure, "message", str(failure))
     terminal.warning(f"{message}: rolling back (--rollback-on-failure)")
-    expectations = []
-    for item, obj in reversed(written):
-        if item.action == "unchanged":
-            continue
-        apply_mod.revert(cluster, item, obj)
-        old_image = str(((item.existing or {}).get("spec") or {}).get("osImageURL") or "") or None
-        expectations.append((item.pool, Expectation(item.name, item.action == "update", old_image)))
+    expectations = apply_mod.undo_rollout(cluster, written, message)  # PartiallyApplied if one cannot be undone
+    for item, expect in expectations:
         terminal.info(f"{item.pool}: MachineConfig {item.name} "
-                      + ("deleted" if item.action == "create" else f"put back to {old_image}"))
+                      + ("deleted" if item.action == "create" else f"put back to {expect.image}"))
     try:
-        _follow(terminal, cluster, expectations, limit, f"rhcos-layer status --watch {flags}")
+        _follow(terminal, cluster, [(item.pool, expect) for item, expect in expectations], limit,
+                f"rhcos-layer status --watch {flags}")
     except RolloutFailed as stuck:  # the rollback cannot finish: a node the node controller will not move
         raise RolloutFailed(f"{message}; rolled back the MachineConfigs, but {stuck.message}",
                             hint=stuck.hint) from None

@@ -96,6 +96,23 @@ def test_rollback_on_failure_ends_and_names_the_recovery(tmp_path, pushed, clust
         assert set(_images(kube_api)) == {cluster.base_image}
 
 
+def test_rollback_on_failure_that_cannot_put_the_machineconfig_back_is_partially_applied(
+        tmp_path, pushed, cluster, kube_api, rhcos_layer):
+    # the revert shares execute_all's undo path: a failed undo is exit 19 naming what stays and how to undo it
+    kube_api.fail(503, method="DELETE", path=f"{MCO_API}/machineconfigs/{MC_NAME}", times=1000)
+    with running_mco(kube_api) as sim:
+        sim.degrade_node("worker-1", "failed to pull: sentinel reason")
+        result = rhcos_layer(["apply", "--pool", "worker", "--image", pushed["image"], "--wait",
+                              "--rollback-on-failure", *LOOPBACK_OK], tmp_path, timeout=120)
+    assert result.code == 19, result.err
+    assert "pool worker: node worker-1 is Degraded: failed to pull: sentinel reason; rolling back" \
+           " (--rollback-on-failure) failed; still on the cluster: MachineConfig 99-zz-rhcos-layer-0-worker of pool" \
+           f" worker created to {pushed['image']} (undo failed: " in result.err, result.err
+    assert f"undo with: oc delete machineconfig {MC_NAME}" in result.err
+    assert "rolled back" not in result.err
+    assert kube_api.store.get("machineconfigs", MC_NAME) is not None  # what the message says is really there
+
+
 def test_no_progress_ends_the_wait_with_a_diagnosis_even_without_a_timeout(tmp_path, kube_api, logged_in,
                                                                             rhcos_layer):
     seed = seed_openshift(kube_api)
