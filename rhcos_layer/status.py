@@ -134,8 +134,19 @@ class StatusWatch:
         return tuple((p.name, p.target, p.rendered, p.updated, p.ready, p.degraded, p.unavailable) for p in self.found)
 
     def diagnosis(self) -> str:
-        return "; ".join(f"pool {p.name}: {p.updated}/{p.machines} nodes updated, {p.degraded} degraded"
-                         for p in self.found if p.updating)
+        said = []
+        for p in self.found:
+            if not p.updating:
+                continue
+            if p.paused:
+                said.append(f"pool {p.name} is paused: nothing moves until it is unpaused"
+                            f" (oc patch mcp {p.name} --type merge -p '{{\"spec\":{{\"paused\":false}}}}')")
+                continue
+            said.append(f"pool {p.name}: {p.updated}/{p.machines} nodes updated, {p.unavailable} unavailable,"
+                        f" {p.degraded} degraded" + (f" (see which with: oc describe mcp {p.name}; rhcos-layer apply"
+                                                     " or rollback --wait names the node and how to recover it)"
+                                                     if p.degraded else ""))
+        return "; ".join(said)
 
     def close(self) -> None:
         pass

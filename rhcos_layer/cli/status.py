@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, List, Optional, Tuple
 
 import click
 
+from .apply import DEFAULT_PROGRESS_DEADLINE
 from .options import Settings, cluster_options, output_option
 
 if TYPE_CHECKING:
@@ -16,21 +17,27 @@ if TYPE_CHECKING:
 @click.option("--pool", "pools", multiple=True, metavar="POOL", help="Only this pool (repeatable; default all).")
 @click.option("-w", "--watch", is_flag=True,
               help="Refresh until every pool shown has finished updating (like `kubectl rollout status`).")
+@click.option("--progress-deadline", default=DEFAULT_PROGRESS_DEADLINE, show_default=True, metavar="DURATION",
+              help="With --watch: stop when no pool shown has moved for this long (exit 14), e.g. a pool held by a"
+                   " degraded node or paused; 0: no limit. The rollout goes on.")
 @cluster_options
 @output_option
 @click.pass_obj
-def status_command(settings: Settings, pools: Tuple[str, ...], watch: bool, kubeconfig: Optional[str],
-                   kube_context: Optional[str], output: str) -> None:
+def status_command(settings: Settings, pools: Tuple[str, ...], watch: bool, progress_deadline: str,
+                   kubeconfig: Optional[str], kube_context: Optional[str], output: str) -> None:
     """Show what each pool runs: the layered image or the base, drift after an upgrade, nodes.
 
     With --watch, refreshes (a few KB each, whatever the pool's size) and prints what changed,
     until no pool shown is updating; a failing API server is retried with backoff.
     """
     from ..adapters.cluster import Cluster
+    from ..rollout import parse_duration
     from ..status import StatusWatch, cluster_status
 
     terminal = settings.terminal()
     wanted = list(pools) or None
+    # parsed before the cluster is asked anything: a bad value is exit 3 at once, also without --watch
+    deadline = parse_duration(progress_deadline, "--progress-deadline")
     with Cluster(kubeconfig, kube_context) as cluster:
         if not watch:
             _show(terminal, cluster_status(cluster, wanted), output)
@@ -48,7 +55,10 @@ def status_command(settings: Settings, pools: Tuple[str, ...], watch: bool, kube
                 _show(terminal, found, output)
 
         try:
-            follow([StatusWatch(cluster, wanted, changed)], None, notice=terminal.warning, every=every)
+            # a pool that never stops updating (a degraded node the MCO will not move, a paused pool) would
+            # keep the watch forever: like apply's wait, it ends after --progress-deadline without a move
+            follow([StatusWatch(cluster, wanted, changed)], None, progress_deadline=deadline,
+                   notice=terminal.warning, every=every)
         except KeyboardInterrupt:
             terminal.info("Stopped watching; nothing in the cluster was changed.")
             raise

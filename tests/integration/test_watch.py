@@ -128,6 +128,23 @@ def test_no_progress_ends_the_wait_with_a_diagnosis_even_without_a_timeout(tmp_p
     assert "follow it with `rhcos-layer status --watch --pool worker`" in result.err
 
 
+def test_status_watch_on_a_pool_held_by_a_degraded_node_ends_after_the_progress_deadline(
+        tmp_path, kube_api, logged_in, rhcos_layer):
+    seed = seed_openshift(kube_api)
+    with running_mco(kube_api) as sim:
+        sim.degrade_node("worker-1", "failed to pull: sentinel reason")
+        kube_api.store.put(machineconfig.render("worker", IMAGE, base=seed.base_image))
+        assert sim.wait_idle(30)  # worker-1 Degraded: the node controller moves nothing more, the pool updates forever
+        result = rhcos_layer(["status", "--watch", "--pool", "worker", "--progress-deadline", "1s"], tmp_path,
+                             timeout=120)
+    assert result.code == 14, result.err
+    assert "Error: no progress for 1 s: pool worker: 1/3 nodes updated, 1 unavailable, 1 degraded (see which with:" \
+           " oc describe mcp worker" in result.err, result.err
+    assert "worker: base " in result.out and "(updating)" in result.out  # it showed the pool before giving up
+    bad = rhcos_layer(["status", "--watch", "--progress-deadline", "soon"], tmp_path)
+    assert bad.code == 3 and "--progress-deadline soon: expected a duration like 90s" in bad.err, bad.err
+
+
 def test_a_bad_progress_deadline_changes_nothing(tmp_path, kube_api, logged_in, rhcos_layer):
     seed = seed_openshift(kube_api)
     kube_api.store.put(machineconfig.render("worker", IMAGE, base=seed.base_image))
