@@ -81,12 +81,13 @@ class Requirement:
 
     def query(self) -> Optional[str]:
         """This requirement in labelSelector syntax; None when that syntax cannot say it (an empty
-        value inside ``in (...)``): the caller then filters on its side."""
+        value among several inside ``in (...)``): the caller then filters on its side."""
         if self.operator in ("In", "NotIn"):
+            if self.operator == "In" and len(self.values) == 1:
+                # "key=" selects an empty value: the nodeSelector of every built-in pool is role: ""
+                return f"{self.key}={self.values[0]}"
             if "" in self.values:
                 return None
-            if self.operator == "In" and len(self.values) == 1:
-                return f"{self.key}={self.values[0]}"
             return f"{self.key} {self.operator.lower()} ({','.join(self.values)})"
         return self.key if self.operator == "Exists" else f"!{self.key}"
 

@@ -273,6 +273,24 @@ def test_a_small_pool_is_followed_node_by_node_through_one_watch(tmp_path, kube_
     assert pool_gets >= 3
 
 
+def test_a_small_pool_watches_only_its_own_nodes(kube_api, logged_in):
+    # the built-in pools select nodes by a label with an empty value (node-role.kubernetes.io/worker: ""):
+    # the watch once asked for every node of the cluster, and showed the masters in the worker pool
+    from rhcos_layer.adapters.cluster import Cluster
+    from rhcos_layer.rollout import Expectation, Watcher
+
+    seed_openshift(kube_api)
+    with Cluster(str(logged_in)) as cluster:
+        watcher = Watcher(cluster, "worker", Expectation(MC_NAME, False), on_refresh=lambda *a: None, every=0.05)
+        try:
+            view = watcher.refresh()
+        finally:
+            watcher.close()
+    assert [n.name for n in view.nodes] == ["worker-0", "worker-1", "worker-2"]
+    asked = {c.query.get("labelSelector") for c in kube_api.calls if c.path == "/api/v1/nodes"}
+    assert asked == {"node-role.kubernetes.io/worker="}
+
+
 def test_a_refused_connection_is_an_outage_and_a_403_is_not(tmp_path, kube_api, logged_in, rhcos_layer):
     from rhcos_layer.adapters.cluster import Cluster
     from rhcos_layer.errors import ClusterAccessError, ClusterFlaky

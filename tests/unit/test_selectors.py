@@ -82,6 +82,8 @@ def test_a_huge_hostile_value_is_cut_short_in_the_message() -> None:
      "a notin (x),b,!c"),
     ({}, ""),
     (None, None),
+    # the built-in pools' nodeSelector (node-role.kubernetes.io/worker: ""): "key=" selects the empty value
+    ({"matchLabels": {"node-role.kubernetes.io/worker": ""}}, "node-role.kubernetes.io/worker="),
     # "in ()" with an empty value cannot be written: left out, the caller filters on its side
     ({"matchExpressions": [_in("a", "", "x"), _in("b", "y")]}, "b=y"),
 ])
