@@ -129,6 +129,15 @@ def recovery_command(node: str, config: str) -> str:
     return f"oc patch node {node} --type merge -p '{patch}'"
 
 
+def find_degraded_command(selector: str) -> str:
+    """An ``oc`` command that lists a pool's nodes with their daemon state: the degraded ones the MCO's
+    message does not name show as Degraded or Unreconcilable."""
+    where = f" -l {selector}" if selector and "'" not in selector else ""
+    column = r"metadata.annotations.machineconfiguration\.openshift\.io/"
+    return (f"oc get nodes{where} -o 'custom-columns=NAME:.metadata.name,STATE:.{column}state,"
+            f"CURRENT:.{column}currentConfig' | grep -e Degraded -e Unreconcilable")
+
+
 # ------------------------------------------------------------------------------------ pools
 @dataclass
 class PoolView:
@@ -358,6 +367,7 @@ class Watcher:
         self._feed: Optional[NodeFeed] = None
         self._attention: Tuple[Tuple[str, ...], List[NodeState]] = ((), [])
         self.view: Optional[PoolView] = None
+        self._node_selector: Dict[str, Any] = {}
         self.ready = False
         self.refreshes = 0
 
@@ -394,6 +404,7 @@ class Watcher:
 
     def refresh(self) -> PoolView:
         pool = self.cluster.watched_pool(self.pool)
+        self._node_selector = _mapping(_mapping(pool.get("spec")).get("nodeSelector"))
         view = read_pool(pool)
         self._nodes(pool, view)
         ready = self.target_ready(view)
@@ -433,7 +444,40 @@ class Watcher:
                    else ""),
                 hint="recover it with: " + " && ".join(recovery_command(n.name, n.current or view.target)
                                                         for n in stuck))
+        unnamed = self.unnamed_degraded()
+        if unnamed:
+            raise RolloutFailed(
+                f"pool {self.pool}: {unnamed} node(s) Degraded that the Machine Config Operator does not name (their"
+                " daemon wrote no reason), and the node controller does not move a degraded node: the pool cannot"
+                f" reach {view.target} until they are recovered",
+                hint=f"find them with: {find_degraded_command(self._selector_text())}; recover each with: "
+                     + recovery_command("NODE", "ITS_CURRENT_CONFIG"))
         return view.settled and view.target == view.current
+
+    def _selector_text(self) -> str:
+        from .pools import selector_string
+        from .selectors import InvalidSelector
+
+        try:
+            return selector_string(self._node_selector)
+        except InvalidSelector:  # the whole list then: the command still finds them
+            return ""
+
+    def unnamed_degraded(self) -> int:
+        """In a pool followed by its counters: degraded nodes the MCO counts but does not name (it names only
+        those whose daemon wrote a reason: pkg/controller/node/status.go, calculateStatus), once nothing is in
+        flight and the node controller can start nothing more, as ``stuck`` decides for named ones. 0 else."""
+        view = self.view
+        if view is None or view.detailed or not view.degraded:
+            return 0
+        unnamed = view.degraded - sum(1 for n in view.nodes if n.phase in (DEGRADED, STUCK))
+        if unnamed <= 0:
+            return 0
+        in_flight = view.unavailable > view.degraded
+        left = view.updated + view.degraded < view.machines
+        if in_flight or (left and view.unavailable < view.max_unavailable):
+            return 0
+        return unnamed
 
     def stuck(self) -> List[NodeState]:
         """Nodes Degraded on another config, once they are all that is left to move (or they hold every

@@ -300,6 +300,31 @@ def test_degraded_node_stops_the_rollout(openshift: OpenShiftSeed, mco: Simulate
     assert ann(list_nodes(k8s, "kubernetes.io/hostname=worker-1")["worker-1"], REASON) == ""
 
 
+def test_a_degraded_node_without_a_reason_is_counted_but_not_named(openshift: OpenShiftSeed, mco: SimulatedMCO,
+                                                                   k8s: Any) -> None:
+    # pkg/controller/node/status.go, calculateStatus: "Node X is reporting: ..." only for a non-empty reason
+    mco.degrade_node("worker-1", silent=True)
+    mco.degrade_node("worker-0", "boom")
+    mco.set_instant("worker")
+    create_mc(k8s, "99-worker-rhcos-layer", IMAGE)
+    assert mco.wait_idle(10)
+    pool = get_pool(k8s, "worker")
+    nodes = list_nodes(k8s, "node-role.kubernetes.io/worker")
+    assert (ann(nodes["worker-1"], STATE), ann(nodes["worker-1"], REASON)) == ("Degraded", "")
+    assert pool["status"]["degradedMachineCount"] == 2
+    node_degraded = next(c for c in pool["status"]["conditions"] if c["type"] == "NodeDegraded")
+    assert node_degraded["reason"] == "2 nodes are reporting degraded status on sync"
+    assert node_degraded["message"] == 'Node worker-0 is reporting: "boom"'
+    # an instant pool has no maxUnavailable, but still never retargets a degraded node (getAllCandidateMachines)
+    target = pool["spec"]["configuration"]["name"]
+    _custom(k8s).delete_cluster_custom_object(MCO, "v1", "machineconfigs", "99-worker-rhcos-layer")
+    assert mco.wait_idle(10)
+    nodes = list_nodes(k8s, "node-role.kubernetes.io/worker")
+    assert [(ann(nodes[n], STATE), ann(nodes[n], DESIRED)) for n in ("worker-0", "worker-1")] == \
+        [("Degraded", target)] * 2
+    assert ann(nodes["worker-2"], DESIRED) == openshift.rendered["worker"]
+
+
 def test_failed_pull_degrades_and_a_retry_recovers(openshift: OpenShiftSeed, mco: SimulatedMCO, k8s: Any) -> None:
     mco.fail_pull("ops/rhcos-layered")
     create_mc(k8s, "99-worker-rhcos-layer", IMAGE)

@@ -113,6 +113,29 @@ def test_rollback_on_failure_that_cannot_put_the_machineconfig_back_is_partially
     assert kube_api.store.get("machineconfigs", MC_NAME) is not None  # what the message says is really there
 
 
+def test_a_large_pools_degraded_node_without_a_reason_ends_the_wait_and_the_printed_command_finds_it(
+        tmp_path, kube_api, logged_in, kubectl, rhcos_layer):
+    # over NODE_DETAIL_LIMIT nodes the watch reads counters and the nodes the MCO names; it names only nodes
+    # whose daemon wrote a reason (pkg/controller/node/status.go), so this one is counted and never named
+    seed = seed_openshift(kube_api, workers=150)
+    with running_mco(kube_api, instant=["worker"]) as sim:
+        sim.degrade_node("worker-7", silent=True)
+        kube_api.store.put(machineconfig.render("worker", IMAGE, base=seed.base_image))
+        assert sim.wait_idle(60)
+        result = rhcos_layer(["rollback", "--pool", "worker", "--wait", "--timeout", "0"], tmp_path, timeout=120)
+    assert result.code == 13, result.err
+    assert "pool worker: 1 node(s) Degraded that the Machine Config Operator does not name (their daemon wrote" \
+           " no reason)" in result.err, result.err
+    find = result.err.split("find them with: ", 1)[1].split("; recover each with: ", 1)[0]
+    assert find.startswith("oc get nodes -l node-role.kubernetes.io/worker= ")
+    oc, _, pipe = find.partition(" | ")
+    listed = kubectl(*shlex.split(oc)[1:])
+    assert listed.returncode == 0, listed.stderr
+    found = [line.split() for line in listed.stdout.splitlines() if "Degraded" in line]
+    assert [row[:2] for row in found] == [["worker-7", "Degraded"]], listed.stdout
+    assert pipe == "grep -e Degraded -e Unreconcilable"
+
+
 def test_no_progress_ends_the_wait_with_a_diagnosis_even_without_a_timeout(tmp_path, kube_api, logged_in,
                                                                             rhcos_layer):
     seed = seed_openshift(kube_api)

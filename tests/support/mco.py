@@ -580,10 +580,11 @@ class SimulatedMCO:
         self._paused.clear()
         self._wake(changed=True)
 
-    def degrade_node(self, name: str, reason: str = "") -> None:
-        """The next update of node *name* fails after the drain: state=Degraded with *reason*."""
+    def degrade_node(self, name: str, reason: str = "", *, silent: bool = False) -> None:
+        """The next update of node *name* fails after the drain: state=Degraded with *reason* (*silent*:
+        an empty reason, which the pool's NodeDegraded message then leaves out)."""
         with self._lock:
-            self._degrade[name] = reason or (
+            self._degrade[name] = "" if silent else reason or (
                 f"unexpected on-disk state validating against the desired config: content mismatch for file"
                 f' "/etc/emulator/{name}"')
         self._wake(changed=True)
@@ -953,7 +954,10 @@ class SimulatedMCO:
                 nodes[i] = self._daemon_recover(node, images)
         if not spec.get("paused"):
             if instant:
-                candidates = [n for n in nodes if _annotations(n).get(DESIRED_CONFIG) != target]
+                # no maxUnavailable, but still never a Degraded node: getAllCandidateMachines
+                # (pkg/controller/node/node_controller.go) leaves it where it is, also when instant
+                candidates = [n for n in nodes if _annotations(n).get(DESIRED_CONFIG) != target
+                              and _state(n) not in FAILED]
                 capacity = len(candidates)
             else:
                 candidates, capacity = candidate_machines(
@@ -984,7 +988,7 @@ class SimulatedMCO:
             return self._finish(node, target, image, extra=ann)
         if instant:
             failure = self._failure(name, image)
-            if failure:
+            if failure is not None:
                 ann.update({STATE: DEGRADED, REASON: failure})
                 return self._patch("nodes", node, {"metadata": {"annotations": ann}})
             return self._finish(node, target, image, extra=ann)
@@ -1007,13 +1011,14 @@ class SimulatedMCO:
             return self._patch("nodes", node, {"metadata": {"annotations": {STATE: WORKING, REASON: ""}}})
         return node
 
-    def _failure(self, name: str, image: str) -> str:
+    def _failure(self, name: str, image: str) -> Optional[str]:
+        """Why the node's update fails (may be "": a daemon that wrote no reason), None if it does not."""
         if name in self._degrade:
             return self._degrade.pop(name) if self._apply else self._degrade[name]
         for part, why in self._pull_failures.items():
             if part and part in image:
                 return pull_failure_reason(image, why)
-        return ""
+        return None
 
     def _step(self, node: Obj, images: Dict[str, str]) -> Obj:
         """The daemon's next step: cordon, drain, (pull,) reboot, done."""
@@ -1035,7 +1040,7 @@ class SimulatedMCO:
         if ann.get(LAST_APPLIED_DRAIN) != f"drain-{desired}":
             return self._patch("nodes", node, {"metadata": {"annotations": {LAST_APPLIED_DRAIN: f"drain-{desired}"}}})
         failure = self._failure(name, image)
-        if failure:
+        if failure is not None:
             return self._patch("nodes", node, {"metadata": {"annotations": {STATE: DEGRADED, REASON: failure}}})
         # pkg/daemon/update.go: 4.16+ marks the reboot in post-config-action; state stays Working
         marker = {POST_CONFIG_ACTION: REBOOTING} if self._minor >= 16 else {}
@@ -1073,8 +1078,10 @@ class SimulatedMCO:
         flying = any(_state(n) in IN_FLIGHT for n in nodes)
         updating = bool(target) and not all_updated and (not spec.get("paused") or flying)
         node_reason = f"{len(degraded)} nodes are reporting degraded status on sync" if degraded else ""
+        # pkg/controller/node/status.go (calculateStatus): a degraded node is named in the message only
+        # when its reason annotation is not empty; the count (and the condition's reason) include it anyway
         node_message = ", ".join(f"Node {_name(n)} is reporting: {json.dumps(_annotations(n).get(REASON, ''))}"
-                                 for n in degraded)
+                                 for n in degraded if _annotations(n).get(REASON))
         render_message = f"Failed to render configuration for pool {_name(pool)}: {render_error}" \
             if render_error else ""
         conditions = [

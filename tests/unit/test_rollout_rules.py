@@ -302,6 +302,53 @@ def test_a_stale_degraded_node_does_not_end_the_wait_while_others_still_move() -
     assert watcher.stuck() == []
 
 
+def _large_pool(**status: object) -> dict:
+    """A pool past NODE_DETAIL_LIMIT, followed by its counters, whose NodeDegraded message names nobody (the
+    MCO names only nodes whose daemon wrote a reason: pkg/controller/node/status.go)."""
+    pool = _pool(machineCount=200, conditions=[
+        {"type": "Updated", "status": "False"},
+        {"type": "NodeDegraded", "status": "True", "reason": "1 nodes are reporting degraded status on sync",
+         "message": ""}], **status)
+    pool["spec"]["configuration"]["source"] = [{"name": "99-zz-rhcos-layer-0-worker"}]
+    pool["spec"]["nodeSelector"] = {"matchLabels": {"node-role.kubernetes.io/worker": ""}}
+    return pool
+
+
+def test_an_unnamed_degraded_node_in_a_large_pool_ends_the_wait_once_nothing_moves() -> None:
+    from rhcos_layer.errors import RolloutFailed
+
+    pool = _large_pool(updatedMachineCount=199, degradedMachineCount=1, unavailableMachineCount=1)
+    clock = _Clock()
+    watcher = rollout.Watcher(_Cluster(pool, []), "worker", rollout.Expectation("99-zz-rhcos-layer-0-worker", True,
+                                                                               "img"), on_refresh=lambda *a: None,
+                              every=1)
+    with pytest.raises(RolloutFailed) as failed:  # before: nothing ended it but the progress deadline
+        rollout.follow([watcher], None, progress_deadline=600, clock=clock, sleep=clock.sleep, every=1)
+    assert failed.value.message == (
+        "pool worker: 1 node(s) Degraded that the Machine Config Operator does not name (their daemon wrote no"
+        " reason), and the node controller does not move a degraded node: the pool cannot reach"
+        f" {TARGET} until they are recovered")
+    assert failed.value.hint.startswith(
+        "find them with: oc get nodes -l node-role.kubernetes.io/worker= -o 'custom-columns=NAME:.metadata.name,"
+        r"STATE:.metadata.annotations.machineconfiguration\.openshift\.io/state,")
+    assert clock.now < 5  # at once, not after the deadline
+
+
+def test_an_unnamed_degraded_node_does_not_end_the_wait_while_others_still_move() -> None:
+    moving = _large_pool(updatedMachineCount=100, degradedMachineCount=1, unavailableMachineCount=5)
+    watcher = rollout.Watcher(_Cluster(moving, []), "worker", rollout.Expectation("99-zz-rhcos-layer-0-worker", True,
+                                                                                 "img"), on_refresh=lambda *a: None,
+                              every=1)
+    assert watcher.step() is False and watcher.unnamed_degraded() == 0
+    free = _large_pool(updatedMachineCount=100, degradedMachineCount=1, unavailableMachineCount=1,
+                       maxUnavailable=2)  # a slot left: the node controller starts another node
+    free["spec"]["maxUnavailable"] = 2
+    watcher = rollout.Watcher(_Cluster(free, []), "worker", rollout.Expectation("99-zz-rhcos-layer-0-worker", True,
+                                                                               "img"), on_refresh=lambda *a: None,
+                              every=1)
+    assert watcher.step() is False and watcher.unnamed_degraded() == 0
+
+
 def test_no_progress_ends_the_wait_with_a_diagnosis_even_without_a_timeout() -> None:
     from rhcos_layer.errors import RolloutTimeout
 
