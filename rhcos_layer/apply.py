@@ -38,7 +38,7 @@ IGNORABLE = {
     "LoopbackRegistry": "the registry is not a loopback address (each node would pull from itself)",
     "BaseMatches": "the image is built on the base the cluster's nodes run now",
     "PoolDegraded": "the pool is not degraded",
-    "PackageConflict": "the layered RPMs do not clash with the pool's extensions or realtime kernel",
+    "PackageConflict": "the layered RPMs do not clash with the pool's extensions or realtime / 64k-pages kernel",
 }
 ALWAYS = ("ImagePresent", "PoolSelects", "Shadowed", "NameTaken", "OnClusterLayering")
 _CUSTOM_INHERITS = "worker"

@@ -50,6 +50,10 @@ EXTENSIONS: Dict[str, Sequence[str]] = {
     # from 4.20 (MCO pkg/controller/common/helpers.go, GetSupportedExtensions)
     "two-node-ha": ("pacemaker", "pcs", "fence-agents-all"),
 }
+# MachineConfig kernelType values that swap the kernel, and the prefix of their packages (MCO
+# pkg/daemon/update.go: kernel-rt-* for realtime, kernel-64k-* for 64k-pages, arm64 only): a layered one
+# clashes with a pool that sets either (the daemon replaces the kernel the image carries)
+KERNEL_TYPES: Dict[str, str] = {"realtime": "kernel-rt", "64k-pages": "kernel-64k"}
 _RPM_NAME_CHARS_RE = re.compile(r"[A-Za-z0-9_.+-]+")
 _VERSION_START_RE = re.compile(r"-\d")
 # bash brace expansion multiplies words: a few hundred bytes can ask for billions. Past these
@@ -358,14 +362,15 @@ class _Linter:
                          f"replace {', '.join(required)} together in one `rpm-ostree override replace`")
 
     def check_packages(self, ins: Instruction, names: Set[str]) -> None:
-        realtime = sorted(n for n in names if n.startswith("kernel-rt"))
-        if realtime:
-            conflict = self.pool is not None and self.pool.kernel_type == "realtime"
+        for kernel_type, layered in _special_kernels(names):
+            pool_type = self.pool.kernel_type if self.pool is not None else "default"
+            conflict = pool_type in KERNEL_TYPES
             self.add("RL104", "realtime-kernel", ERROR if conflict else WARNING, ins.line,
-                     f"layering the realtime kernel ({', '.join(realtime)})"
-                     + (f" conflicts with pool {self.pool.name}'s kernelType: realtime" if conflict and self.pool
-                        else " conflicts with a MachineConfig kernelType: realtime"),
-                     "set kernelType: realtime in a MachineConfig instead of layering kernel-rt")
+                     f"layering the {kernel_type} kernel ({', '.join(layered)})"
+                     + (f" conflicts with pool {self.pool.name}'s kernelType: {pool_type}" if conflict and self.pool
+                        else f" conflicts with a MachineConfig kernelType: {kernel_type}"),
+                     f"set kernelType: {kernel_type} in a MachineConfig instead of layering"
+                     f" {KERNEL_TYPES[kernel_type]}*")
         for extension, rpms in EXTENSIONS.items():
             layered = sorted(set(rpms) & names)
             if not layered:
@@ -525,12 +530,23 @@ def layered_packages(cf: Containerfile) -> Set[str]:
     return names
 
 
-def conflicts(packages: Set[str], pool: PoolFacts) -> List[str]:
-    """What in ``packages`` the pool's MachineConfigs install already (extensions, realtime kernel)."""
+def _special_kernels(names: Set[str]) -> List[Tuple[str, List[str]]]:
+    """(kernelType, the layered packages of its kernel) for each special kernel found in ``names``."""
     found = []
-    realtime = sorted(n for n in packages if n.startswith("kernel-rt"))
-    if realtime and pool.kernel_type == "realtime":
-        found.append(f"the layered {', '.join(realtime)} conflicts with the pool's kernelType: realtime")
+    for kernel_type, prefix in KERNEL_TYPES.items():
+        layered = sorted(n for n in names if n == prefix or n.startswith(prefix + "-"))
+        if layered:
+            found.append((kernel_type, layered))
+    return found
+
+
+def conflicts(packages: Set[str], pool: PoolFacts) -> List[str]:
+    """What in ``packages`` the pool's MachineConfigs install already (extensions, a realtime or 64k-pages
+    kernel)."""
+    found = []
+    if pool.kernel_type in KERNEL_TYPES:
+        for _kernel_type, layered in _special_kernels(packages):
+            found.append(f"the layered {', '.join(layered)} conflicts with the pool's kernelType: {pool.kernel_type}")
     for extension in sorted(pool.extensions):
         layered = sorted(set(EXTENSIONS.get(extension, ())) & packages)
         if layered:

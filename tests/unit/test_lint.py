@@ -8,7 +8,7 @@ from typing import List
 import pytest
 
 from rhcos_layer import containerfile
-from rhcos_layer.lint import ERROR, WARNING, PoolFacts, errors, lint
+from rhcos_layer.lint import ERROR, WARNING, PoolFacts, conflicts, errors, lint
 
 BASE = "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:" + "a" * 64
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "docs-examples"
@@ -72,6 +72,22 @@ def test_realtime_kernel_and_extensions_warn_offline_and_fail_against_the_pool()
     assert _rules(text, pool=pool) == [("RL104", ERROR, 2), ("RL105", ERROR, 2)]
     assert _rules(text, pool=PoolFacts("worker", extensions={"ipsec"})) == [("RL104", WARNING, 2),
                                                                            ("RL105", WARNING, 2)]
+
+
+def test_the_64k_pages_kernel_is_a_kernel_type_conflict_too() -> None:
+    # kernelType 64k-pages installs kernel-64k-* (MCO pkg/daemon/update.go; tests/support/mco.py KERNEL_PACKAGES)
+    text = f"FROM {BASE}\nRUN rpm-ostree install kernel-64k-core kernel-64k-modules && ostree container commit\n"
+    [offline] = lint(containerfile.parse(text))
+    assert (offline.rule, offline.severity) == ("RL104", WARNING)
+    assert "layering the 64k-pages kernel (kernel-64k-core, kernel-64k-modules) conflicts with a MachineConfig" \
+           " kernelType: 64k-pages" in offline.message
+    assert _rules(text, pool=PoolFacts("worker", kernel_type="64k-pages")) == [("RL104", ERROR, 2)]
+    # either special kernel clashes with a pool that swaps its kernel for the other one
+    assert _rules(text, pool=PoolFacts("worker", kernel_type="realtime")) == [("RL104", ERROR, 2)]
+    assert _rules(text, pool=PoolFacts("worker")) == [("RL104", WARNING, 2)]
+    assert conflicts({"kernel-64k-core", "htop"}, PoolFacts("worker", kernel_type="64k-pages")) == [
+        "the layered kernel-64k-core conflicts with the pool's kernelType: 64k-pages"]
+    assert conflicts({"kernel-rt", "kernel-64k-core"}, PoolFacts("worker")) == []
 
 
 def test_cliwrap_install_to_root_is_an_error() -> None:
