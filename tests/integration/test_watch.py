@@ -337,9 +337,21 @@ def test_a_refused_connection_is_an_outage_and_a_403_is_not(tmp_path, kube_api, 
         api.store.put(machineconfig.render("worker", IMAGE, base=seed.base_image))
         with running_mco(api, instant=["worker"]) as sim:
             assert sim.wait_idle(30)
-            api.forbid("get", "machineconfigpools")
+            sim.pause()  # the pool stays where it is: the watch goes on until the permission goes
+
+            # the permission goes once the rollback wrote (before, the access review would refuse the command)
+            def forbid_after_the_delete() -> None:
+                deadline = time.monotonic() + 60
+                while api.store.get("machineconfigs", MC_NAME) is not None and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                api.forbid("get", "machineconfigpools")
+
+            revoker = threading.Thread(target=forbid_after_the_delete)
+            revoker.start()
             env = {"KUBECONFIG": str(api.write_kubeconfig(tmp_path / "kubeconfig"))}
             result = rhcos_layer(["rollback", "--pool", "worker", "--wait"], tmp_path, env=env, timeout=120)
+            revoker.join()
+        assert "worker: deleted 99-zz-rhcos-layer-0-worker" in result.err, result.err
         assert result.code == 10, result.err  # at once: a permission does not come back by retrying
         assert "not allowed to get machineconfigpool worker" in result.err and "retrying" not in result.err
     finally:
