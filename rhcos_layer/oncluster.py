@@ -11,7 +11,10 @@ v1alpha1 behind Tech Preview on 4.16 and 4.17 (``status.currentImagePullspec``),
 from __future__ import annotations
 
 import weakref
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
+
+if TYPE_CHECKING:
+    from .adapters.cluster_api import ClusterAPI
 
 Obj = Dict[str, Any]
 
@@ -66,7 +69,7 @@ def hint(pool: str, mosc: Obj) -> str:
 _READ: weakref.WeakKeyDictionary[Any, Optional[List[Obj]]] = weakref.WeakKeyDictionary()
 
 
-def read_once(cluster: Any) -> Optional[List[Obj]]:
+def read_once(cluster: ClusterAPI) -> Optional[List[Obj]]:
     """``cluster.machineosconfigs()``, read once per cluster connection (one command): a watch's
     refreshes stay at their fixed requests. A MachineOSConfig created meanwhile shows at the next run."""
     try:

@@ -27,9 +27,12 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, List, Optional, Sequence, Tuple
 
 from .errors import InvalidInput
+
+if TYPE_CHECKING:
+    from .adapters.cluster_api import ClusterAPI
 
 MCO = "machineconfiguration.openshift.io/"
 DEFAULT_INTERVAL = 2.0
@@ -261,7 +264,7 @@ class NodeFeed:
     """A pool's node metadata, listed once and then kept current by a watch, in a thread of its own
     (a refresh only reads the copy). 410 Gone lists again; transient failures retry with backoff."""
 
-    def __init__(self, cluster: Any, selector: str) -> None:
+    def __init__(self, cluster: ClusterAPI, selector: str) -> None:
         self.cluster = cluster
         self.selector = selector
         self.failure: Optional[Exception] = None
@@ -353,7 +356,7 @@ class Watcher:
     """Follows one pool's rollout of the expected config. ``on_refresh(view, ready, changed_nodes)``
     is called after each refresh; ``changed_nodes`` are the nodes whose phase moved since the last."""
 
-    def __init__(self, cluster: Any, pool: str, expect: Expectation, *,
+    def __init__(self, cluster: ClusterAPI, pool: str, expect: Expectation, *,
                  on_refresh: Callable[[PoolView, bool, List[NodeState]], None],
                  every: Optional[float] = None, detail_limit: int = NODE_DETAIL_LIMIT) -> None:
         self.cluster = cluster
@@ -398,8 +401,8 @@ class Watcher:
             self._feed = None
         names = tuple(view.degraded_names[:ATTENTION_LIMIT])
         if names != self._attention[0] or (names and view.target != (self.view.target if self.view else "")):
-            metas = [self.cluster.watched_node(name) for name in names]
-            self._attention = (names, [node_phase(m, view.target) for m in metas if m])
+            named = [self.cluster.watched_node(name) for name in names]
+            self._attention = (names, [node_phase(m, view.target) for m in named if m])
         view.nodes = list(self._attention[1])
 
     def refresh(self) -> PoolView:

@@ -10,12 +10,15 @@ hundreds of KB, so a StatusReader remembers what it read instead of listing them
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Dict, Hashable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, List, Optional
 
 from .machineconfig import BASE_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, is_managed
 from .oncluster import name as oncluster_name
 from .reference import digest_of
 from .rollout import PoolView, read_pool
+
+if TYPE_CHECKING:
+    from .adapters.cluster_api import ClusterAPI
 
 ANNOTATIONS = "machineconfiguration.openshift.io/"
 
@@ -78,7 +81,7 @@ def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: 
 class StatusReader:
     """Reads pools' status, remembering each rendered config's osImageURL across refreshes."""
 
-    def __init__(self, cluster: Any) -> None:
+    def __init__(self, cluster: ClusterAPI) -> None:
         self.cluster = cluster
         self.images: Dict[str, str] = {}
 
@@ -104,7 +107,7 @@ class StatusReader:
         return [pool_status(found[name], ours, base, self.images, for_pool(moscs, name)) for name in wanted]
 
 
-def cluster_status(cluster: Any, pools: Optional[List[str]] = None) -> List[PoolStatus]:
+def cluster_status(cluster: ClusterAPI, pools: Optional[List[str]] = None) -> List[PoolStatus]:
     """The status of ``pools`` (all when None)."""
     return StatusReader(cluster).read(pools)
 
@@ -113,7 +116,7 @@ class StatusWatch:
     """``status --watch`` as a watcher for ``rollout.follow``: each refresh reads the pools again and
     calls ``on_change`` when what it shows changed; done when no pool shown is updating."""
 
-    def __init__(self, cluster: Any, pools: Optional[List[str]], on_change: Callable[[List[PoolStatus]], None],
+    def __init__(self, cluster: ClusterAPI, pools: Optional[List[str]], on_change: Callable[[List[PoolStatus]], None],
                  ) -> None:
         self.reader = StatusReader(cluster)
         self.pools = pools
