@@ -168,6 +168,18 @@ def test_status_watch_on_a_pool_held_by_a_degraded_node_ends_after_the_progress_
     assert bad.code == 3 and "--progress-deadline soon: expected a duration like 90s" in bad.err, bad.err
 
 
+def test_status_watch_on_a_paused_pool_ends_after_the_progress_deadline_saying_it_is_paused(
+        tmp_path, kube_api, logged_in, rhcos_layer):
+    seed_openshift(kube_api)
+    kube_api.store.patch("machineconfigpools", "worker", {"spec": {"paused": True,
+                                                                   "configuration": {"name": "rendered-worker-new"}}})
+    result = rhcos_layer(["status", "--watch", "--pool", "worker", "--progress-deadline", "1s"], tmp_path,
+                         timeout=120)
+    assert result.code == 14, result.err
+    assert "Error: no progress for 1 s: pool worker is paused: nothing moves until it is unpaused (oc patch mcp" \
+           " worker --type merge -p '{\"spec\":{\"paused\":false}}'); the rollout goes on" in result.err, result.err
+
+
 def test_a_bad_progress_deadline_changes_nothing(tmp_path, kube_api, logged_in, rhcos_layer):
     seed = seed_openshift(kube_api)
     kube_api.store.put(machineconfig.render("worker", IMAGE, base=seed.base_image))
