@@ -45,7 +45,7 @@ class BuildOptions:
     release_version: Optional[str] = None
     skip_lint: bool = False
     kubeconfig: Optional[str] = None
-    context: Optional[str] = None
+    kube_context: Optional[str] = None  # the kubeconfig context (--context); the folder is context_dir
 
 
 @dataclass
@@ -125,7 +125,7 @@ def _base_and_text(options: BuildOptions, parsed: containerfile.Containerfile,
     elif project.base == "cluster":
         from .release import resolve_from_cluster
 
-        info = resolve_from_cluster(options.kubeconfig, options.context)
+        info = resolve_from_cluster(options.kubeconfig, options.kube_context)
         override, source, version = info.os_image, f"{project.where('base')}: base: cluster", info.version
     elif project.base:
         override, source = project.base, f"{project.where('base')}: base"

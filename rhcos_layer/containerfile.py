@@ -334,10 +334,14 @@ def expand(text: str, values: Mapping[str, str], escape: str = "\\") -> str:
     return _Lexer(text, values, escape).words()
 
 
-def split_words(text: str) -> Optional[List[str]]:
-    """Shell words as BuildKit's heredoc detection sees them: split at unquoted blanks,
-    quotes and escapes kept as written. None when a quote is not closed (BuildKit then
-    finds no heredoc either)."""
+def shell_words(text: str, *, keep_quotes: bool = False) -> Optional[List[str]]:
+    """POSIX shell words: split at unquoted blanks; None when a quote is not closed.
+
+    By default quotes are removed and backslash escapes applied, as the shell does (lint reads
+    RUN lines so). With ``keep_quotes`` they stay as written: that is how BuildKit's heredoc
+    detection sees words (and it finds no heredoc after an open quote either). Linear in the
+    text, where shlex grows each token by concatenation (quadratic).
+    """
     words: List[str] = []
     current: List[str] = []
     in_word = False
@@ -352,16 +356,29 @@ def split_words(text: str) -> Optional[List[str]]:
             continue
         in_word = True
         if ch == "\\":
-            current.append(text[i:i + 2])
+            current.append(text[i:i + 2] if keep_quotes else text[i + 1:i + 2])
             i += 2
-        elif ch in "'\"":
-            end = i + 1
-            while end < n and text[end] != ch:
-                end += 2 if ch == '"' and text[end] == "\\" else 1
-            if end >= n:
+        elif ch == "'":
+            end = text.find("'", i + 1)
+            if end < 0:
                 return None
-            current.append(text[i:end + 1])
+            current.append(text[i:end + 1] if keep_quotes else text[i + 1:end])
             i = end + 1
+        elif ch == '"':
+            start = i
+            i += 1
+            while i < n and text[i] != '"':
+                # inside double quotes a backslash escapes only these (POSIX 2.2.3)
+                if text[i] == "\\" and i + 1 < n and text[i + 1] in '"\\$`':
+                    i += 1
+                if not keep_quotes:
+                    current.append(text[i])
+                i += 1
+            if i >= n:
+                return None
+            if keep_quotes:
+                current.append(text[start:i + 1])
+            i += 1
         else:
             current.append(ch)
             i += 1
@@ -373,11 +390,11 @@ def split_words(text: str) -> Optional[List[str]]:
 def _heredoc_words(args: str) -> List[Tuple[str, bool]]:
     """(terminator, chomp) for each heredoc word in an instruction's arguments."""
     found: List[Tuple[str, bool]] = []
-    for word in split_words(args) or []:
+    for word in shell_words(args, keep_quotes=True) or []:
         match = _HEREDOC_WORD_RE.match(word)
         if not match or not match.group(3):
             continue
-        inner = split_words(match.group(3))
+        inner = shell_words(match.group(3), keep_quotes=True)
         if inner is None or len(inner) != 1:
             continue
         try:
@@ -539,7 +556,7 @@ def parse(text: str, path: str = "Containerfile") -> Containerfile:
         if ins.keyword == "FROM":
             break
         if ins.keyword == "ARG":
-            for word in split_words(ins.args) or []:
+            for word in shell_words(ins.args, keep_quotes=True) or []:
                 name, sep, default = word.partition("=")
                 try:
                     cf.global_args[name] = expand(default, cf.global_args, escape) if sep else ""

@@ -25,6 +25,7 @@ from .containerfile import (
     Instruction,
     flags_and_rest,
     release_payload,
+    shell_words,
 )
 from .errors import ContainerfileError
 
@@ -119,52 +120,9 @@ def _run_script(ins: Instruction) -> str:
     return text
 
 
-def _shell_words(text: str) -> Optional[List[str]]:
-    """POSIX shell words: blanks split, quotes removed, backslash escapes (None for an open
-    quote). Linear in the text, where shlex grows each token by concatenation (quadratic)."""
-    words: List[str] = []
-    current: List[str] = []
-    in_word = False
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch in " \t\r\n\v\f":
-            if in_word:
-                words.append("".join(current))
-                current, in_word = [], False
-            i += 1
-            continue
-        in_word = True
-        if ch == "\\":
-            current.append(text[i + 1:i + 2])
-            i += 2
-        elif ch == "'":
-            end = text.find("'", i + 1)
-            if end < 0:
-                return None
-            current.append(text[i + 1:end])
-            i = end + 1
-        elif ch == '"':
-            i += 1
-            while i < n and text[i] != '"':
-                if text[i] == "\\" and i + 1 < n and text[i + 1] in '"\\$`':
-                    i += 1
-                current.append(text[i])
-                i += 1
-            if i >= n:
-                return None
-            i += 1
-        else:
-            current.append(ch)
-            i += 1
-    if in_word:
-        words.append("".join(current))
-    return words
-
-
 def _commands(script: str) -> Iterator[List[str]]:
     for part in _SHELL_SPLIT_RE.split(script):
-        words = _shell_words(part)
+        words = shell_words(part)
         if words is None:
             words = part.split()
         if words:
@@ -488,7 +446,7 @@ def _copy_words(rest: str) -> List[str]:
             value = None
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return list(value)
-    words = _shell_words(text)
+    words = shell_words(text)
     return text.split() if words is None else words
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from .errors import ProjectFileError
 
@@ -151,12 +152,77 @@ def find(explicit: Optional[str], cwd: Optional[Path] = None) -> Project:
     return Project(root=here)
 
 
+# The plain project files `init` writes and most people keep: top-level `key: value` lines and
+# one level of two-space `  key: value` under a key with no value (base: {release...}, build-args,
+# secrets), with comments and blank lines. Read without PyYAML, whose import alone costs a no-op
+# push ~40 ms (docs/engine.md); anything else (quotes, flow style, tabs, anchors, another
+# indentation, a key twice...) goes to PyYAML, which also words every error.
+_PLAIN_VALUE = r"[A-Za-z0-9_./][A-Za-z0-9_./:@=+-]*(?<!:)"
+_PLAIN_LINE = re.compile(rf"^(  )?([A-Za-z0-9_][A-Za-z0-9_.-]*):(?: +({_PLAIN_VALUE}))?(?: +#.*)? *$")
+_BLANK_OR_COMMENT = re.compile(r"^ *(?:#.*)?$")
+_PLAIN_MAX_LINES = 1000  # well inside MAX_NODES, which PyYAML's reading enforces
+
+
+def _plain_entries(text: str) -> Optional[List[Tuple[str, int, Union[str, Dict[str, str]]]]]:
+    """(key, line, value or {subkey: value}) of a plain project file, in order; None when the
+    text is not in that simple shape, or is in it but would be refused (load then reads it with
+    PyYAML and says why)."""
+    if not text.isascii() or "\t" in text or "\r" in text or text.count("\n") > _PLAIN_MAX_LINES:
+        return None
+    entries: List[Tuple[str, int, Union[str, Dict[str, str]]]] = []
+    nested: Optional[Dict[str, str]] = None
+    for number, line in enumerate(text.split("\n"), 1):
+        if _BLANK_OR_COMMENT.match(line):
+            continue
+        match = _PLAIN_LINE.match(line)
+        if match is None:
+            return None
+        indent, key, value = match.groups()
+        if indent:
+            if nested is None or value is None or key in nested:
+                return None
+            nested[key] = value
+            continue
+        if nested is not None and not nested:
+            return None  # a key with no value and nothing under it: null, refused by load's rules
+        if key not in FIELDS or any(key == seen for seen, _, _ in entries):
+            return None
+        kind = FIELDS[key][0]
+        if value is None:
+            if kind == "string":
+                return None
+            nested = {}
+            entries.append((key, number, nested))
+        else:
+            if kind == "map":
+                return None
+            nested = None
+            entries.append((key, number, value))
+    if nested is not None and not nested:
+        return None
+    return entries
+
+
+def _plain_project(path: Path, text: str) -> Optional[Project]:
+    entries = _plain_entries(text)
+    if entries is None:
+        return None
+    project = Project(root=path.parent.resolve(), path=path)
+    for key, line, value in entries:
+        project.lines[key] = line
+        if isinstance(value, str):
+            setattr(project, key, value)
+        elif key == "base":
+            if "release" not in value or set(value) - set(BASE_RELEASE_KEYS):
+                return None
+            project.base_release = value
+        else:
+            setattr(project, key.replace("-", "_"), value)
+    return project
+
+
 def load(path: Path) -> Project:
     """Read and check ``path``: every error names the file and line and says what to change."""
-    import yaml
-
-    from . import yamlshape
-
     name = path.name
     try:
         with path.open("rb") as handle:
@@ -170,6 +236,16 @@ def load(path: Path) -> Project:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ProjectFileError(f"{name}:{line}: not UTF-8 text: save the file as UTF-8") from None
+    plain = _plain_project(path, text)
+    return _finish(plain, name) if plain is not None else _load_yaml(path, text)
+
+
+def _load_yaml(path: Path, text: str) -> Project:
+    import yaml
+
+    from . import yamlshape
+
+    name = path.name
     try:
         yamlshape.check(text, max_depth=MAX_DEPTH, max_nodes=MAX_NODES)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -207,6 +283,11 @@ def load(path: Path) -> Project:
             raise ProjectFileError(f"{name}:{line}: {key} must be a string: {KEYS[key]}")
         else:
             setattr(project, key, str(value_node.value))
+    return _finish(project, name)
+
+
+def _finish(project: Project, name: str) -> Project:
+    """The checks both readers share: references, and base.arch."""
     _check_references(project, name)
     if "arch" in project.base_release:
         from .release import normalise_arch

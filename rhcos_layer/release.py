@@ -506,15 +506,17 @@ def _info(data: Mapping[str, Any], stream: Optional[str]) -> ReleaseInfo:
 
 
 def resolve_via_oc(pullspec: Optional[str], *, stream: Optional[str] = None, authfile: Optional[str] = None,
-                   kubeconfig: Optional[str] = None, context: Optional[str] = None) -> ReleaseInfo:
+                   kubeconfig: Optional[str] = None, context: Optional[str] = None,
+                   tls_verify: bool = True) -> ReleaseInfo:
     """The documented path: `oc adm release info --image-for TAG`, TAG chosen by the same rules.
 
-    With no ``pullspec`` oc reads the cluster's current release from the kubeconfig.
+    With no ``pullspec`` oc reads the cluster's current release from the kubeconfig. With
+    ``tls_verify`` False, oc is run with ``--insecure=true``.
     """
     from .adapters import oc
 
     config = auth.find_authfile(authfile)
-    login = oc.Login(kubeconfig, context)
+    login = oc.Login(kubeconfig, context, insecure=not tls_verify)
     info = oc.release_info(pullspec, config, login)
     if not isinstance(info, dict):
         raise InvalidPayload("oc adm release info -o json printed no JSON object")

@@ -35,10 +35,12 @@ def _run(args: List[str]) -> str:
 
 @dataclass(frozen=True)
 class Login:
-    """Which cluster oc talks to when no release is named (oc's own --kubeconfig / --context)."""
+    """Which cluster oc talks to when no release is named (oc's own --kubeconfig / --context), and
+    whether it may skip TLS verification for registries (``--tls-verify=false``)."""
 
     kubeconfig: Optional[str] = None
     context: Optional[str] = None
+    insecure: bool = False
 
     def args(self) -> List[str]:
         out = []
@@ -46,6 +48,11 @@ class Login:
             out += ["--kubeconfig", self.kubeconfig]
         if self.context:
             out += ["--context", self.context]
+        if self.insecure:
+            # oc's registry client (openshift/oc pkg/cli/image/imagesource/options.go,
+            # SecurityOptions) takes --insecure for both an unverified certificate and plain HTTP,
+            # as podman's --tls-verify=false does
+            out.append("--insecure=true")
         return out
 
 

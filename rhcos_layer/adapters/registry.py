@@ -9,8 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import ssl
-import time
-from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
+from typing import IO, TYPE_CHECKING, Any, Dict, Optional, Tuple
 
 from .. import __version__
 from ..auth import Credentials
@@ -19,6 +18,7 @@ from ..trust import TLSSettings, read_cert_dir
 
 if TYPE_CHECKING:
     import requests
+    import requests.auth
 
 MANIFEST_TYPES = ", ".join(
     [
@@ -42,11 +42,27 @@ def tls_hint(host: str) -> str:
     )
 
 
-def make_session(host: str, tls: TLSSettings) -> requests.Session:
-    """One requests session per registry, trusting what podman would trust for ``host``."""
+def make_session(host: str, tls: TLSSettings, *, attempts: int = 4, backoff: float = 0.25) -> requests.Session:
+    """One requests session per registry, trusting what podman would trust for ``host``.
+
+    Transient failures (refused or reset connections, timeouts, 429 and 5xx answers) of GET and
+    HEAD are retried by urllib3's ``Retry``, up to ``attempts`` in all, ``backoff`` doubling
+    between them. The last answer is returned; ``RegistryClient`` says what went wrong.
+    """
     import requests
     from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
 
+    retry = Retry(
+        total=attempts - 1,
+        other=0,  # a TLS failure is not transient: reported (or, with --tls-verify=false, retried over HTTP) at once
+        allowed_methods=frozenset({"GET", "HEAD"}),  # reads only: nothing is sent twice
+        status_forcelist=sorted(_TRANSIENT_STATUS),
+        backoff_factor=backoff,  # urllib3: the first retry at once, then 2x, 4x backoff
+        raise_on_status=False,
+        # a Retry-After of hours from a hostile or broken registry would hang the command
+        respect_retry_after_header=False,
+    )
     session = requests.Session()
     if not tls.verify:
         # the user turned verification off on purpose; say it once in our words, not per request
@@ -54,6 +70,8 @@ def make_session(host: str, tls: TLSSettings) -> requests.Session:
 
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     session.headers["User-Agent"] = f"rhcos-layer/{__version__}"
+    for prefix in ("https://", "http://"):
+        session.mount(prefix, HTTPAdapter(max_retries=retry))
     if tls.verify:
         trust = read_cert_dir(tls.cert_dir_for(host))
         if trust.ca_files or trust.client_pairs:
@@ -68,7 +86,7 @@ def make_session(host: str, tls: TLSSettings) -> requests.Session:
                     kwargs["ssl_context"] = context
                     super().init_poolmanager(*args, **kwargs)
 
-            session.mount(f"https://{host}/", _TrustingAdapter())
+            session.mount(f"https://{host}/", _TrustingAdapter(max_retries=retry))
     return session
 
 
@@ -83,15 +101,12 @@ class RegistryClient:
         *,
         attempts: int = 4,
         backoff: float = 0.25,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.host = host
         self._creds = creds
         self._tls = tls
-        self._session = make_session(host, tls)
+        self._session = make_session(host, tls, attempts=attempts, backoff=backoff)
         self._attempts = attempts
-        self._backoff = backoff
-        self._sleep = sleep
         self._token: Optional[str] = None
         self._scheme = "https"
 
@@ -110,17 +125,17 @@ class RegistryClient:
 
     # -- requests with retries and error mapping -------------------------------------------
 
-    def _send(self, method: str, path_or_url: str, headers: Dict[str, str], stream: bool = False) -> requests.Response:
+    def _send(self, method: str, path_or_url: str, headers: Dict[str, str], stream: bool = False,
+              auth: Optional[requests.auth.HTTPBasicAuth] = None) -> requests.Response:
+        """One request, with the session's retries; errors mapped to the project's."""
         import requests
 
-        delay = self._backoff
-        last_problem = ""
-        for attempt in range(1, self._attempts + 1):
+        while True:
             url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
             try:
                 response = self._session.request(
-                    method, url, headers=headers, timeout=(10, 60), verify=self._tls.verify, allow_redirects=True,
-                    stream=stream,
+                    method, url, headers=headers, auth=auth, timeout=(10, 60), verify=self._tls.verify,
+                    allow_redirects=True, stream=stream,
                 )
             except requests.exceptions.SSLError as exc:
                 if not self._tls.verify and self._scheme == "https" and "://" not in path_or_url:
@@ -132,28 +147,27 @@ class RegistryClient:
                     hint=tls_hint(self.host),
                 ) from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                last_problem = _connection_reason(exc)
+                problem = _connection_reason(exc)
             else:
                 if response.status_code not in _TRANSIENT_STATUS:
                     return response
-                last_problem = f"HTTP {response.status_code}"
-            if attempt < self._attempts:
-                self._sleep(delay)
-                delay *= 2
-        raise RegistryUnavailable(
-            f"registry {self.host} is unreachable after {self._attempts} attempts ({last_problem})",
-            hint="check the address and that the registry is up, then try again",
-        )
+                response.close()
+                problem = f"HTTP {response.status_code}"
+            raise RegistryUnavailable(
+                f"registry {self.host} is unreachable after {self._attempts} attempts ({problem})",
+                hint="check the address and that the registry is up, then try again",
+            )
 
     def request(self, method: str, path: str, headers: Optional[Dict[str, str]] = None,
                 stream: bool = False) -> requests.Response:
         """Send a request, answering Basic and Bearer challenges with our credentials."""
         headers = dict(headers or {})
+        basic = None
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         elif self._creds is not None:
-            headers["Authorization"] = _basic(self._creds)
-        response = self._send(method, path, headers, stream)
+            basic = _basic(self._creds)
+        response = self._send(method, path, headers, stream, auth=basic)
         if response.status_code == 401:
             challenge = response.headers.get("WWW-Authenticate", "")
             if challenge.lower().startswith("bearer"):
@@ -183,9 +197,9 @@ class RegistryClient:
         realm = params.pop("realm", "")
         if not realm.startswith("https://"):
             raise RegistryUnavailable(f"registry {self.host}: unsupported token realm {realm!r}")
-        headers = {"Authorization": _basic(self._creds)} if self._creds else {}
         query = "&".join(f"{k}={v}" for k, v in params.items())
-        response = self._send("GET", f"{realm}?{query}" if query else realm, headers)
+        response = self._send("GET", f"{realm}?{query}" if query else realm, {},
+                              auth=_basic(self._creds) if self._creds else None)
         if response.status_code in (401, 403) and self._creds is None:
             return None
         if response.status_code in (401, 403):
@@ -307,12 +321,13 @@ def _size(count: int) -> str:
     return f"{count >> 20} MiB" if count >= 1 << 20 else f"{count >> 10} KiB"
 
 
-def _basic(creds: Optional[Credentials]) -> str:
-    import base64
+def _basic(creds: Optional[Credentials]) -> requests.auth.HTTPBasicAuth:
+    """Basic auth, sent by requests; given as UTF-8 bytes, as podman sends them (requests would
+    encode text as Latin-1 and fail on any other character)."""
+    from requests.auth import HTTPBasicAuth
 
     assert creds is not None
-    token = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode("ascii")
-    return f"Basic {token}"
+    return HTTPBasicAuth(creds.username.encode("utf-8"), creds.password.encode("utf-8"))
 
 
 def _ssl_reason(exc: BaseException) -> str:

@@ -129,7 +129,7 @@ def build_command(settings: Settings, context: Optional[str], containerfile: Opt
             no_cache=no_cache,
             skip_lint=skip_lint,
             kubeconfig=kubeconfig,
-            context=kube_context,
+            kube_context=kube_context,
             authfile=authfile,
             tls=TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None),
         )

@@ -41,8 +41,15 @@ def resolve_command(settings: Settings, release: Optional[str], arch: Optional[s
         check_arch(arch)
     terminal = settings.terminal()
     if via == "oc":
+        if cert_dir is not None:
+            # oc reads no CA folder (its --certificate-authority is a single bundle, and only in
+            # newer releases): refused rather than silently dropped
+            raise click.UsageError("--cert-dir cannot be used with --via oc: oc does not read a certificate"
+                                   " folder; add the registry's CA to the system's trust, or drop --via oc")
+        if not tls_verify:
+            tls_settings(terminal, tls_verify, cert_dir)  # the same warning as every registry command
         info = resolve_via_oc(release, stream=stream, authfile=authfile, kubeconfig=kubeconfig,
-                              context=kube_context)
+                              context=kube_context, tls_verify=tls_verify)
     elif release:
         tls = tls_settings(terminal, tls_verify, cert_dir)
         info = resolve_release(release, arch=arch, stream=stream, authfile=authfile, tls=tls)

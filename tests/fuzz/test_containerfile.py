@@ -91,3 +91,14 @@ def test_expansion_gives_a_string_or_a_project_error(word: str, values: dict) ->
         return
     # each character of the input yields at most one value's worth of output
     assert len(result) <= len(word) * (1 + max((len(v) for v in values.values()), default=0))
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab \t\n\\'\"$`<-")), max_size=60))
+def test_shell_words_with_and_without_quotes_split_alike(text: str) -> None:
+    # one splitter serves heredoc detection (quotes kept) and lint (quotes removed): both modes
+    # must find the same words, and removing a kept word's quotes must give the plain word
+    kept = containerfile.shell_words(text, keep_quotes=True)
+    plain = containerfile.shell_words(text)
+    assert (kept is None) == (plain is None)
+    if kept is not None and plain is not None:
+        assert [containerfile.shell_words(word) for word in kept] == [[word] for word in plain]

@@ -130,6 +130,44 @@ def test_via_oc_runs_the_documented_command(tmp_path, tool_env, release_payloads
                      f"adm release info --image-for rhel-coreos-8 --registry-config {authfile} {payload.pullspec_tag}"]
 
 
+def test_via_oc_tls_flags_reach_oc_or_are_refused(tmp_path, tool_env, release_payloads, certs, rhcos_layer):
+    """--tls-verify=false becomes oc's --insecure=true (with the usual warning); --cert-dir, which oc
+    cannot take, is a usage error before oc runs, never silently dropped."""
+    payload = release_payloads["4.16"]
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    info = {"image": payload.pullspec_tag, "digest": payload.digest, "metadata": {"version": payload.version},
+            "references": payload.image_references, "config": {"architecture": "amd64"}}
+    (tmp_path / "info.json").write_text(json.dumps(info))
+    fake = bindir / "oc"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f"printf '%s\\n' \"$*\" >> {tmp_path}/oc-calls\n"
+        'case "$*" in\n'
+        f"  *--image-for*) echo '{payload.os_tags['rhel-coreos']}' ;;\n"
+        f"  *) cat {tmp_path}/info.json ;;\n"
+        "esac\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    env = {"PATH": f"{bindir}:{os.environ['PATH']}"}
+    calls = tmp_path / "oc-calls"
+
+    refused = rhcos_layer(["resolve", "--via", "oc", "--release", payload.pullspec_tag, *certs], tmp_path, env)
+    assert refused.code == 2, refused.err
+    assert "--cert-dir cannot be used with --via oc" in refused.err
+    assert not calls.exists()  # oc never ran
+
+    insecure = rhcos_layer(["resolve", "--via", "oc", "--tls-verify=false", "--release", payload.pullspec_tag],
+                           tmp_path, env)
+    assert insecure.code == 0, insecure.err
+    assert insecure.out.strip() == payload.os_tags["rhel-coreos"]
+    assert "TLS verification is off" in insecure.err
+    authfile = tool_env["REGISTRY_AUTH_FILE"]
+    assert calls.read_text().splitlines() == [
+        f"adm release info -o json --insecure=true --registry-config {authfile} {payload.pullspec_tag}",
+        f"adm release info --image-for rhel-coreos --insecure=true --registry-config {authfile}"
+        f" {payload.pullspec_tag}"]
+
+
 def test_build_with_a_release_base_labels_the_version(tmp_path, tool_env, registry, release_payloads, fake_base,
                                                       podman_service, certs, rhcos_layer):
     project = tmp_path / "from-release"

@@ -276,3 +276,12 @@ def test_labels_are_never_appended_to_an_open_continuation() -> None:
 
     with pytest.raises(InvalidInput, match=r"^ctx/Containerfile:2: the last instruction ends with a line continuation"):
         with_labels(f"FROM {BASE}\nRUN true \\\n", {"k": "v"}, "ctx/Containerfile")
+
+
+def test_shell_words_keep_or_remove_quotes() -> None:
+    line = """echo 'a b' "c \\"d\\" \\e" f\\ g <<"EOF" """
+    assert containerfile.shell_words(line) == ["echo", "a b", 'c "d" \\e', "f g", "<<EOF"]
+    assert containerfile.shell_words(line, keep_quotes=True) == [
+        "echo", "'a b'", '"c \\"d\\" \\e"', "f\\ g", '<<"EOF"']
+    assert containerfile.shell_words("echo 'open") is None
+    assert containerfile.shell_words('echo "open \\"', keep_quotes=True) is None

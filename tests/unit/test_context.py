@@ -128,3 +128,23 @@ def test_patterns_match_as_podman_matches(tmp_path: Path, pattern: str, excluded
     (tmp_path / ".containerignore").write_text(pattern + "\n")
     assert sorted(collect(tmp_path).excluded) == sorted(excluded)
 
+
+
+def test_a_cluster_base_is_read_with_the_kube_context_given(tmp_path: Path) -> None:
+    # BuildOptions.kube_context is --context (a kubeconfig context), not the build context folder
+    # (context_dir): a context the kubeconfig lacks is refused before any request
+    from rhcos_layer.build import BuildOptions, prepare
+    from rhcos_layer.errors import ClusterAccessError
+    from rhcos_layer.project import load
+
+    (tmp_path / "Containerfile").write_text(f"FROM {BASE}\nRUN true && ostree container commit\n")
+    (tmp_path / "rhcos-layer.yaml").write_text("base: cluster\n")
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("clusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\n"
+                          "users:\n- name: u\n  user: {token: t}\n"
+                          "contexts:\n- name: admin\n  context: {cluster: c, user: u}\ncurrent-context: admin\n")
+    options = BuildOptions(project=load(tmp_path / "rhcos-layer.yaml"), kubeconfig=str(kubeconfig),
+                           kube_context="nope", context_dir=tmp_path)
+    with pytest.raises(ClusterAccessError) as info:
+        prepare(options)
+    assert info.value.message == f"--context nope: no such context in kubeconfig {kubeconfig}"

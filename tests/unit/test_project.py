@@ -147,3 +147,27 @@ def test_concurrent_records_keep_every_section(tmp_path: Path) -> None:
     assert state == {name: {"round": 59, "by": name} for name in sections}
     assert (tmp_path / project.STATE_FILE).stat().st_mode & 0o777 == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == [project.STATE_LOCK, project.STATE_FILE]
+
+
+def test_a_plain_project_file_is_read_without_importing_pyyaml(tmp_path: Path) -> None:
+    # PyYAML's import costs a no-op push ~40 ms; the files init writes are read without it
+    # (tests/fuzz/test_project_plain.py checks both readers agree); anything else still uses it
+    import subprocess
+    import sys
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "rhcos-layer.yaml").write_text("# layered\nimage: quay.io/x/y # here\nbase:\n"
+                                            "  release: quay.io/openshift-release-dev/ocp-release:4.16.3-x86_64\n")
+    flow = tmp_path / "flow"
+    flow.mkdir()
+    (flow / "rhcos-layer.yaml").write_text("image: 'quay.io/x/y'\nbase: {release: quay.io/r/release:4.16.3}\n")
+    script = ("import sys; from pathlib import Path; from rhcos_layer import project;"
+              " p = project.load(Path(sys.argv[1]) / 'rhcos-layer.yaml');"
+              " print(p.image, p.base_release, p.lines, 'yaml' in sys.modules)")
+    ocp = "quay.io/openshift-release-dev/ocp-release:4.16.3-x86_64"
+    for folder, expected in ((plain, f"quay.io/x/y {{'release': '{ocp}'}} {{'image': 2, 'base': 3}} False"),
+                             (flow, "quay.io/x/y {'release': 'quay.io/r/release:4.16.3'} {'image': 1, 'base': 2}"
+                                    " True")):
+        out = subprocess.run([sys.executable, "-c", script, str(folder)], capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == expected
