@@ -350,8 +350,16 @@ def test_a_refused_connection_is_an_outage_and_a_403_is_not(tmp_path, kube_api, 
         with running_mco(api, instant=["worker"]) as sim:
             assert sim.wait_idle(30)
             sim.pause()  # the pool stays where it is: the watch goes on until the permission goes
+            env = {"KUBECONFIG": str(api.write_kubeconfig(tmp_path / "kubeconfig"))}
+            # missing before the command: the access review before the delete finds what the watch would lack
+            api.forbid("get", "machineconfigpools")
+            refused = rhcos_layer(["rollback", "--pool", "worker", "--wait"], tmp_path, env=env, timeout=120)
+            assert refused.code == 10, refused.err
+            assert "not allowed to get machineconfigpools" in refused.err and "nothing was changed" in refused.err
+            assert api.store.get("machineconfigs", MC_NAME) is not None
+            api.allow()
 
-            # the permission goes once the rollback wrote (before, the access review would refuse the command)
+            # taken away once the rollback wrote: the watch's own 403 ends it at once, never retried
             def forbid_after_the_delete() -> None:
                 deadline = time.monotonic() + 60
                 while api.store.get("machineconfigs", MC_NAME) is not None and time.monotonic() < deadline:
@@ -360,14 +368,10 @@ def test_a_refused_connection_is_an_outage_and_a_403_is_not(tmp_path, kube_api, 
 
             revoker = threading.Thread(target=forbid_after_the_delete)
             revoker.start()
-            env = {"KUBECONFIG": str(api.write_kubeconfig(tmp_path / "kubeconfig"))}
             result = rhcos_layer(["rollback", "--pool", "worker", "--wait"], tmp_path, env=env, timeout=120)
             revoker.join()
         assert "worker: deleted 99-zz-rhcos-layer-0-worker" in result.err, result.err
         assert result.code == 10, result.err  # at once: a permission does not come back by retrying
-        # the access review before the delete finds what the watch would lack: nothing is deleted
-        assert "not allowed to get machineconfigpools" in result.err and "nothing was changed" in result.err
-        assert "retrying" not in result.err
-        assert api.store.get("machineconfigs", machineconfig.name_for("worker")) is not None
+        assert "not allowed to get machineconfigpool worker" in result.err and "retrying" not in result.err
     finally:
         api.stop()
