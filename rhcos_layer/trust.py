@@ -11,7 +11,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:
+    import ssl
 
 SYSTEM_CERTS_D: Tuple[Path, ...] = (Path("/etc/containers/certs.d"), Path("/etc/docker/certs.d"))
 
@@ -43,6 +46,14 @@ class TLSSettings:
 class HostTrust:
     ca_files: List[Path]
     client_pairs: List[Tuple[Path, Path]]
+
+    def load_into(self, context: ssl.SSLContext) -> None:
+        """Trust the folder's CA roots and present its client certificates on ``context``: the
+        requests session and the manifest HEAD fast path must trust exactly the same files."""
+        for ca in self.ca_files:
+            context.load_verify_locations(cafile=str(ca))
+        for cert, key in self.client_pairs:
+            context.load_cert_chain(str(cert), str(key))
 
 
 def read_cert_dir(folder: Optional[Path]) -> HostTrust:

@@ -49,11 +49,7 @@ def _context(host: str, tls: TLSSettings) -> ssl.SSLContext:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
-    trust = read_cert_dir(tls.cert_dir_for(host))
-    for ca in trust.ca_files:
-        context.load_verify_locations(cafile=str(ca))
-    for cert, key in trust.client_pairs:
-        context.load_cert_chain(str(cert), str(key))
+    read_cert_dir(tls.cert_dir_for(host)).load_into(context)
     # The system's CAs through OpenSSL's hashed folder, read only for the issuer a chain needs:
     # create_default_context() parses the whole bundle first (about 0.1 s, longer than the rest
     # of a no-op push). Where the folder has no hashed names, verification fails and the caller

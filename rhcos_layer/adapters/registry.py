@@ -76,10 +76,7 @@ def make_session(host: str, tls: TLSSettings, *, attempts: int = 4, backoff: flo
         trust = read_cert_dir(tls.cert_dir_for(host))
         if trust.ca_files or trust.client_pairs:
             context = ssl.create_default_context()
-            for ca in trust.ca_files:
-                context.load_verify_locations(cafile=str(ca))
-            for cert, key in trust.client_pairs:
-                context.load_cert_chain(str(cert), str(key))
+            trust.load_into(context)
 
             class _TrustingAdapter(HTTPAdapter):
                 def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
