@@ -102,9 +102,9 @@ def test_via_oc_without_oc_says_so(tmp_path, tool_env, release_payloads, rhcos_l
     assert "--via oc: the oc command is not installed" in result.err
 
 
-def test_via_oc_runs_the_documented_command(tmp_path, tool_env, release_payloads, rhcos_layer):
-    """A stand-in `oc` that answers like `oc adm release info` and records its arguments."""
-    payload = release_payloads["4.12"]
+def _fake_oc(tmp_path: Path, payload, stream: str) -> dict:
+    """A stand-in `oc` on PATH (the returned env) that answers like `oc adm release info` for *payload*
+    (``--image-for`` with its *stream* OS image) and appends its arguments to tmp_path/oc-calls."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     info = {"image": payload.pullspec_tag, "digest": payload.digest, "metadata": {"version": payload.version},
@@ -115,11 +115,17 @@ def test_via_oc_runs_the_documented_command(tmp_path, tool_env, release_payloads
         "#!/bin/sh\n"
         f"printf '%s\\n' \"$*\" >> {tmp_path}/oc-calls\n"
         'case "$*" in\n'
-        f"  *--image-for*) echo '{payload.os_tags['rhel-coreos-8']}' ;;\n"
+        f"  *--image-for*) echo '{payload.os_tags[stream]}' ;;\n"
         f"  *) cat {tmp_path}/info.json ;;\n"
         "esac\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    env = {"PATH": f"{bindir}:{os.environ['PATH']}"}
+    return {"PATH": f"{bindir}:{os.environ['PATH']}"}
+
+
+def test_via_oc_runs_the_documented_command(tmp_path, tool_env, release_payloads, rhcos_layer):
+    """A stand-in `oc` that answers like `oc adm release info` and records its arguments."""
+    payload = release_payloads["4.12"]
+    env = _fake_oc(tmp_path, payload, "rhel-coreos-8")
     result = rhcos_layer(["resolve", "--via", "oc", "--release", payload.pullspec_tag, "-o", "json"], tmp_path, env)
     assert result.code == 0, result.err
     assert json.loads(result.out)["os_image"] == payload.os_tags["rhel-coreos-8"]
@@ -134,21 +140,7 @@ def test_via_oc_tls_flags_reach_oc_or_are_refused(tmp_path, tool_env, release_pa
     """--tls-verify=false becomes oc's --insecure=true (with the usual warning); --cert-dir, which oc
     cannot take, is a usage error before oc runs, never silently dropped."""
     payload = release_payloads["4.16"]
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    info = {"image": payload.pullspec_tag, "digest": payload.digest, "metadata": {"version": payload.version},
-            "references": payload.image_references, "config": {"architecture": "amd64"}}
-    (tmp_path / "info.json").write_text(json.dumps(info))
-    fake = bindir / "oc"
-    fake.write_text(
-        "#!/bin/sh\n"
-        f"printf '%s\\n' \"$*\" >> {tmp_path}/oc-calls\n"
-        'case "$*" in\n'
-        f"  *--image-for*) echo '{payload.os_tags['rhel-coreos']}' ;;\n"
-        f"  *) cat {tmp_path}/info.json ;;\n"
-        "esac\n")
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    env = {"PATH": f"{bindir}:{os.environ['PATH']}"}
+    env = _fake_oc(tmp_path, payload, "rhel-coreos")
     calls = tmp_path / "oc-calls"
 
     refused = rhcos_layer(["resolve", "--via", "oc", "--release", payload.pullspec_tag, *certs], tmp_path, env)
