@@ -41,7 +41,6 @@ IGNORABLE = {
     "PackageConflict": "the layered RPMs do not clash with the pool's extensions or realtime / 64k-pages kernel",
 }
 ALWAYS = ("ImagePresent", "PoolSelects", "Shadowed", "NameTaken", "OnClusterLayering")
-_CUSTOM_INHERITS = "worker"
 _INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
                 "application/vnd.docker.distribution.manifest.list.v2+json")
 
@@ -473,8 +472,8 @@ def check_pool(facts: ClusterFacts, pool: str, image: str, labels: Dict[str, str
     """The pool's own checks: selects our config, degraded, paused, shadowed, name taken, RPM
     conflicts; custom pools that inherit the change."""
     from .lint import conflicts
-    from .pools import BUILT_IN_POOLS, conditions, facts_from
-    from .selectors import InvalidSelector, parse
+    from .pools import conditions, facts_from, inheriting
+    from .selectors import parse
 
     obj = facts.pools[pool]
     status = obj.get("status") or {}
@@ -531,17 +530,10 @@ def check_pool(facts: ClusterFacts, pool: str, image: str, labels: Dict[str, str
                              f" pool {pool}'s extensions and kernel type")
     else:
         plan.checks.append(Check("PackageConflict", True, "no layered RPM clashes with the pool's MachineConfigs"))
-    if pool == _CUSTOM_INHERITS:
-        for other, other_obj in sorted(facts.pools.items()):
-            if other in BUILT_IN_POOLS:
-                continue
-            try:
-                inherits = parse((other_obj.get("spec") or {}).get("machineConfigSelector")).matches({ROLE_LABEL: pool})
-            except InvalidSelector:
-                continue
-            if inherits and name_for(other) not in facts.names:
-                plan.warnings.append(f"custom pool {other} inherits the worker MachineConfigs: its nodes move to"
-                                     " this image too")
+    for other in inheriting(facts.pools.values(), pool):
+        if name_for(other) not in facts.names:
+            plan.warnings.append(f"custom pool {other} inherits the worker MachineConfigs: its nodes move to"
+                                 " this image too")
 
 
 def check_on_cluster(pool: str, moscs: Optional[List[Dict[str, Any]]], plan: Plan) -> None:

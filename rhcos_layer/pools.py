@@ -56,6 +56,33 @@ _WORKER_FIRST_FROM = (4, 15)
 _SPECIAL_KERNELS = ("realtime", "64k-pages")
 
 
+def inheriting(pools: Iterable[Mapping[str, Any]], pool: str) -> List[str]:
+    """The custom pools whose machineConfigSelector also takes ``pool``'s MachineConfigs (the worker
+    ones, for pools made as the docs make them), by name: a change to ``pool`` reaches their nodes too.
+
+    As the render controller selects (pkg/controller/render/render_controller.go, through
+    LabelSelectorAsSelector): a null selector takes nothing, and a pool whose selector the API
+    server would refuse renders nothing, so neither inherits.
+    """
+    from .selectors import InvalidSelector, parse
+
+    if pool != _INHERITED_ROLE:
+        return []
+    found = []
+    for obj in pools:
+        meta, spec = obj.get("metadata"), obj.get("spec")
+        name = meta.get("name") if isinstance(meta, Mapping) else None
+        if not isinstance(name, str) or not name or name in BUILT_IN_POOLS:
+            continue
+        try:
+            selector = parse(spec.get("machineConfigSelector") if isinstance(spec, Mapping) else None)
+        except InvalidSelector:
+            continue
+        if selector.matches({ROLE_LABEL: pool}):
+            found.append(name)
+    return sorted(found)
+
+
 def parse_version(text: Optional[str]) -> Optional[Tuple[int, int]]:
     """(4, 16) from "4.16.3" / "4.16.0-rc.1"; None when unknown or not a version."""
     import re

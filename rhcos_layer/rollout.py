@@ -242,23 +242,6 @@ def read_pool(pool: Dict[str, Any]) -> PoolView:
         degraded_names=list(dict.fromkeys(_REPORTING.findall(message))), degraded_message=message)
 
 
-def inheriting_pools(pools: Sequence[Dict[str, Any]], pool: str) -> List[str]:
-    """The custom pools whose machineConfigSelector takes ``pool``'s MachineConfigs too (the worker
-    ones, for pools made as the docs make them): a change to ``pool`` rolls out on them as well."""
-    from .pools import selector_matches
-
-    if pool != "worker":
-        return []
-    found = []
-    for obj in pools:
-        name = str(_mapping(obj.get("metadata")).get("name") or "")
-        if name in ("master", "worker", "arbiter") or not name:
-            continue
-        if selector_matches(_mapping(_mapping(obj.get("spec")).get("machineConfigSelector")), {MCO + "role": pool}):
-            found.append(name)
-    return sorted(found)
-
-
 # ------------------------------------------------------------------------------------ the watcher
 class NodeFeed:
     """A pool's node metadata, listed once and then kept current by a watch, in a thread of its own

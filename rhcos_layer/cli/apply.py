@@ -51,7 +51,8 @@ def _follow(terminal: Terminal, cluster: Any, expectations: List[Tuple[str, Expe
             timeout: Optional[float], resume: str) -> List[Any]:
     """Watch every pool to the end, and the custom pools that inherit a change to worker; Ctrl-C stops
     watching, never the rollout."""
-    from ..rollout import Expectation, Watcher, follow, inheriting_pools
+    from ..pools import inheriting
+    from ..rollout import Expectation, Watcher, follow
     from ..terminal import RolloutDisplay
 
     context = click.get_current_context(silent=True)
@@ -63,7 +64,7 @@ def _follow(terminal: Terminal, cluster: Any, expectations: List[Tuple[str, Expe
             if any(pool == "worker" for pool, _ in wanted):
                 named = {pool for pool, _ in wanted}
                 expect = next(e for pool, e in wanted if pool == "worker")
-                for other in inheriting_pools(cluster.watched_pools(), "worker"):
+                for other in inheriting(cluster.watched_pools(), "worker"):
                     if other not in named:  # it merges the worker MachineConfigs: it rolls out too
                         wanted.append((other, Expectation(expect.machineconfig, expect.present)))
                         display.say(f"{other}: inherits the worker MachineConfigs: following it too")

@@ -132,6 +132,30 @@ def test_label_selectors(selector: object, labels: dict, selected: bool) -> None
     assert pools.selector_matches(selector, labels) is selected  # type: ignore[arg-type]
 
 
+def _mcp(name: str, **spec: object) -> dict:
+    return {"metadata": {"name": name}, "spec": spec}
+
+
+def test_only_custom_pools_whose_selector_takes_the_worker_configs_inherit() -> None:
+    role = MCO + "role"
+    cluster_pools = [
+        _mcp("worker", machineConfigSelector={"matchLabels": {role: "worker"}}),
+        _mcp("master", machineConfigSelector={}),
+        _mcp("infra", machineConfigSelector={"matchExpressions": [{"key": role, "operator": "In",
+                                                                    "values": ["worker", "infra"]}]}),
+        _mcp("everything", machineConfigSelector={}),
+        _mcp("alone", machineConfigSelector={"matchLabels": {role: "alone"}}),
+        # a null selector selects nothing (LabelSelectorAsSelector): the MCO merges no worker config into it
+        _mcp("unset", machineConfigSelector=None),
+        {"metadata": {"name": "nospec"}},
+        # a selector the API server would refuse: the render controller renders nothing for the pool
+        _mcp("broken", machineConfigSelector={"matchExpressions": [{"key": role, "operator": "Bogus"}]}),
+    ]
+    assert pools.inheriting(cluster_pools, "worker") == ["everything", "infra"]
+    assert pools.inheriting(cluster_pools, "master") == []
+    assert pools.inheriting(cluster_pools, "infra") == []
+
+
 def test_layered_packages_and_their_conflicts_with_a_pool() -> None:
     cf = parse("FROM quay.io/x/y@sha256:" + "a" * 64 + "\n"
                "RUN rpm-ostree install usbguard htop && \\\n"
