@@ -190,16 +190,13 @@ def _count(value: Any) -> int:
         return 0
 
 
-def _conditions(status: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
-    found = status.get("conditions")
-    return {str(c.get("type")): c for c in (found if isinstance(found, list) else []) if isinstance(c, dict)}
-
-
 def settled(pool: Dict[str, Any]) -> bool:
     """The MCO's rule for a pool that finished rolling out its target config."""
+    from .pools import conditions
+
     meta, spec, status = _mapping(pool.get("metadata")), _mapping(pool.get("spec")), _mapping(pool.get("status"))
     target = _mapping(spec.get("configuration")).get("name")
-    updated = _conditions(status).get("Updated", {}).get("status")
+    updated = conditions(pool).get("Updated", {}).get("status")
     return (bool(target) and _mapping(status.get("configuration")).get("name") == target
             and _count(status.get("updatedMachineCount")) == _count(status.get("machineCount"))
             and updated == "True" and _count(status.get("degradedMachineCount")) == 0
@@ -224,8 +221,10 @@ _REPORTING = re.compile(r"Node (\S+) is reporting")
 
 def read_pool(pool: Dict[str, Any]) -> PoolView:
     """The one reading of a MachineConfigPool that status, apply and rollback share."""
+    from .pools import conditions
+
     meta, spec, status = _mapping(pool.get("metadata")), _mapping(pool.get("spec")), _mapping(pool.get("status"))
-    present = _conditions(status)
+    present = conditions(pool)
     machines = _count(status.get("machineCount"))
     message = str(present.get("NodeDegraded", {}).get("message") or "")
     sources = _mapping(spec.get("configuration")).get("source")

@@ -132,6 +132,21 @@ def test_label_selectors(selector: object, labels: dict, selected: bool) -> None
     assert pools.selector_matches(selector, labels) is selected  # type: ignore[arg-type]
 
 
+UPDATED = {"type": "Updated", "status": "True"}
+
+
+@pytest.mark.parametrize(("status", "expected"), [
+    ({"conditions": ["Updated", None, UPDATED]}, {"Updated": UPDATED}),
+    ({"conditions": UPDATED}, {}),
+    ("not an object", {}),
+    (None, {}),
+])
+def test_conditions_of_any_shape_are_read_without_an_error(status: object, expected: dict) -> None:
+    """The API server hands over what a proxy or an old CRD let through: what is not a condition is
+    skipped, never an AttributeError (apply's PoolDegraded check and the wait read the same way)."""
+    assert pools.conditions({"status": status}) == expected
+
+
 def _mcp(name: str, **spec: object) -> dict:
     return {"metadata": {"name": name}, "spec": spec}
 
