@@ -25,6 +25,7 @@ from .machineconfig import (
     name_for,
     render,
 )
+from .objects import field as _field  # dataclasses.field is also used here
 from .trust import TLSSettings
 
 if TYPE_CHECKING:
@@ -143,15 +144,6 @@ _SECRET_WHERE = "the cluster's global pull secret (openshift-config/pull-secret)
 # What the check cannot see from here, said in its message so nobody reads more into a pass.
 _UNSEEN = ("checked from this machine with the cluster's pull secret, mirrors and added CAs; not the nodes'"
            " network, proxy or system CA bundle")
-
-
-def _field(obj: Any, *path: str) -> Any:
-    """``obj[path[0]][path[1]]...`` of data from the cluster, None where a step is not a map."""
-    for key in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
 
 
 @dataclass

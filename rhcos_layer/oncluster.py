@@ -13,20 +13,12 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
+from .objects import field
+
 if TYPE_CHECKING:
     from .adapters.cluster_api import ClusterAPI
 
 Obj = Dict[str, Any]
-
-
-def _field(obj: Any, *path: str) -> Any:
-    """obj[path[0]][path[1]]..., or None where a level is missing or not an object (the API server
-    validates these objects, but a proxy or an old CRD may hand over anything)."""
-    for key in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
 
 
 def _text(value: Any) -> str:
@@ -35,7 +27,7 @@ def _text(value: Any) -> str:
 
 def pool_of(mosc: Obj) -> str:
     """The pool a MachineOSConfig builds for (``spec.machineConfigPool.name`` in v1 and v1alpha1)."""
-    return _text(_field(mosc, "spec", "machineConfigPool", "name"))
+    return _text(field(mosc, "spec", "machineConfigPool", "name"))
 
 
 def for_pool(moscs: Optional[List[Obj]], pool: str) -> Optional[Obj]:
@@ -45,13 +37,13 @@ def for_pool(moscs: Optional[List[Obj]], pool: str) -> Optional[Obj]:
 
 def built_image(mosc: Obj) -> Optional[str]:
     """The image the pool's nodes are sent to: the last successful build's digested pullspec."""
-    image = _text(_field(mosc, "status", "currentImagePullSpec")) or _text(
-        _field(mosc, "status", "currentImagePullspec"))
+    image = _text(field(mosc, "status", "currentImagePullSpec")) or _text(
+        field(mosc, "status", "currentImagePullspec"))
     return image or None
 
 
 def name(mosc: Obj) -> str:
-    return _text(_field(mosc, "metadata", "name"))
+    return _text(field(mosc, "metadata", "name"))
 
 
 def refusal(pool: str, mosc: Obj) -> str:
