@@ -42,14 +42,6 @@ def selector_string(selector: Optional[Mapping[str, Any]]) -> str:
     return parse(selector).query() or ""
 
 
-def selector_matches(selector: Optional[Mapping[str, Any]], labels: Mapping[str, str]) -> bool:
-    """Whether a LabelSelector selects an object with ``labels``, as the API server decides it (a
-    null selector selects nothing, ``{}`` everything); raises InvalidSelector for a malformed one."""
-    from .selectors import matches
-
-    return matches(selector, labels)
-
-
 BUILT_IN_POOLS = ("master", "worker", "arbiter")
 _INHERITED_ROLE = "worker"
 # From 4.15 the render controller merges a custom pool's worker-role configs first, then its own

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rhcos_layer import apply, lint, pools, rollout
+from rhcos_layer import apply, lint, pools, rollout, selectors
 from rhcos_layer.containerfile import parse
 from rhcos_layer.errors import InvalidInput
 
@@ -129,7 +129,7 @@ def test_custom_pools_merge_worker_configs_first() -> None:
     ({"matchExpressions": [{"key": "a", "operator": "DoesNotExist"}]}, {"a": ""}, False),
 ])
 def test_label_selectors(selector: object, labels: dict, selected: bool) -> None:
-    assert pools.selector_matches(selector, labels) is selected  # type: ignore[arg-type]
+    assert selectors.matches(selector, labels) is selected
 
 
 UPDATED = {"type": "Updated", "status": "True"}
