@@ -413,7 +413,9 @@ RESOURCES: Tuple[ResourceType, ...] = (
 )
 
 # Resources whose API version depends on the release (openshift/api machineconfiguration/v1alpha1 and v1,
-# the CRD manifests' release.openshift.io/feature-set annotations per release branch): per plural,
+# the CRD manifests' release.openshift.io/feature-set annotations per release branch, e.g.
+# machineconfiguration/v1alpha1/zz_generated.crd-manifests/0000_80_machine-config_01_machineosconfigs-
+# TechPreviewNoUpgrade.crd.yaml; the gates OnClusterBuild and MachineConfigNodes in features/features.go): per plural,
 # (first minor, last minor, served version, only behind a Tech Preview feature set). Outside every range
 # (4.14, 4.15) the resource is not served at all: 404, also in discovery. Where a release is unsure, the
 # stricter entry (gated, or absent) was taken.
@@ -1751,7 +1753,9 @@ def api_resource_list(group: str, version: str, serves: Serves = None) -> Obj:
 
 
 def _groups(serves: Serves = None) -> List[Tuple[str, List[str]]]:
-    """Served groups and their versions, the preferred (stable) version first as the real server orders them."""
+    """Served groups and their versions, the preferred (stable) version first as the real server orders them
+    (apiextensions-apiserver pkg/apiserver/customresource_discovery_controller.go: sortGroupDiscoveryByKubeAwareVersion,
+    and the first version listed is the preferred one)."""
     out = []
     for group in _GROUP_ORDER:
         if group:
@@ -2210,7 +2214,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         target = _parse_resource_path(path)
         if target is None or not api.serves(target[0]):
-            raise page_not_found()  # a resource this release does not serve (or only behind a feature gate)
+            # a resource this release does not serve (or only behind a feature gate): the CRD handler passes a
+            # version it does not serve to the delegate, whose answer is 404 (apiextensions-apiserver
+            # pkg/apiserver/customresource_handler.go, ServeHTTP: HasServedCRDVersion)
+            raise page_not_found()
         self._resource(method, target, query, multi, raw, user, fmt)
 
     @staticmethod
@@ -2460,8 +2467,9 @@ class _Handler(BaseHTTPRequestHandler):
         api = self.server.api
         store = api.store
         if fmt.format == "partial" and fmt.param != "PartialObjectMetadata":
-            # endpoints/handlers/watch.go: each event is one object, so PartialObjectMetadata (as client-go's
-            # metadata informers ask); the List form is not acceptable (stricter where unsure)
+            # staging/src/k8s.io/apiserver/pkg/endpoints/handlers/watch.go: each event is one object, so
+            # PartialObjectMetadata (as client-go's metadata informers ask); the List form is not acceptable
+            # (stricter where unsure)
             raise _not_acceptable()
         reqs, terms = self._selectors(rt, query)
         if name:
@@ -3331,7 +3339,7 @@ def seed_openshift(
                 f"{MCO_GROUP}/desiredDrain": f"uncordon-{name}", f"{MCO_GROUP}/lastAppliedDrain":
                 f"uncordon-{name}", f"{MCO_GROUP}/reason": "", f"{MCO_GROUP}/state": "Done",
                 "volumes.kubernetes.io/controller-managed-attach-detach": "true"}
-            if minor >= 16:
+            if minor >= 16:  # the daemon writes it from 4.16 (MCO pkg/daemon/constants/constants.go, update.go)
                 annotations[f"{MCO_GROUP}/post-config-action"] = ""
             node_meta: Obj = {"name": node, "creationTimestamp": created, "labels": labels,
                               "annotations": annotations}

@@ -385,7 +385,8 @@ def done_at(node: Obj, target: str) -> bool:
 
 
 def machine_os_config_pool(mosc: Obj) -> str:
-    """The pool a MachineOSConfig builds for (spec.machineConfigPool.name, v1 and v1alpha1 alike)."""
+    """The pool a MachineOSConfig builds for (spec.machineConfigPool.name, v1 and v1alpha1 alike: openshift/api
+    machineconfiguration/v1/types_machineosconfig.go, machineconfiguration/v1alpha1/types_machineosconfig.go)."""
     return str(((mosc.get("spec") or {}).get("machineConfigPool") or {}).get("name") or "")
 
 
@@ -413,7 +414,8 @@ def unavailable_for_update(node: Obj) -> bool:
 
 
 def _rebooting(node: Obj) -> bool:
-    """The daemon's reboot step: Working, drained, and NotReady (the kubelet is down)."""
+    """The daemon's reboot step: Working, drained, and NotReady (the kubelet is down). The daemon reboots
+    right after the drain and writes no state for it (pkg/daemon/update.go; states in pkg/daemon/writer.go)."""
     ann = _annotations(node)
     return (_state(node) == WORKING and not _ready(node)
             and ann.get(LAST_APPLIED_DRAIN) == f"drain-{ann.get(DESIRED_CONFIG, '')}")
@@ -836,7 +838,10 @@ class SimulatedMCO:
 
     # ------------------------------------------------------------------------ build controller
     def _build(self, mosc: Obj, rendered: str, base: str) -> str:
-        """On-cluster layering (pkg/controller/build, 4.16+): a MachineOSBuild per (MachineOSConfig,
+        """On-cluster layering (pkg/controller/build, 4.16+; the fields as openshift/api names them in
+        machineconfiguration/v1/types_machineosbuild.go and types_machineosconfig.go, v1alpha1 on its
+        release-4.16/4.17 branches: renderedImagePushSpec / currentImagePullSpec in v1, ...Pushspec /
+        ...Pullspec in v1alpha1): a MachineOSBuild per (MachineOSConfig,
         rendered config) builds the MachineOSConfig's containerFile on the cluster's *base* and pushes it to
         renderedImagePushSpec; the MachineOSConfig's status names the digested image, which is what the
         pool's nodes get as desiredImage. The build succeeds at once here. Returns the image."""
