@@ -435,14 +435,14 @@ class ClusterFacts:
 def _cluster_version(cluster: ClusterAPI) -> Optional[Tuple[int, int]]:
     """The version the cluster runs (the last completed update), or None when it cannot be read."""
     from .errors import ClusterForbidden, ClusterObjectNotFound
+    from .objects import completed_update
     from .pools import parse_version
 
     try:
         status = cluster.cluster_version().get("status") or {}
     except (ClusterForbidden, ClusterObjectNotFound):
         return None
-    done = [h for h in status.get("history") or [] if isinstance(h, dict) and h.get("state") == "Completed"]
-    return parse_version((done[0] if done else status.get("desired") or {}).get("version"))
+    return parse_version((completed_update(status) or status.get("desired") or {}).get("version"))
 
 
 def _shadowers(facts: ClusterFacts, pool: str, ours: str) -> List[str]:

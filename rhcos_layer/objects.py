@@ -6,7 +6,7 @@ may still hand over anything; a wrong shape must read as "absent", never as a Ty
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Dict
 
 
 def field(obj: Any, *path: str) -> Any:
@@ -16,3 +16,13 @@ def field(obj: Any, *path: str) -> Any:
             return None
         obj = obj.get(key)
     return obj
+
+
+def completed_update(cluster_version_status: Any) -> Dict[str, Any]:
+    """The update the cluster runs now: ClusterVersion ``status.history`` is newest first, and its
+    first Completed entry is the release in place (a Partial one is still being rolled out); {}
+    when there is none yet (a cluster still installing) or the history is not a list of objects."""
+    history = field(cluster_version_status, "history")
+    if not isinstance(history, list):
+        return {}
+    return next((h for h in history if isinstance(h, dict) and h.get("state") == "Completed"), {})

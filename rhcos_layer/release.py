@@ -20,6 +20,7 @@ from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple, Unio
 
 from . import auth, reference
 from .errors import ImageNotFound, InvalidInput, InvalidPayload, RhcosLayerError
+from .objects import completed_update
 from .trust import TLSSettings
 
 INDEX_TYPES = {
@@ -566,8 +567,7 @@ def resolve_from_cluster(kubeconfig: Optional[str] = None, context: Optional[str
         raise RhcosLayerError(f"the cluster's baseOSContainerImage is not digest-pinned ({exc})") from None
     status = version_doc.get("status") or {}
     desired = status.get("desired") or {}
-    history = status.get("history") or []
-    current: Dict[str, Any] = next((h for h in history if h.get("state") == "Completed"), {})
+    current = completed_update(status)
     version = str(data.get("releaseVersion") or current.get("version") or desired.get("version") or "unknown")
     if version != "unknown":  # it becomes a LABEL of the image built on this base
         check_version(version, f"ConfigMap {MCO_NAMESPACE}/{OSIMAGEURL_CONFIGMAP}")

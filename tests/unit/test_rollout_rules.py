@@ -452,3 +452,14 @@ def test_the_backoff_cap_comes_from_the_environment(monkeypatch: pytest.MonkeyPa
 def test_a_bad_progress_deadline_names_its_flag(text: str) -> None:
     with pytest.raises(InvalidInput, match="--progress-deadline"):
         rollout.parse_duration(text, "--progress-deadline")
+
+
+def test_the_running_release_is_the_newest_completed_update_whatever_the_history_holds():
+    from rhcos_layer.objects import completed_update
+
+    done = {"state": "Completed", "version": "4.16.3"}
+    assert completed_update({"history": [{"state": "Partial", "version": "4.17.1"}, done,
+                                         {"state": "Completed", "version": "4.15.9"}]}) == done
+    assert completed_update({"history": ["junk", None, done]}) == done  # a non-object entry is skipped
+    assert completed_update({"history": [{"state": "Partial"}]}) == {}  # still installing
+    assert completed_update({"history": "junk"}) == {} and completed_update(None) == {}
