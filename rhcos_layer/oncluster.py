@@ -11,6 +11,7 @@ v1alpha1 behind Tech Preview on 4.16 and 4.17 (``status.currentImagePullspec``),
 from __future__ import annotations
 
 import weakref
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from .objects import field
@@ -70,3 +71,115 @@ def read_once(cluster: ClusterAPI) -> Optional[List[Obj]]:
         found: Optional[List[Obj]] = cluster.machineosconfigs()
         _READ[cluster] = found
         return found
+
+
+# ------------------------------------------------------------------------------ builds and nodes
+# openshift/api machineconfiguration/v1/types_machineosbuild.go (v1alpha1 alike): the conditions a
+# MachineOSBuild moves through. A finished one has Succeeded, Failed or Interrupted True; the first True
+# in this order is its state (a failed build may still say Building=True for a moment).
+BUILD_CONDITIONS = ("Failed", "Interrupted", "Succeeded", "Building", "Prepared")
+FINISHED = ("Failed", "Interrupted", "Succeeded")
+PENDING = "Pending"  # no condition True yet: the build controller has not started it
+PREVIOUS_SPEC_ANNOTATION = "rhcos-layer.io/previous-spec"  # what apply --on-cluster replaced (compact JSON)
+CURRENT_IMAGE = "machineconfiguration.openshift.io/currentImage"  # MCO pkg/daemon/constants/constants.go
+DESIRED_IMAGE = "machineconfiguration.openshift.io/desiredImage"
+
+
+@dataclass
+class Build:
+    """One MachineOSBuild, as ``status`` shows it."""
+
+    name: str
+    state: str  # one of BUILD_CONDITIONS, or PENDING
+    since: Optional[str]  # when it entered that state (the condition's lastTransitionTime)
+    rendered: str  # the rendered MachineConfig it builds
+    builder: Optional[str]  # job/NAME (v1) or pod/NAME (v1alpha1), in the MCO's namespace
+    image: Optional[str]  # status.digestedImagePushSpec, once pushed
+    message: str  # the state's condition message (why a build failed)
+    started: str = ""  # status.buildStart, else metadata.creationTimestamp (for "newest")
+
+    @property
+    def log_command(self) -> Optional[str]:
+        """The command that prints the build's log (the builder Job's, or v1alpha1's build Pod's)."""
+        if not self.builder:
+            return None
+        return f"oc logs -n {NAMESPACE} {self.builder}"
+
+    def as_dict(self) -> Dict[str, Any]:
+        found = asdict(self)
+        found.pop("started")
+        found["log_command"] = self.log_command
+        return found
+
+
+NAMESPACE = "openshift-machine-config-operator"
+
+
+def version_of(obj: Obj) -> str:
+    """``v1`` or ``v1alpha1``: the API version an object came at (the MCO serves one of them)."""
+    return _text(obj.get("apiVersion") if isinstance(obj, dict) else None).rpartition("/")[2] or "v1"
+
+
+def is_ours(mosc: Obj) -> bool:
+    from .machineconfig import MANAGED_BY, MANAGED_BY_LABEL
+
+    return bool(field(mosc, "metadata", "labels", MANAGED_BY_LABEL) == MANAGED_BY)
+
+
+def build_of(mosb: Obj) -> Build:
+    """A MachineOSBuild read defensively: v1 (spec.machineConfig, status.builder.job) or v1alpha1
+    (spec.desiredConfig, status.builderReference.buildPod), any other shape as empty."""
+    conditions = field(mosb, "status", "conditions")
+    true = {str(c.get("type")): c for c in (conditions if isinstance(conditions, list) else [])
+            if isinstance(c, dict) and c.get("status") == "True"}
+    state = next((t for t in BUILD_CONDITIONS if t in true), PENDING)
+    condition = true.get(state) or {}
+    builder = None
+    job = _text(field(mosb, "status", "builder", "job", "name"))
+    pod = _text(field(mosb, "status", "builderReference", "buildPod", "name"))
+    if job:
+        builder = f"job/{job}"
+    elif pod:
+        builder = f"pod/{pod}"
+    started = (_text(field(mosb, "status", "buildStart")) or _text(field(mosb, "metadata", "creationTimestamp")))
+    return Build(name=name(mosb), state=state, since=_text(condition.get("lastTransitionTime")) or None,
+                 rendered=_text(field(mosb, "spec", "machineConfig", "name"))
+                 or _text(field(mosb, "spec", "desiredConfig", "name")),
+                 builder=builder, image=_text(field(mosb, "status", "digestedImagePushSpec")) or None,
+                 message=_text(condition.get("message")), started=started)
+
+
+def builds_of(mosbs: List[Obj], mosc: Obj) -> List[Build]:
+    """The builds of ``mosc``, oldest first (a rebuild of the same rendered config is a new one)."""
+    mine = [build_of(b) for b in mosbs if isinstance(b, dict)
+            and _text(field(b, "spec", "machineOSConfig", "name")) == name(mosc)]
+    return sorted(mine, key=lambda b: (b.started, b.name))
+
+
+def current_build(builds: List[Build], rendered: str) -> Optional[Build]:
+    """The build of the pool's target rendered config, the newest (``--rebuild`` makes another for the
+    same config); None before the build controller made one."""
+    for_target = [b for b in builds if b.rendered == rendered] if rendered else []
+    return for_target[-1] if for_target else None
+
+
+def last_result(builds: List[Build]) -> Optional[Build]:
+    """The newest finished build (Succeeded, Failed or Interrupted)."""
+    done = [b for b in builds if b.state in FINISHED]
+    return done[-1] if done else None
+
+
+def node_images(metas: List[Obj], base: str) -> Dict[str, Dict[str, int]]:
+    """How many nodes boot (``current``) and are sent to (``desired``) each image: the daemon's
+    currentImage / desiredImage annotations; a node without one boots ``base`` (the rendered config's
+    osImageURL) and is sent nowhere else."""
+    current: Dict[str, int] = {}
+    desired: Dict[str, int] = {}
+    for meta in metas:
+        annotations = field(meta, "annotations")
+        annotations = annotations if isinstance(annotations, dict) else {}
+        now = _text(annotations.get(CURRENT_IMAGE)) or base
+        want = _text(annotations.get(DESIRED_IMAGE)) or base
+        current[now] = current.get(now, 0) + 1
+        desired[want] = desired.get(want, 0) + 1
+    return {"current": current, "desired": desired}

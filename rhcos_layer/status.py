@@ -43,6 +43,13 @@ class PoolStatus:
     managed: List[str] = field(default_factory=list)
     conditions: Dict[str, str] = field(default_factory=dict)
     on_cluster: Optional[str] = None  # the pool's MachineOSConfig: its nodes boot the cluster's build (image)
+    # on-cluster pools only (None otherwise): whether rhcos-layer made the MachineOSConfig, the build of the
+    # target rendered config and the newest finished one (oncluster.Build.as_dict), the nodes' images
+    mode: str = "out-of-cluster"  # "on-cluster" when the cluster builds the pool's image (a MachineOSConfig)
+    on_cluster_ours: Optional[bool] = None
+    build: Optional[Dict[str, Any]] = None
+    last_build: Optional[Dict[str, Any]] = None
+    node_images: Optional[Dict[str, Dict[str, int]]] = None
 
     def as_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -104,7 +111,42 @@ class StatusReader:
         from .oncluster import for_pool, read_once
 
         moscs = read_once(self.cluster)  # once per connection: refreshes keep their fixed requests
-        return [pool_status(found[name], ours, base, self.images, for_pool(moscs, name)) for name in wanted]
+        shown = [pool_status(found[name], ours, base, self.images, for_pool(moscs, name)) for name in wanted]
+        on_cluster = [(p, for_pool(moscs, p.name)) for p in shown if p.on_cluster]
+        if on_cluster:  # only then: a cluster without on-cluster pools pays nothing more per refresh
+            self._on_cluster(on_cluster, found)
+        return shown
+
+    def _on_cluster(self, shown: List[Any], found: Dict[str, Dict[str, Any]]) -> None:
+        """Each on-cluster pool's build, MachineOSConfig and node images, read again at every refresh
+        (a build moves on its own): the MachineOSConfig, one list of builds per API version, the pool's
+        node metadata (as PartialObjectMetadata, a few KB)."""
+        from . import oncluster
+        from .pools import selector_string
+
+        builds: Dict[str, List[Dict[str, Any]]] = {}
+        for status, mosc in shown:
+            version = oncluster.version_of(mosc)
+            fresh = self.cluster.watched_machineosconfig(version, oncluster.name(mosc))
+            if fresh is None:  # deleted meanwhile (a rollback): the nodes go back to the rendered config's image
+                status.on_cluster, status.drift = None, False
+                status.image = self.images.get(status.rendered or "") or None
+                status.layered = bool(status.image) and status.image != status.base
+                continue
+            mosc = fresh
+            status.image, status.mode = oncluster.built_image(mosc), "on-cluster"
+            if version not in builds:
+                builds[version] = self.cluster.watched_machineosbuilds(version)
+            mine = oncluster.builds_of(builds[version], mosc)
+            current = oncluster.current_build(mine, status.target or "")
+            last = oncluster.last_result(mine)
+            status.on_cluster_ours = oncluster.is_ours(mosc)
+            status.build = current.as_dict() if current is not None else None
+            status.last_build = last.as_dict() if last is not None else None
+            selector = selector_string((found[status.name].get("spec") or {}).get("nodeSelector"))
+            metas, _ = self.cluster.list_node_metadata(selector)
+            status.node_images = oncluster.node_images(metas, self.images.get(status.rendered or "", "")
+                                                       or status.base)
 
 
 def cluster_status(cluster: ClusterAPI, pools: Optional[List[str]] = None) -> List[PoolStatus]:

@@ -437,6 +437,40 @@ class Cluster:
         finally:
             response.release_conn()
 
+    # -- on-cluster layering (oncluster.py): the objects rhcos-layer reads and writes of it -------------
+
+    def watched_machineosconfig(self, version: str, name: str) -> Optional[Dict[str, Any]]:
+        """The MachineOSConfig ``name`` at ``version`` (small), for a refresh of ``status --watch``; None when gone."""
+        import json
+
+        response = self._watch_call(f"get machineosconfig {name}", self._custom().get_cluster_custom_object,
+                                    MCO_GROUP, version, "machineosconfigs", name, _preload_content=False,
+                                    missing_ok=True)
+        return None if response is None else dict(json.loads(response.data))
+
+    def watched_machineosbuilds(self, version: str) -> List[Dict[str, Any]]:
+        """Every MachineOSBuild at ``version`` (one list; the MCO keeps a few per pool); [] when not served."""
+        import json
+
+        response = self._watch_call("list machineosbuilds", self._custom().list_cluster_custom_object, MCO_GROUP,
+                                    version, "machineosbuilds", _preload_content=False, missing_ok=True)
+        return [] if response is None else list(json.loads(response.data).get("items") or [])
+
+    def replace_machineosconfig(self, obj: Dict[str, Any], *, dry_run: bool = False) -> Dict[str, Any]:
+        """PUT ``obj`` (its metadata.resourceVersion is the precondition: a concurrent change is HTTP 409)."""
+        version = str(obj.get("apiVersion") or "").rpartition("/")[2] or MCO_VERSION
+        name = str((obj.get("metadata") or {}).get("name") or "")
+        return dict(self._call(f"update machineosconfig {name}", self._custom().replace_cluster_custom_object,
+                               MCO_GROUP, version, "machineosconfigs", name, obj, **_dry_run(dry_run)))
+
+    def delete_machineosconfig(self, version: str, name: str, resource_version: Optional[str] = None) -> None:
+        """Delete ``name``; with ``resource_version``, only if nobody changed it since it was read."""
+        body: Dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
+        if resource_version:
+            body["preconditions"] = {"resourceVersion": resource_version}
+        self._call(f"delete machineosconfig {name}", self._custom().delete_cluster_custom_object, MCO_GROUP,
+                   version, "machineosconfigs", name, body=body)
+
 
 def _find_cause(exc: BaseException, kind: Any) -> Any:
     """The first ``kind`` among ``exc``, its causes and what urllib3 wraps (``reason``, args)."""
