@@ -634,7 +634,8 @@ def writes_for(plans: Sequence[Plan]) -> List[Tuple[str, str]]:
     return list(dict.fromkeys(needs))
 
 
-def require_permissions(cluster: ClusterAPI, writes: Sequence[Tuple[str, str]], *, wait: bool) -> None:
+def require_permissions(cluster: ClusterAPI, writes: Sequence[Tuple[str, str]], *, wait: bool,
+                        extra: Sequence[Tuple[str, str, str, str]] = ()) -> None:
     """Before anything is written: may this login do ``writes`` (verbs on machineconfigs, and why)
     and follow the rollout?
 
@@ -646,6 +647,7 @@ def require_permissions(cluster: ClusterAPI, writes: Sequence[Tuple[str, str]], 
     from .errors import ClusterForbidden
 
     needs: List[Tuple[str, str, str, str]] = [(verb, "machineconfigs", MCO_GROUP, why) for verb, why in writes]
+    needs += extra  # (verb, resource, group, why) on other resources: rollback's MachineOSConfigs
     if wait:
         # what rollout.follow reads: the pools (and the custom ones that inherit worker), the nodes of
         # a small pool listed then watched, a large pool's degraded nodes one by one, the rendered config

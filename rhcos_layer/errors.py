@@ -156,6 +156,13 @@ class PartiallyApplied(RhcosLayerError):
     exit_code = 19
 
 
+class OnClusterBuildFailed(RhcosLayerError):
+    """A MachineOSBuild (the cluster's own build of an on-cluster pool's image) failed or was interrupted:
+    its log shows why (the message names the command that prints it)."""
+
+    exit_code = 22
+
+
 class Interrupted(RhcosLayerError):
     """The user pressed Ctrl-C (the CLI maps KeyboardInterrupt to this exit code)."""
 

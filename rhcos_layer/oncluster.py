@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, List, Optional, Sequence, Tuple
 
 from .objects import field
+from .rollout import PoolView, Watcher
 
 if TYPE_CHECKING:
     from .adapters.cluster_api import ClusterAPI
@@ -83,6 +84,7 @@ PENDING = "Pending"  # no condition True yet: the build controller has not start
 PREVIOUS_SPEC_ANNOTATION = "rhcos-layer.io/previous-spec"  # what apply --on-cluster replaced (compact JSON)
 CURRENT_IMAGE = "machineconfiguration.openshift.io/currentImage"  # MCO pkg/daemon/constants/constants.go
 DESIRED_IMAGE = "machineconfiguration.openshift.io/desiredImage"
+BUILD_CONFIG_LABEL = "machineconfiguration.openshift.io/machine-os-config"
 
 
 @dataclass
@@ -149,10 +151,15 @@ def build_of(mosb: Obj) -> Build:
                  message=_text(condition.get("message")), started=started)
 
 
+def build_selector(mosc_name: str) -> str:
+    """The label the build controller puts on a MachineOSConfig's builds (MCO pkg/controller/build)."""
+    return f"{BUILD_CONFIG_LABEL}={mosc_name}"
+
+
 def builds_of(mosbs: List[Obj], mosc: Obj) -> List[Build]:
     """The builds of ``mosc``, oldest first (a rebuild of the same rendered config is a new one)."""
-    mine = [build_of(b) for b in mosbs if isinstance(b, dict)
-            and _text(field(b, "spec", "machineOSConfig", "name")) == name(mosc)]
+    mine = [build_of(b) for b in mosbs if isinstance(b, dict) and name(mosc) in (
+        _text(field(b, "spec", "machineOSConfig", "name")), _text(field(b, "metadata", "labels", BUILD_CONFIG_LABEL)))]
     return sorted(mine, key=lambda b: (b.started, b.name))
 
 
@@ -183,3 +190,126 @@ def node_images(metas: List[Obj], base: str) -> Dict[str, Dict[str, int]]:
         current[now] = current.get(now, 0) + 1
         desired[want] = desired.get(want, 0) + 1
     return {"current": current, "desired": desired}
+
+
+# ------------------------------------------------------------------------------ following
+class ImageWatcher(Watcher):
+    """Follows a pool's nodes to an image of on-cluster layering, with the pool's rendered config
+    unchanged: ``image`` (the build the MCO sends them to as desiredImage) or, None, back to the base
+    (the rendered config's osImageURL: no currentImage nor desiredImage left, as after the
+    MachineOSConfig is deleted). The MCO's counters and done rule as for any rollout, and each node's
+    annotations on top: until the node controller has reacted, a node still booting the old image counts
+    as waiting, never as done. Pools followed by their counters (over NODE_DETAIL_LIMIT nodes) are done
+    once the pool has been seen updating and settled again."""
+
+    def __init__(self, cluster: ClusterAPI, pool: str, image: Optional[str], **kwargs: Any) -> None:
+        from .rollout import Expectation
+
+        super().__init__(cluster, pool, Expectation("", False, image), **kwargs)
+        self.image = image
+        self._moved = False
+
+    def target_ready(self, view: PoolView) -> bool:
+        return bool(view.target)
+
+    def _nodes(self, pool: Obj, view: PoolView) -> None:
+        from .rollout import DONE, WAITING
+
+        super()._nodes(pool, view)
+        if not view.detailed or self._feed is None:
+            return
+        metas = {str(m.get("name")): m for m in self._feed.snapshot(wait=0) or []}
+        for node in view.nodes:
+            if node.phase == DONE and not self._on_image(metas.get(node.name) or {}):
+                node.phase = WAITING
+
+    def _on_image(self, meta: Obj) -> bool:
+        annotations = field(meta, "annotations")
+        annotations = annotations if isinstance(annotations, dict) else {}
+        current, desired = _text(annotations.get(CURRENT_IMAGE)), _text(annotations.get(DESIRED_IMAGE))
+        if self.image is None:
+            return not current and not desired
+        return current == self.image and desired == self.image
+
+    def step(self) -> bool:
+        from .rollout import DONE
+
+        done = super().step()
+        view = self.view
+        if view is None:
+            return False
+        if view.updating:
+            self._moved = True
+        if not done:
+            return False
+        if view.detailed:
+            return all(n.phase == DONE for n in view.nodes)
+        return self._moved
+
+
+class BuildFollower:
+    """Follows the build a MachineOSConfig write asks for, as a watcher for ``rollout.follow``: done when
+    the MachineOSConfig has seen the write (status.observedGeneration) and the build it names for the pool's
+    target config succeeded (``image`` is then its digested pullspec); OnClusterBuildFailed when it failed
+    or was interrupted, naming the command that prints its log. Each refresh: the MachineOSConfig, the
+    pool, one list of MachineOSBuilds."""
+
+    def __init__(self, cluster: ClusterAPI, pool: str, mosc: Obj, generation: int,
+                 on_change: Callable[[str, Optional[Build]], None], before: Sequence[str] = ()) -> None:
+        self.cluster = cluster
+        self.pool = pool
+        self.version = version_of(mosc)
+        self.mosc_name = name(mosc)
+        self.generation = generation
+        self.before = set(before)  # the builds there were before the write: an old result is not this one
+        self.on_change = on_change
+        self.build: Optional[Build] = None
+        self.image: Optional[str] = None
+        self._shown: Optional[Tuple[str, str]] = None
+
+    def step(self) -> bool:
+        from .errors import OnClusterBuildFailed
+
+        mosc = self.cluster.watched_machineosconfig(self.mosc_name, self.version) or {}
+        target = _text(field(self.cluster.watched_pool(self.pool), "spec", "configuration", "name"))
+        builds = builds_of(self.cluster.watched_machineosbuilds(self.version, build_selector(self.mosc_name)),
+                           {"metadata": {"name": self.mosc_name}})
+        seen = field(mosc, "status", "observedGeneration")
+        named = _text(field(mosc, "status", "machineOSBuild", "name"))
+        caught_up = isinstance(seen, int) and not isinstance(seen, bool) and seen >= self.generation
+        candidates = [b for b in builds if b.rendered == target]
+        if caught_up and named:
+            build = next((b for b in candidates if b.name == named), None)
+        else:  # no observedGeneration to go by: a build that was not there before the write
+            fresh = [b for b in candidates if b.name not in self.before]
+            build = fresh[-1] if fresh else None
+        self.build = build
+        shown = (build.name, build.state) if build is not None else None
+        if shown != self._shown:
+            self._shown = shown
+            self.on_change(self.pool, build)
+        if build is None:
+            return False
+        if build.state in ("Failed", "Interrupted"):
+            how = f"; its log: {build.log_command}" if build.log_command else ""
+            raise OnClusterBuildFailed(
+                f"pool {self.pool}: build {build.name} of MachineOSConfig {self.mosc_name} {build.state.lower()}"
+                + (f": {build.message}" if build.message else "") + how,
+                hint=f"fix the MachineOSConfig's containerFile, or put the pool back on the base image: rhcos-layer"
+                     f" rollback --pool {self.pool}")
+        if build.state == "Succeeded" and build.image:
+            self.image = build.image
+            return True
+        return False
+
+    def progress(self) -> Hashable:
+        return self._shown
+
+    def diagnosis(self) -> str:
+        if self.build is None:
+            return (f"pool {self.pool}: no build of MachineOSConfig {self.mosc_name} for the new spec yet (is the"
+                    f" machine-os-builder running? oc -n {NAMESPACE} get pods)")
+        return f"pool {self.pool}: build {self.build.name} is {self.build.state}"
+
+    def close(self) -> None:
+        pass

@@ -119,15 +119,14 @@ class StatusReader:
 
     def _on_cluster(self, shown: List[Any], found: Dict[str, Dict[str, Any]]) -> None:
         """Each on-cluster pool's build, MachineOSConfig and node images, read again at every refresh
-        (a build moves on its own): the MachineOSConfig, one list of builds per API version, the pool's
+        (a build moves on its own): the MachineOSConfig, its builds (one labelled list), the pool's
         node metadata (as PartialObjectMetadata, a few KB)."""
         from . import oncluster
         from .pools import selector_string
 
-        builds: Dict[str, List[Dict[str, Any]]] = {}
         for status, mosc in shown:
             version = oncluster.version_of(mosc)
-            fresh = self.cluster.watched_machineosconfig(version, oncluster.name(mosc))
+            fresh = self.cluster.watched_machineosconfig(oncluster.name(mosc), version)
             if fresh is None:  # deleted meanwhile (a rollback): the nodes go back to the rendered config's image
                 status.on_cluster, status.drift = None, False
                 status.image = self.images.get(status.rendered or "") or None
@@ -135,9 +134,8 @@ class StatusReader:
                 continue
             mosc = fresh
             status.image, status.mode = oncluster.built_image(mosc), "on-cluster"
-            if version not in builds:
-                builds[version] = self.cluster.watched_machineosbuilds(version)
-            mine = oncluster.builds_of(builds[version], mosc)
+            listed = self.cluster.watched_machineosbuilds(version, oncluster.build_selector(oncluster.name(mosc)))
+            mine = oncluster.builds_of(listed, mosc)
             current = oncluster.current_build(mine, status.target or "")
             last = oncluster.last_result(mine)
             status.on_cluster_ours = oncluster.is_ours(mosc)

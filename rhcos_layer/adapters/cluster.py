@@ -439,7 +439,7 @@ class Cluster:
 
     # -- on-cluster layering (oncluster.py): the objects rhcos-layer reads and writes of it -------------
 
-    def watched_machineosconfig(self, version: str, name: str) -> Optional[Dict[str, Any]]:
+    def watched_machineosconfig(self, name: str, version: str) -> Optional[Dict[str, Any]]:
         """The MachineOSConfig ``name`` at ``version`` (small), for a refresh of ``status --watch``; None when gone."""
         import json
 
@@ -448,12 +448,13 @@ class Cluster:
                                     missing_ok=True)
         return None if response is None else dict(json.loads(response.data))
 
-    def watched_machineosbuilds(self, version: str) -> List[Dict[str, Any]]:
-        """Every MachineOSBuild at ``version`` (one list; the MCO keeps a few per pool); [] when not served."""
+    def watched_machineosbuilds(self, version: str, label_selector: str) -> List[Dict[str, Any]]:
+        """The MachineOSBuilds at ``version`` that ``label_selector`` picks (one list); [] when not served."""
         import json
 
         response = self._watch_call("list machineosbuilds", self._custom().list_cluster_custom_object, MCO_GROUP,
-                                    version, "machineosbuilds", _preload_content=False, missing_ok=True)
+                                    version, "machineosbuilds", label_selector=label_selector,
+                                    _preload_content=False, missing_ok=True)
         return [] if response is None else list(json.loads(response.data).get("items") or [])
 
     def replace_machineosconfig(self, obj: Dict[str, Any], *, dry_run: bool = False) -> Dict[str, Any]:
@@ -463,7 +464,7 @@ class Cluster:
         return dict(self._call(f"update machineosconfig {name}", self._custom().replace_cluster_custom_object,
                                MCO_GROUP, version, "machineosconfigs", name, obj, **_dry_run(dry_run)))
 
-    def delete_machineosconfig(self, version: str, name: str, resource_version: Optional[str] = None) -> None:
+    def delete_machineosconfig(self, name: str, version: str, resource_version: Optional[str] = None) -> None:
         """Delete ``name``; with ``resource_version``, only if nobody changed it since it was read."""
         body: Dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
         if resource_version:
