@@ -85,6 +85,8 @@ PREVIOUS_SPEC_ANNOTATION = "rhcos-layer.io/previous-spec"  # what apply --on-clu
 CURRENT_IMAGE = "machineconfiguration.openshift.io/currentImage"  # MCO pkg/daemon/constants/constants.go
 DESIRED_IMAGE = "machineconfiguration.openshift.io/desiredImage"
 BUILD_CONFIG_LABEL = "machineconfiguration.openshift.io/machine-os-config"
+# the build the controller last started for a MachineOSConfig (MCO pkg/controller/build/constants)
+CURRENT_BUILD_ANNOTATION = "machineconfiguration.openshift.io/current-machine-os-build"
 
 
 @dataclass
@@ -96,7 +98,7 @@ class Build:
     since: Optional[str]  # when it entered that state (the condition's lastTransitionTime)
     rendered: str  # the rendered MachineConfig it builds
     builder: Optional[str]  # job/NAME (v1) or pod/NAME (v1alpha1), in the MCO's namespace
-    image: Optional[str]  # status.digestedImagePushSpec, once pushed
+    image: Optional[str]  # status.digestedImagePushSpec (v1alpha1: finalImagePushspec), once pushed
     message: str  # the state's condition message (why a build failed)
     started: str = ""  # status.buildStart, else metadata.creationTimestamp (for "newest")
 
@@ -147,7 +149,8 @@ def build_of(mosb: Obj) -> Build:
     return Build(name=name(mosb), state=state, since=_text(condition.get("lastTransitionTime")) or None,
                  rendered=_text(field(mosb, "spec", "machineConfig", "name"))
                  or _text(field(mosb, "spec", "desiredConfig", "name")),
-                 builder=builder, image=_text(field(mosb, "status", "digestedImagePushSpec")) or None,
+                 builder=builder, image=_text(field(mosb, "status", "digestedImagePushSpec"))
+                 or _text(field(mosb, "status", "finalImagePushspec")) or None,  # v1alpha1's name for it
                  message=_text(condition.get("message")), started=started)
 
 
@@ -278,11 +281,12 @@ class BuildFollower:
         named = _text(field(mosc, "status", "machineOSBuild", "name"))
         caught_up = isinstance(seen, int) and not isinstance(seen, bool) and seen >= self.generation
         candidates = [b for b in builds if b.rendered == target]
-        if caught_up and named:
+        fresh = [b for b in candidates if b.name not in self.before]
+        started = _text(field(mosc, "metadata", "annotations", CURRENT_BUILD_ANNOTATION))
+        if caught_up and named:  # the MachineOSConfig reports the build of its current spec
             build = next((b for b in candidates if b.name == named), None)
-        else:  # no observedGeneration to go by: a build that was not there before the write
-            fresh = [b for b in candidates if b.name not in self.before]
-            build = fresh[-1] if fresh else None
+        else:  # the build the controller started for the new spec, else one that was not there before the write
+            build = next((b for b in fresh if b.name == started), fresh[-1] if fresh else None)
         self.build = build
         shown = (build.name, build.state) if build is not None else None
         if shown != self._shown:

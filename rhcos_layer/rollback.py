@@ -270,3 +270,18 @@ def _role(mc: Dict[str, Any]) -> str:
 
 def _image(mc: Dict[str, Any]) -> str:
     return str((mc.get("spec") or {}).get("osImageURL") or "")
+
+
+def builds_before(cluster: ClusterAPI, plans: Sequence[RollbackPlan]) -> Dict[str, List[str]]:
+    """The builds each --to-previous pool's MachineOSConfig has before the write (one list each): the
+    build of the restored spec is one that is not among them (oncluster.BuildFollower)."""
+    from . import oncluster
+
+    found: Dict[str, List[str]] = {}
+    for p in plans:
+        mosc = p.machineosconfig
+        if p.restored is not None and mosc is not None:
+            listed = cluster.watched_machineosbuilds(oncluster.version_of(mosc),
+                                                     oncluster.build_selector(oncluster.name(mosc)))
+            found[p.pool] = [b.name for b in oncluster.builds_of(listed, mosc)]
+    return found

@@ -285,8 +285,9 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
                                       extra=rollback_mod.on_cluster_needs(plans, wait=wait and not dry_run))
         if wait and not dry_run and not to_previous:
             cluster.preload_nodes_api()
-        rollback_mod.execute(cluster, plans, dry_run=dry_run)
         on_cluster = [p for p in plans if p.machineosconfig is not None]
+        before = rollback_mod.builds_before(cluster, on_cluster) if wait and not dry_run else {}
+        rollback_mod.execute(cluster, plans, dry_run=dry_run)
         for item in plans:
             results.append(item.as_dict(dry_run))
             if item.machineosconfig is not None:  # followed by its images, below (cli/rollback.py)
@@ -313,7 +314,7 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
         moving = [p for p in on_cluster if p.action != "unchanged"]
         if moving and wait and not dry_run:
             followed, built = rollback_cli.follow(terminal, cluster, moving, limit,
-                                                  f"rhcos-layer status --watch {pool_flags}{flags}")
+                                                  f"rhcos-layer status --watch {pool_flags}{flags}", before)
             views += list(followed.values())
             for r in results:
                 r["image"] = built.get(r["pool"]) or r["image"]

@@ -31,10 +31,11 @@ def said(plan: RollbackPlan, dry_run: bool) -> str:
 
 
 def follow(terminal: Terminal, cluster: Any, plans: Sequence[RollbackPlan], timeout: Optional[float],
-           resume: str) -> Tuple[Dict[str, PoolView], Dict[str, str]]:
+           resume: str, before: Dict[str, List[str]]) -> Tuple[Dict[str, PoolView], Dict[str, str]]:
     """Follow each on-cluster pool back: the build of the restored spec first (--to-previous), then the
-    nodes to its image, or to the base after a delete. Returns each pool's last view and the images
-    built. Ctrl-C stops watching, never the cluster."""
+    nodes to its image, or to the base after a delete. ``before``: each pool's builds before the write
+    (rollback.builds_before). Returns each pool's last view and the images built. Ctrl-C stops watching,
+    never the cluster."""
     from ..oncluster import BuildFollower, ImageWatcher
     from ..rollout import follow as follow_all
     from ..terminal import RolloutDisplay
@@ -57,8 +58,8 @@ def follow(terminal: Terminal, cluster: Any, plans: Sequence[RollbackPlan], time
                             + (f" ({build.builder})" if build.builder else ""))
 
         try:
-            builds = [BuildFollower(cluster, p.pool, p.restored, _generation(p.restored), build_moved)
-                      for p in plans if p.restored is not None]
+            builds = [BuildFollower(cluster, p.pool, p.restored, _generation(p.restored), build_moved,
+                                    before.get(p.pool, ())) for p in plans if p.restored is not None]
             if builds:
                 follow_all(builds, left(), progress_deadline=deadline, resume=resume, notice=display.notice)
                 images.update({b.pool: b.image for b in builds})
