@@ -152,6 +152,18 @@ def cluster_status(cluster: ClusterAPI, pools: Optional[List[str]] = None) -> Li
     return StatusReader(cluster).read(pools)
 
 
+def building(p: PoolStatus) -> bool:
+    """An on-cluster pool whose build of its target config has not finished, or whose nodes are not all
+    on the image they are sent to: ``status --watch`` goes on (the pool's counters do not show either)."""
+    if not p.on_cluster:
+        return False
+    from .oncluster import FINISHED
+
+    state = (p.build or {}).get("state")
+    images = p.node_images or {}
+    return (state is not None and state not in FINISHED) or images.get("current") != images.get("desired")
+
+
 class StatusWatch:
     """``status --watch`` as a watcher for ``rollout.follow``: each refresh reads the pools again and
     calls ``on_change`` when what it shows changed; done when no pool shown is updating."""
@@ -171,14 +183,18 @@ class StatusWatch:
         if snapshot != self._shown:
             self._shown = snapshot
             self.on_change(found)
-        return not any(p.updating for p in found)
+        return not any(p.updating or building(p) for p in found)
 
     def progress(self) -> Hashable:
-        return tuple((p.name, p.target, p.rendered, p.updated, p.ready, p.degraded, p.unavailable) for p in self.found)
+        return tuple((p.name, p.target, p.rendered, p.updated, p.ready, p.degraded, p.unavailable,
+                      (p.build or {}).get("name"), (p.build or {}).get("state")) for p in self.found)
 
     def diagnosis(self) -> str:
         said = []
         for p in self.found:
+            if building(p) and p.build is not None:
+                said.append(f"pool {p.name}: build {p.build['name']} is {p.build['state']}"
+                            + (f" ({p.build['log_command']})" if p.build["log_command"] else ""))
             if not p.updating:
                 continue
             if p.paused:
