@@ -45,6 +45,10 @@ def test_rpm_queries_in_the_fake_base(rig_store: PodmanStore, fake_base: FakeBas
     assert rc == 0
     assert out.splitlines() == [p.name for p in rhcos_packages(V416)]
 
+    # through busybox's shell too (every RUN step): its own rpm applet must not answer instead
+    rc, out, _ = _run(rig_store, img, "sh", "-c", "rpm -q kernel-core")
+    assert (rc, out) == (0, f"kernel-core-{V416.kernel}.x86_64\n")
+
     rc, out, _ = _run(rig_store, img, "kubelet", "--version")
     assert (rc, out) == (0, f"Kubernetes v{V416.kubernetes}\n")
 

@@ -325,6 +325,22 @@ def _busybox_applets(busybox: str) -> List[str]:
     return sorted({a.strip() for a in out.split() if a.strip() and "/" not in a})
 
 
+# busybox's shell runs its own applets before searching PATH (FEATURE_SH_STANDALONE), so `sh -c "rpm -q
+# ..."` - every RUN step, every `podman run IMAGE sh -c` - would reach busybox's rpm applet, not our stub.
+# RHCOS has no busybox: rename the applet in the sorted name table ("rpl" keeps the order) so that `rpm`
+# always means /usr/bin/rpm, as on a real node.
+_RPM_APPLET = b"\x00route\x00rpm\x00rpm2cpio\x00"
+_RPM_APPLET_RENAMED = b"\x00route\x00rpl\x00rpm2cpio\x00"
+
+
+def _without_rpm_applet(busybox: bytes) -> bytes:
+    if busybox.count(_RPM_APPLET) != 1:
+        if b"\x00rpm\x00" not in busybox:
+            return busybox  # a build without the rpm applet
+        raise RuntimeError("busybox: cannot find its applet name table to hide the rpm applet")
+    return busybox.replace(_RPM_APPLET, _RPM_APPLET_RENAMED)
+
+
 def write_rootfs_tar(path: Path, version: str = DEFAULT_VERSION, busybox: Optional[str] = None, *,
                      node: Optional[NodeVersions] = None) -> Path:
     """Write the fake RHCOS rootfs as an uncompressed tar at *path*; *node* (default: 4.16.3's) picks the
@@ -351,7 +367,7 @@ def write_rootfs_tar(path: Path, version: str = DEFAULT_VERSION, busybox: Option
                              ("lib64", "usr/lib64")):
             _add(tar, link, kind=tarfile.SYMTYPE, link=target)
         with open(bb, "rb") as fh:
-            _add(tar, "usr/bin/busybox", fh.read(), mode=0o755)
+            _add(tar, "usr/bin/busybox", _without_rpm_applet(fh.read()), mode=0o755)
         for applet in _busybox_applets(bb):
             if applet in stubs or applet == "busybox":
                 continue
@@ -400,22 +416,9 @@ def build_fake_base(
         for c in changes:
             args += ["--change", c]
         image_id = store.podman(*args, str(tar_path), tag_ref).stdout.strip().splitlines()[-1]
-
-        authfile = work / "auth.json"
-        registry.write_authfile(authfile)
-        digestfile = work / "digest"
-        store.podman(
-            "push", "--quiet",
-            "--cert-dir", str(registry.cert_dir),
-            "--authfile", str(authfile),
-            "--digestfile", str(digestfile),
-            tag_ref, f"docker://{tag_ref}",
-        )
-        digest = digestfile.read_text().strip()
+        digest = _push(store, registry, work, tag_ref)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if not digest.startswith("sha256:"):
-        raise RuntimeError(f"unexpected digest from podman push: {digest!r}")
     return FakeBase(
         repo=full_repo,
         digest=digest,
@@ -427,5 +430,48 @@ def build_fake_base(
     )
 
 
+def _push(store: PodmanStore, registry: Registry, work: Path, tag_ref: str) -> str:
+    """Push *tag_ref* from *store* to the rig registry; the manifest digest."""
+    authfile = work / "auth.json"
+    registry.write_authfile(authfile)
+    digestfile = work / "digest"
+    store.podman("push", "--quiet", "--cert-dir", str(registry.cert_dir), "--authfile", str(authfile),
+                 "--digestfile", str(digestfile), tag_ref, f"docker://{tag_ref}")
+    digest = digestfile.read_text().strip()
+    if not digest.startswith("sha256:"):
+        raise RuntimeError(f"unexpected digest from podman push: {digest!r}")
+    return digest
+
+
+# What a release's extensions container carries (an rpm-md repository of the RHCOS extensions, served to
+# the MCO from /usr/share/rpm-ostree/extensions/); a few real extension package names, empty files.
+EXTENSION_RPMS = ("kernel-rt-core", "kernel-rt-modules", "usbguard", "kata-containers", "wasmedge")
+
+
+def build_fake_extensions(store: PodmanStore, registry: Registry, version: str, rhcos_version: str,
+                          node: NodeVersions, repo: str = "rhcos/rhel-coreos-extensions") -> FakeBase:
+    """A tiny stand-in for a release's rhel-coreos-extensions image, tagged *version*, pushed; the
+    packages are named at *node*'s kernel so each release's extensions image has its own digest."""
+    full_repo = f"{registry.host}/{repo}"
+    tag_ref = f"{full_repo}:{version}"
+    work = Path(tempfile.mkdtemp(prefix="fakeext-", dir=str(store.tmp_dir)))
+    try:
+        tar_path = work / "ext.tar"
+        with tarfile.open(str(tar_path), "w", format=tarfile.PAX_FORMAT) as tar:
+            for d in ("usr", "usr/share", "usr/share/rpm-ostree", "usr/share/rpm-ostree/extensions"):
+                _add(tar, d, kind=tarfile.DIRTYPE, mode=0o755)
+            for name in EXTENSION_RPMS:
+                _add(tar, f"usr/share/rpm-ostree/extensions/{name}-{node.kernel}.x86_64.rpm", b"")
+            _add(tar, "usr/share/rpm-ostree/extensions/release", f"{version} {rhcos_version}\n".encode())
+        image_id = store.podman("import", "--quiet", "--change", f"LABEL version={rhcos_version}", str(tar_path),
+                                tag_ref).stdout.strip().splitlines()[-1]
+        digest = _push(store, registry, work, tag_ref)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return FakeBase(repo=full_repo, digest=digest, pullspec=f"{full_repo}@{digest}", tag_ref=tag_ref, tag=version,
+                    version=rhcos_version, image_id=image_id.replace("sha256:", ""))
+
+
 __all__ = ["FakeBase", "build_fake_base", "os_release", "write_rootfs_tar", "STUB_LOG", "DEFAULT_VERSION", "RPMDB",
-           "Package", "NodeVersions", "NODE_VERSIONS", "KERNEL_PACKAGES", "rhcos_packages", "rpmdb_text"]
+           "Package", "NodeVersions", "NODE_VERSIONS", "KERNEL_PACKAGES", "rhcos_packages", "rpmdb_text",
+           "EXTENSION_RPMS", "build_fake_extensions"]
