@@ -208,7 +208,7 @@ def test_kubectl_reads_updates_and_starts_the_upgrade(
     api = kube_api
     seed_release(api, upgrade_releases["4.16.3"], masters=1, workers=2)
     seed_updates(api, upgrade_releases, current="4.16.3", available=["4.16.8", "4.17.2"])
-    with SimulatedMCO(api) as mco, SimulatedCVO(api, releases=upgrade_releases) as cvo:
+    with SimulatedMCO(api) as mco, SimulatedCVO(api, releases=upgrade_releases, mco=mco) as cvo:
         infra = mco.scale("infra", 1, instant=False)
         assert mco.wait_idle(10)
         res = kubectl("get", "clusterversion", "version", "-o", "json")
@@ -232,3 +232,13 @@ def test_kubectl_reads_updates_and_starts_the_upgrade(
         assert [mco.reboots.get(n, 0) for n in ("master-0", *infra, "worker-0", "worker-1")] == [1, 1, 0, 0]
         master = api.store.get("machineconfigpools", "master")["status"]["configuration"]["name"]
         assert api.store.get("machineconfigs", master)["spec"]["osImageURL"] == upgrade_releases["4.16.8"].base
+        # the skew an upgrade leaves while a pool is paused, as the nodes report it
+        res = kubectl("get", "nodes", "-o", "json")
+        info = {n["metadata"]["name"]: n["status"]["nodeInfo"] for n in json.loads(res.stdout)["items"]}
+        new, old = upgrade_releases["4.16.8"], upgrade_releases["4.16.3"]
+        assert info["master-0"]["kubeletVersion"] == f"v{new.kubelet}+aba1e8d" == "v1.29.7+aba1e8d"
+        assert info["master-0"]["kernelVersion"] == f"{new.kernel}.x86_64"
+        assert info["master-0"]["containerRuntimeVersion"] == f"cri-o://{new.crio}"
+        assert info["master-0"]["osImage"] == f"Red Hat Enterprise Linux CoreOS {new.rhcos_version} (Plow)"
+        assert info[infra[0]]["kubeletVersion"] == "v1.29.7+aba1e8d"
+        assert info["worker-0"]["kubeletVersion"] == f"v{old.kubelet}+aba1e8d" == "v1.29.6+aba1e8d"

@@ -10,6 +10,8 @@ Usage::
         # kubectl patch clusterversion version --type merge -p '{"spec":{"desiredUpdate":{"version":"4.16.8"}}}'
         assert cvo.wait_idle(30)                            # Completed once the master pool is updated
         mco.reboots["worker-0"]                             # reboots per node (SimulatedMCO.reboots)
+    SimulatedCVO(api, releases=rel, mco=mco)                # also: rebooted nodes report the release's
+                                                            # kubeletVersion, CRI-O, kernel, osImage
 
 Like SimulatedMCO it is a daemon thread writing ``api.store`` directly (every write a watch event), with
 start / stop / context manager, ``wait_idle()``, ``errors`` / ``check()``. It plays what a client of the
@@ -65,7 +67,7 @@ from datetime import datetime, timezone
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .kube import CONFIG_GROUP, MCO_NAMESPACE, KubeAPI, OpenShiftSeed, seed_openshift
-from .mco import CONTROLLER_CONFIG, OSIMAGEURL_CONFIGMAP
+from .mco import CONTROLLER_CONFIG, OSIMAGEURL_CONFIGMAP, SimulatedMCO
 
 Obj = Dict[str, Any]
 
@@ -173,6 +175,21 @@ def seed_updates(api: KubeAPI, releases: Mapping[str, Any], current: str = "4.16
     return store.patch("clusterversions", CV, patch)
 
 
+def node_info(release: Any) -> Obj:
+    """The status.nodeInfo fields a node reports once booted into *release*'s base (an UpgradeRelease):
+    kubelet / kube-proxy, CRI-O, kernel (uname -r) and os-release's PRETTY_NAME."""
+    kubelet = f"v{_attr(release, 'kubelet')}+aba1e8d"
+    return {"kubeletVersion": kubelet, "kubeProxyVersion": kubelet,
+            "containerRuntimeVersion": f"cri-o://{_attr(release, 'crio')}",
+            "kernelVersion": f"{_attr(release, 'kernel')}.x86_64",
+            "osImage": f"Red Hat Enterprise Linux CoreOS {_attr(release, 'rhcos_version')} (Plow)"}
+
+
+def node_infos(releases: Mapping[str, Any]) -> Dict[str, Obj]:
+    """base pullspec -> node_info() for every release that names its kubelet (SimulatedMCO.node_info)."""
+    return {_attr(r, "base"): node_info(r) for r in releases.values() if _attr(r, "kubelet")}
+
+
 # ------------------------------------------------------------------------------- the simulator
 class _Upgrade:
     """The one upgrade in flight."""
@@ -189,16 +206,19 @@ class _Upgrade:
 class SimulatedCVO:
     """See the module docstring. *releases*: version -> UpgradeRelease (or mappings with version, payload,
     base, extensions and optionally kubelet); *edges*: version -> versions it may update to (default
-    default_edges()); *step_delay*: seconds between accepting a release and moving the MCO's inputs."""
+    default_edges()); *step_delay*: seconds between accepting a release and moving the MCO's inputs; *mco*:
+    a SimulatedMCO whose nodes then report each release's versions once booted into its base (node_infos())."""
 
     def __init__(self, api: KubeAPI, releases: Optional[Mapping[str, Any]] = None, *, step_delay: float = 0.05,
-                 edges: Optional[Mapping[str, Sequence[str]]] = None) -> None:
+                 edges: Optional[Mapping[str, Sequence[str]]] = None, mco: Optional[SimulatedMCO] = None) -> None:
         self.api = api
         self.store = api.store
         self.releases: Dict[str, Any] = dict(releases or {})
         self.edges: Dict[str, List[str]] = ({k: list(v) for k, v in edges.items()} if edges is not None
                                             else default_edges(list(self.releases)))
         self.step_delay = step_delay
+        if mco is not None:  # nodes booted into a release's base report its kubelet, CRI-O, kernel, OS
+            mco.node_info.update(node_infos(self.releases))
         self.errors: List[str] = []
         self.completed: List[str] = []  # versions completed, in order
         self._upgrade: Optional[_Upgrade] = None
@@ -460,5 +480,6 @@ class SimulatedCVO:
         self._fail_next, self._stall_next = "", False
 
 
-__all__ = ["SimulatedCVO", "seed_release", "seed_updates", "risk", "conditional_update", "default_edges",
+__all__ = ["SimulatedCVO", "seed_release", "seed_updates", "risk", "conditional_update", "default_edges", "node_info",
+           "node_infos",
            "set_conditions", "RELEASE_FILE", "CONFIG_GROUP"]

@@ -517,6 +517,9 @@ class SimulatedMCO:
         self.image_annotations = image_annotations
         self.history: List[Rollout] = []
         self.reboots: Dict[str, int] = {}  # node -> reboots seen through (the daemon's reboot step, then Done)
+        # booted image -> status.nodeInfo fields a node reports once it runs that image (kubeletVersion ...):
+        # what the new OS's kubelet posts after the reboot; see tests/support/cvo.py node_infos()
+        self.node_info: Dict[str, Obj] = {}
         self.max_in_flight: Dict[str, int] = {}  # pool -> most nodes updating at once, as seen by the MCO
         self.errors: List[str] = []
         self._lock = threading.RLock()
@@ -1066,7 +1069,7 @@ class SimulatedMCO:
             ann[CURRENT_IMAGE] = image
         status: Obj = {"conditions": _ready_conditions(node, True)}
         if rebooted:
-            status["nodeInfo"] = {"bootID": str(uuid.uuid4())}
+            status["nodeInfo"] = {**self.node_info.get(image, {}), "bootID": str(uuid.uuid4())}
             if self._apply:
                 self.reboots[_name(node)] = self.reboots.get(_name(node), 0) + 1
         if self._apply:
