@@ -176,8 +176,9 @@ def test_stalled_upgrade_never_completes(cluster: KubeAPI) -> None:
     with SimulatedMCO(api) as mco, SimulatedCVO(api, releases=RELEASES) as cvo:
         cvo.stall()
         _want(api, version="4.16.8")
-        assert cvo.wait_idle(10)  # the MCO's inputs moved
+        assert cvo.wait_moved("4.16.8", 30)
         assert mco.wait_idle(30)
+        assert cvo.wait_idle(10)
         assert _cv(api)["status"]["history"][0]["state"] == "Partial"
         assert _cond(api, "Progressing")["message"] == "Working towards 4.16.8"
         assert _cond(api, "Failing")["status"] == "False"
@@ -242,3 +243,28 @@ def test_kubectl_reads_updates_and_starts_the_upgrade(
         assert info["master-0"]["osImage"] == f"Red Hat Enterprise Linux CoreOS {new.rhcos_version} (Plow)"
         assert info[infra[0]]["kubeletVersion"] == "v1.29.7+aba1e8d"
         assert info["worker-0"]["kubeletVersion"] == f"v{old.kubelet}+aba1e8d" == "v1.29.6+aba1e8d"
+
+
+def test_a_degraded_worker_pool_holds_the_upgrade(cluster: KubeAPI) -> None:
+    api = cluster
+    with SimulatedMCO(api) as mco, SimulatedCVO(api, releases=RELEASES) as cvo:
+        mco.degrade_node("worker-0", "failed to pull the image")
+        _want(api, version="4.16.8")
+        assert cvo.wait_moved("4.16.8", 30)
+        assert mco.wait_idle(30)
+        worker = api.store.get("machineconfigpools", "worker")
+        assert [c["status"] for c in worker["status"]["conditions"] if c["type"] == "Degraded"] == ["True"]
+        master = api.store.get("machineconfigpools", "master")
+        assert master["status"]["updatedMachineCount"] == 2
+        assert master["status"]["configuration"]["name"] == master["spec"]["configuration"]["name"]
+        assert cvo.wait_idle(0.5) is False  # still running: nothing completes it while a pool is Degraded
+        assert _cv(api)["status"]["history"][0]["state"] == "Partial"
+        assert _cond(api, "Progressing")["status"] == "True"
+        api.store.patch("nodes", "worker-0", {"metadata": {"annotations": {
+            "machineconfiguration.openshift.io/desiredConfig": api.store.get("nodes", "worker-0")["metadata"][
+                "annotations"]["machineconfiguration.openshift.io/currentConfig"]}}})
+        api.store.patch("machineconfigpools", "worker", {"spec": {"paused": True}})
+        mco.retry_node("worker-0")
+        assert mco.wait_idle(30)
+        assert cvo.wait_idle(30)
+        assert _cv(api)["status"]["history"][0]["state"] == "Completed"

@@ -14,8 +14,9 @@ Usage::
                                                             # kubeletVersion, CRI-O, kernel, osImage
 
 Like SimulatedMCO it is a daemon thread writing ``api.store`` directly (every write a watch event), with
-start / stop / context manager, ``wait_idle()``, ``errors`` / ``check()``. It plays what a client of the
-cluster sees of an upgrade (openshift/cluster-version-operator):
+start / stop / context manager, ``wait_idle()`` (no upgrade moving), ``wait_moved(version)`` (the MCO's
+inputs name *version*: call it before SimulatedMCO.wait_idle()), ``completed``, ``errors`` / ``check()``.
+It plays what a client of the cluster sees of an upgrade (openshift/cluster-version-operator):
 
 * Which release (pkg/cvo/cvo.go, findUpdateFromConfig / findUpdateFromConfigVersion): ``spec.desiredUpdate``
   with an ``image`` is taken as it is (and its version must match a given ``version``); a ``version``
@@ -41,11 +42,14 @@ cluster sees of an upgrade (openshift/cluster-version-operator):
   spec.paused; node_controller.go skips paused pools).
 * Completed when the *master* pool is updated to a config rendered from the new release, not waiting
   for worker pools: the CVO waits for the machine-config ClusterOperator, and the MCO operator
-  (pkg/operator/sync.go, syncRequiredMachineConfigPools) only requires the master pool (and arbiter where
-  there is one) before reporting the new version. Then: history entry ``Completed`` with
-  ``completionTime``, ``Progressing`` False "Cluster version is X", ``Available`` True "Done applying X",
-  ``availableUpdates`` recomputed from the chain held here (*edges*), ``conditionalUpdates`` kept for
-  versions still ahead.
+  (pkg/operator/sync.go, syncRequiredMachineConfigPools) only requires the pools labelled
+  ``operator.machineconfiguration.openshift.io/required-for-upgrade`` (master; arbiter where there is
+  one) to be Updated with a current observedGeneration - but no pool at all may be Degraded, a
+  Degraded worker pool holds the upgrade too. A paused master pool holds it for ever (the real
+  operator then reports "required MachineConfigPool master is paused"; not played here). Then: history
+  entry ``Completed`` with ``completionTime``, ``Progressing`` False "Cluster version is X", ``Available``
+  True "Done applying X", ``availableUpdates`` recomputed from the chain held here (*edges*),
+  ``conditionalUpdates`` kept for versions still ahead.
 
 Failure injection: ``fail_upgrade(message)`` - the running (or next) upgrade stays Partial with
 ``Failing`` True (reason ``ClusterOperatorDegraded`` by default) and ``Progressing`` True "Unable to apply
@@ -72,7 +76,7 @@ from .mco import CONTROLLER_CONFIG, OSIMAGEURL_CONFIGMAP, SimulatedMCO
 Obj = Dict[str, Any]
 
 CV = "version"
-MASTER_POOL = "master"
+REQUIRED_FOR_UPGRADE = "operator.machineconfiguration.openshift.io/required-for-upgrade"  # seed: on master
 # A file of 00-<pool>'s Ignition that carries the release: the stand-in for the MCO templates' content,
 # which changes with every release (so every rendered config does).
 RELEASE_FILE = "/etc/emulator/release-version"
@@ -114,6 +118,11 @@ def set_conditions(conditions: Sequence[Obj], *new: Obj) -> List[Obj]:
         when = old.get("lastTransitionTime") if old.get("status") == cond["status"] else cond["lastTransitionTime"]
         old.update(cond, lastTransitionTime=when)
     return out
+
+
+def _true(obj: Obj, type_: str) -> bool:
+    return any(c.get("type") == type_ and c.get("status") == "True"
+               for c in (obj.get("status") or {}).get("conditions") or [])
 
 
 def _attr(release: Any, name: str, default: str = "") -> str:
@@ -299,6 +308,18 @@ class SimulatedCVO:
                 return False
             time.sleep(0.02)
 
+    def wait_moved(self, version: str, timeout: float = 10.0) -> bool:
+        """True once the upgrade to *version* has moved the MCO's inputs (machine-config-osimageurl names
+        it): from then on SimulatedMCO.wait_idle() waits for the rollouts it causes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            cm = self.store.get("configmaps", OSIMAGEURL_CONFIGMAP, MCO_NAMESPACE) or {}
+            if (cm.get("data") or {}).get("releaseVersion") == version:
+                return True
+            if time.monotonic() >= deadline or not self.running:
+                return False
+            time.sleep(0.02)
+
     # ------------------------------------------------------------------------ the loop
     def _wake(self) -> None:
         with self.store.changed:
@@ -437,19 +458,22 @@ class SimulatedCVO:
         up.inputs_moved = True
 
     def _master_done(self, version: str) -> bool:
-        """pkg/operator/sync.go syncRequiredMachineConfigPools: the master pool is updated, on a config
-        rendered from this release's templates."""
-        pool = self.store.get("machineconfigpools", MASTER_POOL)
-        if pool is None:
-            return True  # no master pool to wait for (HyperShift-like): nothing holds the upgrade
+        """pkg/operator/sync.go syncRequiredMachineConfigPools: no pool Degraded (any pool, worker too), and
+        every pool labelled required-for-upgrade (master; arbiter) updated, with observedGeneration current,
+        to a config rendered from this release's templates. A paused required pool never gets there."""
+        pools = self.store.list("machineconfigpools")
+        if any(_true(p, "Degraded") for p in pools):
+            return False
+        return all(self._pool_done(p, version) for p in pools
+                   if REQUIRED_FOR_UPGRADE in ((p.get("metadata") or {}).get("labels") or {}))
+
+    def _pool_done(self, pool: Obj, version: str) -> bool:
         spec, st = pool.get("spec") or {}, pool.get("status") or {}
         name = str((st.get("configuration") or {}).get("name") or "")
         if not name or name != str((spec.get("configuration") or {}).get("name") or ""):
             return False
-        updated = any(c.get("type") == "Updated" and c.get("status") == "True" for c in st.get("conditions") or [])
-        if not (updated and st.get("updatedMachineCount") == st.get("machineCount")
-                and not st.get("degradedMachineCount")
-                and st.get("observedGeneration") == pool["metadata"].get("generation")):
+        if not (_true(pool, "Updated") and st.get("updatedMachineCount") == st.get("machineCount")
+                and int(pool["metadata"].get("generation") or 0) <= int(st.get("observedGeneration") or 0)):
             return False
         rendered = self.store.get("machineconfigs", name) or {}
         files = (((rendered.get("spec") or {}).get("config") or {}).get("storage") or {}).get("files") or []
