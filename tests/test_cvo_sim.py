@@ -7,7 +7,7 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 
-from tests.support.cvo import RELEASE_FILE, SimulatedCVO, risk, seed_release, seed_updates
+from tests.support.cvo import RELEASE_FILE, SimulatedCVO, risk, seed_release, seed_updates, set_upgradeable
 from tests.support.kube import MCO_NAMESPACE, KubeAPI
 from tests.support.mco import SimulatedMCO
 from tests.support.payload import UpgradeRelease
@@ -268,3 +268,21 @@ def test_a_degraded_worker_pool_holds_the_upgrade(cluster: KubeAPI) -> None:
         assert mco.wait_idle(30)
         assert cvo.wait_idle(30)
         assert _cv(api)["status"]["history"][0]["state"] == "Completed"
+
+
+def test_upgradeable_false_blocks_a_minor_update_not_a_z_stream(cluster: KubeAPI) -> None:
+    api = cluster
+    set_upgradeable(api, False)
+    with SimulatedMCO(api), SimulatedCVO(api, releases=RELEASES) as cvo:
+        _want(api, version="4.17.2", image=RELEASES["4.17.2"]["payload"])
+        assert cvo.wait_idle(10)
+        accepted = _cond(api, "ReleaseAccepted")
+        assert (accepted["status"], accepted["reason"]) == ("False", "PreconditionChecks")
+        assert '"ClusterVersionUpgradeable" failed because of "AdminAckRequired"' in accepted["message"]
+        assert [h["version"] for h in _cv(api)["status"]["history"]] == ["4.16.3"]
+        _want(api, version="4.16.8", image=None)
+        assert cvo.wait_idle(30)
+        assert [(h["version"], h["state"]) for h in _cv(api)["status"]["history"]][0] == ("4.16.8", "Completed")
+        _want(api, version="4.17.2", image=RELEASES["4.17.2"]["payload"], force=True)
+        assert cvo.wait_idle(30)
+        assert [(h["version"], h["state"]) for h in _cv(api)["status"]["history"]][0] == ("4.17.2", "Completed")

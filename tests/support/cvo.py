@@ -57,8 +57,12 @@ X: message", as pkg/cvo/status.go reports a failed payload sync; ``stall()`` - t
 never completes (Progressing stays "Working towards X"). ``wait_idle()`` counts a failed or stalled upgrade
 as idle, as SimulatedMCO counts a blocked rollout.
 
+Preconditions (pkg/payload/precondition/clusterversion/upgradeable.go): with ``Upgradeable`` False
+(set_upgradeable()) a minor-version update is refused - ``ReleaseAccepted`` False, reason
+``PreconditionChecks`` - unless ``desiredUpdate.force``; a z-stream update goes ahead.
+
 Not played: the update graph service (Cincinnati; availableUpdates come from *edges* or seed_updates()),
-signature verification, ``force``, upgradeable checks, other ClusterOperators, rollbacks.
+signature verification, other ClusterOperators, rollbacks.
 """
 
 from __future__ import annotations
@@ -197,6 +201,17 @@ def node_info(release: Any) -> Obj:
 def node_infos(releases: Mapping[str, Any]) -> Dict[str, Obj]:
     """base pullspec -> node_info() for every release that names its kubelet (SimulatedMCO.node_info)."""
     return {_attr(r, "base"): node_info(r) for r in releases.values() if _attr(r, "kubelet")}
+
+
+def set_upgradeable(api: KubeAPI, upgradeable: bool, reason: str = "AdminAckRequired",
+                    message: str = "Kubernetes 1.30 and therefore OpenShift 4.17 remove several APIs which require"
+                                   " admin consideration.") -> Obj:
+    """ClusterVersion's Upgradeable condition (False blocks minor updates, see SimulatedCVO)."""
+    cv = api.store.get("clusterversions", CV) or {}
+    cond = (_condition("Upgradeable", "False", reason, message) if not upgradeable
+            else _condition("Upgradeable", "True", "AsExpected", ""))
+    return api.store.patch("clusterversions", CV, {"status": {"conditions": set_conditions(
+        (cv.get("status") or {}).get("conditions") or [], cond)}})
 
 
 # ------------------------------------------------------------------------------- the simulator
@@ -387,6 +402,17 @@ class SimulatedCVO:
         version = _attr(release, "version")
         if image == desired.get("image") and (self._upgrade is None or self._upgrade.image == image):
             return  # already there (or on the way)
+        # pkg/cvo/upgradeable.go + pkg/payload/precondition/clusterversion/upgradeable.go: Upgradeable=False
+        # blocks a minor-version update (z-stream ones go ahead) unless desiredUpdate.force
+        upgradeable = next((c for c in status.get("conditions") or [] if c.get("type") == "Upgradeable"), None)
+        current = str(desired.get("version") or "")
+        if (upgradeable is not None and upgradeable.get("status") == "False" and not want.get("force")
+                and _version_key(version)[:2] != _version_key(current)[:2]):
+            self._refuse(status, generation, "PreconditionChecks",
+                         f'Preconditions failed for payload loaded version="{version}" image="{image}": Precondition'
+                         f' "ClusterVersionUpgradeable" failed because of "{upgradeable.get("reason", "")}":'
+                         f' {upgradeable.get("message", "")}')
+            return
         up = _Upgrade(version, image, release)
         up.due = time.monotonic() + self.step_delay
         if self._fail_next:
@@ -505,5 +531,5 @@ class SimulatedCVO:
 
 
 __all__ = ["SimulatedCVO", "seed_release", "seed_updates", "risk", "conditional_update", "default_edges", "node_info",
-           "node_infos",
+           "node_infos", "set_upgradeable",
            "set_conditions", "RELEASE_FILE", "CONFIG_GROUP"]
