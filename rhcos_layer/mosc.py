@@ -100,13 +100,18 @@ def _multi_arch(project: Project) -> bool:
     return "-multi" in release.rsplit("/", 1)[-1] and "arch" not in project.base_release
 
 
-def findings(project: Project) -> List[Tuple[str, lint_mod.Finding]]:
-    """Every on-cluster lint finding of the project's Containerfile(s), as (file, finding), the
-    size rule (RL119) included: what ``lint --on-cluster`` prints and ``render --on-cluster``
-    refuses when one is an error."""
+def findings(project: Project, containerfile: Optional[Path] = None) -> List[Tuple[str, lint_mod.Finding]]:
+    """Every on-cluster lint finding of the project's Containerfile(s) (or of ``containerfile``
+    alone), as (file, finding), the size rule (RL119) included: what ``lint --on-cluster`` prints
+    and ``render --on-cluster`` refuses when one is an error."""
+    from .containerfile import load
+
     context = _context(project)
     found: List[Tuple[str, lint_mod.Finding]] = []
-    for source in sources(project):
+    chosen = sources(project) if containerfile is None else [
+        Source(V1_ARCHES.get(project.base_release.get("arch", ""), NO_ARCH), containerfile, str(containerfile),
+               load(containerfile, str(containerfile)))]
+    for source in chosen:
         facts = lint_mod.OnCluster(arch=source.arch, multi_arch=_multi_arch(project))
         results = lint_mod.lint(source.cf, build_args=project.build_args, context=context, on_cluster=facts)
         found += [(source.display, f) for f in results]
