@@ -210,6 +210,8 @@ CLUSTER_MOUNTS = {"/etc/pki/entitlement": "Secret etc-pki-entitlement",
 # a local file render writes into the content itself (base64 in a RUN): small, so that several
 # fit the CRD's 4096 characters
 INLINE_MAX = 1536
+# what ADD unpacks instead of copying (Buildah's archive detection, by content; by name here)
+_ARCHIVE_RE = re.compile(r"\.(tar|tgz|tbz2?|txz|tar\.(gz|bz2|xz|zst)|gz|bz2|xz|zst)$", re.IGNORECASE)
 # words that tie a Containerfile to one architecture (RPM file names, download URLs)
 _ARCH_WORD_RE = re.compile(r"(?<![A-Za-z0-9])(x86_64|aarch64|ppc64le|s390x|amd64|arm64)(?![A-Za-z0-9])")
 
@@ -257,6 +259,8 @@ def copy_plan(ins: Instruction, context: Optional[BuildContext]) -> Optional[Cop
         problem = "a relative destination"
     elif any(c in local[0] for c in "*?[$"):
         problem = "a pattern or variable"
+    elif ins.keyword == "ADD" and _ARCHIVE_RE.search(local[0]):
+        problem = "ADD unpacks an archive"
     else:
         rel = posixpath.normpath("/" + local[0]).lstrip("/")
         files = {f.relpath: f for f in context.files} if context else {}

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from . import lint as lint_mod
 from .containerfile import ON_CLUSTER_STAGE, Containerfile
-from .errors import ContainerfileError, InvalidInput
+from .errors import ContainerfileError, InvalidInput, ProjectFileError
 from .machineconfig import MANAGED_BY, MANAGED_BY_LABEL, PROJECT_ANNOTATION, project_name
 
 if TYPE_CHECKING:
@@ -91,6 +91,10 @@ def sources(project: Project) -> List[Source]:
     found = []
     for arch, rel in entries:
         path = project.root / rel
+        if per_arch and not path.is_file():
+            raise ProjectFileError(f"{project.where('on-cluster')}: on-cluster.containerfile-{arch.lower()}: {rel}:"
+                                   " no such file", hint="give the path of a Containerfile, relative to the project"
+                                                         " file")
         found.append(Source(arch, path, rel, load(path, rel)))
     return found
 
@@ -162,8 +166,8 @@ def content(cf: Containerfile, context: Optional[BuildContext], build_args: Dict
             new = [_without_cluster_mounts(line) for line in lines[first:last + 1]]
             # a line that held only the dropped mounts would stay as an empty continuation
             new = new[:1] + [line for line in new[1:] if line.strip() not in ("\\", "")]
-        elif ins.keyword == "ARG":
-            new = [_arg_defaults(ins.args, build_args)]
+        elif ins.keyword == "ARG" and _arg_defaults(ins.args, build_args) is not None:
+            new = [str(_arg_defaults(ins.args, build_args))]
         if new is not None:
             for index in range(first, last + 1):
                 keep[index] = False
@@ -201,23 +205,27 @@ def _without_cluster_mounts(line: str) -> str:
     def drop(match: re.Match[str]) -> str:
         options = dict(part.partition("=")[::2] for part in match.group(1).split(","))
         target = options.get("target") or options.get("dst") or options.get("destination") or ""
-        provided = any(target == m or target.startswith(m + "/") for m in lint_mod.CLUSTER_MOUNTS)
+        provided = options.get("type") == "secret" and any(target == m or target.startswith(m + "/")
+                                                           for m in lint_mod.CLUSTER_MOUNTS)
         return "" if provided else match.group(0)
 
-    return re.sub(r"--mount=(type=secret[^\s]*)\s*", drop, line)
+    return re.sub(r"--mount=(\S*)\s*", drop, line)
 
 
-def _arg_defaults(args: str, build_args: Dict[str, str]) -> str:
+def _arg_defaults(args: str, build_args: Dict[str, str]) -> Optional[str]:
+    """The ARG with the project's build-args as defaults; None when it takes none of them."""
     from .containerfile import shell_words
 
     words = shell_words(args, keep_quotes=True) or args.split()
     out = []
+    changed = False
     for word in words:
         name, sep, _ = word.partition("=")
         if not sep and name in build_args:
             word = f"{name}={shlex.quote(str(build_args[name]))}"
+            changed = True
         out.append(word)
-    return "ARG " + " ".join(out)
+    return "ARG " + " ".join(out) if changed else None
 
 
 def target(project: Project, pool: str, explicit: Optional[str] = None) -> str:

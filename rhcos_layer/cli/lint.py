@@ -109,7 +109,9 @@ def _on_cluster(terminal: Terminal, project: Project, containerfile: Optional[Pa
 
     found = findings(project, containerfile)
     if output == "json":
-        terminal.json({"on_cluster": True, "findings": [dict(f.as_dict(), file=path) for path, f in found]})
+        main = str(containerfile) if containerfile else project.containerfile or "Containerfile"
+        terminal.json({"containerfile": main, "on_cluster": True,
+                       "findings": [dict(f.as_dict(), file=path) for path, f in found]})
     else:
         for path, finding in found:
             terminal.result(finding.format(path))

@@ -44,11 +44,13 @@ def test_a_small_local_file_is_inlined_with_a_warning(tmp_path: Path) -> None:
     ("COPY motd etc/motd", "a relative destination"),
     ("COPY --chown=root:root motd /etc/motd", "--chown"),
     ("COPY missing /etc/missing", "not a file in the build context"),
+    ("ADD files.tar.gz /usr/share/files/", "ADD unpacks an archive"),
 ])
 def test_local_files_render_cannot_inline_are_errors_with_the_way_out(tmp_path: Path, copy: str, why: str) -> None:
     (tmp_path / "motd").write_text("hi\n")
     (tmp_path / "motd2").write_text("hi\n")
     (tmp_path / "big").write_text("x" * 5000)
+    (tmp_path / "files.tar.gz").write_bytes(b"\x1f\x8b")
     (tmp_path / "conf.d").mkdir()
     (tmp_path / "conf.d" / "a.conf").write_text("a\n")
     [finding] = lint(containerfile.parse(f"FROM {BASE}\n{copy}\n"), context=collect(tmp_path),

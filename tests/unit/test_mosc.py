@@ -293,3 +293,20 @@ def test_per_arch_files_make_one_entry_each(tmp_path: Path) -> None:
     entries = mosc.containerfiles(project)
     assert [e["containerfileArch"] for e in entries] == ["AMD64", "ARM64"]
     assert entries[1]["content"] == "FROM configs AS final\nRUN rpm-ostree install tree\n"
+
+
+def test_a_mount_option_order_does_not_matter_and_other_mounts_stay(tmp_path: Path) -> None:
+    containerfile = (f"FROM {BASE}\nARG KEEP\n"
+                     "RUN --mount=id=cert,type=secret,dst=/etc/pki/entitlement/cert.pem"
+                     " --mount=type=cache,target=/var/cache/dnf rpm-ostree install iotop\n")
+    project = _project(tmp_path, containerfile, PROJECT + "build-args:\n  OTHER: x\n")
+    [entry] = mosc.containerfiles(project)
+    assert entry["content"] == ("FROM configs AS final\nARG KEEP\n"
+                                "RUN --mount=type=cache,target=/var/cache/dnf rpm-ostree install iotop\n")
+
+
+def test_a_missing_per_arch_file_names_the_project_key(tmp_path: Path) -> None:
+    project = _project(tmp_path, PLAIN, PROJECT + "on-cluster:\n  containerfile-s390x: Containerfile.s390x\n")
+    with pytest.raises(ProjectFileError, match=r"^rhcos-layer.yaml:2: on-cluster.containerfile-s390x:"
+                                               r" Containerfile.s390x: no such file"):
+        mosc.containerfiles(project)
