@@ -272,12 +272,14 @@ def _secret_name(flag: str, value: str) -> str:
     return value
 
 
-def render(project: Project, pool: str, *, api_version: str, push_secret: str, pull_secret: Optional[str] = None,
-           push_spec: Optional[str] = None, current_pull_secret: Optional[str] = None) -> Dict[str, Any]:
+def render(project: Project, pool: str, *, api_version: str, push_secret: Optional[str],
+           pull_secret: Optional[str] = None, push_spec: Optional[str] = None,
+           current_pull_secret: Optional[str] = None) -> Dict[str, Any]:
     """The MachineOSConfig that has the cluster build ``project`` for ``pool``.
 
     ``push_secret``: the Secret the build pushes with; ``pull_secret``: the one it pulls the base
-    with (v1: optional, the cluster's pull secret by default; v1alpha1: required).
+    with (v1: optional, the cluster's pull secret by default; v1alpha1: required). Either, when
+    None, comes from the project file's ``on-cluster:`` (push-secret, pull-secret).
     ``current_pull_secret`` (v1alpha1 only): the one nodes pull the built image with, by default
     ``pull_secret`` (the push secret's write access stays off the nodes, as the CRD advises).
     Raises InvalidInput / ContainerfileError (exit 3) for what the cluster would refuse.
@@ -287,6 +289,12 @@ def render(project: Project, pool: str, *, api_version: str, push_secret: str, p
     if api_version not in API_VERSIONS:
         raise InvalidInput(f"--api-version {api_version[:40]}: one of {', '.join(API_VERSIONS)}")
     name_for(pool)  # the pool name check every command shares
+    push_secret = push_secret or project.on_cluster.get("push-secret")
+    pull_secret = pull_secret or project.on_cluster.get("pull-secret")
+    if not push_secret:
+        raise InvalidInput("on-cluster layering needs the Secret the cluster pushes the image with",
+                           hint="give --push-secret NAME, or set on-cluster: {push-secret: NAME} in rhcos-layer.yaml"
+                                " (a Secret in openshift-machine-config-operator)")
     _secret_name("--push-secret", push_secret)
     if pull_secret is not None:
         _secret_name("--pull-secret", pull_secret)

@@ -95,14 +95,10 @@ def _on_cluster(terminal: Terminal, project: Project, pools: Tuple[str, ...], ap
                 push_secret: Optional[str], pull_secret: Optional[str], push_spec: Optional[str],
                 kubeconfig: Optional[str], kube_context: Optional[str]) -> List[Dict[str, Any]]:
     from .. import mosc
-    from ..errors import InvalidInput
 
-    push_secret = push_secret or project.on_cluster.get("push-secret")
-    pull_secret = pull_secret or project.on_cluster.get("pull-secret")
-    if not push_secret:
-        raise InvalidInput("--on-cluster needs the Secret the cluster pushes the image with",
-                           hint="give --push-secret NAME, or set on-cluster: {push-secret: NAME} in rhcos-layer.yaml"
-                                " (a Secret in openshift-machine-config-operator)")
+    if not (push_secret or project.on_cluster.get("push-secret")):
+        # before asking the cluster anything: the same error render gives
+        mosc.render(project, pools[0], api_version=api_version or "v1", push_secret=None)
     if api_version is None:
         api_version = _served(terminal, kubeconfig, kube_context)
     for path, finding in mosc.findings(project):

@@ -176,6 +176,19 @@ def test_the_checks_catch_what_the_crd_refuses(tmp_path: Path) -> None:
         jsonschema.validate(long, _crd("v1"))
 
 
+def test_secrets_default_to_the_project_files(tmp_path: Path) -> None:
+    project = _project(tmp_path, PLAIN, PROJECT + "on-cluster:\n  push-secret: push-a\n  pull-secret: pull-a\n")
+    obj = mosc.render(project, "worker", api_version="v1alpha1", push_secret=None)
+    assert obj["spec"]["buildInputs"]["renderedImagePushSecret"] == {"name": "push-a"}
+    assert obj["spec"]["buildInputs"]["baseImagePullSecret"] == {"name": "pull-a"}
+    flags = mosc.render(project, "worker", api_version="v1", push_secret="push-b", pull_secret="pull-b")
+    assert flags["spec"]["renderedImagePushSecret"] == {"name": "push-b"}
+    assert flags["spec"]["baseImagePullSecret"] == {"name": "pull-b"}
+    project.on_cluster = {}
+    with pytest.raises(InvalidInput, match="needs the Secret the cluster pushes the image with"):
+        mosc.render(project, "worker", api_version="v1", push_secret=None)
+
+
 def test_v1alpha1_needs_a_pull_secret(tmp_path: Path) -> None:
     project = _project(tmp_path, PLAIN, PROJECT)
     with pytest.raises(InvalidInput, match="v1alpha1 needs a pull secret"):
