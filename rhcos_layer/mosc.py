@@ -9,6 +9,11 @@ its base FROM becomes ``FROM configs AS final``, small local files are written i
 mounts the cluster provides itself are dropped, build-args become ARG defaults; what cannot be
 turned is refused by the on-cluster lint rules (RL118-RL125, lint.py) and the size rule here.
 
+``FROM configs AS final`` is written for every release: the 4.16 and the 4.19 templates both
+end on the ``configs`` stage, so content without a FROM would also build on it, but as soon as
+the content has a stage of its own (a builder), its last stage would become the image; the
+CRD's own example and the docs start the content with that line.
+
 The fields follow openshift/api: v1 (4.18 gated, GA 4.19) ``machineconfiguration/v1/
 types_machineosconfig.go``; v1alpha1 (4.16, 4.17, TechPreviewNoUpgrade) the same file under
 v1alpha1 on release-4.16/4.17 (tests/data/crds has both CRDs).
