@@ -563,7 +563,7 @@ class _Linter:
         aliases = {}
         for stage in stages:
             head = stage.instructions[0]
-            words = _from_words(head)
+            words = from_words(head)
             alias = words[2] if len(words) == 3 and words[1].lower() == "as" else ""
             if alias.lower() in MCO_STAGES:
                 self.add("RL123", "stage-name-clash", ERROR, head.line,
@@ -575,7 +575,7 @@ class _Linter:
         root = base_stage(self.cf)
         for stage in stages:
             head = stage.instructions[0]
-            image = _from_words(head)[0] if _from_words(head) else ""
+            image = from_words(head)[0] if from_words(head) else ""
             if head.line == root or image.lower() in aliases or image == "configs":
                 continue
             self.add("RL122", "other-stage-image", WARNING, head.line,
@@ -641,7 +641,7 @@ class _Linter:
                      f"use a build secret: `RUN --mount=type=secret,id={name.lower()}` and --secret")
 
 
-def _from_words(ins: Instruction) -> List[str]:
+def from_words(ins: Instruction) -> List[str]:
     words = ins.args.split()
     while words and words[0].startswith("--"):
         words.pop(0)
@@ -656,12 +656,12 @@ def base_stage(cf: Containerfile) -> int:
         return 0
     by_alias = {}
     for head in heads:
-        words = _from_words(head)
+        words = from_words(head)
         if len(words) == 3 and words[1].lower() == "as":
             by_alias[words[2].lower()] = head
     current, seen = heads[-1], set()
     while True:
-        words = _from_words(current)
+        words = from_words(current)
         image = words[0].lower() if words else ""
         if image not in by_alias or image in seen or by_alias[image].line >= current.line:
             return current.line

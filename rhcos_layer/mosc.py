@@ -160,7 +160,7 @@ def content(cf: Containerfile, context: Optional[BuildContext], build_args: Dict
         first, last = ins.line - 1, max(ins.end_line, ins.line) - 1
         new: Optional[List[str]] = None
         if ins.keyword == "FROM" and ins.line == root and not cf.is_on_cluster():
-            words = lint_mod._from_words(ins)
+            words = lint_mod.from_words(ins)
             alias = words[2] if len(words) == 3 and words[1].lower() == "as" else "final"
             new = [f"FROM {ON_CLUSTER_STAGE} AS {alias}"]
         elif ins.keyword in ("COPY", "ADD"):
