@@ -1,0 +1,217 @@
+"""The simulated MCO's on-cluster build controller (tests/support/build_sim.py) really builds: podman builds
+the MachineOSConfig's Containerfile on the cluster's base, pushes it with the push secret to the rig's TLS
+registry, and the pool's nodes boot the pushed digest. The builder Job and pod are read with the real kubectl."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Dict, Iterator
+
+import pytest
+
+from tests.support.build_sim import (
+    BUILD_CONTAINER,
+    CURRENT_BUILD,
+    LABEL_BUILD,
+    REBUILD,
+    build_pod,
+    condition_true,
+    job_name,
+    wait_for_build,
+)
+from tests.support.kube import MCO_NAMESPACE, KubeAPI, push_secret, seed_openshift
+from tests.support.mco import CURRENT_CONFIG, CURRENT_IMAGE, DESIRED_IMAGE, SimulatedMCO
+
+MCO = "machineconfiguration.openshift.io"
+GOOD = "FROM configs AS final\nRUN rpm-ostree install tree && ostree container commit\n"
+BROKEN = "FROM configs AS final\nRUN rpm-ostree install rig-fail-x && ostree container commit\n"
+
+
+def _pull_secret(registry: Any) -> Dict[str, Any]:
+    auth = base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
+    return {"auths": {registry.host: {"auth": auth}}}
+
+
+def mosc_v1(pool: str, push: str, containerfile: str = GOOD, secret: str = "push-creds") -> Dict[str, Any]:
+    return {"apiVersion": f"{MCO}/v1", "kind": "MachineOSConfig", "metadata": {"name": pool}, "spec": {
+        "machineConfigPool": {"name": pool}, "imageBuilder": {"imageBuilderType": "Job"},
+        "renderedImagePushSpec": push, "renderedImagePushSecret": {"name": secret},
+        "containerFile": [{"containerfileArch": "NoArch", "content": containerfile}]}}
+
+
+def mosc_v1alpha1(pool: str, push: str, containerfile: str = GOOD, secret: str = "push-creds") -> Dict[str, Any]:
+    return {"apiVersion": f"{MCO}/v1alpha1", "kind": "MachineOSConfig", "metadata": {"name": pool}, "spec": {
+        "machineConfigPool": {"name": pool},
+        "buildInputs": {"imageBuilder": {"imageBuilderType": "PodImageBuilder"},
+                        "baseImagePullSecret": {"name": "base-creds"},
+                        "renderedImagePushSecret": {"name": secret}, "renderedImagePushspec": push,
+                        "containerFile": [{"containerfileArch": "NoArch", "content": containerfile}]},
+        "buildOutputs": {"currentImagePullSecret": {"name": secret}}}}
+
+
+@pytest.fixture
+def cluster(kube_api: KubeAPI, registry: Any, fake_base: Any, fresh_store: Any,
+            request: pytest.FixtureRequest) -> Iterator[SimulatedMCO]:
+    """A 4.19 cluster (or the (version, feature set) of an indirect parameter) whose base is the fake base,
+    and a simulated MCO building in an empty podman store."""
+    version, feature_set = getattr(request, "param", ("4.19.2", ""))
+    seed_openshift(kube_api, version=version, feature_set=feature_set, base_image=fake_base.pullspec,
+                   pull_secret=_pull_secret(registry), workers=2, masters=1)
+    sim = SimulatedMCO(kube_api, step_delay=0.01, builder=fresh_store, cert_dir=registry.cert_dir).start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+    sim.check()
+
+
+def _nodes(api: KubeAPI, role: str = "worker") -> list:
+    return [n for n in api.store.list("nodes") if f"node-role.kubernetes.io/{role}" in n["metadata"]["labels"]]
+
+
+def _log(api: KubeAPI, build: str) -> str:
+    pod = build_pod(api, build)
+    assert pod is not None
+    return api.pod_logs.text(MCO_NAMESPACE, pod["metadata"]["name"], BUILD_CONTAINER)
+
+
+def test_a_build_pushes_its_image_and_the_pools_nodes_boot_that_digest(cluster, kube_api, registry, fresh_store,
+                                                                      kubectl):
+    api = kube_api
+    push_secret(api, "push-creds", registry.host, registry.username, registry.password)
+    api.store.put(mosc_v1("worker", f"{registry.host}/ocb/worker:latest"))
+    build = wait_for_build(api, "worker")
+    name = build["metadata"]["name"]
+    assert condition_true(build, "Succeeded"), _log(api, name)
+    image = build["status"]["digestedImagePushSpec"]
+    tag = build["spec"]["renderedImagePushSpec"].rsplit(":", 1)[1]
+    assert tag == name
+    assert image == f"{registry.host}/ocb/worker@{registry.manifest_digest('ocb/worker', name)}"
+    mosc = api.store.get("machineosconfigs", "worker")
+    assert mosc["status"]["currentImagePullSpec"] == image
+    assert mosc["status"]["machineOSBuild"]["name"] == name
+    assert mosc["metadata"]["annotations"][CURRENT_BUILD] == name
+    assert build["metadata"]["labels"] == {
+        f"{MCO}/machine-os-config": "worker", f"{MCO}/target-machine-config-pool": "worker",
+        f"{MCO}/rendered-machine-config": build["spec"]["machineConfig"]["name"]}
+    assert cluster.wait_idle(60)
+    pool = api.store.get("machineconfigpools", "worker")
+    for node in _nodes(api):
+        ann = node["metadata"]["annotations"]
+        assert (ann[CURRENT_IMAGE], ann[DESIRED_IMAGE], ann[CURRENT_CONFIG]) == (
+            image, image, pool["spec"]["configuration"]["name"])
+    # the image holds the configs stage and the Containerfile's step, run by the base's rpm-ostree stub
+    ref = f"{registry.host}/ocb/worker@{image.split('@')[1]}"
+    fresh_store.podman("pull", "--cert-dir", str(registry.cert_dir), "--creds",
+                       f"{registry.username}:{registry.password}", ref)
+    with fresh_store.image_files(ref) as root:
+        assert (root / "etc/machine-config-daemon/rendered-config").read_text() == (
+            build["spec"]["machineConfig"]["name"] + "\n")
+        assert "rpm-ostree install tree" in (root / "usr/share/rhcos-stub/calls.log").read_text()
+    # kubectl reads the builder Job and pod, and the build's output from the pod's image-build container
+    out = kubectl("get", "jobs,pods", "-n", MCO_NAMESPACE, "-l", f"{LABEL_BUILD}={name}")
+    assert out.returncode == 0, out.stderr
+    pod = build_pod(api, name)["metadata"]["name"]
+    lines = out.stdout.splitlines()
+    assert lines[1].split()[:3] == [f"job.batch/{job_name(name)}", "Complete", "1/1"]
+    assert lines[4].split()[:3] == [f"pod/{pod}", "0/2", "Completed"]
+    logs = kubectl("logs", "-n", MCO_NAMESPACE, pod, "-c", BUILD_CONTAINER)
+    assert logs.returncode == 0, logs.stderr
+    assert "rpm-ostree install tree" in logs.stdout
+    assert logs.stdout == _log(api, name)
+    assert registry.password not in logs.stdout
+
+
+def test_a_failing_build_is_failed_with_podmans_log_in_kubectl_logs_and_no_node_moves(cluster, kube_api, registry,
+                                                                                       kubectl):
+    api = kube_api
+    before = {n["metadata"]["name"]: dict(n["metadata"]["annotations"]) for n in _nodes(api)}
+    push_secret(api, "push-creds", registry.host, registry.username, registry.password)
+    api.store.put(mosc_v1("worker", f"{registry.host}/ocb/broken:latest", BROKEN))
+    build = wait_for_build(api, "worker")
+    name = build["metadata"]["name"]
+    assert [c["type"] for c in build["status"]["conditions"] if c["status"] == "True"] == ["Failed"]
+    assert build["status"]["buildEnd"]
+    assert "digestedImagePushSpec" not in build["status"]
+    pod = build_pod(api, name)["metadata"]["name"]
+    logs = kubectl("logs", "-n", MCO_NAMESPACE, pod, "-c", BUILD_CONTAINER)
+    assert logs.returncode == 0, logs.stderr
+    assert "error: Packages not found: rig-fail-x" in logs.stdout  # the stub's words, through podman
+    assert "error: build failed: podman build exited with status" in logs.stdout
+    tail = kubectl("logs", "-n", MCO_NAMESPACE, pod, "-c", BUILD_CONTAINER, "--tail=1")
+    assert tail.stdout == logs.stdout.splitlines(keepends=True)[-1]
+    jobs = kubectl("get", "jobs", "-n", MCO_NAMESPACE, job_name(name), "--no-headers")
+    assert jobs.stdout.split()[1:3] == ["Failed", "0/1"]
+    assert cluster.wait_idle(30)
+    assert registry.tags("ocb/broken") == []
+    # not retried, and the nodes stay where they were
+    assert [b["metadata"]["name"] for b in api.store.list("machineosbuilds")] == [name]
+    assert "currentImagePullSpec" not in (api.store.get("machineosconfigs", "worker").get("status") or {})
+    assert {n["metadata"]["name"]: n["metadata"]["annotations"] for n in _nodes(api)} == before
+
+
+def test_wrong_push_credentials_fail_the_push_with_the_registrys_error(cluster, kube_api, registry):
+    api = kube_api
+    push_secret(api, "push-creds", registry.host, registry.username, "wrong-password")
+    api.store.put(mosc_v1("worker", f"{registry.host}/ocb/denied:latest"))
+    build = wait_for_build(api, "worker")
+    assert condition_true(build, "Failed")
+    log = _log(api, build["metadata"]["name"])
+    assert "STEP 1/" in log  # the build itself ran
+    assert "unauthorized" in log.lower()
+    assert "error: push failed: podman push exited with status" in log
+    assert "wrong-password" not in log
+
+
+def test_a_missing_push_secret_starts_no_build_until_it_exists(cluster, kube_api, registry):
+    api = kube_api
+    api.store.put(mosc_v1("worker", f"{registry.host}/ocb/later:latest", secret="not-yet"))
+    assert cluster.wait_idle(10)
+    assert api.store.list("machineosbuilds") == []
+    assert api.store.list("jobs", MCO_NAMESPACE) == []
+    assert cluster.builds.problems["worker"] == (
+        'could not get push secret "not-yet" for MachineOSConfig "worker": secrets "not-yet" not found')
+    push_secret(api, "not-yet", registry.host, registry.username, registry.password)
+    assert condition_true(wait_for_build(api, "worker"), "Succeeded")
+    assert "worker" not in cluster.builds.problems
+
+
+def test_the_rebuild_annotation_makes_a_new_build(cluster, kube_api, registry):
+    api = kube_api
+    push_secret(api, "push-creds", registry.host, registry.username, registry.password)
+    api.store.put(mosc_v1("worker", f"{registry.host}/ocb/again:latest", BROKEN))
+    first = wait_for_build(api, "worker")
+    assert condition_true(first, "Failed")
+    api.store.patch("machineosconfigs", "worker", {"metadata": {"annotations": {REBUILD: ""}}})
+    second = _wait_new_build(api, first["metadata"]["uid"])
+    assert condition_true(second, "Failed")  # the same inputs fail again, but it was built again
+    assert REBUILD not in api.store.get("machineosconfigs", "worker")["metadata"]["annotations"]
+    assert len(api.store.list("pods", MCO_NAMESPACE)) == 1  # the old build's pod went with it
+
+
+def _wait_new_build(api: KubeAPI, old_uid: str, timeout: float = 120) -> Dict[str, Any]:
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        build = wait_for_build(api, "worker", timeout)
+        if build["metadata"]["uid"] != old_uid:
+            return build
+        time.sleep(0.05)
+    raise AssertionError("no new build")
+
+
+@pytest.mark.parametrize("cluster", [("4.16.3", "TechPreviewNoUpgrade")], indirect=True)
+def test_a_tech_preview_v1alpha1_machineosconfig_builds_too(cluster, kube_api, registry):
+    api = kube_api
+    push_secret(api, "push-creds", registry.host, registry.username, registry.password)
+    push_secret(api, "base-creds", registry.host, registry.username, registry.password)
+    api.store.put(mosc_v1alpha1("worker", f"{registry.host}/ocb/tp:latest"))
+    build = wait_for_build(api, "worker")
+    assert build["apiVersion"] == f"{MCO}/v1alpha1"
+    assert condition_true(build, "Succeeded"), _log(api, build["metadata"]["name"])
+    rendered = build["spec"]["desiredConfig"]["name"]
+    image = build["status"]["finalImagePushspec"]
+    assert image == f"{registry.host}/ocb/tp@{registry.manifest_digest('ocb/tp', rendered)}"
+    assert api.store.get("machineosconfigs", "worker")["status"]["currentImagePullspec"] == image
+    assert cluster.wait_idle(60)
+    assert {n["metadata"]["annotations"][CURRENT_IMAGE] for n in _nodes(api)} == {image}
