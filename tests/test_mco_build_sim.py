@@ -215,3 +215,73 @@ def test_a_tech_preview_v1alpha1_machineosconfig_builds_too(cluster, kube_api, r
     assert api.store.get("machineosconfigs", "worker")["status"]["currentImagePullspec"] == image
     assert cluster.wait_idle(60)
     assert {n["metadata"]["annotations"][CURRENT_IMAGE] for n in _nodes(api)} == {image}
+
+
+# ------------------------------------------------------------------ the emulator's Job, Pod and pods/log
+def _pod(api: KubeAPI, name: str, containers: tuple = ("image-build", "create-digestfile")) -> None:
+    api.store.put({"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": name, "namespace": MCO_NAMESPACE, "labels": {"app": "x"}},
+        "spec": {"containers": [{"name": c, "image": "img"} for c in containers]},
+        "status": {"phase": "Running", "containerStatuses": [
+            {"name": c, "ready": True, "restartCount": 0, "state": {"running": {}}} for c in containers]}})
+
+
+def test_kubectl_reads_jobs_pods_and_pod_logs_from_the_emulator(kube_api, kubectl):
+    api = kube_api
+    seed_openshift(api, workers=1, masters=1)
+    api.store.put({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "build-a", "namespace": MCO_NAMESPACE},
+                   "spec": {"completions": 1, "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}},
+                   "status": {"succeeded": 1, "startTime": "2026-01-01T00:00:00Z",
+                              "completionTime": "2026-01-01T00:01:05Z",
+                              "conditions": [{"type": "Complete", "status": "True"}]}})
+    _pod(api, "build-a-xyz12")
+    api.pod_logs.append(MCO_NAMESPACE, "build-a-xyz12", "image-build", "one\ntwo\nthree\n")
+    out = kubectl("get", "jobs,pods", "-n", MCO_NAMESPACE)
+    assert out.returncode == 0, out.stderr
+    assert [line.split() for line in out.stdout.splitlines() if line.strip()] == [
+        ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"], ["job.batch/build-a", "Complete", "1/1", "65s",
+                                                              out.stdout.split()[9]],
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"], ["pod/build-a-xyz12", "2/2", "Running", "0",
+                                                         out.stdout.split()[-1]]]
+    assert kubectl("get", "pods", "-n", MCO_NAMESPACE, "-l", "app=y", "-o", "name").stdout == ""
+    assert kubectl("get", "pods", "-n", MCO_NAMESPACE, "-l", "app=x", "-o", "name").stdout == "pod/build-a-xyz12\n"
+    logs = kubectl("logs", "-n", MCO_NAMESPACE, "build-a-xyz12", "-c", "image-build")
+    assert (logs.returncode, logs.stdout) == (0, "one\ntwo\nthree\n")
+    assert kubectl("logs", "-n", MCO_NAMESPACE, "build-a-xyz12", "-c", "image-build", "--tail=1").stdout == "three\n"
+    assert kubectl("logs", "-n", MCO_NAMESPACE, "build-a-xyz12", "-c", "image-build",
+                   "--limit-bytes=5").stdout == "one\nt"
+    bad = kubectl("logs", "-n", MCO_NAMESPACE, "build-a-xyz12", "-c", "nope")
+    assert bad.returncode == 1
+    assert "container nope is not valid for pod build-a-xyz12" in bad.stderr
+    # the raw API (kubectl itself picks the first container when none is named)
+    raw = kubectl("get", "--raw", f"/api/v1/namespaces/{MCO_NAMESPACE}/pods/build-a-xyz12/log")
+    assert "a container name must be specified for pod build-a-xyz12, choose one of: [image-build create-digestfile]" \
+        in raw.stderr
+    waiting = kubectl("logs", "-n", MCO_NAMESPACE, "build-a-xyz12", "-c", "create-digestfile")
+    assert 'container "create-digestfile" in pod "build-a-xyz12" is waiting to start' in waiting.stderr
+    negative = kubectl("get", "--raw", f"/api/v1/namespaces/{MCO_NAMESPACE}/pods/build-a-xyz12/log"
+                       "?container=image-build&tailLines=-1")
+    assert "tailLines: Invalid value: -1: must be greater than or equal to 0" in negative.stderr
+
+
+def test_kubectl_logs_follow_streams_until_the_container_ends(kube_api, kubectl):
+    import threading
+
+    api = kube_api
+    seed_openshift(api, workers=1, masters=1)
+    _pod(api, "build-b-abcde", ("image-build",))
+    api.pod_logs.append(MCO_NAMESPACE, "build-b-abcde", "image-build", "STEP 1/2\n")
+    started = threading.Event()
+
+    def later() -> None:
+        # more output once kubectl is connected (its request is in the emulator's log), then the end
+        while not any(c.path.endswith("/log") for c in api.calls):
+            started.wait(0.02)
+        api.pod_logs.append(MCO_NAMESPACE, "build-b-abcde", "image-build", "STEP 2/2\n")
+        api.pod_logs.close(MCO_NAMESPACE, "build-b-abcde", "image-build")
+
+    thread = threading.Thread(target=later, daemon=True)
+    thread.start()
+    out = kubectl("logs", "-f", "-n", MCO_NAMESPACE, "build-b-abcde", timeout=30)
+    thread.join(10)
+    assert (out.returncode, out.stdout) == (0, "STEP 1/2\nSTEP 2/2\n"), out.stderr

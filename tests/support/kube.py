@@ -2551,7 +2551,9 @@ class _Handler(BaseHTTPRequestHandler):
                                   " syntax") from None
             if value < least:
                 raise ApiError(422, "Invalid", f'PodLogOptions "{name}" is invalid: {key}: Invalid value: {value}:'
-                               f" {rule}", {"name": name, "kind": "PodLogOptions"})
+                               f" {rule}", {"name": name, "kind": "PodLogOptions", "causes": [
+                                   {"reason": "FieldValueInvalid", "message": f"Invalid value: {value}: {rule}",
+                                    "field": key}]})
             return value
 
         tail = number("tailLines", 0, "must be greater than or equal to 0")

@@ -67,6 +67,10 @@ Simplifications, on purpose:
   MachineConfig later goes back to that very name, as the real MCO's content hash would.
 * A Degraded node's daemon does not retry by itself here (the real one retries a failed pull with
   backoff, and succeeds once the registry accepts the pull secret): ``retry_node()`` plays its retry.
+* On-cluster layering, real: ``SimulatedMCO(api, builder=<PodmanStore>, cert_dir=<registry CA dir>,
+  build_delay=...)`` runs tests/support/build_sim.py's BuildController: a MachineOSBuild, the builder Job and
+  pod, a real podman build and push, the pod's log; the pool's nodes wait for the build and then boot the
+  pushed digest (also when the rendered config did not change). Without *builder*, as follows:
 * On-cluster layering: a pool with a MachineOSConfig (any served version) gets, per rendered config, a
   MachineOSBuild that succeeds at once, built on the cluster's base (not on any osImageURL: a layered
   MachineConfig only changes the rendered config, so it triggers a rebuild), and its nodes boot that
