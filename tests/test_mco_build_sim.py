@@ -4,8 +4,9 @@ registry, and the pool's nodes boot the pushed digest. The builder Job and pod a
 
 from __future__ import annotations
 
-import base64
-from typing import Any, Dict, Iterator
+import threading
+import time
+from typing import Any, Dict
 
 import pytest
 
@@ -20,16 +21,11 @@ from tests.support.build_sim import (
     wait_for_build,
 )
 from tests.support.kube import MCO_NAMESPACE, KubeAPI, push_secret, seed_openshift
-from tests.support.mco import CURRENT_CONFIG, CURRENT_IMAGE, DESIRED_IMAGE, SimulatedMCO
+from tests.support.mco import CURRENT_CONFIG, CURRENT_IMAGE, DESIRED_IMAGE
 
 MCO = "machineconfiguration.openshift.io"
 GOOD = "FROM configs AS final\nRUN rpm-ostree install tree && ostree container commit\n"
 BROKEN = "FROM configs AS final\nRUN rpm-ostree install rig-fail-x && ostree container commit\n"
-
-
-def _pull_secret(registry: Any) -> Dict[str, Any]:
-    auth = base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
-    return {"auths": {registry.host: {"auth": auth}}}
 
 
 def mosc_v1(pool: str, push: str, containerfile: str = GOOD, secret: str = "push-creds") -> Dict[str, Any]:
@@ -49,22 +45,6 @@ def mosc_v1alpha1(pool: str, push: str, containerfile: str = GOOD, secret: str =
         "buildOutputs": {"currentImagePullSecret": {"name": secret}}}}
 
 
-@pytest.fixture
-def cluster(kube_api: KubeAPI, registry: Any, fake_base: Any, fresh_store: Any,
-            request: pytest.FixtureRequest) -> Iterator[SimulatedMCO]:
-    """A 4.19 cluster (or the (version, feature set) of an indirect parameter) whose base is the fake base,
-    and a simulated MCO building in an empty podman store."""
-    version, feature_set = getattr(request, "param", ("4.19.2", ""))
-    seed_openshift(kube_api, version=version, feature_set=feature_set, base_image=fake_base.pullspec,
-                   pull_secret=_pull_secret(registry), workers=2, masters=1)
-    sim = SimulatedMCO(kube_api, step_delay=0.01, builder=fresh_store, cert_dir=registry.cert_dir).start()
-    try:
-        yield sim
-    finally:
-        sim.stop()
-    sim.check()
-
-
 def _nodes(api: KubeAPI, role: str = "worker") -> list:
     return [n for n in api.store.list("nodes") if f"node-role.kubernetes.io/{role}" in n["metadata"]["labels"]]
 
@@ -75,7 +55,7 @@ def _log(api: KubeAPI, build: str) -> str:
     return api.pod_logs.text(MCO_NAMESPACE, pod["metadata"]["name"], BUILD_CONTAINER)
 
 
-def test_a_build_pushes_its_image_and_the_pools_nodes_boot_that_digest(cluster, kube_api, registry, fresh_store,
+def test_a_build_pushes_its_image_and_the_pools_nodes_boot_that_digest(building_mco, kube_api, registry, fresh_store,
                                                                       kubectl):
     api = kube_api
     push_secret(api, "push-creds", registry.host, registry.username, registry.password)
@@ -94,7 +74,7 @@ def test_a_build_pushes_its_image_and_the_pools_nodes_boot_that_digest(cluster, 
     assert build["metadata"]["labels"] == {
         f"{MCO}/machine-os-config": "worker", f"{MCO}/target-machine-config-pool": "worker",
         f"{MCO}/rendered-machine-config": build["spec"]["machineConfig"]["name"]}
-    assert cluster.wait_idle(60)
+    assert building_mco.wait_idle(60)
     pool = api.store.get("machineconfigpools", "worker")
     for node in _nodes(api):
         ann = node["metadata"]["annotations"]
@@ -102,8 +82,9 @@ def test_a_build_pushes_its_image_and_the_pools_nodes_boot_that_digest(cluster, 
             image, image, pool["spec"]["configuration"]["name"])
     # the image holds the configs stage and the Containerfile's step, run by the base's rpm-ostree stub
     ref = f"{registry.host}/ocb/worker@{image.split('@')[1]}"
-    fresh_store.podman("pull", "--cert-dir", str(registry.cert_dir), "--creds",
-                       f"{registry.username}:{registry.password}", ref)
+    authfile = registry.write_authfile(fresh_store.tmp_dir / "pull-auth.json")
+    fresh_store.podman("pull", "--cert-dir", str(registry.cert_dir), "--authfile", str(authfile), ref)
+    authfile.unlink()
     with fresh_store.image_files(ref) as root:
         assert (root / "etc/machine-config-daemon/rendered-config").read_text() == (
             build["spec"]["machineConfig"]["name"] + "\n")
@@ -120,9 +101,11 @@ def test_a_build_pushes_its_image_and_the_pools_nodes_boot_that_digest(cluster, 
     assert "rpm-ostree install tree" in logs.stdout
     assert logs.stdout == _log(api, name)
     assert registry.password not in logs.stdout
+    # the build's files (its authfiles among them) are gone
+    assert [p.name for p in fresh_store.tmp_dir.iterdir() if p.name.startswith("ocb-")] == []
 
 
-def test_a_failing_build_is_failed_with_podmans_log_in_kubectl_logs_and_no_node_moves(cluster, kube_api, registry,
+def test_a_failing_build_is_failed_with_podmans_log_in_kubectl_logs_and_no_node_moves(building_mco, kube_api, registry,
                                                                                        kubectl):
     api = kube_api
     before = {n["metadata"]["name"]: dict(n["metadata"]["annotations"]) for n in _nodes(api)}
@@ -142,7 +125,7 @@ def test_a_failing_build_is_failed_with_podmans_log_in_kubectl_logs_and_no_node_
     assert tail.stdout == logs.stdout.splitlines(keepends=True)[-1]
     jobs = kubectl("get", "jobs", "-n", MCO_NAMESPACE, job_name(name), "--no-headers")
     assert jobs.stdout.split()[1:3] == ["Failed", "0/1"]
-    assert cluster.wait_idle(30)
+    assert building_mco.wait_idle(30)
     assert registry.tags("ocb/broken") == []
     # not retried, and the nodes stay where they were
     assert [b["metadata"]["name"] for b in api.store.list("machineosbuilds")] == [name]
@@ -150,7 +133,7 @@ def test_a_failing_build_is_failed_with_podmans_log_in_kubectl_logs_and_no_node_
     assert {n["metadata"]["name"]: n["metadata"]["annotations"] for n in _nodes(api)} == before
 
 
-def test_wrong_push_credentials_fail_the_push_with_the_registrys_error(cluster, kube_api, registry):
+def test_wrong_push_credentials_fail_the_push_with_the_registrys_error(building_mco, kube_api, registry):
     api = kube_api
     push_secret(api, "push-creds", registry.host, registry.username, "wrong-password")
     api.store.put(mosc_v1("worker", f"{registry.host}/ocb/denied:latest"))
@@ -163,20 +146,20 @@ def test_wrong_push_credentials_fail_the_push_with_the_registrys_error(cluster, 
     assert "wrong-password" not in log
 
 
-def test_a_missing_push_secret_starts_no_build_until_it_exists(cluster, kube_api, registry):
+def test_a_missing_push_secret_starts_no_build_until_it_exists(building_mco, kube_api, registry):
     api = kube_api
     api.store.put(mosc_v1("worker", f"{registry.host}/ocb/later:latest", secret="not-yet"))
-    assert cluster.wait_idle(10)
+    assert building_mco.wait_idle(10)
     assert api.store.list("machineosbuilds") == []
     assert api.store.list("jobs", MCO_NAMESPACE) == []
-    assert cluster.builds.problems["worker"] == (
+    assert building_mco.builds.problems["worker"] == (
         'could not get push secret "not-yet" for MachineOSConfig "worker": secrets "not-yet" not found')
     push_secret(api, "not-yet", registry.host, registry.username, registry.password)
     assert condition_true(wait_for_build(api, "worker"), "Succeeded")
-    assert "worker" not in cluster.builds.problems
+    assert "worker" not in building_mco.builds.problems
 
 
-def test_the_rebuild_annotation_makes_a_new_build(cluster, kube_api, registry):
+def test_the_rebuild_annotation_makes_a_new_build(building_mco, kube_api, registry):
     api = kube_api
     push_secret(api, "push-creds", registry.host, registry.username, registry.password)
     api.store.put(mosc_v1("worker", f"{registry.host}/ocb/again:latest", BROKEN))
@@ -190,7 +173,6 @@ def test_the_rebuild_annotation_makes_a_new_build(cluster, kube_api, registry):
 
 
 def _wait_new_build(api: KubeAPI, old_uid: str, timeout: float = 120) -> Dict[str, Any]:
-    import time
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         build = wait_for_build(api, "worker", timeout)
@@ -200,8 +182,8 @@ def _wait_new_build(api: KubeAPI, old_uid: str, timeout: float = 120) -> Dict[st
     raise AssertionError("no new build")
 
 
-@pytest.mark.parametrize("cluster", [("4.16.3", "TechPreviewNoUpgrade")], indirect=True)
-def test_a_tech_preview_v1alpha1_machineosconfig_builds_too(cluster, kube_api, registry):
+@pytest.mark.parametrize("building_mco", [("4.16.3", "TechPreviewNoUpgrade")], indirect=True)
+def test_a_tech_preview_v1alpha1_machineosconfig_builds_too(building_mco, kube_api, registry):
     api = kube_api
     push_secret(api, "push-creds", registry.host, registry.username, registry.password)
     push_secret(api, "base-creds", registry.host, registry.username, registry.password)
@@ -213,7 +195,7 @@ def test_a_tech_preview_v1alpha1_machineosconfig_builds_too(cluster, kube_api, r
     image = build["status"]["finalImagePushspec"]
     assert image == f"{registry.host}/ocb/tp@{registry.manifest_digest('ocb/tp', rendered)}"
     assert api.store.get("machineosconfigs", "worker")["status"]["currentImagePullspec"] == image
-    assert cluster.wait_idle(60)
+    assert building_mco.wait_idle(60)
     assert {n["metadata"]["annotations"][CURRENT_IMAGE] for n in _nodes(api)} == {image}
 
 
@@ -265,8 +247,6 @@ def test_kubectl_reads_jobs_pods_and_pod_logs_from_the_emulator(kube_api, kubect
 
 
 def test_kubectl_logs_follow_streams_until_the_container_ends(kube_api, kubectl):
-    import threading
-
     api = kube_api
     seed_openshift(api, workers=1, masters=1)
     _pod(api, "build-b-abcde", ("image-build",))
@@ -285,3 +265,62 @@ def test_kubectl_logs_follow_streams_until_the_container_ends(kube_api, kubectl)
     out = kubectl("logs", "-f", "-n", MCO_NAMESPACE, "build-b-abcde", timeout=30)
     thread.join(10)
     assert (out.returncode, out.stdout) == (0, "STEP 1/2\nSTEP 2/2\n"), out.stderr
+
+
+def _wait_building(api: KubeAPI, mosc: str = "worker", timeout: float = 60) -> Dict[str, Any]:
+    with api.store.changed:
+        deadline = time.monotonic() + timeout
+        while True:
+            obj = api.store.get("machineosconfigs", mosc) or {}
+            name = ((obj.get("metadata") or {}).get("annotations") or {}).get(CURRENT_BUILD)
+            build = api.store.get("machineosbuilds", name) if name else None
+            if build is not None and condition_true(build, "Building"):
+                return build
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no build of {mosc} started")
+            api.store.changed.wait(0.2)
+
+
+def test_a_running_build_does_not_hold_up_other_pools(building_mco, kube_api, registry):
+    api = kube_api
+    push_secret(api, "push-creds", registry.host, registry.username, registry.password)
+    building_mco.builds.hold()
+    api.store.put(mosc_v1("worker", f"{registry.host}/ocb/held:latest"))
+    _wait_building(api)
+    api.store.put({"apiVersion": f"{MCO}/v1", "kind": "MachineConfig", "metadata": {
+        "name": "99-master-extra", "labels": {f"{MCO}/role": "master"}},
+        "spec": {"config": {"ignition": {"version": "3.4.0"}}, "kernelArguments": ["nosmt"]}})
+    master = api.store.get("machineconfigpools", "master")
+    deadline = time.monotonic() + 60
+    while not (master["status"].get("updatedMachineCount") == 1 and
+               master["status"]["configuration"]["name"] == master["spec"]["configuration"]["name"] and
+               master["metadata"]["generation"] == master["status"].get("observedGeneration") and
+               master["spec"]["configuration"]["name"] != "" and
+               "99-master-extra" in [s["name"] for s in master["spec"]["configuration"].get("source") or []]):
+        assert time.monotonic() < deadline, master["status"]
+        with api.store.changed:
+            api.store.changed.wait(0.2)
+        master = api.store.get("machineconfigpools", "master")
+    # the master pool moved while the worker build is still in flight
+    build = api.store.get("machineosbuilds", api.store.get("machineosconfigs", "worker")["metadata"]["annotations"][
+        CURRENT_BUILD])
+    assert condition_true(build, "Building")
+    assert building_mco.builds.running() == [build["metadata"]["name"]]
+    building_mco.builds.release()
+    assert condition_true(wait_for_build(api, "worker"), "Succeeded")
+
+
+def test_deleting_the_builder_job_interrupts_the_build(building_mco, kube_api, registry, kubectl):
+    api = kube_api
+    push_secret(api, "push-creds", registry.host, registry.username, registry.password)
+    building_mco.builds.hold()
+    api.store.put(mosc_v1("worker", f"{registry.host}/ocb/gone:latest"))
+    name = _wait_building(api)["metadata"]["name"]
+    out = kubectl("delete", "job", "-n", MCO_NAMESPACE, job_name(name))
+    assert out.returncode == 0, out.stderr
+    build = wait_for_build(api, "worker")
+    assert [c["type"] for c in build["status"]["conditions"] if c["status"] == "True"] == ["Interrupted"]
+    assert building_mco.builds.running() == []
+    assert api.store.list("pods", MCO_NAMESPACE) == []
+    assert registry.tags("ocb/gone") == []
+    building_mco.builds.release()

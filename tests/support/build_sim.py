@@ -147,6 +147,10 @@ class BuildController:
         self.cert_dir = cert_dir
         self.delay = delay
         self.problems: Dict[str, str] = {}  # MachineOSConfig -> why no build could start
+        # cleared, running builds stop before their push ends (state Building) until set again: tests that need
+        # a build in flight (hold()/release())
+        self.gate = threading.Event()
+        self.gate.set()
         self.errors: List[str] = []  # the controller's own failures (not a build's)
         self._threads: Dict[str, threading.Thread] = {}
         self._cancel: Dict[str, threading.Event] = {}
@@ -176,8 +180,12 @@ class BuildController:
             return str(status.get("digestedImagePushSpec") or status.get("finalImagePushspec") or "") or None
         if condition_true(build, "Building") and apply and self.store.get(
                 "jobs", job_name(name), MCO_NAMESPACE) is None:
-            # the Job went away under a running build (pkg/controller/build/reconciler.go: Interrupted)
+            # the Job went away under a running build (pkg/controller/build/reconciler.go: Interrupted); its pod
+            # goes with it (the garbage collector's part: the emulator has none)
             self._stop_build(name)
+            for pod in self.store.list("pods", MCO_NAMESPACE, f"{LABEL_BUILD}={name}"):
+                self.store.delete("pods", pod["metadata"]["name"], MCO_NAMESPACE)
+                self.api.pod_logs.forget(MCO_NAMESPACE, pod["metadata"]["name"])
             now = _timestamp()
             self.store.patch("machineosbuilds", name, {"status": {
                 "buildEnd": now, "conditions": conditions("Interrupted", now, build["status"].get("conditions"))}})
@@ -281,6 +289,13 @@ class BuildController:
         for name in names:
             self._stop_build(name)
 
+    def hold(self) -> None:
+        """Running and new builds stop after their podman build (still Building, nothing pushed) until release()."""
+        self.gate.clear()
+
+    def release(self) -> None:
+        self.gate.set()
+
     def running(self) -> List[str]:
         with self._lock:
             return [n for n, t in self._threads.items() if t.is_alive()]
@@ -344,6 +359,9 @@ class BuildController:
                             "--authfile", str(pull_auth), "-f", str(containerfile), "-t", b.target, str(context))
         if code != 0:
             return False, f"error: build failed: podman build exited with status {code}\n"
+        while not self.gate.wait(0.05):
+            if cancel.is_set():
+                return False, ""
         digestfile = work / "digest"
         code = self._podman(b, cancel, "push", *certs, "--authfile", str(push_auth), "--digestfile", str(digestfile),
                             b.target, f"docker://{b.target}")
@@ -488,6 +506,12 @@ def wait_for_build(api: KubeAPI, mosc: str, timeout: float = 120.0) -> Obj:
             if left <= 0:
                 raise TimeoutError(f"MachineOSConfig {mosc}: no finished build after {timeout} s (build {name})")
             api.store.changed.wait(min(left, 0.2))
+
+
+def rig_pull_secret(registry: Any) -> Obj:
+    """A docker config with *registry*'s (tests/support/registry.py) credentials: seed_openshift(pull_secret=)."""
+    auth = base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
+    return {"auths": {registry.host: {"auth": auth}}}
 
 
 def build_pod(api: KubeAPI, build: str) -> Optional[Obj]:
