@@ -324,3 +324,30 @@ def test_deleting_the_builder_job_interrupts_the_build(building_mco, kube_api, r
     assert api.store.list("pods", MCO_NAMESPACE) == []
     assert registry.tags("ocb/gone") == []
     building_mco.builds.release()
+
+
+@pytest.mark.parametrize("building_mco", [("4.20.1", "")], indirect=True)
+def test_from_4_20_a_failed_build_degrades_the_pool_and_a_good_one_clears_it(building_mco, kube_api, registry):
+    api = kube_api
+    push_secret(api, "push-creds", registry.host, registry.username, registry.password)
+    api.store.put(mosc_v1("worker", f"{registry.host}/ocb/degrade:latest", BROKEN))
+    failed = wait_for_build(api, "worker")
+    name = failed["metadata"]["name"]
+    assert building_mco.wait_idle(30)
+    conditions = {c["type"]: c for c in api.store.get("machineconfigpools", "worker")["status"]["conditions"]}
+    message = f"Failed to build OS image for pool worker (MachineOSBuild: {name}): Failed: Build Failed"
+    assert (conditions["ImageBuildDegraded"]["status"], conditions["ImageBuildDegraded"]["reason"],
+            conditions["ImageBuildDegraded"]["message"]) == ("True", "BuildFailed", message)
+    assert (conditions["Degraded"]["status"], conditions["Degraded"]["message"]) == ("True", message)
+    assert "ImageBuildDegraded" not in {c["type"] for c in api.store.get("machineconfigpools", "master")["status"][
+        "conditions"]}
+    api.store.patch("machineosconfigs", "worker", {"spec": {"containerFile": [
+        {"containerfileArch": "NoArch", "content": GOOD}]}})
+    good = _wait_new_build(api, failed["metadata"]["uid"])
+    assert good["metadata"]["name"] != name  # new inputs, new build
+    assert condition_true(good, "Succeeded")
+    assert building_mco.wait_idle(60)
+    conditions = {c["type"]: c for c in api.store.get("machineconfigpools", "worker")["status"]["conditions"]}
+    assert (conditions["ImageBuildDegraded"]["status"], conditions["ImageBuildDegraded"]["message"]) == (
+        "False", "Build succeeded for pool worker")
+    assert conditions["Degraded"]["status"] == "False"

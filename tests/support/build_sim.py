@@ -36,7 +36,14 @@ What happens when things go wrong (the stricter reading where the MCO's sources 
 * a missing push secret (or one without ``.dockerconfigjson``): no MachineOSBuild is created (the
   MachineOSConfig fails validation before any build object exists) and the builder keeps retrying; the
   reason is in ``BuildController.problems[<MachineOSConfig>]`` (what machine-os-builder would log);
-* deleting the builder Job while it runs makes the build Interrupted (and kills it).
+* deleting the builder Job while it runs makes the build Interrupted (and kills it);
+* from 4.20 the pool's condition ImageBuildDegraded tells the last finished build's verdict (True, reason
+  BuildFailed, "Failed to build OS image for pool P (MachineOSBuild: B): Failed: Build Failed"; False,
+  BuildSucceeded, "Build succeeded for pool P"), and a failed build makes the pool Degraded too (the stricter
+  reading: the MCO's own e2e tests expect the pool to leave Degraded once the build is fixed).
+
+Test hooks: ``hold()`` / ``release()`` keep builds in flight, ``problems``, ``outcome``, ``running()``;
+``wait_for_build()``, ``build_pod()``, ``rig_pull_secret()`` below; kube.push_secret() makes push secrets.
 
 The nodes get no new image until the build Succeeded (the node controller holds a layered pool).
 """
@@ -81,6 +88,20 @@ CONDITIONS = (  # type, reason, message (pkg/controller/build/apihelpers, as the
 )
 BUILDER_IMAGE = "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:" + "0" * 64  # the MCO's own image
 _POD_SUFFIX = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery pkg/util/rand's alphabet
+
+
+def image_build_degraded(pool: str, outcome: Optional[Tuple[str, str]]) -> Optional[Tuple[str, str, str]]:
+    """The pool condition ImageBuildDegraded (4.20+, machine-config-operator pkg/controller/build/reconciler.go
+    syncBuildFailureStatus / the success path, openshift-docs mco-coreos-layering): (status, reason, message) for
+    the pool's last finished build, None before any."""
+    if outcome is None:
+        return None
+    verdict, name = outcome
+    if verdict == "Succeeded":
+        return "False", "BuildSucceeded", f"Build succeeded for pool {pool}"
+    message = dict((t, m) for t, _, m in CONDITIONS)[verdict]
+    return "True", "BuildFailed", (f"Failed to build OS image for pool {pool} (MachineOSBuild: {name}):"
+                                   f" {verdict}: {message}")
 
 
 def build_name(mosc: str, rendered: str, base: str, containerfile: str, push: str) -> str:
@@ -147,6 +168,7 @@ class BuildController:
         self.cert_dir = cert_dir
         self.delay = delay
         self.problems: Dict[str, str] = {}  # MachineOSConfig -> why no build could start
+        self.outcome: Dict[str, Tuple[str, str]] = {}  # pool -> (Succeeded / Failed / Interrupted, build name)
         # cleared, running builds stop before their push ends (state Building) until set again: tests that need
         # a build in flight (hold()/release())
         self.gate = threading.Event()
@@ -175,6 +197,9 @@ class BuildController:
             if apply:
                 self._start(inputs, pool, name, rendered, base, release)
             return None
+        for verdict in ("Succeeded", "Failed", "Interrupted"):
+            if condition_true(build, verdict):
+                self.outcome[pool] = (verdict, name)
         if condition_true(build, "Succeeded"):
             status = build.get("status") or {}
             return str(status.get("digestedImagePushSpec") or status.get("finalImagePushspec") or "") or None

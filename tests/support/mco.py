@@ -95,7 +95,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
-from .build_sim import BuildController
+from .build_sim import BuildController, image_build_degraded
 from .kube import (
     CONTROLLER_VERSION,
     MCO_GROUP,
@@ -1128,16 +1128,23 @@ class SimulatedMCO:
                                  for n in degraded if _annotations(n).get(REASON))
         render_message = f"Failed to render configuration for pool {_name(pool)}: {render_error}" \
             if render_error else ""
+        # 4.20+: a failed on-cluster build degrades the pool (ImageBuildDegraded; Degraded too, the stricter reading)
+        build = (image_build_degraded(_name(pool), self.builds.outcome.get(_name(pool)))
+                 if self.builds is not None and self._pool_layered and self._minor >= 20 else None)
+        build_message = build[2] if build is not None and build[0] == "True" else ""
         conditions = [
             _condition(old_conditions, "RenderDegraded", "True" if render_error else "False", "", render_message),
             _condition(old_conditions, "NodeDegraded", "True" if degraded else "False", node_reason, node_message),
-            _condition(old_conditions, "Degraded", "True" if degraded or render_error else "False",
-                       node_reason or ("RenderDegraded" if render_error else ""), node_message or render_message),
+            _condition(old_conditions, "Degraded", "True" if degraded or render_error or build_message else "False",
+                       node_reason or ("RenderDegraded" if render_error else "BuildFailed" if build_message else ""),
+                       node_message or render_message or build_message),
             _condition(old_conditions, "Updated", "True" if all_updated else "False", "",
                        f"All nodes are updated with MachineConfig {target}" if all_updated else ""),
             _condition(old_conditions, "Updating", "True" if updating else "False", "",
                        f"All nodes are updating to MachineConfig {target}" if updating else ""),
         ]
+        if build is not None:
+            conditions.append(_condition(old_conditions, "ImageBuildDegraded", *build))
         new: Obj = {
             "conditions": conditions,
             "degradedMachineCount": len(degraded),
