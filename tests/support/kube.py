@@ -2597,6 +2597,8 @@ class _Handler(BaseHTTPRequestHandler):
                 sent += len(data)
             if (limit is not None and sent >= limit) or ended or api._stopping.is_set():
                 break
+            if api.store.get("pods", name, ns) is None:  # the pod was deleted: the kubelet closes the stream
+                break
             with logs.changed:
                 more, ended = logs.read(ns, name, container, offset)
                 if not more and not ended:
