@@ -1,6 +1,6 @@
 """Fixtures for the offline rig (registry, podman stores/service, fake base).
 
-Session fixtures:  rig_dir, registry, rig_store, fake_base, podman_service
+Session fixtures:  rig_dir, registry, rig_store, fake_base, podman_service, upgrade_releases
 Function fixtures: fresh_store, fresh_service, authfile, tool_env, proxy
 
 Function fixtures keep their files out of ``tmp_path`` (own tmp dirs), so
@@ -48,6 +48,7 @@ RIG_FIXTURES = frozenset(
         "authfile",
         "tool_env",
         "proxy",
+        "upgrade_releases",
     }
 )
 
@@ -354,6 +355,27 @@ def mco(openshift: OpenShiftSeed) -> Iterator[SimulatedMCO]:
     sim.check()
 
 
+@pytest.fixture
+def building_mco(kube_api: KubeAPI, registry: Registry, fake_base: FakeBase, fresh_store: PodmanStore,
+                 request: pytest.FixtureRequest) -> Iterator[SimulatedMCO]:
+    """A SimulatedMCO whose on-cluster builds really build (tests/support/build_sim.py) in an empty podman
+    store and push to the rig registry, on kube_api seeded as 4.19.2 (1 master, 2 workers) with the fake base
+    as the release's base image and the registry's credentials in the global pull secret. An indirect
+    parameter ``(version, feature_set)`` picks another release, e.g. ``("4.16.3", "TechPreviewNoUpgrade")``
+    for v1alpha1. Push secrets are the test's: ``push_secret(kube_api, name, registry.host, user, password)``."""
+    from tests.support.build_sim import rig_pull_secret
+
+    version, feature_set = getattr(request, "param", ("4.19.2", ""))
+    seed_openshift(kube_api, version=version, feature_set=feature_set, base_image=fake_base.pullspec,
+                   pull_secret=rig_pull_secret(registry), workers=2, masters=1)
+    sim = SimulatedMCO(kube_api, step_delay=0.01, builder=fresh_store, cert_dir=registry.cert_dir).start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+    sim.check()
+
+
 # ------------------------------------------------------------ Bearer-token front (quay.io-style auth)
 from tests.support.tokenauth import TokenAuthFront  # noqa: E402
 
@@ -382,3 +404,16 @@ def k8s(kubeconfig: Path) -> Iterator[object]:
         yield client
     finally:
         client.close()
+
+
+# ------------------------------------------------------------ releases to upgrade to (issue 10)
+from tests.support.payload import UpgradeRelease, build_upgrade_releases  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def upgrade_releases(rig_store: PodmanStore, registry: Registry, fake_base: FakeBase) -> Dict[str, UpgradeRelease]:
+    """"4.16.3" (its base is fake_base), "4.16.8", "4.17.2" and "4.21.0" (also rhel-coreos-10): each with its
+    own fake base (os-release, rpm database, digest), extensions image and payload, pushed to the registry
+    once per session. See build_upgrade_releases() in tests/support/payload.py; seed a cluster on one with
+    tests.support.cvo.seed_release() and offer the others with seed_updates()."""
+    return build_upgrade_releases(rig_store, registry, fake_base)
