@@ -11,13 +11,12 @@ pool to the result.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import pytest
 
-from tests.integration.test_status_on_cluster import MCO, OURS, _seed, mosc
+from tests.integration.test_status_on_cluster import BROKEN, MCO, OURS, _seed, mosc, rig_mosc, rig_secrets
 from tests.support.kube import KubeAPI
-from tests.support.mco import SimulatedMCO
 
 CURRENT_IMAGE = f"{MCO}/currentImage"
 DESIRED_IMAGE = f"{MCO}/desiredImage"
@@ -37,22 +36,17 @@ def _writes(api: KubeAPI) -> list:
             and not r[1].endswith("/selfsubjectaccessreviews")]
 
 
+def _nodes(api: KubeAPI, pool: str = "worker") -> List[Dict[str, Any]]:
+    return [n for n in api.store.list("nodes") if f"node-role.kubernetes.io/{pool}" in n["metadata"]["labels"]]
+
+
 def _images(api: KubeAPI, pool: str = "worker") -> Dict[str, Any]:
     """Each of the pool's nodes: (currentImage, desiredImage) annotations, None where absent."""
     found = {}
-    for node in api.store.list("nodes"):
-        labels = node["metadata"].get("labels") or {}
-        if f"node-role.kubernetes.io/{pool}" in labels:
-            ann = node["metadata"].get("annotations") or {}
-            found[node["metadata"]["name"]] = (ann.get(CURRENT_IMAGE) or None, ann.get(DESIRED_IMAGE) or None)
+    for node in _nodes(api, pool):
+        ann = node["metadata"].get("annotations") or {}
+        found[node["metadata"]["name"]] = (ann.get(CURRENT_IMAGE) or None, ann.get(DESIRED_IMAGE) or None)
     return found
-
-
-def _with_previous(obj: Dict[str, Any], previous_content: str) -> Dict[str, Any]:
-    """``obj`` as apply --on-cluster leaves it after an update: the spec it replaced, as compact JSON."""
-    earlier = mosc(obj["metadata"]["name"], obj["apiVersion"].rpartition("/")[2], content=previous_content)["spec"]
-    obj["metadata"]["annotations"] = {PREVIOUS: json.dumps(earlier, sort_keys=True, separators=(",", ":"))}
-    return obj
 
 
 def test_a_machineosconfig_rhcos_layer_did_not_make_is_refused(tmp_path, logged_in, registry, fake_base,
@@ -130,53 +124,88 @@ def test_to_previous_without_a_recorded_spec_points_at_the_plain_rollback(tmp_pa
     assert "Traceback" not in result.err
 
 
-@pytest.mark.parametrize("version,feature_set", [("4.19.2", ""), ("4.16.3", "TechPreviewNoUpgrade")])
-def test_rollback_wait_brings_the_nodes_back_to_the_base(tmp_path, logged_in, registry, fake_base, rhcos_layer,
-                                                         version, feature_set):
-    api = logged_in
-    seed = _seed(api, registry, fake_base, version, feature_set)
-    api_version = "v1" if version == "4.19.2" else "v1alpha1"
-    api.store.put(mosc("worker", api_version, labels=OURS))
-    with SimulatedMCO(api, step_delay=0.05) as sim:
-        assert sim.wait_idle(30)
-        built = api.store.get("machineosconfigs", "worker")["status"]
-        built = built.get("currentImagePullSpec") or built.get("currentImagePullspec")
-        assert set(_images(api).values()) == {(built, built)}
-        result = rhcos_layer(["rollback", "--pool", "worker", "--wait", "-o", "json"], tmp_path)
-        assert result.code == 0, result.err
-        [done] = json.loads(result.out)
-        assert (done["action"], done["machineosconfig"], done["machines"], done["updated"]) == (
-            "delete", "worker", 2, 2)
-        # back on the base: the rendered config's osImageURL, no image annotation left on any node
-        assert set(_images(api).values()) == {(None, None)}
-        rendered = api.store.get("machineconfigs", done["rendered"])
-        assert rendered["spec"]["osImageURL"] == seed.base_image
-        assert api.store.get("machineosconfigs", "worker") is None
-        status = json.loads(rhcos_layer(["status", "--pool", "worker", "-o", "json"], tmp_path).out)[0]
-        assert (status["mode"], status["image"], status["layered"]) == ("out-of-cluster", seed.base_image, False)
+@pytest.mark.parametrize("building_mco", [("4.19.2", ""), ("4.16.3", "TechPreviewNoUpgrade")], indirect=True)
+def test_rollback_wait_brings_the_nodes_back_to_the_base(tmp_path, building_mco, kube_api, kubeconfig, tool_env,
+                                                         monkeypatch, registry, rhcos_layer):
+    api = kube_api
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    rig_secrets(api, registry)
+    version = "v1" if api.store.get("clusterversions", "version")["status"]["desired"]["version"] == "4.19.2" \
+        else "v1alpha1"
+    api.store.put(rig_mosc(registry, version=version))
+    assert building_mco.wait_idle(120)
+    status = api.store.get("machineosconfigs", "worker")["status"]
+    built = status.get("currentImagePullSpec") or status.get("currentImagePullspec")
+    assert built and set(_images(api).values()) == {(built, built)}
+    rendered_before = api.store.get("machineconfigpools", "worker")["spec"]["configuration"]["name"]
+    result = rhcos_layer(["rollback", "--pool", "worker", "--wait", "-o", "json"], tmp_path)
+    assert result.code == 0, result.err
+    [done] = json.loads(result.out)
+    assert (done["action"], done["machineosconfig"], done["machines"], done["updated"]) == (
+        "delete", "worker", 2, 2)
+    assert "worker: deleted MachineOSConfig worker" in result.err
+    # back on the base: the same rendered config, whose osImageURL the nodes boot, no image annotation left
+    assert done["rendered"] == rendered_before
+    assert set(_images(api).values()) == {(None, None)}
+    for node in _nodes(api):
+        assert node["metadata"]["annotations"][f"{MCO}/currentConfig"] == rendered_before
+    assert api.store.get("machineosconfigs", "worker") is None
+    base = api.store.get("machineconfigs", rendered_before)["spec"]["osImageURL"]
+    shown = json.loads(rhcos_layer(["status", "--pool", "worker", "-o", "json"], tmp_path).out)[0]
+    assert (shown["mode"], shown["image"], shown["layered"]) == ("out-of-cluster", base, False)
 
 
-def test_to_previous_restores_the_spec_and_follows_the_rebuild_and_rollout(tmp_path, logged_in, registry,
-                                                                          fake_base, rhcos_layer):
-    api = logged_in
-    _seed(api, registry, fake_base, "4.19.2")
+def test_to_previous_restores_the_spec_and_follows_the_rebuild_and_rollout(tmp_path, building_mco, kube_api,
+                                                                          kubeconfig, tool_env, monkeypatch,
+                                                                          registry, rhcos_layer):
+    api = kube_api
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    rig_secrets(api, registry)
     now = "FROM configs AS final\nRUN echo new > /etc/layer\n"
     before = "FROM configs AS final\nRUN echo old > /etc/layer\n"
-    api.store.put(_with_previous(mosc("worker", labels=OURS, content=now), before))
-    with SimulatedMCO(api, step_delay=0.05) as sim:
-        assert sim.wait_idle(60)
-        first = api.store.get("machineosconfigs", "worker")["status"]["currentImagePullSpec"]
-        result = rhcos_layer(["rollback", "--pool", "worker", "--to-previous", "--wait", "-o", "json"], tmp_path)
-        assert result.code == 0, result.err
-        restored = api.store.get("machineosconfigs", "worker")
-        assert restored["spec"]["containerFile"][0]["content"] == before
-        # the spec it replaced is the previous one now: a second --to-previous goes back again
-        assert json.loads(restored["metadata"]["annotations"][PREVIOUS])["containerFile"][0]["content"] == now
-        assert restored["metadata"]["labels"] == OURS
-        second = restored["status"]["currentImagePullSpec"]
-        assert second != first
-        [done] = json.loads(result.out)
-        assert (done["action"], done["image"], done["updated"], done["machines"]) == ("re-apply", second, 2, 2)
-        assert set(_images(api).values()) == {(second, second)}
-        assert "worker: set MachineOSConfig worker back to its previous spec: the cluster builds it again" in result.err
-        assert "worker: build " in result.err
+    obj = rig_mosc(registry, content=now)
+    earlier = json.loads(json.dumps(obj["spec"]))
+    earlier["containerFile"][0]["content"] = before
+    obj["metadata"]["annotations"] = {PREVIOUS: json.dumps(earlier, sort_keys=True, separators=(",", ":"))}
+    api.store.put(obj)
+    assert building_mco.wait_idle(120)
+    first = api.store.get("machineosconfigs", "worker")["status"]["currentImagePullSpec"]
+    result = rhcos_layer(["rollback", "--pool", "worker", "--to-previous", "--wait", "-o", "json"], tmp_path)
+    assert result.code == 0, result.err
+    restored = api.store.get("machineosconfigs", "worker")
+    assert restored["spec"] == earlier
+    # the spec it replaced is the previous one now: a second --to-previous goes back again
+    assert json.loads(restored["metadata"]["annotations"][PREVIOUS])["containerFile"][0]["content"] == now
+    assert restored["metadata"]["labels"] == OURS
+    second = restored["status"]["currentImagePullSpec"]
+    assert second != first
+    [done] = json.loads(result.out)
+    assert (done["action"], done["image"], done["updated"], done["machines"]) == ("re-apply", second, 2, 2)
+    assert set(_images(api).values()) == {(second, second)}
+    assert "worker: set MachineOSConfig worker back to its previous spec: the cluster builds it again" in result.err
+    assert f"worker: build {restored['status']['machineOSBuild']['name']}: Succeeded" in result.err
+
+
+def test_to_previous_wait_stops_on_a_failed_rebuild_with_its_log_command(tmp_path, building_mco, kube_api, kubeconfig,
+                                                                        tool_env, monkeypatch, registry, rhcos_layer):
+    api = kube_api
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    rig_secrets(api, registry)
+    obj = rig_mosc(registry)
+    earlier = json.loads(json.dumps(obj["spec"]))
+    earlier["containerFile"][0]["content"] = BROKEN
+    obj["metadata"]["annotations"] = {PREVIOUS: json.dumps(earlier, sort_keys=True, separators=(",", ":"))}
+    api.store.put(obj)
+    assert building_mco.wait_idle(120)
+    good = api.store.get("machineosconfigs", "worker")["status"]["currentImagePullSpec"]
+    result = rhcos_layer(["rollback", "--pool", "worker", "--to-previous", "--wait"], tmp_path)
+    assert result.code == 22, result.err
+    failed = [b for b in api.store.list("machineosbuilds")
+              if any(c["type"] == "Failed" and c["status"] == "True" for c in b["status"]["conditions"])]
+    assert len(failed) == 1
+    job = failed[0]["status"]["builder"]["job"]["name"]
+    assert f"pool worker: build {failed[0]['metadata']['name']} of MachineOSConfig worker failed" in result.err
+    assert f"its log: oc logs -n openshift-machine-config-operator job/{job}" in result.err
+    assert "Traceback" not in result.err
+    # the nodes keep the last good image
+    assert set(_images(api).values()) == {(good, good)}

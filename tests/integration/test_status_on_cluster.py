@@ -6,23 +6,27 @@ Runs the real command against the emulated API (tests/support/kube.py, which ser
 MachineOSBuild at the version each release has). Where a test needs a build in a given state, it writes
 the MachineOSBuild as the MCO's build controller does (openshift/machine-config-operator
 pkg/controller/build; the fields as openshift/api machineconfiguration/v1/types_machineosbuild.go names
-them); where it needs a finished one, the simulated MCO (tests/support/mco.py) builds it.
+them); otherwise the simulated MCO's build controller (tests/support/mco.py, build_sim.py) really builds
+with podman and pushes to the test registry, and rolls the pool to the result.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any, Dict, List, Optional
 
 import pytest
 
-from tests.support.kube import KubeAPI, seed_openshift
-from tests.support.mco import SimulatedMCO
+from tests.support.kube import KubeAPI, push_secret, seed_openshift
 
 MCO = "machineconfiguration.openshift.io"
 PUSH = "registry.example.com/ops/worker-os:latest"
 OURS = {"app.kubernetes.io/managed-by": "rhcos-layer"}
 LOG = "oc logs -n openshift-machine-config-operator"
+GOOD = "FROM configs AS final\nRUN rpm-ostree install tree && ostree container commit\n"
+BROKEN = "FROM configs AS final\nRUN rpm-ostree install rig-fail-x && ostree container commit\n"  # the stub fails it
 
 
 def mosc(pool: str, version: str = "v1", labels: Optional[Dict[str, str]] = None,
@@ -138,39 +142,147 @@ def test_a_newer_build_of_the_same_config_is_the_current_one_and_the_older_resul
     assert "  last build worker-old: Succeeded" in text and not [t for t in text if "its log" in t]
 
 
-@pytest.mark.parametrize("version,feature_set,key", [("4.19.2", "", "currentImagePullSpec"),
-                                                     ("4.16.3", "TechPreviewNoUpgrade", "currentImagePullspec")])
-def test_status_after_a_successful_build_shows_what_the_nodes_boot(
-        tmp_path, logged_in, registry, fake_base, rhcos_layer, version, feature_set, key):
-    api = logged_in
-    seed = _seed(api, registry, fake_base, version, feature_set)
-    api.store.put(mosc("worker", "v1" if key == "currentImagePullSpec" else "v1alpha1", labels=OURS))
-    with SimulatedMCO(api) as sim:
-        assert sim.wait_idle(20)
-        built = api.store.get("machineosconfigs", "worker")["status"][key]
-        result = rhcos_layer(["status", "-o", "json"], tmp_path)
-        assert result.code == 0, result.err
-        pools = {p["name"]: p for p in json.loads(result.out)}
-        worker = pools["worker"]
-        assert (worker["mode"], worker["image"], worker["on_cluster_ours"]) == ("on-cluster", built, True)
-        assert worker["build"]["state"] == "Succeeded" and worker["build"]["image"] == built
-        assert worker["build"]["rendered"] == worker["target"]
-        assert worker["last_build"] == worker["build"]
-        assert worker["node_images"] == {"current": {built: 2}, "desired": {built: 2}}
-        # the other pools read as before: nothing on-cluster about them
-        assert (pools["master"]["mode"], pools["master"]["build"], pools["master"]["node_images"]) == (
-            "out-of-cluster", None, None)
-        assert pools["master"]["image"] == seed.base_image
-        text = rhcos_layer(["status", "--pool", "worker"], tmp_path)
-        assert text.out.splitlines()[:3] == [
-            f"worker: built on the cluster {built} (MachineOSConfig worker, made by rhcos-layer)",
-            f"  build {worker['build']['name']}: Succeeded since {worker['build']['since']}",
-            f"  nodes boot: {built} (2)",
-        ]
-        # --watch on a settled on-cluster pool prints once and ends
-        watched = rhcos_layer(["status", "--watch", "--pool", "worker", "-o", "json"], tmp_path)
-        assert watched.code == 0, watched.err
-        assert [json.loads(line)[0]["build"]["state"] for line in watched.out.splitlines()] == ["Succeeded"]
+def rig_mosc(registry, pool: str = "worker", version: str = "v1", content: str = GOOD, repo: str = "ocb/worker",
+             labels: Optional[Dict[str, str]] = OURS) -> Dict[str, Any]:
+    """A MachineOSConfig the rig's build controller really builds, pushing to the rig registry with the
+    Secret ``push-creds`` (and pulling the base with ``base-creds`` in v1alpha1)."""
+    obj = mosc(pool, version, labels=labels, content=content)
+    spec = obj["spec"] if version == "v1" else obj["spec"]["buildInputs"]
+    spec["renderedImagePushSecret"] = {"name": "push-creds"}
+    spec["renderedImagePushSpec" if version == "v1" else "renderedImagePushspec"] = f"{registry.host}/{repo}:latest"
+    if version != "v1":
+        spec["baseImagePullSecret"] = {"name": "base-creds"}
+        obj["spec"]["buildOutputs"]["currentImagePullSecret"] = {"name": "push-creds"}
+    return obj
+
+
+def rig_secrets(api: KubeAPI, registry) -> None:
+    for name in ("push-creds", "base-creds"):
+        push_secret(api, name, registry.host, registry.username, registry.password)
+
+
+def _wait(check, timeout: float = 120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError("not reached in time")
+
+
+def test_status_of_a_real_build_while_building_then_after_success(tmp_path, building_mco, kube_api, kubeconfig,
+                                                                   tool_env, monkeypatch, registry, rhcos_layer):
+    api = kube_api
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    rig_secrets(api, registry)
+    building_mco.builds.hold()  # the build stops before its push: Building until released
+    api.store.put(rig_mosc(registry))
+    build = _wait(lambda: next((b for b in api.store.list("machineosbuilds") if any(
+        c["type"] == "Building" and c["status"] == "True" for c in b["status"]["conditions"])), None))
+    name, job = build["metadata"]["name"], build["status"]["builder"]["job"]["name"]
+    base = api.store.get("machineconfigs", _target(api))["spec"]["osImageURL"]
+    [shown] = json.loads(rhcos_layer(["status", "--pool", "worker", "-o", "json"], tmp_path).out)
+    assert (shown["mode"], shown["image"], shown["on_cluster_ours"]) == ("on-cluster", None, True)
+    assert (shown["build"]["name"], shown["build"]["state"], shown["build"]["builder"]) == (
+        name, "Building", f"job/{job}")
+    assert shown["last_build"] is None
+    assert shown["node_images"]["current"] == {base: 2}
+    text = rhcos_layer(["status", "--pool", "worker"], tmp_path).out.splitlines()
+    assert text[:2] == [
+        "worker: built on the cluster (no build yet) (MachineOSConfig worker, made by rhcos-layer)",
+        f"  build {name}: Building since {shown['build']['since']} (job/{job})"]
+
+    building_mco.builds.release()
+    assert building_mco.wait_idle(120)
+    built = api.store.get("machineosconfigs", "worker")["status"]["currentImagePullSpec"]
+    [shown] = json.loads(rhcos_layer(["status", "--pool", "worker", "-o", "json"], tmp_path).out)
+    assert (shown["image"], shown["build"]["state"], shown["build"]["image"]) == (built, "Succeeded", built)
+    assert shown["last_build"] == shown["build"]
+    assert shown["node_images"] == {"current": {built: 2}, "desired": {built: 2}}
+    assert (shown["updated"], shown["machines"], shown["updating"]) == (2, 2, False)
+    text = rhcos_layer(["status", "--pool", "worker"], tmp_path).out.splitlines()
+    assert text[:3] == [
+        f"worker: built on the cluster {built} (MachineOSConfig worker, made by rhcos-layer)",
+        f"  build {name}: Succeeded since {shown['build']['since']} (job/{job})",
+        f"  nodes boot: {built} (2)"]
+    # --watch on a settled on-cluster pool prints once and ends
+    watched = rhcos_layer(["status", "--watch", "--pool", "worker", "-o", "json"], tmp_path)
+    assert watched.code == 0, watched.err
+    assert [json.loads(line)[0]["build"]["state"] for line in watched.out.splitlines()] == ["Succeeded"]
+
+
+def test_status_watch_follows_a_build_and_the_rollout_to_its_image(tmp_path, building_mco, kube_api, kubeconfig,
+                                                                  tool_env, monkeypatch, registry, rhcos_layer):
+    api = kube_api
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("RHCOS_LAYER_WATCH_INTERVAL", "0.05")
+    rig_secrets(api, registry)
+    building_mco.builds.hold()
+    api.store.put(rig_mosc(registry))
+    _wait(lambda: [b for b in api.store.list("machineosbuilds") if any(
+        c["type"] == "Building" and c["status"] == "True" for c in b["status"]["conditions"])])
+    builds = f"/apis/{MCO}/v1/machineosbuilds"
+
+    def release_after_two_refreshes() -> None:  # the watch has seen the build in progress
+        _wait(lambda: api.count("GET", builds) >= 2)
+        building_mco.builds.release()
+
+    releaser = threading.Thread(target=release_after_two_refreshes)
+    releaser.start()
+    watched = rhcos_layer(["status", "--watch", "--pool", "worker", "-o", "json"], tmp_path)
+    releaser.join()
+    assert watched.code == 0, watched.err
+    seen = [json.loads(line)[0] for line in watched.out.splitlines()]
+    assert seen[0]["build"]["state"] == "Building"
+    built = api.store.get("machineosconfigs", "worker")["status"]["currentImagePullSpec"]
+    assert (seen[-1]["build"]["state"], seen[-1]["image"]) == ("Succeeded", built)
+    assert seen[-1]["node_images"] == {"current": {built: 2}, "desired": {built: 2}}
+
+
+def test_status_of_a_real_failed_build_names_the_command_that_prints_its_log(
+        tmp_path, building_mco, kube_api, kubeconfig, tool_env, monkeypatch, registry, rhcos_layer, kubectl):
+    api = kube_api
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    rig_secrets(api, registry)
+    api.store.put(rig_mosc(registry, content=BROKEN, repo="ocb/broken"))
+    assert building_mco.wait_idle(120)
+    [build] = api.store.list("machineosbuilds")
+    name, job = build["metadata"]["name"], build["status"]["builder"]["job"]["name"]
+    result = rhcos_layer(["status", "--pool", "worker"], tmp_path)
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    command = f"{LOG} job/{job}"
+    assert lines[1].startswith(f"  build {name}: Failed since ")
+    assert lines[2].startswith(f"  last build {name}: Failed")
+    assert lines[3] == f"  its log: {command}"
+    [shown] = json.loads(rhcos_layer(["status", "--pool", "worker", "-o", "json"], tmp_path).out)
+    assert (shown["last_build"]["state"], shown["last_build"]["log_command"]) == ("Failed", command)
+    assert shown["image"] is None  # nothing built yet: the nodes stay on the base
+    # the command printed works against the cluster and shows why (kubectl stands in for oc)
+    logs = kubectl(*command.split()[1:])
+    assert logs.returncode == 0, logs.stderr
+    assert "Packages not found: rig-fail-x" in logs.stdout
+
+
+@pytest.mark.parametrize("building_mco", [("4.16.3", "TechPreviewNoUpgrade")], indirect=True)
+def test_status_of_a_tech_preview_v1alpha1_pool(tmp_path, building_mco, kube_api, kubeconfig, tool_env,
+                                                 monkeypatch, registry, rhcos_layer):
+    api = kube_api
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    rig_secrets(api, registry)
+    api.store.put(rig_mosc(registry, version="v1alpha1", labels=None))
+    assert building_mco.wait_idle(120)
+    built = api.store.get("machineosconfigs", "worker")["status"]["currentImagePullspec"]
+    pools = {p["name"]: p for p in json.loads(rhcos_layer(["status", "-o", "json"], tmp_path).out)}
+    worker = pools["worker"]
+    assert (worker["mode"], worker["image"], worker["on_cluster_ours"]) == ("on-cluster", built, False)
+    assert (worker["build"]["state"], worker["build"]["image"], worker["build"]["rendered"]) == (
+        "Succeeded", built, worker["target"])
+    assert worker["node_images"] == {"current": {built: 2}, "desired": {built: 2}}
+    # the other pools read as before: nothing on-cluster about them
+    assert (pools["master"]["mode"], pools["master"]["build"], pools["master"]["node_images"]) == (
+        "out-of-cluster", None, None)
 
 
 def test_status_without_on_cluster_pools_reads_no_builds_or_nodes(tmp_path, logged_in, registry, fake_base,
