@@ -15,7 +15,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from tests.integration.test_status_on_cluster import BROKEN, MCO, OURS, _seed, mosc, rig_mosc, rig_secrets
+from tests.integration.test_status_on_cluster import BROKEN, GOOD, MCO, OURS, _seed, mosc, rig_mosc, rig_secrets
 from tests.support.kube import KubeAPI
 
 CURRENT_IMAGE = f"{MCO}/currentImage"
@@ -47,6 +47,17 @@ def _images(api: KubeAPI, pool: str = "worker") -> Dict[str, Any]:
         ann = node["metadata"].get("annotations") or {}
         found[node["metadata"]["name"]] = (ann.get(CURRENT_IMAGE) or None, ann.get(DESIRED_IMAGE) or None)
     return found
+
+
+def _built_after_an_update(api: KubeAPI, registry, content: str, previous: str) -> Dict[str, Any]:
+    """Our MachineOSConfig with ``content``, as apply --on-cluster leaves it after an update from ``previous``
+    (the spec it replaced in rhcos-layer.io/previous-spec, compact JSON). Returns that previous spec."""
+    obj = rig_mosc(registry, content=content)
+    earlier = json.loads(json.dumps(obj["spec"]))
+    earlier["containerFile"][0]["content"] = previous
+    obj["metadata"]["annotations"] = {PREVIOUS: json.dumps(earlier, sort_keys=True, separators=(",", ":"))}
+    api.store.put(obj)
+    return earlier
 
 
 def test_a_machineosconfig_rhcos_layer_did_not_make_is_refused(tmp_path, logged_in, registry, fake_base,
@@ -162,12 +173,7 @@ def test_to_previous_restores_the_spec_and_follows_the_rebuild_and_rollout(tmp_p
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     rig_secrets(api, registry)
     now = "FROM configs AS final\nRUN echo new > /etc/layer\n"
-    before = "FROM configs AS final\nRUN echo old > /etc/layer\n"
-    obj = rig_mosc(registry, content=now)
-    earlier = json.loads(json.dumps(obj["spec"]))
-    earlier["containerFile"][0]["content"] = before
-    obj["metadata"]["annotations"] = {PREVIOUS: json.dumps(earlier, sort_keys=True, separators=(",", ":"))}
-    api.store.put(obj)
+    earlier = _built_after_an_update(api, registry, now, "FROM configs AS final\nRUN echo old > /etc/layer\n")
     assert building_mco.wait_idle(120)
     first = api.store.get("machineosconfigs", "worker")["status"]["currentImagePullSpec"]
     result = rhcos_layer(["rollback", "--pool", "worker", "--to-previous", "--wait", "-o", "json"], tmp_path)
@@ -191,11 +197,7 @@ def test_to_previous_wait_stops_on_a_failed_rebuild_with_its_log_command(tmp_pat
     api = kube_api
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     rig_secrets(api, registry)
-    obj = rig_mosc(registry)
-    earlier = json.loads(json.dumps(obj["spec"]))
-    earlier["containerFile"][0]["content"] = BROKEN
-    obj["metadata"]["annotations"] = {PREVIOUS: json.dumps(earlier, sort_keys=True, separators=(",", ":"))}
-    api.store.put(obj)
+    _built_after_an_update(api, registry, GOOD, BROKEN)
     assert building_mco.wait_idle(120)
     good = api.store.get("machineosconfigs", "worker")["status"]["currentImagePullSpec"]
     result = rhcos_layer(["rollback", "--pool", "worker", "--to-previous", "--wait"], tmp_path)
