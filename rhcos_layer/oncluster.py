@@ -130,6 +130,28 @@ def is_ours(mosc: Obj) -> bool:
     return bool(field(mosc, "metadata", "labels", MANAGED_BY_LABEL) == MANAGED_BY)
 
 
+def previous_spec(mosc: Obj, pool: str) -> Obj:
+    """The spec ``apply --on-cluster`` replaced, from the annotation rhcos-layer.io/previous-spec (compact
+    JSON); InvalidInput, pointing at the plain rollback, when there is none or it is not a JSON object."""
+    import json
+
+    from .errors import InvalidInput
+
+    recorded = field(mosc, "metadata", "annotations", PREVIOUS_SPEC_ANNOTATION)
+    hint = f"roll back to the base image with: rhcos-layer rollback --pool {pool}"
+    if not isinstance(recorded, str) or not recorded:
+        raise InvalidInput(f"--to-previous: pool {pool} has no earlier MachineOSConfig spec recorded"
+                           f" (annotation {PREVIOUS_SPEC_ANNOTATION} on MachineOSConfig {name(mosc)})", hint=hint)
+    try:
+        previous = json.loads(recorded)
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
+        previous = None
+    if not isinstance(previous, dict) or not previous:
+        raise InvalidInput(f"--to-previous: annotation {PREVIOUS_SPEC_ANNOTATION} of MachineOSConfig {name(mosc)}"
+                           " is not a JSON object (a spec): it was changed by hand", hint=hint)
+    return previous
+
+
 def build_of(mosb: Obj) -> Build:
     """A MachineOSBuild read defensively: v1 (spec.machineConfig, status.builder.job) or v1alpha1
     (spec.desiredConfig, status.builderReference.buildPod), any other shape as empty."""

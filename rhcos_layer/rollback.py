@@ -106,7 +106,7 @@ def _on_cluster(cluster: ClusterAPI, pools: Sequence[str], to_previous: bool) ->
     import json
 
     from . import oncluster
-    from .errors import InvalidInput, PreflightFailed
+    from .errors import PreflightFailed
 
     moscs = cluster.machineosconfigs()  # None: may not list them; apply then could not have made one
     found: Dict[str, RollbackPlan] = {}
@@ -123,19 +123,7 @@ def _on_cluster(cluster: ClusterAPI, pools: Sequence[str], to_previous: bool) ->
         if not to_previous:
             found[pool] = RollbackPlan(pool, "delete", machineosconfig=mosc)
             continue
-        recorded = read_field(mosc, "metadata", "annotations", oncluster.PREVIOUS_SPEC_ANNOTATION)
-        hint = f"roll back to the base image with: rhcos-layer rollback --pool {pool}"
-        if not isinstance(recorded, str) or not recorded:
-            raise InvalidInput(f"--to-previous: pool {pool} has no earlier MachineOSConfig spec recorded"
-                               f" (annotation {oncluster.PREVIOUS_SPEC_ANNOTATION} on MachineOSConfig {name})",
-                               hint=hint)
-        try:
-            previous = json.loads(recorded)
-        except ValueError:
-            previous = None
-        if not isinstance(previous, dict) or not previous:
-            raise InvalidInput(f"--to-previous: annotation {oncluster.PREVIOUS_SPEC_ANNOTATION} of MachineOSConfig"
-                               f" {name} is not a JSON object (a spec): it was changed by hand", hint=hint)
+        previous = oncluster.previous_spec(mosc, pool)
         current = mosc.get("spec")
         if previous == current:
             found[pool] = RollbackPlan(pool, "unchanged", machineosconfig=mosc)

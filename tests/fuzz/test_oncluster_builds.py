@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rhcos_layer import oncluster
+from rhcos_layer.errors import InvalidInput
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
@@ -68,3 +69,20 @@ def test_any_machineosconfig_shape_reads_its_version_and_owner(obj: Any) -> None
     assert oncluster.version_of(obj) if isinstance(obj, dict) else True
     if isinstance(obj, dict):
         assert isinstance(oncluster.is_ours(obj), bool)
+
+
+ANNOTATION = st.one_of(JSON, st.text(max_size=60), JSON.map(lambda v: __import__("json").dumps(v)),
+                       st.just("[" * 5000))
+
+
+@given(ANNOTATION, st.one_of(JSON, st.fixed_dictionaries({"name": JSON})))
+def test_any_previous_spec_annotation_is_a_spec_or_one_invalid_input_error(recorded: Any, metadata: Any) -> None:
+    mosc = {"metadata": dict(metadata, annotations={oncluster.PREVIOUS_SPEC_ANNOTATION: recorded})
+            if isinstance(metadata, dict) else metadata}
+    try:
+        previous = oncluster.previous_spec(mosc, "worker")
+    except InvalidInput as exc:
+        assert exc.message.startswith("--to-previous: ")
+        assert exc.hint == "roll back to the base image with: rhcos-layer rollback --pool worker"
+    else:
+        assert isinstance(previous, dict) and previous
