@@ -90,3 +90,70 @@ def test_status_says_how_many_releases_a_layered_pool_is_behind(tmp_path, kube_a
     text = rhcos_layer(["status", "--pool", "worker"], tmp_path)
     assert ("  BEHIND: built for 4.16.3, 2 release(s) behind the cluster's 4.17.2 (4.16.8, 4.17.2):"
             " run `rhcos-layer upgrade plan`") in text.out.splitlines()
+
+
+# ------------------------------------------------------------------------------ plan on the cluster
+
+LAYER = "RUN rpm-ostree install usbguard && \\\n    ostree container commit\n"
+
+
+def _offer(api, available, conditional=(), current="4.16.1"):
+    """ClusterVersion as the CVO leaves it: running ``current``, offering ``available`` (recommended)
+    and ``conditional`` ((version, image, risk name, risk message))."""
+    api.store.patch("clusterversions", "version", {"status": {
+        "history": [{"state": "Completed", "version": current, "image": "quay.io/x/release@sha256:" + "1" * 64}],
+        "availableUpdates": [{"version": v, "image": i} for v, i in available],
+        "conditionalUpdates": [
+            {"release": {"version": v, "image": i},
+             "risks": [{"name": name, "message": message, "url": "https://issues.example.com/" + name,
+                        "matchingRules": [{"type": "Always"}]}],
+             "conditions": [{"type": "Recommended", "status": "False", "reason": "ExposedToRisks",
+                             "message": "The update is not recommended", "lastTransitionTime": "2026-11-01T00:00:00Z"}]}
+            for v, i, name, message in conditional]}})
+
+
+def test_plan_on_a_cluster_builds_pushes_and_never_picks_a_conditional_update(
+        tmp_path, kube_api, kubeconfig, tool_env, monkeypatch, fake_base, registry, release_payloads, rhcos_layer):
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    seed = seed_openshift(kube_api)
+    folder = write_project(tmp_path / "proj", fake_base.pullspec, LAYER, image=f"{registry.host}/layered/proj")
+    _layer_worker(kube_api, seed, release="4.16.1")
+    kube_api.store.patch("machineconfigs", machineconfig.name_for("worker"),
+                         {"metadata": {"annotations": {machineconfig.PROJECT_ANNOTATION: "proj"}}})
+    _offer(kube_api, [("4.16.3", release_payloads["4.16"].pullspec_digest)],
+           [("4.21.0", release_payloads["4.21"].pullspec_digest, "RHEL10Kernel", "Nodes may not boot")])
+    before = json.dumps(kube_api.store.get("machineconfigs", machineconfig.name_for("worker")), sort_keys=True)
+
+    result = rhcos_layer(["upgrade", "plan", "-o", "json"], folder)
+    assert result.code == 0, result.err
+    plan = json.loads(result.out)
+    assert (plan["current_version"], plan["chosen"], plan["ready"]) == ("4.16.1", "newest recommended", True)
+    assert plan["target"]["version"] == "4.16.3"
+    assert plan["target"]["image"] == release_payloads["4.16"].pullspec_digest
+    assert [u["version"] for u in plan["available_updates"]] == ["4.16.3"]
+    [risky] = plan["conditional_updates"]
+    assert (risky["version"], risky["risks"][0]["name"], risky["risks"][0]["message"]) == (
+        "4.21.0", "RHEL10Kernel", "Nodes may not boot")
+    [worker] = plan["pools"]
+    assert (worker["pool"], worker["state"], worker["project"], worker["stream"]) == (
+        "worker", "ready", "proj", "rhel-coreos")
+    assert worker["new_base"] == fake_base.pullspec and worker["current_image"] == LAYERED
+    assert worker["new_image"].startswith(f"{registry.host}/layered/proj@sha256:")
+    digest = worker["new_image"].split("@", 1)[1]
+    assert registry.manifest_digest("layered/proj", "layer-" + worker["inputs_digest"][7:19]) == digest
+    # nothing in the cluster changed
+    assert json.dumps(kube_api.store.get("machineconfigs", machineconfig.name_for("worker")),
+                      sort_keys=True) == before
+    assert not [c for c in kube_api.calls if c.method not in ("GET",)], "upgrade plan wrote to the cluster"
+
+    text = rhcos_layer(["upgrade", "plan"], folder)
+    assert text.code == 0, text.err
+    lines = text.out.splitlines()
+    assert lines[:4] == [
+        "cluster: 4.16.1",
+        "  recommended updates: 4.16.3",
+        "  conditional update 4.21.0 (only with --to 4.21.0): RHEL10Kernel: Nodes may not boot"
+        " (https://issues.example.com/RHEL10Kernel)",
+        f"target: 4.16.3 {release_payloads['4.16'].pullspec_digest} (newest recommended)",
+    ]
+    assert lines[4] == f"pool worker: ready {worker['new_image']} (inputs unchanged: no rebuild)"
