@@ -231,7 +231,8 @@ class UpgradePlan:
         if pending:
             raise UpgradeNotReady(
                 f"upgrade to {self.target.version} is not ready: "
-                + "; ".join(f"{p.pool or 'image'}: {p.state} ({p.reason})" for p in pending),
+                + "; ".join(f"{f'pool {p.pool}' if p.pool else f'project {p.project}'}: {p.state} ({p.reason})"
+                            for p in pending),
                 hint="fix what each pool names, then run `rhcos-layer upgrade plan` again")
 
 

@@ -157,3 +157,79 @@ def test_plan_on_a_cluster_builds_pushes_and_never_picks_a_conditional_update(
         f"target: 4.16.3 {release_payloads['4.16'].pullspec_digest} (newest recommended)",
     ]
     assert lines[4] == f"pool worker: ready {worker['new_image']} (inputs unchanged: no rebuild)"
+
+
+def test_plan_without_a_cluster_never_touches_one(tmp_path, tool_env, fake_base, registry, release_payloads,
+                                                 rhcos_layer):
+    folder = write_project(tmp_path / "zstream", fake_base.pullspec, LAYER, image=f"{registry.host}/layered/zs")
+    payload = release_payloads["4.16"].pullspec_digest
+    # a kubeconfig that cannot work: reading it at all would end in exit 10
+    env = {"KUBECONFIG": str(tmp_path / "no-such-kubeconfig")}
+    result = rhcos_layer(["upgrade", "plan", "--release", payload, "--project", str(folder / "rhcos-layer.yaml"),
+                          "-o", "json"], tmp_path, env)
+    assert result.code == 0, result.err
+    plan = json.loads(result.out)
+    assert (plan["current_version"], plan["target"]["version"], plan["available_updates"]) == (None, "4.16.3", [])
+    [only] = plan["pools"]
+    assert (only["pool"], only["project"], only["state"], only["new_base"]) == (None, "zstream", "ready",
+                                                                                 fake_base.pullspec)
+    assert only["new_image"].startswith(f"{registry.host}/layered/zs@sha256:")
+    yaml_out = rhcos_layer(["upgrade", "plan", "--release", payload, "--project", str(folder), "-o", "yaml"],
+                           tmp_path, env)
+    assert yaml_out.code == 0, yaml_out.err
+    import yaml
+
+    again = yaml.safe_load(yaml_out.out)
+    # the same plan, from the cache: unchanged inputs are not built again, the push is a no-op
+    assert (only["built"], again["pools"][0]["built"]) == (True, False)
+    again["pools"][0]["built"] = True
+    assert again == plan
+
+
+def test_a_failed_build_is_reported_with_its_log_tail_and_exit_20(tmp_path, tool_env, fake_base, registry,
+                                                                 release_payloads, rhcos_layer):
+    folder = write_project(tmp_path / "broken", fake_base.pullspec, "RUN rpm-ostree install rig-fail-driver\n",
+                           image=f"{registry.host}/layered/broken")
+    payload = release_payloads["4.16"].pullspec_digest
+    result = rhcos_layer(["upgrade", "plan", "--release", payload, "--project", str(folder), "-o", "json"],
+                         tmp_path)
+    assert result.code == 20, result.err
+    [pool] = json.loads(result.out)["pools"]
+    assert (pool["state"], pool["new_image"]) == ("build-failed", None)
+    assert "error: Packages not found: rig-fail-driver" in pool["log_tail"]
+    assert pool["reason"].startswith("the build on 4.16.3 failed: build failed:")
+    [error] = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert error.startswith("Error: upgrade to 4.16.3 is not ready: project broken: build-failed (the build on"
+                            " 4.16.3 failed: build failed:")
+    text = rhcos_layer(["upgrade", "plan", "--release", payload, "--project", str(folder)], tmp_path)
+    assert text.code == 20
+    assert "  build log (last lines):" in text.out.splitlines()
+    assert "    error: Packages not found: rig-fail-driver" in text.out.splitlines()
+
+
+def test_a_pool_of_another_project_is_not_ready(tmp_path, kube_api, kubeconfig, tool_env, monkeypatch,
+                                                release_payloads, rhcos_layer):
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    seed = seed_openshift(kube_api)
+    _layer_worker(kube_api, seed, release="4.16.1")  # its project annotation: my-layer
+    _offer(kube_api, [("4.16.3", release_payloads["4.16"].pullspec_digest)])
+    result = rhcos_layer(["upgrade", "plan", "-o", "json"], tmp_path)
+    assert result.code == 20, result.err
+    [worker] = json.loads(result.out)["pools"]
+    assert (worker["state"], worker["project"], worker["new_image"]) == ("other-project", "my-layer", None)
+    payload = release_payloads["4.16"].pullspec_digest
+    assert worker["reason"] == (f"its image comes from project my-layer, which was not given: run `rhcos-layer"
+                                f" upgrade plan --release {payload} --project PATH/rhcos-layer.yaml` with that project")
+
+
+def test_an_up_to_date_cluster_says_so(tmp_path, kube_api, kubeconfig, tool_env, monkeypatch, rhcos_layer):
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    seed_openshift(kube_api)
+    _offer(kube_api, [], [("4.16.9", "quay.io/x/release@sha256:" + "9" * 64, "Risky", "might break")])
+    result = rhcos_layer(["upgrade", "plan"], tmp_path)
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[-1] == ("The cluster is up to date: it offers no recommended update"
+                                           " (conditional ones need --to VERSION).")
+    wrong = rhcos_layer(["upgrade", "plan", "--to", "4.17.0"], tmp_path)
+    assert wrong.code == 3
+    assert "--to 4.17.0: not an update this cluster offers (recommended: none; conditional: 4.16.9)" in wrong.err

@@ -148,7 +148,7 @@ def test_plan_ready_only_when_every_layered_pool_is():
     with pytest.raises(UpgradeNotReady) as exc:
         plan.check()
     assert exc.value.exit_code == 20
-    assert exc.value.message == "upgrade to 4.16.8 is not ready: gpu: build-failed (why)"
+    assert exc.value.message == "upgrade to 4.16.8 is not ready: pool gpu: build-failed (why)"
 
 
 def test_framed_rpm_output_and_log_frames():
