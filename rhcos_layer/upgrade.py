@@ -331,8 +331,39 @@ def rpm_queries() -> List[List[str]]:
     return [["-qf", *(path for _, path in COMPONENT_FILES)], ["-q", *KERNEL_PACKAGES]]
 
 
-def query_packages(engine: ContainerEngine, image: str) -> Dict[str, Package]:
-    return parse_rpm_answers(engine.rpm_query(image, rpm_queries()))
+def query_packages(engine: ContainerEngine, image: str, cache: Optional[Path] = None) -> Dict[str, Package]:
+    """kubelet, cri-o and kernel of a local image, from its RPM database. The answers are kept by
+    image ID (a digest of the image's content, so they cannot change) next to the release cache: a
+    plan run again starts no container."""
+    from .release import _cache_write, cache_dir
+
+    image_id = str(engine.inspect(image).get("Id") or "")
+    queries = rpm_queries()
+    path = (cache or cache_dir()).parent / "rpm" / f"{image_id}.json" if re.fullmatch(r"[0-9a-f]{64}", image_id) \
+        else None
+    answers = _cached_answers(path, queries) if path is not None else None
+    if answers is None:
+        answers = engine.rpm_query(image_id or image, queries)
+        if path is not None:
+            _cache_write(path, {"queries": queries, "answers": [list(a) for a in answers]})
+    return parse_rpm_answers(answers)
+
+
+def _cached_answers(path: Path, queries: List[List[str]]) -> Optional[List[Tuple[int, str]]]:
+    """Answers cached for these queries; None for a missing, damaged or hand-edited file (asked again)."""
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    answers = data.get("answers") if isinstance(data, dict) and data.get("format") == 1 \
+        and data.get("queries") == queries else None
+    if not isinstance(answers, list) or len(answers) != len(queries) or not all(
+            isinstance(a, list) and len(a) == 2 and isinstance(a[0], int) and isinstance(a[1], str)
+            and len(a[1]) <= 65536 for a in answers):
+        return None
+    return [(int(a[0]), str(a[1])) for a in answers]
 
 
 # kubelet may be three minor releases older than kube-apiserver from Kubernetes 1.28, two before
@@ -555,8 +586,14 @@ def _plan_pool(pool: str, project: Project, current_image: str, info: ReleaseInf
         return replace(common, state=PUSH_FAILED, new_image=None, inputs_digest=built.inputs_digest, skew=(),
                            log_tail=(), built=not built.skipped, reason=f"the push failed: {exc.message}")
     report.phase(f"{where}: reading kubelet, cri-o and kernel versions")
-    mine = query_packages(engine, built.image_id)
-    theirs = query_packages(engine, info.os_image)
+    # a skipped build (unchanged inputs) did not pull the base: the store may no longer have it
+    from . import auth, reference
+    from .build import _ensure_base
+
+    build_options = BuildOptions(project=project, authfile=options.authfile, tls=options.tls)
+    _ensure_base(engine, reference.parse_pinned(info.os_image), auth.resolve(options.authfile), build_options, report)
+    mine = query_packages(engine, built.image_id, options.cache)
+    theirs = query_packages(engine, info.os_image, options.cache)
     skew, notes = compare(mine, theirs)
     current_kubelet, behind, allowed = _current_kubelet(engine, current_image, theirs, options, report)
     if behind is not None and allowed is not None and behind > allowed:
@@ -585,7 +622,7 @@ def _current_kubelet(engine: ContainerEngine, image: str, target: Dict[str, Pack
             creds = auth.resolve(options.authfile).lookup(ref.name)
             engine.pull(ref.pinned(), registry=ref.registry, credentials=creds, tls=options.tls,
                         on_line=report.log)
-        mine = query_packages(engine, ref.pinned()).get("kubelet")
+        mine = query_packages(engine, ref.pinned(), options.cache).get("kubelet")
     except (RhcosLayerError, reference.InvalidReference) as exc:
         report.warning(f"could not read the kubelet version of {image}: {exc}")
         return None, None, None
