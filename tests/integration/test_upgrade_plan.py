@@ -233,3 +233,22 @@ def test_an_up_to_date_cluster_says_so(tmp_path, kube_api, kubeconfig, tool_env,
     wrong = rhcos_layer(["upgrade", "plan", "--to", "4.17.0"], tmp_path)
     assert wrong.code == 3
     assert "--to 4.17.0: not an update this cluster offers (recommended: none; conditional: 4.16.9)" in wrong.err
+
+
+def test_a_pool_that_builds_on_the_cluster_is_left_to_the_cluster(tmp_path, kube_api, kubeconfig, tool_env,
+                                                                  monkeypatch, release_payloads, rhcos_layer):
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    seed_openshift(kube_api, version="4.19.2")
+    mco = "machineconfiguration.openshift.io"
+    kube_api.store.put({"apiVersion": f"{mco}/v1", "kind": "MachineOSConfig", "metadata": {"name": "worker"},
+                        "spec": {"machineConfigPool": {"name": "worker"}, "imageBuilder": {"imageBuilderType": "Job"},
+                                 "renderedImagePushSecret": {"name": "push"},
+                                 "renderedImagePushSpec": "registry.example.com/ops/worker-os:latest",
+                                 "containerFile": [{"containerfileArch": "NoArch",
+                                                    "content": "FROM configs AS final\n"}]}})
+    _offer(kube_api, [("4.16.3", release_payloads["4.16"].pullspec_digest)], current="4.19.2")
+    result = rhcos_layer(["upgrade", "plan", "-o", "json"], tmp_path)
+    assert result.code == 0, result.err
+    plan = json.loads(result.out)
+    assert plan["ready"] is True
+    assert [(p["pool"], p["state"], p["new_image"]) for p in plan["pools"]] == [("worker", "on-cluster", None)]

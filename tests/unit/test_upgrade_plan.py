@@ -159,3 +159,21 @@ def test_framed_rpm_output_and_log_frames():
     framed = b"\x01\x00\x00\x00\x00\x00\x00\x03abc" + b"\x02\x00\x00\x00\x00\x00\x00\x02de"
     assert demux_logs(framed) == b"abcde"
     assert demux_logs(b"plain text\n") == b"plain text\n"
+
+
+def test_cached_rpm_answers_are_read_only_when_whole(tmp_path):
+    import json
+
+    from rhcos_layer.upgrade import _cached_answers, rpm_queries
+
+    path = tmp_path / "a.json"
+    good = {"format": 1, "queries": rpm_queries(), "answers": [[0, "x-1-1\ny-1-1\n"], [1, "kernel-1-1\n"]]}
+    path.write_text(json.dumps(good))
+    assert _cached_answers(path, rpm_queries()) == [(0, "x-1-1\ny-1-1\n"), (1, "kernel-1-1\n")]
+    for broken in ({**good, "format": 2}, {**good, "queries": [["-qa"]]}, {**good, "answers": [[0, "x"]]},
+                   {**good, "answers": [[0, 5], [1, ""]]}, [good]):
+        path.write_text(json.dumps(broken))
+        assert _cached_answers(path, rpm_queries()) is None, broken
+    path.write_text("{not json")
+    assert _cached_answers(path, rpm_queries()) is None
+    assert _cached_answers(tmp_path / "missing.json", rpm_queries()) is None
