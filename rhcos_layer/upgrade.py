@@ -287,6 +287,18 @@ class Package:
         found = re.match(r"^(\d{1,6})\.(\d{1,6})(?:\.|$|-)", self.version)
         return (int(found.group(1)), int(found.group(2))) if found else None
 
+    @property
+    def kubernetes(self) -> Optional[Tuple[int, int]]:
+        """The Kubernetes minor of a kubelet package: RHCOS's openshift-kubelet is versioned as the
+        OpenShift release (4.16.0-...), and OpenShift 4.N ships Kubernetes 1.(N+13) (4.16: 1.29, 4.17:
+        1.30; OpenShift release notes); a package versioned 1.N (upstream kubernetes-node) is that."""
+        minor = self.minor
+        if minor is None:
+            return None
+        if minor[0] == 4 and minor[1] >= 1:
+            return 1, minor[1] + 13
+        return minor if minor[0] == 1 else None
+
 
 def parse_nvra(line: str) -> Optional[Package]:
     """``openshift-kubelet-1.29.6-202406.el9.x86_64`` -> (openshift-kubelet, 1.29.6-202406.el9); None
@@ -611,7 +623,8 @@ def _current_kubelet(engine: ContainerEngine, image: str, target: Dict[str, Pack
     """(kubelet of the image the pool runs today, minors behind the target's control plane, allowed):
     the target base's kubelet is its Kubernetes version. Unknown (None) when the image cannot be read."""
     theirs = target.get("kubelet")
-    if not image or theirs is None or theirs.minor is None:
+    target_minor = theirs.kubernetes if theirs is not None else None
+    if not image or target_minor is None:
         return None, None, None
     from . import auth, reference
 
@@ -626,8 +639,7 @@ def _current_kubelet(engine: ContainerEngine, image: str, target: Dict[str, Pack
     except (RhcosLayerError, reference.InvalidReference) as exc:
         report.warning(f"could not read the kubelet version of {image}: {exc}")
         return None, None, None
-    if mine is None or mine.minor is None:
+    current_minor = mine.kubernetes if mine is not None else None
+    if mine is None or current_minor is None:
         return None, None, None
-    allowed = kubelet_skew_allowed(theirs.minor)
-    behind = (theirs.minor[1] - mine.minor[1]) if theirs.minor[0] == mine.minor[0] else None
-    return mine.version, behind, allowed
+    return mine.version, target_minor[1] - current_minor[1], kubelet_skew_allowed(target_minor)

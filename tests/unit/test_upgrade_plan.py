@@ -98,6 +98,10 @@ def test_parse_nvra():
         assert parse_nvra(noise) is None, noise
     assert Package("openshift-kubelet", "1.29.6-1.el9").minor == (1, 29)
     assert Package("x", "garbage-1").minor is None
+    # RHCOS's openshift-kubelet carries the OpenShift version: 4.16 ships Kubernetes 1.29
+    assert Package("openshift-kubelet", "4.16.0-202407111006.p0.el9").kubernetes == (1, 29)
+    assert Package("kubernetes-node", "1.30.2-1.el9").kubernetes == (1, 30)
+    assert Package("openshift-kubelet", "3.11.0-1").kubernetes is None
 
 
 def test_rpm_answers_by_component_kernel_or_rt():
