@@ -270,7 +270,8 @@ def pool_stream(pool: Any) -> Tuple[str, Optional[str]]:
 
 # ----------------------------------------------------------------------------------- rpm answers
 
-COMPONENT_FILES = (("kubelet", "/usr/bin/kubelet"), ("cri-o", "/usr/bin/crio"))
+# (component, the file rpm -qf asks about, the package RHCOS ships it in: asked when the file is not there)
+COMPONENTS = (("kubelet", "/usr/bin/kubelet", "openshift-kubelet"), ("cri-o", "/usr/bin/crio", "cri-o"))
 KERNEL_PACKAGES = ("kernel", "kernel-rt-core")
 _NVRA_RE = re.compile(r"^([A-Za-z0-9_.+-]{1,200})-([A-Za-z0-9_.+~^]{1,100})-([A-Za-z0-9_.+~^]{1,100})"
                       r"(?:\.([A-Za-z0-9_]{1,20}))?$")
@@ -316,31 +317,37 @@ def parse_nvra(line: str) -> Optional[Package]:
     return Package(name, f"{version}-{rest}")
 
 
+def _single(answer: Tuple[int, str]) -> Optional[Package]:
+    """The package of a one-line answer; None for anything else (an error, two owners of one file)."""
+    lines = [line for line in answer[1].splitlines() if line.strip()]
+    return parse_nvra(lines[0]) if len(lines) == 1 else None
+
+
 def parse_rpm_answers(answers: Sequence[Tuple[int, str]]) -> Dict[str, Package]:
-    """What :func:`rpm_queries` asked, by component: the first answer of ``rpm -qf`` for each
-    component file, then the kernel (``kernel``, else ``kernel-rt-core`` where that is what is
-    installed). A missing component is simply absent."""
+    """What :func:`rpm_queries` asked, by component: the owner of each component's file (``rpm -qf``),
+    else its package by name (``rpm -q``); the kernel (``kernel``, else ``kernel-rt-core`` where that is
+    what is installed). One query per answer, so an error line of one can never be read as another's
+    answer; a component nothing answers for is absent."""
     found: Dict[str, Package] = {}
-    if len(answers) != 2:
+    if len(answers) != 2 * len(COMPONENTS) + len(KERNEL_PACKAGES):
         return found
-    owners = [parse_nvra(line) for line in answers[0][1].splitlines()]
-    # rpm -qf prints one line per file (a file owned by two packages: two lines; rare, and then we
-    # cannot tell which line is whose): only a one-line-per-file answer is read
-    if len(owners) == len(COMPONENT_FILES):
-        for (component, _), package in zip(COMPONENT_FILES, owners):
-            if package is not None:
-                found[component] = package
-    kernels = [parse_nvra(line) for line in answers[1][1].splitlines()]
-    if len(kernels) == len(KERNEL_PACKAGES):
-        for wanted, package in zip(KERNEL_PACKAGES, kernels):
-            if package is not None and package.name == wanted:
-                found["kernel"] = package
-                break
+    for index, (component, _, package_name) in enumerate(COMPONENTS):
+        by_file = _single(answers[index])
+        by_name = _single(answers[len(COMPONENTS) + index])
+        package = by_file or (by_name if by_name is not None and by_name.name == package_name else None)
+        if package is not None:
+            found[component] = package
+    for offset, wanted in enumerate(KERNEL_PACKAGES):
+        package = _single(answers[2 * len(COMPONENTS) + offset])
+        if package is not None and package.name == wanted:
+            found["kernel"] = package
+            break
     return found
 
 
 def rpm_queries() -> List[List[str]]:
-    return [["-qf", *(path for _, path in COMPONENT_FILES)], ["-q", *KERNEL_PACKAGES]]
+    return ([["-qf", path] for _, path, _ in COMPONENTS] + [["-q", name] for _, _, name in COMPONENTS]
+            + [["-q", name] for name in KERNEL_PACKAGES])
 
 
 def query_packages(engine: ContainerEngine, image: str, cache: Optional[Path] = None) -> Dict[str, Package]:
