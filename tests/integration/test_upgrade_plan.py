@@ -307,6 +307,16 @@ def test_plan_to_the_recommended_update_reports_skew_against_the_new_base(
         rel["4.16.3"].node.kubelet_rpm, 0, 3)
     assert worker["notes"] == []
 
+    # a conditional update only when named, and then with its risks
+    risky = rhcos_layer(["upgrade", "plan", "--to", "4.17.2"], folder)
+    assert risky.code == 0, risky.err
+    lines = risky.out.splitlines()
+    assert f"target: 4.17.2 {rel['4.17.2'].payload} (--to)" in lines
+    assert ("  RISK OVNDropsTraffic: Pods lose traffic after the upgrade"
+            " (https://issues.redhat.com/browse/OCPBUGS-00000)") in lines
+    assert "  kubelet today: " + rel["4.16.3"].node.kubelet_rpm + ", 1 minor(s) behind the target's control plane" \
+        " (allowed: 3)" in lines
+
 
 def test_a_kernel_override_is_flagged_as_skew(tmp_path, tool_env, registry, upgrade_releases, rhcos_layer):
     rel = upgrade_releases
