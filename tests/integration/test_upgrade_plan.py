@@ -418,3 +418,21 @@ def test_status_reads_the_release_from_the_image_when_the_machineconfig_does_not
     [worker] = json.loads(result.out)
     assert (worker["drift"], worker["built_for"], worker["behind"], worker["behind_versions"]) == (
         True, "4.16.3", 1, ["4.16.8"])
+
+
+def test_apply_records_the_release_the_image_was_built_for(tmp_path, kube_api, kubeconfig, tool_env, monkeypatch,
+                                                          registry, upgrade_releases, rhcos_layer):
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    rel = upgrade_releases
+    seed_release(kube_api, rel["4.16.3"], pull_secret=registry.auth_config())
+    folder = write_project(tmp_path / "labelled", rel["4.16.3"].base, LAYER)
+    (folder / "rhcos-layer.yaml").write_text(f"image: {registry.host}/layered/labelled\n"
+                                            f"base:\n  release: {rel['4.16.3'].payload}\n")
+    assert rhcos_layer(["build"], folder).code == 0
+    pushed = rhcos_layer(["push"], folder)
+    assert pushed.code == 0, pushed.err
+    applied = rhcos_layer(["apply", "--pool", "worker", "--image", pushed.last_line, "--no-wait",
+                           "--ignore-preflight-errors", "LoopbackRegistry,NodesCanPull"], folder)
+    assert applied.code == 0, applied.err
+    mc = kube_api.store.get("machineconfigs", machineconfig.name_for("worker"))
+    assert mc["metadata"]["annotations"][machineconfig.RELEASE_ANNOTATION] == "4.16.3"
