@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Dict, List
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench import pair, report, timed  # noqa: E402
+from benchmarks.bench import pair, report, teardown, timed  # noqa: E402
 from tests.support.fakebase import build_fake_base  # noqa: E402
 from tests.support.payload import push_release_payload  # noqa: E402
 from tests.support.podman import PodmanStore  # noqa: E402
@@ -99,10 +98,7 @@ def main() -> int:
         report("upgrade plan x3 (unchanged) vs 3 cached builds", plan_ours, builds_raw, "<= 1.0x",
                plan_ours / builds_raw <= 1.0)
     finally:
-        for store in stores:
-            store.cleanup()
-        registry.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        teardown(stores, registry, work)
     return 0
 
 
