@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 from rhcos_layer import machineconfig
@@ -287,8 +288,11 @@ def test_plan_to_the_recommended_update_reports_skew_against_the_new_base(
     seed_updates(kube_api, rel, current="4.16.3", available=["4.16.8"],
                  conditional={"4.17.2": [risk("OVNDropsTraffic", "Pods lose traffic after the upgrade")]})
 
-    result = rhcos_layer(["upgrade", "plan", "-o", "json"], folder)
+    result = rhcos_layer(["-v", "upgrade", "plan", "-o", "json"], folder)
     assert result.code == 0, result.err
+    token = base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
+    for secret in (registry.password, token):  # pulls, pushes and the rpm containers: never in the output
+        assert secret not in result.out + result.err
     plan = json.loads(result.out)
     assert (plan["target"]["version"], plan["target"]["image"]) == ("4.16.8", rel["4.16.8"].payload)
     assert [(u["version"], [r["name"] for r in u["risks"]]) for u in plan["conditional_updates"]] == [
