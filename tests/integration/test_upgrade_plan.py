@@ -440,3 +440,16 @@ def test_apply_records_the_release_the_image_was_built_for(tmp_path, kube_api, k
     assert applied.code == 0, applied.err
     mc = kube_api.store.get("machineconfigs", machineconfig.name_for("worker"))
     assert mc["metadata"]["annotations"][machineconfig.RELEASE_ANNOTATION] == "4.16.3"
+
+
+def test_a_refused_push_is_reported_not_ready(tmp_path, tool_env, registry, upgrade_releases, rhcos_layer):
+    rel = upgrade_releases
+    folder = _project_on(tmp_path, "refused", rel["4.16.3"], registry)
+    wrong = registry.write_authfile(tmp_path / "wrong.json", password="not-the-password")
+    result = rhcos_layer(["upgrade", "plan", "--release", rel["4.16.8"].payload, "--project", str(folder),
+                          "--push-authfile", str(wrong), "-o", "json"], tmp_path)
+    assert result.code == 20, result.err
+    [only] = json.loads(result.out)["pools"]
+    assert (only["state"], only["new_image"], only["built"]) == ("push-failed", None, True)
+    assert only["reason"].startswith(f"the push failed: registry {registry.host} rejected the credentials")
+    assert "not-the-password" not in result.out + result.err
