@@ -51,6 +51,7 @@ def test_rpm_query_runs_offline_in_a_container_that_is_removed(tmp_path, tool_en
 # ----------------------------------------------------------------------------------- status: behind
 
 LAYERED = "registry.example.com/ops/rhcos-layered@sha256:" + "4" * 64
+PAYLOAD_4172 = "quay.io/openshift-release-dev/ocp-release:4.17.2"  # what _upgraded records in the history
 
 
 def _layer_worker(api, seed, release=None, image=LAYERED):
@@ -90,10 +91,11 @@ def test_status_says_how_many_releases_a_layered_pool_is_behind(tmp_path, kube_a
     behind = rhcos_layer(["status", "--pool", "worker", "-o", "json"], tmp_path)
     [worker] = json.loads(behind.out)
     assert (worker["built_for"], worker["cluster_version"], worker["behind"], worker["behind_versions"],
-            worker["next_command"]) == ("4.16.3", "4.17.2", 2, ["4.16.8", "4.17.2"], "rhcos-layer upgrade plan")
+            worker["next_command"]) == ("4.16.3", "4.17.2", 2, ["4.16.8", "4.17.2"], f"rhcos-layer upgrade plan"
+                                                                                     f" --release {PAYLOAD_4172}")
     text = rhcos_layer(["status", "--pool", "worker"], tmp_path)
     assert ("  BEHIND: built for 4.16.3, 2 release(s) behind the cluster's 4.17.2 (4.16.8, 4.17.2):"
-            " run `rhcos-layer upgrade plan`") in text.out.splitlines()
+            f" run `rhcos-layer upgrade plan --release {PAYLOAD_4172}`") in text.out.splitlines()
 
 
 # ------------------------------------------------------------------------------ plan on the cluster
