@@ -8,6 +8,7 @@ import json
 from rhcos_layer import machineconfig
 from rhcos_layer.adapters import engine as engine_mod
 from tests.integration.conftest import write_project
+from tests.integration.test_status import _layer_worker as rolled_out
 from tests.support.cvo import risk, seed_release, seed_updates
 from tests.support.fakebase import NODE_VERSIONS
 from tests.support.kube import seed_openshift
@@ -55,15 +56,12 @@ PAYLOAD_4172 = "quay.io/openshift-release-dev/ocp-release:4.17.2"  # what _upgra
 
 
 def _layer_worker(api, seed, release=None, image=LAYERED):
-    """What a finished rollout leaves: our MachineConfig and a rendered config booting the image."""
-    api.store.put(machineconfig.render("worker", image, base=seed.base_image, release=release, project="my-layer"))
-    rendered = dict(api.store.get("machineconfigs", seed.rendered["worker"]))
-    rendered["metadata"] = {"name": "rendered-worker-" + "5" * 32}
-    rendered["spec"] = dict(rendered["spec"], osImageURL=image)
-    api.store.put(rendered)
-    name = rendered["metadata"]["name"]
-    api.store.patch("machineconfigpools", "worker",
-                    {"spec": {"configuration": {"name": name}}, "status": {"configuration": {"name": name}}})
+    """What a finished rollout leaves (test_status's helper), our MachineConfig annotated as apply does."""
+    rolled_out(api, seed, image)
+    annotations = {machineconfig.PROJECT_ANNOTATION: "my-layer"}
+    if release:
+        annotations[machineconfig.RELEASE_ANNOTATION] = release
+    api.store.patch("machineconfigs", machineconfig.name_for("worker"), {"metadata": {"annotations": annotations}})
 
 
 def _upgraded(api, versions, base):
