@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 from rhcos_layer import machineconfig
 from rhcos_layer.adapters import engine as engine_mod
@@ -453,3 +454,26 @@ def test_a_refused_push_is_reported_not_ready(tmp_path, tool_env, registry, upgr
     assert (only["state"], only["new_image"], only["built"]) == ("push-failed", None, True)
     assert only["reason"].startswith(f"the push failed: registry {registry.host} rejected the credentials")
     assert "not-the-password" not in result.out + result.err
+
+
+def test_rpm_answers_are_kept_by_image_id(tmp_path, tool_env, registry, upgrade_releases, rhcos_layer):
+    rel = upgrade_releases
+    folder = _project_on(tmp_path, "cached", rel["4.16.3"], registry)
+    args = ["upgrade", "plan", "--release", rel["4.16.8"].payload, "--project", str(folder), "-o", "json"]
+    first = rhcos_layer(args, tmp_path)
+    assert first.code == 0, first.err
+    kept = sorted((Path(tool_env["HOME"]) / ".cache" / "rhcos-layer" / "rpm").glob("*.json"))
+    assert len(kept) == 2  # the new image's answers and the new base's
+    for path in kept:  # answers that only the cache can give: a second plan reads them, no container runs
+        data = json.loads(path.read_text())
+        data["answers"][4] = [0, "kernel-9.9.9-1.el9.x86_64\n"]
+        path.write_text(json.dumps(data))
+    second = rhcos_layer(args, tmp_path)
+    assert second.code == 0, second.err
+    kernel = {s["component"]: s for s in json.loads(second.out)["pools"][0]["skew"]}["kernel"]
+    assert (kernel["image_version"], kernel["base_version"]) == ("9.9.9-1.el9", "9.9.9-1.el9")
+    for path in kept:  # a damaged file is asked again, never trusted
+        path.write_text("{")
+    third = rhcos_layer(args, tmp_path)
+    kernel = {s["component"]: s for s in json.loads(third.out)["pools"][0]["skew"]}["kernel"]
+    assert kernel["base_version"] == rel["4.16.8"].kernel
