@@ -156,6 +156,20 @@ class PartiallyApplied(RhcosLayerError):
     exit_code = 19
 
 
+class UpgradeNotReady(RhcosLayerError):
+    """``upgrade plan`` found a pool that is not ready for the target release (its build failed, or its
+    image cannot be made); ``upgrade apply`` refuses such a plan, writing nothing."""
+
+    exit_code = 20
+
+
+class ClusterUpgradeFailed(RhcosLayerError):
+    """The cluster's own upgrade failed (ClusterVersion Failing=True) or made no progress for
+    --progress-deadline: the layered pools stay paused; the hint says how to go on or back out."""
+
+    exit_code = 21
+
+
 class Interrupted(RhcosLayerError):
     """The user pressed Ctrl-C (the CLI maps KeyboardInterrupt to this exit code)."""
 

@@ -33,6 +33,7 @@ COMMANDS = {
     "apply": ("apply", "apply_command", "Check, then point pools at the image and follow the rollout."),
     "status": ("status", "status_command", "Show what each pool runs, drift after an upgrade, and its nodes."),
     "rollback": ("apply", "rollback_command", "Put pools back on the base image (or the previous one)."),
+    "upgrade": ("upgrade", "upgrade_group", "Upgrade the cluster with layered pools, one reboot per node."),
     "schema": ("init", "schema_command", "Print the JSON Schema of rhcos-layer.yaml."),
     "completion": ("completion", "completion_command", "Print the shell completion script."),
 }
@@ -87,6 +88,8 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool, debug: bo
       7 image not found            17 an object is not on the cluster (HTTP 404)
       8 the build failed           18 changed on the cluster meanwhile (HTTP 409)
       9 no Podman service          19 partly applied: what is left and how to undo it
+                                   20 upgrade plan not ready (a pool's build failed)
+                                   21 the cluster upgrade failed or stalled; pools stay paused
                                   130 interrupted (Ctrl-C)
     """
     ctx.obj = Settings(verbose, quiet, no_color, debug)
