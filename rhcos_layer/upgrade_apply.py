@@ -137,6 +137,20 @@ def read_upgrade(cv: Any, target: str) -> ClusterUpgrade:
     return ClusterUpgrade(target, NOT_STARTED, current, desired, message)
 
 
+def plan_request(cv: Any, target: str) -> Tuple[Optional[str], Optional[str]]:
+    """What to hand ``make_plan``: (``to``, ``release``). Before the upgrade starts, ``to=target`` (one of
+    the cluster's updates, as ``upgrade plan --to``); once the cluster is moving to it or there, the target
+    is no longer among its updates, so the release image it desires is planned for directly."""
+    upgrade = read_upgrade(cv, target)
+    if upgrade.state in (UPGRADING, COMPLETED, FAILED):
+        image = _text(_field(cv, "spec", "desiredUpdate", "image")) if upgrade.desired == target else ""
+        if _text(_field(cv, "status", "desired", "version")) == target:
+            image = _text(_field(cv, "status", "desired", "image")) or image
+        if image:
+            return None, image
+    return target, None
+
+
 def find_update(cv: Any, target: str) -> Tuple[Optional[str], List[str]]:
     """(the release image of ``target`` among the cluster's updates, the risks when it is only a
     conditional one). A recommended update is in status.availableUpdates; one with known risks only in

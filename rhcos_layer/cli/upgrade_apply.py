@@ -17,14 +17,24 @@ if TYPE_CHECKING:
     from ..upgrade_apply import PlanLike, Survey
 
 
-def _make_plan(cluster: Any, projects: Sequence[str], to: str, authfile: Optional[str], tls: TLSSettings,
-               ) -> PlanLike:
-    """upgrade plan's make_plan, with the same target: what it rebuilds is cached, so a plan made just
-    before costs nothing here."""
+def _make_plan(cluster: Any, projects: Sequence[str], to: str, *, authfile: Optional[str],
+               push_authfile: Optional[str], tls: TLSSettings, isolation: Optional[str], arch: Optional[str],
+               terminal: Terminal) -> PlanLike:
+    """upgrade plan's make_plan for the same target (what it rebuilds is cached: a plan made just before
+    costs nothing here); once the cluster is moving to the target, for the release image it desires."""
     import importlib
 
+    from .. import project as project_mod
+    from ..upgrade_apply import plan_request
+
     upgrade = importlib.import_module("rhcos_layer.upgrade")
-    plan: PlanLike = upgrade.make_plan(cluster, list(projects), to=to, authfile=authfile, tls=tls)
+    cli_upgrade = importlib.import_module("rhcos_layer.cli.upgrade")
+    found = [project_mod.find(path) for path in projects] or cli_upgrade._default_project()
+    wanted, release = plan_request(cluster.cluster_version(), to)
+    with terminal.reporter(f"Planning the upgrade to {to}") as reporter:
+        plan: PlanLike = upgrade.make_plan(cluster, found, to=wanted, release=release, authfile=authfile,
+                                           push_authfile=push_authfile, tls=tls, isolation=isolation, arch=arch,
+                                           reporter=reporter)
     return plan
 
 
@@ -54,13 +64,20 @@ def _watch_pools(terminal: Terminal, cluster: Any, wanted: List[Tuple[str, Expec
               help="Project file of a layered pool (repeatable; default: as upgrade plan finds them).")
 @click.option("--ignore-preflight-errors", "ignored", multiple=True, metavar="CHECK[,CHECK]",
               help="As apply, for the new images after the upgrade.")
+@click.option("--push-authfile", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Credentials for pushing the rebuilt images only (default: --authfile's).")
+@click.option("--arch", metavar="ARCH", help="The architecture to pick from a multi-arch release (default amd64).")
+@click.option("--isolation", envvar="BUILDAH_ISOLATION", metavar="TYPE",
+              type=click.Choice(["oci", "chroot", "rootless"]),
+              help="Process isolation for RUN steps of the rebuilds (default: BUILDAH_ISOLATION).")
 @wait_options
 @registry_options
 @cluster_options
 @output_option
 @click.pass_obj
 def upgrade_apply_command(settings: Settings, to: str, start_cluster_upgrade: bool, allow_not_recommended: bool,
-                          replan: bool, projects: Tuple[str, ...], ignored: Tuple[str, ...], dry_run: bool,
+                          replan: bool, projects: Tuple[str, ...], ignored: Tuple[str, ...],
+                          push_authfile: Optional[str], arch: Optional[str], isolation: Optional[str], dry_run: bool,
                           wait: Optional[bool], timeout: str, authfile: Optional[str], cert_dir: Optional[str],
                           tls_verify: bool, kubeconfig: Optional[str], kube_context: Optional[str],
                           output: str) -> None:
@@ -90,7 +107,8 @@ def upgrade_apply_command(settings: Settings, to: str, start_cluster_upgrade: bo
     found: Optional[Survey] = None
     with Cluster(kubeconfig, kube_context) as cluster:
         try:
-            plan = _make_plan(cluster, projects, to, authfile, tls)
+            plan = _make_plan(cluster, projects, to, authfile=authfile, push_authfile=push_authfile, tls=tls,
+                              isolation=isolation, arch=arch, terminal=terminal)
             found = core.survey(cluster, plan, replan=replan)
             core.preflight(cluster, found, start=start_cluster_upgrade, allow_not_recommended=allow_not_recommended)
             for risk in found.risks:

@@ -401,3 +401,16 @@ def test_apply_views_marks_settled_pools_done() -> None:
         "pool": "worker", "image": IMAGE, "machineconfig": "99-zz-rhcos-layer-0-worker", "state": core.DONE,
         "inherits_worker": False, "rendered": "rendered-worker-1", "machines": 3, "updated": 3}]
 
+
+
+def test_the_plan_is_asked_for_the_release_the_cluster_already_moves_to() -> None:
+    """Once the upgrade started, the target is no longer among the cluster's updates: a resumed run plans
+    for the release image the cluster desires."""
+    settled = _version("4.16.3", [("4.16.3", "Completed")])
+    assert core.plan_request(settled, NEW) == (NEW, None)
+    moving = _version(NEW, [(NEW, "Partial"), ("4.16.3", "Completed")], progressing="True", spec=NEW)
+    moving["status"]["desired"]["image"] = NEW_RELEASE
+    assert core.plan_request(moving, NEW) == (None, NEW_RELEASE)
+    asked = _version("4.16.3", [("4.16.3", "Completed")], spec=NEW)
+    asked["spec"]["desiredUpdate"]["image"] = NEW_RELEASE
+    assert core.plan_request(asked, NEW) == (None, NEW_RELEASE)
