@@ -182,6 +182,7 @@ class PoolStep:
     machines: int = 0
     updated: int = 0
     rendered: str = ""
+    remark: bool = False  # paused by us with another planned image: record this one (--replan)
 
     @property
     def machineconfig(self) -> str:
@@ -300,7 +301,9 @@ def _pool_step(pool: str, image: str, pools: Dict[str, Any], target: str, replan
                               " (another build was pushed meanwhile); nothing was changed",
                               hint=f"check the new image, then take it with: rhcos-layer upgrade apply --to {target}"
                                    " --replan")
-    return PoolStep(pool, image, PAUSED, project, inherits)
+    step = PoolStep(pool, image, PAUSED, project, inherits)
+    step.remark = bool(planned and planned != image)  # --replan: record the image taken now
+    return step
 
 
 # ------------------------------------------------------------------------------------ preflight
@@ -374,6 +377,9 @@ def pause(cluster: ClusterAPI, found: Survey) -> List[str]:
     names the pools and the command that unpauses them."""
     done: List[PoolStep] = []
     for step in found.pools:
+        if step.remark:
+            cluster.patch_pool(step.pool, {"metadata": {"annotations": {IMAGE_ANNOTATION: step.image}}})
+            step.remark = False
         if step.state != TO_PAUSE:
             continue
         marks = {PAUSED_ANNOTATION: found.target}

@@ -241,6 +241,10 @@ def test_a_stale_plan_is_refused_unless_replanned(cluster, kube_api) -> None:
     assert caught.value.hint.endswith(f"rhcos-layer upgrade apply --to {NEW} --replan")
     found = core.survey(cluster, _plan(), replan=True)
     assert [(p.pool, p.state, p.image) for p in found.pools] == [("worker", core.PAUSED, IMAGE)]
+    assert core.pause(cluster, found) == []  # already paused: only the planned image is recorded anew
+    assert kube_api.store.get("machineconfigpools", "worker")["metadata"]["annotations"][
+        core.IMAGE_ANNOTATION] == IMAGE
+    assert [p.pool for p in core.survey(cluster, _plan()).pools] == ["worker"]  # no longer stale
 
 
 def test_custom_pools_that_inherit_a_layered_worker_are_paused_too(cluster, kube_api, openshift) -> None:
