@@ -142,9 +142,11 @@ def _run(terminal: Terminal, cluster: Any, found: Survey, *, start: bool, wait: 
             if step.state == core.HELD:
                 terminal.warning(f"pool {step.pool} was paused by someone else: it gets its new image after the"
                                  " upgrade but stays paused; unpause it yourself to roll it out")
+    started = False
     if found.upgrade.state == core.NOT_STARTED:
         if start:
             core.start_upgrade(cluster, found)
+            started = True
             terminal.info(f"Started the cluster upgrade to {target} (ClusterVersion spec.desiredUpdate"
                           f" {found.image})")
         else:
@@ -157,7 +159,8 @@ def _run(terminal: Terminal, cluster: Any, found: Survey, *, start: bool, wait: 
         terminal.info(f"cluster: {upgrade.state}" + (f": {upgrade.message}" if upgrade.message else ""))
 
     if found.upgrade.state == core.NOT_STARTED:
-        terminal.info(f"Waiting for the cluster upgrade to {target} to start")
+        if not started:
+            terminal.info(f"Waiting for the cluster upgrade to {target} to start")
         core.wait_for(cluster, found, core.UPGRADING, timeout=limit, progress_deadline=deadline,
                       notice=terminal.warning, on_change=changed, resume=resume)
     if found.upgrade.state != core.COMPLETED:

@@ -418,3 +418,21 @@ def test_the_plan_is_asked_for_the_release_the_cluster_already_moves_to() -> Non
     asked = _version("4.16.3", [("4.16.3", "Completed")], spec=NEW)
     asked["spec"]["desiredUpdate"]["image"] = NEW_RELEASE
     assert core.plan_request(asked, NEW) == (None, NEW_RELEASE)
+
+
+def test_every_permission_the_run_needs_is_asked_before_any_write(cluster, kube_api) -> None:
+    from rhcos_layer.errors import ClusterForbidden
+
+    _offer(kube_api)
+    found = core.survey(cluster, _plan())
+    core.require_permissions(cluster, found, start=True, wait=True)  # the emulator's admin may do it all
+    kube_api.forbid("patch", "clusterversions")
+    with pytest.raises(ClusterForbidden) as caught:
+        core.require_permissions(cluster, found, start=True, wait=True)
+    assert caught.value.message == ("not allowed to patch clusterversions.config.openshift.io (to start the cluster"
+                                    " upgrade); nothing was changed")
+    core.require_permissions(cluster, found, start=False, wait=True)  # the admin starts it: not needed
+    kube_api.forbid("patch", "machineconfigpools")
+    with pytest.raises(ClusterForbidden) as caught:
+        core.require_permissions(cluster, found, start=False, wait=False)
+    assert "patch machineconfigpools.machineconfiguration.openshift.io (to pause and unpause" in caught.value.message
