@@ -157,8 +157,8 @@ class PartiallyApplied(RhcosLayerError):
 
 
 class UpgradeNotReady(RhcosLayerError):
-    """``upgrade plan`` found a pool that is not ready for the target release (its build failed, or its
-    image cannot be made); ``upgrade apply`` refuses such a plan, writing nothing."""
+    """``upgrade plan``: a layered pool's image could not be made ready for the target release (its
+    build or push failed, its project was not given...); ``upgrade apply`` refuses such a plan."""
 
     exit_code = 20
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, List, Optional, Protocol, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, List, Optional, Sequence, Tuple
 
 from .errors import ClusterUpgradeFailed, PartiallyApplied, PreflightFailed, RhcosLayerError, UpgradeNotReady
 from .machineconfig import ANNOTATION_PREFIX, PROJECT_ANNOTATION, name_for
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .apply import Plan
     from .rollout import Expectation
     from .trust import TLSSettings
+    from .upgrade import UpgradePlan
 
 PAUSED_ANNOTATION = ANNOTATION_PREFIX + "upgrade-paused-for"  # the target version we paused the pool for
 IMAGE_ANNOTATION = ANNOTATION_PREFIX + "upgrade-image"  # the layered image planned for the pool then
@@ -41,43 +42,13 @@ TO_PAUSE, PAUSED, HELD, WRITTEN, ROLLING, DONE = (
     "to pause", "paused", "held (paused by someone else)", "written", "rolling out", "done")
 
 
-# ------------------------------------------------------------------------------------ the plan we get
-class _Target(Protocol):
-    version: str
-    image: str
-
-
-class _PoolPlan(Protocol):
-    pool: str
-    state: str
-    new_image: Optional[str]
-    reason: Optional[str]
-
-
-class PlanLike(Protocol):
-    """What ``upgrade plan`` hands over (upgrade.UpgradePlan): only the fields read here."""
-
-    current_version: Optional[str]
-    target: _Target
-
-    @property
-    def pools(self) -> Sequence[_PoolPlan]: ...
-
-    @property
-    def ready(self) -> bool: ...
-
-
-def require_ready(plan: PlanLike) -> None:
-    """Refuse a plan with a pool that is not ready (exit 20), naming each pool and why; nothing written."""
-    if plan.ready:
-        return
-    bad = [p for p in plan.pools if not p.new_image or p.state != "ready"]
-    lines = [f"pool {p.pool}: {p.state}" + (f": {p.reason}" if p.reason else "") for p in bad]
-    first = lines[0] if lines else "the plan is not ready"
-    raise UpgradeNotReady(f"{first}" + (f" (+{len(lines) - 1} more)" if len(lines) > 1 else "")
-                          + f"; upgrade apply --to {plan.target.version} changed nothing",
-                          hint=f"see the whole plan with: rhcos-layer upgrade plan --to {plan.target.version}",
-                          detail="\n".join(lines[1:]))
+def require_ready(plan: UpgradePlan) -> None:
+    """Refuse a plan with a pool that is not ready (exit 20, upgrade plan's own error), before any write."""
+    try:
+        plan.check()
+    except UpgradeNotReady as exc:
+        exc.message += f"; upgrade apply --to {plan.target.version} changed nothing"
+        raise
 
 
 # ------------------------------------------------------------------------------------ the cluster upgrade
@@ -151,24 +122,6 @@ def plan_request(cv: Any, target: str) -> Tuple[Optional[str], Optional[str]]:
     return target, None
 
 
-def find_update(cv: Any, target: str) -> Tuple[Optional[str], List[str]]:
-    """(the release image of ``target`` among the cluster's updates, the risks when it is only a
-    conditional one). A recommended update is in status.availableUpdates; one with known risks only in
-    status.conditionalUpdates (each ``{release: {version, image}, risks: [{name, message}]}``)."""
-    available = _field(cv, "status", "availableUpdates")
-    for update in available if isinstance(available, list) else []:
-        if _text(_field(update, "version")) == target and _text(_field(update, "image")):
-            return _text(_field(update, "image")), []
-    conditional = _field(cv, "status", "conditionalUpdates")
-    for update in conditional if isinstance(conditional, list) else []:
-        if _text(_field(update, "release", "version")) == target and _text(_field(update, "release", "image")):
-            risks = _field(update, "risks")
-            names = [f"{_text(_field(r, 'name')) or 'risk'}: {_text(_field(r, 'message'))}".rstrip(": ")
-                     for r in (risks if isinstance(risks, list) else [])]
-            return _text(_field(update, "release", "image")), names or ["a conditional update"]
-    return None, []
-
-
 # ------------------------------------------------------------------------------------ the pools
 @dataclass
 class PoolStep:
@@ -236,7 +189,7 @@ def unpause_command(pool: str) -> str:
             f"\"{IMAGE_ANNOTATION}\":null}}}},\"spec\":{{\"paused\":false}}}}'")
 
 
-def survey(cluster: ClusterAPI, plan: PlanLike, *, replan: bool = False) -> Survey:
+def survey(cluster: ClusterAPI, plan: UpgradePlan, *, replan: bool = False) -> Survey:
     """Read where the upgrade to the plan's target stands, and refuse (before any write) what this
     command must not do: a plan that is not ready (20), another upgrade in flight, a pool we paused for
     another target, a layered control-plane pool while its upgrade is still ahead, a pool paused for this
@@ -315,22 +268,29 @@ def preflight(cluster: ClusterAPI, found: Survey, *, start: bool, allow_not_reco
     from .rollout import read_pool
 
     if found.upgrade.state == NOT_STARTED:
-        image, risks = find_update(found.cluster_version, found.target)
-        if image is None:
+        # make_plan chose the target among the cluster's updates (upgrade.choose_target: one it does not
+        # offer is refused there); a conditional one has risks, which need saying yes to
+        from .upgrade import read_updates
+
+        _, available, conditional = read_updates(found.cluster_version)
+        update = next((u for u in [*available, *conditional] if u.version == found.target), None)
+        if update is None:
             raise PreflightFailed(f"{found.target} is not an update this cluster offers (ClusterVersion"
                                   " status.availableUpdates); nothing was changed",
                                   hint="see the updates it offers with: oc adm upgrade")
-        if risks and not allow_not_recommended:
+        risks = [f"{r.name}: {r.message}" if r.message else r.name for r in update.risks] or (
+            ["a conditional update"] if update.conditional else [])
+        if update.conditional and not allow_not_recommended:
             raise PreflightFailed(f"{found.target} is a conditional update, not recommended for this cluster ("
                                   + "; ".join(risks) + "); nothing was changed",
                                   hint="read the risks (oc adm upgrade --include-not-recommended), and take it"
                                        " anyway with --allow-not-recommended")
-        found.risks = risks
-        if found.image and found.image != image and _digest(found.image) != _digest(image):
+        found.risks = risks if update.conditional else []
+        if found.image and _digest(found.image) != _digest(update.image):
             raise PreflightFailed(f"the plan was made for release image {found.image}, but the cluster offers"
-                                  f" {found.target} as {image}; nothing was changed",
+                                  f" {found.target} as {update.image}; nothing was changed",
                                   hint=f"plan again: rhcos-layer upgrade plan --to {found.target}")
-        found.image = image
+        found.image = update.image
     if found.upgrade.state in (NOT_STARTED, UPGRADING) and any(p.state == TO_PAUSE for p in found.pools):
         for obj in cluster.pools():
             view = read_pool(obj)

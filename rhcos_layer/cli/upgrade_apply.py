@@ -14,28 +14,25 @@ if TYPE_CHECKING:
     from ..rollout import Expectation
     from ..terminal import Terminal
     from ..trust import TLSSettings
-    from ..upgrade_apply import PlanLike, Survey
+    from ..upgrade import UpgradePlan
+    from ..upgrade_apply import Survey
 
 
 def _make_plan(cluster: Any, projects: Sequence[str], to: str, *, authfile: Optional[str],
                push_authfile: Optional[str], tls: TLSSettings, isolation: Optional[str], arch: Optional[str],
-               terminal: Terminal) -> PlanLike:
+               terminal: Terminal) -> UpgradePlan:
     """upgrade plan's make_plan for the same target (what it rebuilds is cached: a plan made just before
     costs nothing here); once the cluster is moving to the target, for the release image it desires."""
-    import importlib
-
     from .. import project as project_mod
+    from ..upgrade import make_plan
     from ..upgrade_apply import plan_request
+    from .upgrade import _default_project
 
-    upgrade = importlib.import_module("rhcos_layer.upgrade")
-    cli_upgrade = importlib.import_module("rhcos_layer.cli.upgrade")
-    found = [project_mod.find(path) for path in projects] or cli_upgrade._default_project()
+    found = [project_mod.find(path) for path in projects] or _default_project()
     wanted, release = plan_request(cluster.cluster_version(), to)
     with terminal.reporter(f"Planning the upgrade to {to}") as reporter:
-        plan: PlanLike = upgrade.make_plan(cluster, found, to=wanted, release=release, authfile=authfile,
-                                           push_authfile=push_authfile, tls=tls, isolation=isolation, arch=arch,
-                                           reporter=reporter)
-    return plan
+        return make_plan(cluster, found, to=wanted, release=release, authfile=authfile, push_authfile=push_authfile,
+                         tls=tls, isolation=isolation, arch=arch, reporter=reporter)
 
 
 def _watch_pools(terminal: Terminal, cluster: Any, wanted: List[Tuple[str, Expectation]],

@@ -21,6 +21,7 @@ from rhcos_layer.errors import (
     UpgradeNotReady,
 )
 from rhcos_layer.machineconfig import render
+from rhcos_layer.upgrade import BUILD_FAILED, READY, PoolUpgrade, Target, UpgradePlan
 from tests.support.kube import KubeAPI, OpenShiftSeed
 
 NEW = "4.16.8"
@@ -29,33 +30,13 @@ IMAGE = "registry.example.com/ops/layered@sha256:" + "a" * 64
 OTHER_IMAGE = "registry.example.com/ops/layered@sha256:" + "b" * 64
 
 
-@dataclass
-class Target:
-    version: str
-    image: str
+def _pool(pool: str, state: str, image: Optional[str], reason: str = "") -> PoolUpgrade:
+    """A pool as upgrade plan reports it (only what upgrade apply reads is filled in)."""
+    return PoolUpgrade(pool, state, "rhel-coreos", "", "", image, None, (), (), reason, project="my-layer")
 
 
-@dataclass
-class PoolUpgrade:
-    pool: str
-    state: str
-    new_image: Optional[str]
-    reason: Optional[str] = None
-
-
-@dataclass
-class Plan:
-    current_version: Optional[str]
-    target: Target
-    pools: Tuple[PoolUpgrade, ...] = ()
-
-    @property
-    def ready(self) -> bool:
-        return all(p.state == "ready" and p.new_image for p in self.pools)
-
-
-def _plan(*pools: PoolUpgrade) -> Plan:
-    return Plan("4.16.3", Target(NEW, NEW_RELEASE), pools or (PoolUpgrade("worker", "ready", IMAGE),))
+def _plan(*pools: PoolUpgrade) -> UpgradePlan:
+    return UpgradePlan("4.16.3", Target(NEW, NEW_RELEASE), pools or (_pool("worker", READY, IMAGE),))
 
 
 def _cv(api: KubeAPI) -> Dict[str, Any]:
@@ -128,33 +109,23 @@ def test_read_upgrade_tells_each_stage_apart() -> None:
     assert core.read_upgrade(earlier, NEW).state == core.NOT_STARTED
 
 
-def test_find_update_separates_recommended_and_conditional() -> None:
-    cv = {"status": {"availableUpdates": [{"version": "4.16.5", "image": "r@sha256:5"}],
-                     "conditionalUpdates": [{"release": {"version": NEW, "image": "r@sha256:8"},
-                                             "risks": [{"name": "OVNRestart", "message": "pods lose network"}]}]}}
-    assert core.find_update(cv, "4.16.5") == ("r@sha256:5", [])
-    assert core.find_update(cv, NEW) == ("r@sha256:8", ["OVNRestart: pods lose network"])
-    assert core.find_update(cv, "4.17.0") == (None, [])
-
-
 # ------------------------------------------------------------------ refusals before any write
 
 
 def test_a_plan_that_is_not_ready_is_refused_with_each_pools_reason(cluster, kube_api) -> None:
-    plan = _plan(PoolUpgrade("worker", "build failed", None, "STEP 2: exit status 1"),
-                 PoolUpgrade("infra", "ready", IMAGE))
+    plan = _plan(_pool("worker", BUILD_FAILED, None, "STEP 2: exit status 1"), _pool("infra", READY, IMAGE))
     before = kube_api.store.resource_version
     with pytest.raises(UpgradeNotReady) as caught:
         core.survey(cluster, plan)
     assert caught.value.exit_code == 20
-    assert caught.value.message == (f"pool worker: build failed: STEP 2: exit status 1; upgrade apply --to {NEW}"
-                                    " changed nothing")
+    assert caught.value.message == (f"upgrade to {NEW} is not ready: pool worker: build-failed (STEP 2: exit status"
+                                    f" 1); upgrade apply --to {NEW} changed nothing")
     assert kube_api.store.resource_version == before
 
 
 def test_a_layered_master_pool_is_refused_with_the_command_that_works(cluster, kube_api) -> None:
     with pytest.raises(PreflightFailed) as caught:
-        core.survey(cluster, _plan(PoolUpgrade("master", "ready", IMAGE), PoolUpgrade("worker", "ready", IMAGE)))
+        core.survey(cluster, _plan(_pool("master", READY, IMAGE), _pool("worker", READY, IMAGE)))
     assert "pool master runs a layered image: pausing it would hold the control-plane upgrade" in caught.value.message
     assert caught.value.hint.startswith("roll it back to the base first (rhcos-layer rollback --pool master --wait)")
     assert kube_api.store.get("machineconfigpools", "worker")["spec"]["paused"] is False
