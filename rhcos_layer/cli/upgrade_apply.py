@@ -152,8 +152,13 @@ def _run(terminal: Terminal, cluster: Any, found: Survey, *, start: bool, wait: 
         _report(terminal, found, output, next_step=f"not waiting (--no-wait); pick up with: {resume}")
         return
 
+    said: List[str] = []
+
     def changed(upgrade: Any) -> None:
-        terminal.info(f"cluster: {upgrade.state}" + (f": {upgrade.message}" if upgrade.message else ""))
+        line = f"cluster: {upgrade.state}" + (f": {upgrade.message}" if upgrade.message else "")
+        if not said or said[-1] != line:  # the same words again (another field moved) are not news
+            said.append(line)
+            terminal.info(line)
 
     if found.upgrade.state == core.NOT_STARTED:
         if not started:
@@ -200,7 +205,7 @@ def _report(terminal: Terminal, found: Survey, output: str, *, next_step: str) -
         return
     if next_step:
         terminal.info(next_step)
-    terminal.result(f"cluster: {found.upgrade.state} ({found.upgrade.current or '?'} -> {found.target})")
+    terminal.result(f"cluster: upgrade to {found.target} {found.upgrade.state} (runs {found.upgrade.current or '?'})")
     for step in found.pools:
         counts = f" on {step.updated}/{step.machines} nodes ({step.rendered})" if step.rendered else ""
         what = f"{step.image}" if step.image else f"worker's image ({step.machineconfig})"
