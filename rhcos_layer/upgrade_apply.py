@@ -399,6 +399,9 @@ def layer(cluster: ClusterAPI, found: Survey, *, authfile: Optional[str], tls: T
         if step.state == HELD:
             step.state = WRITTEN
             continue
+        if step.state != PAUSED:  # never paused by us (the cluster had upgraded already): nothing to undo
+            step.state = ROLLING
+            continue
         try:
             cluster.patch_pool(step.pool, unpause_patch())
         except RhcosLayerError as exc:
@@ -525,8 +528,12 @@ def wait_for(cluster: ClusterAPI, found: Survey, until: str, *, timeout: Optiona
     watcher = UpgradeWatcher(cluster, found.target, until, on_change, held)
     started = clock()
     try:
-        follow([watcher], timeout, progress_deadline=progress_deadline if until == COMPLETED else None,
-               resume=resume, notice=notice, clock=clock)
+        try:
+            follow([watcher], timeout, progress_deadline=progress_deadline if until == COMPLETED else None,
+                   resume=resume, notice=notice, clock=clock)
+        finally:
+            if watcher.upgrade is not None:  # also the state it stopped in, for -o json
+                found.upgrade = watcher.upgrade
     except RolloutTimeout as exc:
         if timeout is not None and clock() - started >= timeout:
             what = "started" if until == UPGRADING else "done"
@@ -535,9 +542,7 @@ def wait_for(cluster: ClusterAPI, found: Survey, until: str, *, timeout: Optiona
         raise ClusterUpgradeFailed(f"the cluster upgrade to {found.target} stalled: {watcher.diagnosis()}, no change"
                                    " for the --progress-deadline" + _still_paused(held),
                                    hint=_failure_hint(found.target, held)) from exc
-    assert watcher.upgrade is not None
-    found.upgrade = watcher.upgrade
-    return watcher.upgrade
+    return found.upgrade
 
 
 def apply_views(found: Survey, views: Sequence[Any]) -> None:

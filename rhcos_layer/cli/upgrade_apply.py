@@ -91,6 +91,7 @@ def upgrade_apply_command(settings: Settings, to: str, start_cluster_upgrade: bo
     from .. import apply as apply_mod
     from .. import upgrade_apply as core
     from ..adapters.cluster import Cluster
+    from ..errors import RhcosLayerError
     from ..rollout import interval, parse_duration
 
     terminal = settings.terminal()
@@ -114,8 +115,15 @@ def upgrade_apply_command(settings: Settings, to: str, start_cluster_upgrade: bo
             if dry_run:
                 _report(terminal, found, output, next_step="nothing was changed (--dry-run)")
                 return
-            _run(terminal, cluster, found, start=start_cluster_upgrade, wait=will_wait, limit=limit,
-                 resume=resume, authfile=authfile, tls=tls, ignore=ignore, output=output, flags=flags)
+            try:
+                _run(terminal, cluster, found, start=start_cluster_upgrade, wait=will_wait, limit=limit,
+                     resume=resume, authfile=authfile, tls=tls, ignore=ignore, output=output, flags=flags)
+            except RhcosLayerError as exc:
+                if output == "json":  # scripts get the state it stopped in; the error line follows on stderr
+                    data = found.as_dict()
+                    data.update(error=exc.message, next=exc.hint or None)
+                    terminal.json(data)
+                raise
         except KeyboardInterrupt:
             held = [s.pool for s in found.held()] if found is not None else []
             terminal.warning("Stopped; the cluster keeps going where it is"
