@@ -102,6 +102,12 @@ def read_upgrade(cv: Any, target: str) -> ClusterUpgrade:
         if failing:
             failing_message = _text(_field(conditions.get("Failing"), "message")) or "Failing=True"
             return ClusterUpgrade(target, FAILED, current, desired, failing_message)
+        accepted = conditions.get("ReleaseAccepted")
+        if status_desired != target and _text(_field(accepted, "status")) == "False":
+            # the CVO could not find or load the release asked for (pkg/cvo/cvo.go: VersionNotFound,
+            # RetrievePayload): it stays where it is, so waiting would never end
+            why = _text(_field(accepted, "message")) or _text(_field(accepted, "reason")) or "ReleaseAccepted=False"
+            return ClusterUpgrade(target, FAILED, current, desired, f"the release was not accepted: {why}")
         return ClusterUpgrade(target, UPGRADING, current, desired, message)
     if desired and desired != current or progressing == "True":
         return ClusterUpgrade(target, OTHER, current, desired, message)

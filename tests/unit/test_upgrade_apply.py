@@ -102,6 +102,11 @@ def test_read_upgrade_tells_each_stage_apart() -> None:
                        spec=NEW)
     assert core.read_upgrade(failing, NEW) == core.ClusterUpgrade(
         NEW, core.FAILED, "4.16.3", NEW, "operator kube-apiserver is degraded")
+    refused = _version("4.16.3", [("4.16.3", "Completed")], spec=NEW)  # a version the CVO cannot find
+    refused["status"]["conditions"].append({"type": "ReleaseAccepted", "status": "False", "reason": "VersionNotFound",
+                                            "message": "Unable to find 4.16.8 in the available updates"})
+    assert core.read_upgrade(refused, NEW) == core.ClusterUpgrade(
+        NEW, core.FAILED, "4.16.3", NEW, "the release was not accepted: Unable to find 4.16.8 in the available updates")
     other = _version("4.17.2", [("4.17.2", "Partial"), ("4.16.3", "Completed")], progressing="True", spec="4.17.2")
     assert core.read_upgrade(other, NEW).state == core.OTHER
     # a finished earlier upgrade whose desiredUpdate was left in spec is no upgrade in flight
