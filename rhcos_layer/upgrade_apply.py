@@ -164,9 +164,9 @@ class Survey:
     risks: List[str] = field(default_factory=list)  # a conditional update's
     cluster_version: Dict[str, Any] = field(default_factory=dict)
 
-    def held(self) -> List[PoolStep]:
-        """The pools we pause, or paused: the layered ones and those that inherit worker's image."""
-        return [p for p in self.pools if p.state != HELD]
+    def paused(self) -> List[str]:
+        """The pools paused by us and not unpaused yet (what stays held if this run stops now)."""
+        return [p.pool for p in self.pools if p.state == PAUSED]
 
     def as_dict(self) -> Dict[str, Any]:
         return {"target": {"version": self.target, "image": self.image}, "cluster": self.upgrade.as_dict(),
@@ -266,7 +266,7 @@ def _pool_step(pool: str, image: str, pools: Dict[str, Any], target: str, replan
 
 
 # ------------------------------------------------------------------------------------ preflight
-def preflight(cluster: ClusterAPI, found: Survey, *, start: bool, allow_not_recommended: bool) -> None:
+def preflight(cluster: ClusterAPI, found: Survey, *, allow_not_recommended: bool) -> None:
     """What must hold before the first write: the target is an update the cluster offers (a conditional
     one only with ``allow_not_recommended``, as ``oc adm upgrade --allow-not-recommended``) and the plan
     was built for that release image; no pool degraded. Skipped for what already happened (a resumed run
@@ -530,7 +530,7 @@ def wait_for(cluster: ClusterAPI, found: Survey, until: str, *, timeout: Optiona
     from .errors import RolloutTimeout
     from .rollout import follow
 
-    held = [s.pool for s in found.held()]
+    held = found.paused()
     watcher = UpgradeWatcher(cluster, found.target, until, on_change, held)
     started = clock()
     try:

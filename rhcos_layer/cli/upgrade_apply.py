@@ -108,7 +108,7 @@ def upgrade_apply_command(settings: Settings, to: str, start_cluster_upgrade: bo
             plan = _make_plan(cluster, projects, to, authfile=authfile, push_authfile=push_authfile, tls=tls,
                               isolation=isolation, arch=arch, terminal=terminal)
             found = core.survey(cluster, plan, replan=replan)
-            core.preflight(cluster, found, start=start_cluster_upgrade, allow_not_recommended=allow_not_recommended)
+            core.preflight(cluster, found, allow_not_recommended=allow_not_recommended)
             for risk in found.risks:
                 terminal.warning(f"{to} is not recommended for this cluster (--allow-not-recommended): {risk}")
             core.require_permissions(cluster, found, start=start_cluster_upgrade, wait=will_wait and not dry_run)
@@ -125,7 +125,7 @@ def upgrade_apply_command(settings: Settings, to: str, start_cluster_upgrade: bo
                     terminal.json(data)
                 raise
         except KeyboardInterrupt:
-            held = [s.pool for s in found.held()] if found is not None else []
+            held = found.paused() if found is not None else []
             terminal.warning("Stopped; the cluster keeps going where it is"
                              + (f" (pools {', '.join(held)} stay paused until this command unpauses them)"
                                 if held else "") + f". Pick up with: {resume}")

@@ -211,6 +211,12 @@ def test_a_plan_that_is_not_ready_is_refused_and_nothing_is_written(rig: Rig) ->
 
 def test_without_start_it_waits_for_the_admin_and_no_wait_picks_up_later(rig: Rig) -> None:
     before = rig.reboots()
+    rig.api.reset_requests()
+    dry = rig.upgrade("--dry-run", "--start-cluster-upgrade", "-o", "json")
+    assert dry.code == 0, dry.err
+    assert _writes(rig.api) == []
+    assert json.loads(dry.out)["pools"][0]["state"] == core.TO_PAUSE
+    assert json.loads(dry.out)["next"] == "nothing was changed (--dry-run)"
     first = rig.upgrade("--no-wait")
     assert first.code == 0, first.err
     assert f"Start the cluster upgrade when ready: oc adm upgrade --to {NEW}" in first.err

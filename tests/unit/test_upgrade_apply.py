@@ -148,17 +148,17 @@ def test_another_upgrade_in_flight_is_refused(cluster, kube_api) -> None:
 def test_the_target_must_be_an_update_the_cluster_offers(cluster, kube_api) -> None:
     found = core.survey(cluster, _plan())
     with pytest.raises(PreflightFailed) as caught:
-        core.preflight(cluster, found, start=True, allow_not_recommended=False)
+        core.preflight(cluster, found, allow_not_recommended=False)
     assert caught.value.message == (f"{NEW} is not an update this cluster offers (ClusterVersion"
                                     " status.availableUpdates); nothing was changed")
     _offer(kube_api, conditional=True)
     found = core.survey(cluster, _plan())
     with pytest.raises(PreflightFailed) as caught:
-        core.preflight(cluster, found, start=True, allow_not_recommended=False)
+        core.preflight(cluster, found, allow_not_recommended=False)
     assert "is a conditional update, not recommended for this cluster (OVNRestart: pods lose network" \
         in caught.value.message
     assert "--allow-not-recommended" in caught.value.hint
-    core.preflight(cluster, found, start=True, allow_not_recommended=True)
+    core.preflight(cluster, found, allow_not_recommended=True)
     assert found.risks == ["OVNRestart: pods lose network for a minute"]
 
 
@@ -167,7 +167,7 @@ def test_a_degraded_pool_is_refused(cluster, kube_api) -> None:
     kube_api.store.patch("machineconfigpools", "master", {"status": {"degradedMachineCount": 1}})
     found = core.survey(cluster, _plan())
     with pytest.raises(PreflightFailed) as caught:
-        core.preflight(cluster, found, start=True, allow_not_recommended=False)
+        core.preflight(cluster, found, allow_not_recommended=False)
     assert caught.value.message.startswith("pool master is degraded (1 degraded node(s))")
 
 
@@ -303,7 +303,7 @@ def test_the_pause_carries_the_resource_version_it_read(cluster, kube_api) -> No
 def test_start_upgrade_writes_desired_update_as_oc_adm_upgrade_does(cluster, kube_api) -> None:
     _offer(kube_api)
     found = core.survey(cluster, _plan())
-    core.preflight(cluster, found, start=True, allow_not_recommended=False)
+    core.preflight(cluster, found, allow_not_recommended=False)
     kube_api.reset_requests()
     core.start_upgrade(cluster, found)
     cv = kube_api.store.get("clusterversions", "version")
