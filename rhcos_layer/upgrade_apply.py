@@ -392,15 +392,25 @@ def layer(cluster: ClusterAPI, found: Survey, *, authfile: Optional[str], tls: T
     from . import apply as apply_mod
 
     plans: List[Plan] = []
-    for step in found.pools:
-        if step.inherits:
-            continue
-        for item in apply_mod.plan(cluster, [step.pool], step.image, authfile=authfile, tls=tls, ignore=ignore,
-                                   project=step.project):
-            item.warnings = [w for w in item.warnings if "is paused" not in w]  # we unpause it next
-            plans.append(item)
-    apply_mod.refuse(plans)
-    written = apply_mod.execute_all(cluster, plans)
+    try:
+        for step in found.pools:
+            if step.inherits:
+                continue
+            for item in apply_mod.plan(cluster, [step.pool], step.image, authfile=authfile, tls=tls, ignore=ignore,
+                                       project=step.project):
+                item.warnings = [w for w in item.warnings if "is paused" not in w]  # we unpause it next
+                plans.append(item)
+        apply_mod.refuse(plans)
+        written = apply_mod.execute_all(cluster, plans)
+    except RhcosLayerError as exc:
+        held = found.paused()
+        if held:  # apply's "nothing was changed" is about this step: the pools are still held, as they were
+            exc.message += f"; pools {', '.join(held)} stay paused (the cluster runs {found.target})"
+            exc.hint = (exc.hint + "; " if exc.hint else "") + (
+                "then run the same command again; or back out to the new release's plain base: rhcos-layer"
+                f" rollback {' '.join(f'--pool {p}' for p in held)}, then "
+                + "; ".join(unpause_command(p) for p in held))
+        raise
     for step in found.pools:
         if step.state == HELD:
             step.state = WRITTEN

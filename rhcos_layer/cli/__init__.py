@@ -32,7 +32,7 @@ COMMANDS = {
     "render": ("render", "render_command", "Print the MachineConfig(s) that point pools at the image."),
     "apply": ("apply", "apply_command", "Check, then point pools at the image and follow the rollout."),
     "status": ("status", "status_command", "Show what each pool runs, drift after an upgrade, and its nodes."),
-    "upgrade": ("upgrade", "upgrade_group", "Plan a cluster upgrade: rebuild layered pools on the next release."),
+    "upgrade": ("upgrade", "upgrade_group", "Plan a cluster upgrade (rebuild layered pools), then apply it."),
     "rollback": ("apply", "rollback_command", "Put pools back on the base image (or the previous one)."),
     "schema": ("init", "schema_command", "Print the JSON Schema of rhcos-layer.yaml."),
     "completion": ("completion", "completion_command", "Print the shell completion script."),

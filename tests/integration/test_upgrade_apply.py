@@ -48,9 +48,9 @@ class Rig:
         outcome: Outcome = self._run(list(args), self.project, timeout=timeout)
         return outcome
 
-    def upgrade(self, *args: str) -> Outcome:
+    def upgrade(self, *args: str, loopback_ok: bool = True) -> Outcome:
         return self.tool("upgrade", "apply", "--to", NEW, "--project", str(self.project / "rhcos-layer.yaml"),
-                         *LOOPBACK_OK, *args)
+                         *(LOOPBACK_OK if loopback_ok else []), *args)
 
     def pool(self, name: str = "worker") -> dict:
         return self.api.store.get("machineconfigpools", name)
@@ -267,3 +267,21 @@ def test_a_plan_gone_stale_while_paused_is_refused_until_replanned(rig: Rig) -> 
     assert replanned.code == 0, replanned.err
     assert set(rig.node_images()) == {_pushed(rig)} and _pushed(rig) != planned
 
+
+
+def test_a_new_image_refused_after_the_upgrade_leaves_the_pools_paused_until_fixed(rig: Rig) -> None:
+    """apply's preflight runs on the upgraded cluster: a refusal there (here LoopbackRegistry, not ignored)
+    stops with the pools still paused, and the same command with the fix finishes with one reboot."""
+    before = rig.reboots()
+    refused = rig.upgrade("--start-cluster-upgrade", "--wait", loopback_ok=False)
+    assert refused.code == 12, refused.err
+    assert ("is a loopback address: each node would pull from itself; nothing was changed; pools worker stay paused"
+            f" (the cluster runs {NEW})") in refused.err
+    assert "then run the same command again" in refused.err
+    assert rig.base() == rig.releases[NEW].base
+    assert rig.pool()["spec"]["paused"] is True
+    assert rig.api.store.get("machineconfigs", MC_NAME)["spec"]["osImageURL"] != _pushed(rig)
+    fixed = rig.upgrade("--wait")
+    assert fixed.code == 0, fixed.err
+    after = rig.reboots()
+    assert {n: after.get(n, 0) - before.get(n, 0) for n in WORKERS} == {n: 1 for n in WORKERS}
