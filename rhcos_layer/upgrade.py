@@ -270,7 +270,8 @@ def pool_stream(pool: Any) -> Tuple[str, Optional[str]]:
 
 # ----------------------------------------------------------------------------------- rpm answers
 
-COMPONENT_FILES = (("kubelet", "/usr/bin/kubelet"), ("cri-o", "/usr/bin/crio"))
+# (component, the file rpm -qf asks about, the package RHCOS ships it in: asked when the file is not there)
+COMPONENTS = (("kubelet", "/usr/bin/kubelet", "openshift-kubelet"), ("cri-o", "/usr/bin/crio", "cri-o"))
 KERNEL_PACKAGES = ("kernel", "kernel-rt-core")
 _NVRA_RE = re.compile(r"^([A-Za-z0-9_.+-]{1,200})-([A-Za-z0-9_.+~^]{1,100})-([A-Za-z0-9_.+~^]{1,100})"
                       r"(?:\.([A-Za-z0-9_]{1,20}))?$")
@@ -286,6 +287,18 @@ class Package:
         """(major, minor) of the version (kubelet 1.29.6-... -> (1, 29))."""
         found = re.match(r"^(\d{1,6})\.(\d{1,6})(?:\.|$|-)", self.version)
         return (int(found.group(1)), int(found.group(2))) if found else None
+
+    @property
+    def kubernetes(self) -> Optional[Tuple[int, int]]:
+        """The Kubernetes minor of a kubelet package: RHCOS's openshift-kubelet is versioned as the
+        OpenShift release (4.16.0-...), and OpenShift 4.N ships Kubernetes 1.(N+13) (4.16: 1.29, 4.17:
+        1.30; OpenShift release notes); a package versioned 1.N (upstream kubernetes-node) is that."""
+        minor = self.minor
+        if minor is None:
+            return None
+        if minor[0] == 4 and minor[1] >= 1:
+            return 1, minor[1] + 13
+        return minor if minor[0] == 1 else None
 
 
 def parse_nvra(line: str) -> Optional[Package]:
@@ -304,35 +317,72 @@ def parse_nvra(line: str) -> Optional[Package]:
     return Package(name, f"{version}-{rest}")
 
 
+def _single(answer: Tuple[int, str]) -> Optional[Package]:
+    """The package of a one-line answer; None for anything else (an error, two owners of one file)."""
+    lines = [line for line in answer[1].splitlines() if line.strip()]
+    return parse_nvra(lines[0]) if len(lines) == 1 else None
+
+
 def parse_rpm_answers(answers: Sequence[Tuple[int, str]]) -> Dict[str, Package]:
-    """What :func:`rpm_queries` asked, by component: the first answer of ``rpm -qf`` for each
-    component file, then the kernel (``kernel``, else ``kernel-rt-core`` where that is what is
-    installed). A missing component is simply absent."""
+    """What :func:`rpm_queries` asked, by component: the owner of each component's file (``rpm -qf``),
+    else its package by name (``rpm -q``); the kernel (``kernel``, else ``kernel-rt-core`` where that is
+    what is installed). One query per answer, so an error line of one can never be read as another's
+    answer; a component nothing answers for is absent."""
     found: Dict[str, Package] = {}
-    if len(answers) != 2:
+    if len(answers) != 2 * len(COMPONENTS) + len(KERNEL_PACKAGES):
         return found
-    owners = [parse_nvra(line) for line in answers[0][1].splitlines()]
-    # rpm -qf prints one line per file (a file owned by two packages: two lines; rare, and then we
-    # cannot tell which line is whose): only a one-line-per-file answer is read
-    if len(owners) == len(COMPONENT_FILES):
-        for (component, _), package in zip(COMPONENT_FILES, owners):
-            if package is not None:
-                found[component] = package
-    kernels = [parse_nvra(line) for line in answers[1][1].splitlines()]
-    if len(kernels) == len(KERNEL_PACKAGES):
-        for wanted, package in zip(KERNEL_PACKAGES, kernels):
-            if package is not None and package.name == wanted:
-                found["kernel"] = package
-                break
+    for index, (component, _, package_name) in enumerate(COMPONENTS):
+        by_file = _single(answers[index])
+        by_name = _single(answers[len(COMPONENTS) + index])
+        package = by_file or (by_name if by_name is not None and by_name.name == package_name else None)
+        if package is not None:
+            found[component] = package
+    for offset, wanted in enumerate(KERNEL_PACKAGES):
+        package = _single(answers[2 * len(COMPONENTS) + offset])
+        if package is not None and package.name == wanted:
+            found["kernel"] = package
+            break
     return found
 
 
 def rpm_queries() -> List[List[str]]:
-    return [["-qf", *(path for _, path in COMPONENT_FILES)], ["-q", *KERNEL_PACKAGES]]
+    return ([["-qf", path] for _, path, _ in COMPONENTS] + [["-q", name] for _, _, name in COMPONENTS]
+            + [["-q", name] for name in KERNEL_PACKAGES])
 
 
-def query_packages(engine: ContainerEngine, image: str) -> Dict[str, Package]:
-    return parse_rpm_answers(engine.rpm_query(image, rpm_queries()))
+def query_packages(engine: ContainerEngine, image: str, cache: Optional[Path] = None) -> Dict[str, Package]:
+    """kubelet, cri-o and kernel of a local image, from its RPM database. The answers are kept by
+    image ID (a digest of the image's content, so they cannot change) next to the release cache: a
+    plan run again starts no container."""
+    from .release import _cache_write, cache_dir
+
+    image_id = str(engine.inspect(image).get("Id") or "")
+    queries = rpm_queries()
+    path = (cache or cache_dir()).parent / "rpm" / f"{image_id}.json" if re.fullmatch(r"[0-9a-f]{64}", image_id) \
+        else None
+    answers = _cached_answers(path, queries) if path is not None else None
+    if answers is None:
+        answers = engine.rpm_query(image_id or image, queries)
+        if path is not None:
+            _cache_write(path, {"queries": queries, "answers": [list(a) for a in answers]})
+    return parse_rpm_answers(answers)
+
+
+def _cached_answers(path: Path, queries: List[List[str]]) -> Optional[List[Tuple[int, str]]]:
+    """Answers cached for these queries; None for a missing, damaged or hand-edited file (asked again)."""
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    answers = data.get("answers") if isinstance(data, dict) and data.get("format") == 1 \
+        and data.get("queries") == queries else None
+    if not isinstance(answers, list) or len(answers) != len(queries) or not all(
+            isinstance(a, list) and len(a) == 2 and isinstance(a[0], int) and isinstance(a[1], str)
+            and len(a[1]) <= 65536 for a in answers):
+        return None
+    return [(int(a[0]), str(a[1])) for a in answers]
 
 
 # kubelet may be three minor releases older than kube-apiserver from Kubernetes 1.28, two before
@@ -555,8 +605,14 @@ def _plan_pool(pool: str, project: Project, current_image: str, info: ReleaseInf
         return replace(common, state=PUSH_FAILED, new_image=None, inputs_digest=built.inputs_digest, skew=(),
                            log_tail=(), built=not built.skipped, reason=f"the push failed: {exc.message}")
     report.phase(f"{where}: reading kubelet, cri-o and kernel versions")
-    mine = query_packages(engine, built.image_id)
-    theirs = query_packages(engine, info.os_image)
+    # a skipped build (unchanged inputs) did not pull the base: the store may no longer have it
+    from . import auth, reference
+    from .build import _ensure_base
+
+    build_options = BuildOptions(project=project, authfile=options.authfile, tls=options.tls)
+    _ensure_base(engine, reference.parse_pinned(info.os_image), auth.resolve(options.authfile), build_options, report)
+    mine = query_packages(engine, built.image_id, options.cache)
+    theirs = query_packages(engine, info.os_image, options.cache)
     skew, notes = compare(mine, theirs)
     current_kubelet, behind, allowed = _current_kubelet(engine, current_image, theirs, options, report)
     if behind is not None and allowed is not None and behind > allowed:
@@ -574,7 +630,8 @@ def _current_kubelet(engine: ContainerEngine, image: str, target: Dict[str, Pack
     """(kubelet of the image the pool runs today, minors behind the target's control plane, allowed):
     the target base's kubelet is its Kubernetes version. Unknown (None) when the image cannot be read."""
     theirs = target.get("kubelet")
-    if not image or theirs is None or theirs.minor is None:
+    target_minor = theirs.kubernetes if theirs is not None else None
+    if not image or target_minor is None:
         return None, None, None
     from . import auth, reference
 
@@ -585,12 +642,11 @@ def _current_kubelet(engine: ContainerEngine, image: str, target: Dict[str, Pack
             creds = auth.resolve(options.authfile).lookup(ref.name)
             engine.pull(ref.pinned(), registry=ref.registry, credentials=creds, tls=options.tls,
                         on_line=report.log)
-        mine = query_packages(engine, ref.pinned()).get("kubelet")
+        mine = query_packages(engine, ref.pinned(), options.cache).get("kubelet")
     except (RhcosLayerError, reference.InvalidReference) as exc:
         report.warning(f"could not read the kubelet version of {image}: {exc}")
         return None, None, None
-    if mine is None or mine.minor is None:
+    current_minor = mine.kubernetes if mine is not None else None
+    if mine is None or current_minor is None:
         return None, None, None
-    allowed = kubelet_skew_allowed(theirs.minor)
-    behind = (theirs.minor[1] - mine.minor[1]) if theirs.minor[0] == mine.minor[0] else None
-    return mine.version, behind, allowed
+    return mine.version, target_minor[1] - current_minor[1], kubelet_skew_allowed(target_minor)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 from rhcos_layer import machineconfig
 from rhcos_layer.adapters import engine as engine_mod
 from tests.integration.conftest import write_project
+from tests.support.cvo import risk, seed_release, seed_updates
+from tests.support.fakebase import NODE_VERSIONS
 from tests.support.kube import seed_openshift
+from tests.support.payload import access_mark
 
 RPM_STUB = """#!/bin/sh
 # answers as rpm does for the queries upgrade plan makes
@@ -233,3 +237,206 @@ def test_an_up_to_date_cluster_says_so(tmp_path, kube_api, kubeconfig, tool_env,
     wrong = rhcos_layer(["upgrade", "plan", "--to", "4.17.0"], tmp_path)
     assert wrong.code == 3
     assert "--to 4.17.0: not an update this cluster offers (recommended: none; conditional: 4.16.9)" in wrong.err
+
+
+def test_a_pool_that_builds_on_the_cluster_is_left_to_the_cluster(tmp_path, kube_api, kubeconfig, tool_env,
+                                                                  monkeypatch, release_payloads, rhcos_layer):
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    seed_openshift(kube_api, version="4.19.2")
+    mco = "machineconfiguration.openshift.io"
+    kube_api.store.put({"apiVersion": f"{mco}/v1", "kind": "MachineOSConfig", "metadata": {"name": "worker"},
+                        "spec": {"machineConfigPool": {"name": "worker"}, "imageBuilder": {"imageBuilderType": "Job"},
+                                 "renderedImagePushSecret": {"name": "push"},
+                                 "renderedImagePushSpec": "registry.example.com/ops/worker-os:latest",
+                                 "containerFile": [{"containerfileArch": "NoArch",
+                                                    "content": "FROM configs AS final\n"}]}})
+    _offer(kube_api, [("4.16.3", release_payloads["4.16"].pullspec_digest)], current="4.19.2")
+    result = rhcos_layer(["upgrade", "plan", "-o", "json"], tmp_path)
+    assert result.code == 0, result.err
+    plan = json.loads(result.out)
+    assert plan["ready"] is True
+    assert [(p["pool"], p["state"], p["new_image"]) for p in plan["pools"]] == [("worker", "on-cluster", None)]
+
+
+# ------------------------------------------------------- on the upgrade rig: per-release bases and rpm answers
+
+def _project_on(tmp_path, name, release, registry, body=LAYER):
+    return write_project(tmp_path / name, release.base, body, image=f"{registry.host}/layered/{name}")
+
+
+def _applied(api, seed, rhcos_layer, folder, release, record_release=True):
+    """The pool as `apply` leaves it: the project built on ``release``'s base and pushed, our MachineConfig
+    pointing the worker pool at it (annotated with its project and, unless told not to, its release)."""
+    built = rhcos_layer(["build", "-o", "json"], folder)
+    assert built.code == 0, built.err
+    pushed = rhcos_layer(["push"], folder)
+    assert pushed.code == 0, pushed.err
+    image = pushed.last_line
+    _layer_worker(api, seed, release=release.version if record_release else None, image=image)
+    api.store.patch("machineconfigs", machineconfig.name_for("worker"),
+                    {"metadata": {"annotations": {machineconfig.PROJECT_ANNOTATION: folder.name}}})
+    return image
+
+
+def test_plan_to_the_recommended_update_reports_skew_against_the_new_base(
+        tmp_path, kube_api, kubeconfig, tool_env, monkeypatch, registry, upgrade_releases, rhcos_layer):
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    rel = upgrade_releases
+    seed = seed_release(kube_api, rel["4.16.3"])
+    folder = _project_on(tmp_path, "chrony", rel["4.16.3"], registry)
+    today = _applied(kube_api, seed, rhcos_layer, folder, rel["4.16.3"])
+    seed_updates(kube_api, rel, current="4.16.3", available=["4.16.8"],
+                 conditional={"4.17.2": [risk("OVNDropsTraffic", "Pods lose traffic after the upgrade")]})
+
+    result = rhcos_layer(["-v", "upgrade", "plan", "-o", "json"], folder)
+    assert result.code == 0, result.err
+    token = base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
+    for secret in (registry.password, token):  # pulls, pushes and the rpm containers: never in the output
+        assert secret not in result.out + result.err
+    plan = json.loads(result.out)
+    assert (plan["target"]["version"], plan["target"]["image"]) == ("4.16.8", rel["4.16.8"].payload)
+    assert [(u["version"], [r["name"] for r in u["risks"]]) for u in plan["conditional_updates"]] == [
+        ("4.17.2", ["OVNDropsTraffic"])]
+    [worker] = plan["pools"]
+    assert (worker["state"], worker["current_image"], worker["new_base"], worker["new_extensions"]) == (
+        "ready", today, rel["4.16.8"].base, rel["4.16.8"].extensions)
+    node = rel["4.16.8"].node
+    assert [(s["component"], s["image_version"], s["base_version"], s["replaced"]) for s in worker["skew"]] == [
+        ("kubelet", node.kubelet_rpm, node.kubelet_rpm, False),
+        ("cri-o", node.crio, node.crio, False),
+        ("kernel", node.kernel, node.kernel, False),
+    ]
+    # the image the pool runs today, against the skew policy: 4.16's kubelet under 4.16.8's control plane
+    assert (worker["current_kubelet"], worker["kubelet_minors_behind"], worker["kubelet_skew_allowed"]) == (
+        rel["4.16.3"].node.kubelet_rpm, 0, 3)
+    assert worker["notes"] == []
+
+    # a conditional update only when named, and then with its risks
+    risky = rhcos_layer(["upgrade", "plan", "--to", "4.17.2"], folder)
+    assert risky.code == 0, risky.err
+    lines = risky.out.splitlines()
+    assert f"target: 4.17.2 {rel['4.17.2'].payload} (--to)" in lines
+    assert ("  RISK OVNDropsTraffic: Pods lose traffic after the upgrade"
+            " (https://issues.redhat.com/browse/OCPBUGS-00000)") in lines
+    assert "  kubelet today: " + rel["4.16.3"].node.kubelet_rpm + ", 1 minor(s) behind the target's control plane" \
+        " (allowed: 3)" in lines
+
+
+def test_a_kernel_override_is_flagged_as_skew(tmp_path, tool_env, registry, upgrade_releases, rhcos_layer):
+    rel = upgrade_releases
+    kernel = "5.14.0-503.11.1.el9_5"
+    rpms = " ".join(f"https://mirror.example.com/kernel/{name}-{kernel}.x86_64.rpm"
+                    for name in ("kernel", "kernel-core", "kernel-modules", "kernel-modules-core",
+                                 "kernel-modules-extra"))
+    folder = _project_on(tmp_path, "rtkernel", rel["4.16.3"], registry,
+                         f"RUN rpm-ostree override replace {rpms} && \\\n    ostree container commit\n")
+    result = rhcos_layer(["upgrade", "plan", "--release", rel["4.17.2"].payload, "--project", str(folder),
+                          "-o", "json"], tmp_path)
+    assert result.code == 0, result.err
+    [only] = json.loads(result.out)["pools"]
+    assert only["state"] == "ready" and only["new_base"] == rel["4.17.2"].base
+    skew = {s["component"]: s for s in only["skew"]}
+    assert (skew["kernel"]["image_version"], skew["kernel"]["base_version"], skew["kernel"]["replaced"]) == (
+        kernel, rel["4.17.2"].kernel, True)
+    assert (skew["kubelet"]["replaced"], skew["cri-o"]["replaced"]) == (False, False)
+    assert only["notes"] == [f"kernel: the layer replaces the base's {rel['4.17.2'].kernel} with {kernel}: rebuild"
+                             " with the kernel RPMs matching the new release, or drop the override"]
+    text = rhcos_layer(["upgrade", "plan", "--release", rel["4.17.2"].payload, "--project", str(folder)],
+                       tmp_path)
+    assert f"  kernel: {kernel} (REPLACED by the layer; base {rel['4.17.2'].kernel})" in text.out.splitlines()
+
+
+def test_a_build_that_fails_only_on_the_new_base(tmp_path, kube_api, kubeconfig, tool_env, monkeypatch, registry,
+                                                 upgrade_releases, rhcos_layer):
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    rel = upgrade_releases
+    seed = seed_release(kube_api, rel["4.16.3"])
+    step = ("RUN grep -q 'OPENSHIFT_VERSION=\"4.16\"' /etc/os-release || "
+            "{ echo 'vendor-driver: no build for this kernel' >&2; exit 1; }\n")
+    folder = _project_on(tmp_path, "driver", rel["4.16.3"], registry, step)
+    _applied(kube_api, seed, rhcos_layer, folder, rel["4.16.3"])  # builds on 4.16.3
+    seed_updates(kube_api, rel, current="4.16.3", available=["4.16.8", "4.17.2"])
+
+    z_stream = rhcos_layer(["upgrade", "plan", "--to", "4.16.8", "-o", "json"], folder)
+    assert z_stream.code == 0, z_stream.err
+    result = rhcos_layer(["upgrade", "plan", "-o", "json"], folder)  # the newest: 4.17.2
+    assert result.code == 20, result.err
+    plan = json.loads(result.out)
+    assert plan["target"]["version"] == "4.17.2" and plan["ready"] is False
+    [worker] = plan["pools"]
+    assert (worker["state"], worker["new_image"], worker["new_base"]) == ("build-failed", None, rel["4.17.2"].base)
+    assert "vendor-driver: no build for this kernel" in worker["log_tail"]
+    assert "Error: upgrade to 4.17.2 is not ready: pool worker: build-failed" in result.err
+
+
+def test_a_rhel10_pool_is_rebuilt_on_rhel_coreos_10(tmp_path, kube_api, kubeconfig, tool_env, monkeypatch,
+                                                   registry, upgrade_releases, rhcos_layer):
+    rel = upgrade_releases
+    seed = seed_release(kube_api, rel["4.16.3"])
+    folder = _project_on(tmp_path, "ten", rel["4.16.3"], registry)
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    _applied(kube_api, seed, rhcos_layer, folder, rel["4.16.3"])
+    kube_api.store.patch("machineconfigpools", "worker", {"spec": {"osImageStream": {"name": "rhel-10"}}})
+    # --release with --kubeconfig: any payload, for the cluster's pools
+    result = rhcos_layer(["upgrade", "plan", "--release", rel["4.21.0"].payload, "--project", str(folder),
+                          "--kubeconfig", str(kubeconfig), "-o", "json"], folder)
+    assert result.code == 0, result.err
+    [worker] = json.loads(result.out)["pools"]
+    assert (worker["stream"], worker["new_base"]) == ("rhel-coreos-10", rel["4.21.0"].os_images["rhel-coreos-10"])
+    kernel = {s["component"]: s for s in worker["skew"]}["kernel"]
+    assert (kernel["image_version"], kernel["base_version"]) == (NODE_VERSIONS["4.21.0/rhel-10"].kernel,) * 2
+
+
+def test_plans_for_several_releases_push_each_image_once(tmp_path, tool_env, registry, upgrade_releases,
+                                                         rhcos_layer):
+    rel = upgrade_releases
+    folder = _project_on(tmp_path, "pipeline", rel["4.16.3"], registry)
+    images = {}
+    for version in ("4.16.8", "4.17.2"):
+        result = rhcos_layer(["upgrade", "plan", "--release", rel[version].payload, "--project", str(folder),
+                              "-o", "json"], tmp_path)
+        assert result.code == 0, result.err
+        images[version] = json.loads(result.out)["pools"][0]["new_image"]
+    assert images["4.16.8"] != images["4.17.2"]
+    mark = access_mark(registry)
+    again = rhcos_layer(["upgrade", "plan", "--release", rel["4.16.8"].payload, "--project", str(folder), "-o",
+                         "json"], tmp_path)
+    assert again.code == 0, again.err
+    assert json.loads(again.out)["pools"][0]["new_image"] == images["4.16.8"]
+    # the image 4.16.8 needs is there: no upload, no manifest written
+    assert [e for e in registry.access_entries()[mark:] if e.method in ("PUT", "POST", "PATCH")] == []
+
+
+def test_status_reads_the_release_from_the_image_when_the_machineconfig_does_not_say(
+        tmp_path, kube_api, kubeconfig, tool_env, monkeypatch, registry, upgrade_releases, rhcos_layer):
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    rel = upgrade_releases
+    seed = seed_release(kube_api, rel["4.16.3"])
+    folder = write_project(tmp_path / "old", rel["4.16.3"].base, LAYER, image=f"{registry.host}/layered/old")
+    (folder / "rhcos-layer.yaml").write_text(f"image: {registry.host}/layered/old\n"
+                                            f"base:\n  release: {rel['4.16.3'].payload}\n")
+    _applied(kube_api, seed, rhcos_layer, folder, rel["4.16.3"], record_release=False)
+    _upgraded(kube_api, ["4.16.3", "4.16.8"], rel["4.16.8"].base)
+    result = rhcos_layer(["status", "--pool", "worker", "-o", "json"], tmp_path)
+    assert result.code == 0, result.err
+    [worker] = json.loads(result.out)
+    assert (worker["drift"], worker["built_for"], worker["behind"], worker["behind_versions"]) == (
+        True, "4.16.3", 1, ["4.16.8"])
+
+
+def test_apply_records_the_release_the_image_was_built_for(tmp_path, kube_api, kubeconfig, tool_env, monkeypatch,
+                                                          registry, upgrade_releases, rhcos_layer):
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    rel = upgrade_releases
+    seed_release(kube_api, rel["4.16.3"], pull_secret=registry.auth_config())
+    folder = write_project(tmp_path / "labelled", rel["4.16.3"].base, LAYER)
+    (folder / "rhcos-layer.yaml").write_text(f"image: {registry.host}/layered/labelled\n"
+                                            f"base:\n  release: {rel['4.16.3'].payload}\n")
+    assert rhcos_layer(["build"], folder).code == 0
+    pushed = rhcos_layer(["push"], folder)
+    assert pushed.code == 0, pushed.err
+    applied = rhcos_layer(["apply", "--pool", "worker", "--image", pushed.last_line, "--no-wait",
+                           "--ignore-preflight-errors", "LoopbackRegistry,NodesCanPull"], folder)
+    assert applied.code == 0, applied.err
+    mc = kube_api.store.get("machineconfigs", machineconfig.name_for("worker"))
+    assert mc["metadata"]["annotations"][machineconfig.RELEASE_ANNOTATION] == "4.16.3"

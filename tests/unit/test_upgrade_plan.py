@@ -98,19 +98,39 @@ def test_parse_nvra():
         assert parse_nvra(noise) is None, noise
     assert Package("openshift-kubelet", "1.29.6-1.el9").minor == (1, 29)
     assert Package("x", "garbage-1").minor is None
+    # RHCOS's openshift-kubelet carries the OpenShift version: 4.16 ships Kubernetes 1.29
+    assert Package("openshift-kubelet", "4.16.0-202407111006.p0.el9").kubernetes == (1, 29)
+    assert Package("kubernetes-node", "1.30.2-1.el9").kubernetes == (1, 30)
+    assert Package("openshift-kubelet", "3.11.0-1").kubernetes is None
+
+
+def _answers(kubelet_file, crio_file, kubelet_name, crio_name, kernel, rt):
+    return [kubelet_file, crio_file, kubelet_name, crio_name, kernel, rt]
+
+
+NOT = (1, "package x is not installed\n")
 
 
 def test_rpm_answers_by_component_kernel_or_rt():
-    files = (0, "openshift-kubelet-1.29.6-1.el9.x86_64\ncri-o-1.29.5-5.el9.x86_64\n")
-    plain = parse_rpm_answers([files, (1, "kernel-5.14.0-427.el9.x86_64\npackage kernel-rt-core is not installed\n")])
-    assert plain == {"kubelet": Package("openshift-kubelet", "1.29.6-1.el9"), "cri-o": Package("cri-o", "1.29.5-5.el9"),
+    kubelet = (0, "openshift-kubelet-4.16.0-1.el9.x86_64\n")
+    crio = (0, "cri-o-1.29.5-5.el9.x86_64\n")
+    plain = parse_rpm_answers(_answers(kubelet, crio, NOT, NOT, (0, "kernel-5.14.0-427.el9.x86_64\n"), NOT))
+    assert plain == {"kubelet": Package("openshift-kubelet", "4.16.0-1.el9"), "cri-o": Package("cri-o", "1.29.5-5.el9"),
                      "kernel": Package("kernel", "5.14.0-427.el9")}
-    rt = parse_rpm_answers([files, (1, "package kernel is not installed\nkernel-rt-core-5.14.0-427.rt.el9.x86_64\n")])
+    rt = parse_rpm_answers(_answers(kubelet, crio, NOT, NOT, NOT, (0, "kernel-rt-core-5.14.0-427.rt.el9.x86_64\n")))
     assert rt["kernel"] == Package("kernel-rt-core", "5.14.0-427.rt.el9")
-    # a file owned by two packages: which line is whose is unknown, so neither is read
-    assert "kubelet" not in parse_rpm_answers([(0, "a-1-1\nb-1-1\nc-1-1\n"), (1, "")])
-    # a package name in the wrong place is not taken for the kernel
-    assert "kernel" not in parse_rpm_answers([files, (0, "kernel-rt-core-1-1.x86_64\nevil-1-1.x86_64\n")])
+    # no such file: the package by its name
+    missing = (1, "error: file /usr/bin/crio: No such file or directory\n")
+    by_name = parse_rpm_answers(_answers(kubelet, missing, NOT, crio, NOT, NOT))
+    assert by_name["cri-o"] == Package("cri-o", "1.29.5-5.el9") and "kernel" not in by_name
+    # a file owned by two packages: which one is unknown, so neither is read
+    two = (0, "a-1-1\nb-1-1\n")
+    assert "kubelet" not in parse_rpm_answers(_answers(two, crio, NOT, NOT, NOT, NOT))
+    # a package in the wrong place is not taken for what was asked
+    wrong = parse_rpm_answers(_answers(missing, missing, crio, kubelet, (0, "kernel-rt-core-1-1.x86_64\n"),
+                                       (0, "evil-1-1.x86_64\n")))
+    assert wrong == {}
+    assert parse_rpm_answers([kubelet]) == {}
 
 
 def test_skew_flags_what_the_layer_replaces():
@@ -159,3 +179,22 @@ def test_framed_rpm_output_and_log_frames():
     framed = b"\x01\x00\x00\x00\x00\x00\x00\x03abc" + b"\x02\x00\x00\x00\x00\x00\x00\x02de"
     assert demux_logs(framed) == b"abcde"
     assert demux_logs(b"plain text\n") == b"plain text\n"
+
+
+def test_cached_rpm_answers_are_read_only_when_whole(tmp_path):
+    import json
+
+    from rhcos_layer.upgrade import _cached_answers, rpm_queries
+
+    path = tmp_path / "a.json"
+    answers = [[i % 2, f"p{i}-1-1\n"] for i in range(len(rpm_queries()))]
+    good = {"format": 1, "queries": rpm_queries(), "answers": answers}
+    path.write_text(json.dumps(good))
+    assert _cached_answers(path, rpm_queries()) == [(a, b) for a, b in answers]
+    for broken in ({**good, "format": 2}, {**good, "queries": [["-qa"]]}, {**good, "answers": [[0, "x"]]},
+                   {**good, "answers": [[0, 5], [1, ""]]}, [good]):
+        path.write_text(json.dumps(broken))
+        assert _cached_answers(path, rpm_queries()) is None, broken
+    path.write_text("{not json")
+    assert _cached_answers(path, rpm_queries()) is None
+    assert _cached_answers(tmp_path / "missing.json", rpm_queries()) is None
