@@ -264,13 +264,14 @@ class Cluster:
     def patch_pool(self, name: str, patch: Dict[str, Any], resource_version: Optional[str] = None
                    ) -> Dict[str, Any]:
         """A JSON merge patch of the MachineConfigPool ``name`` (``spec.paused``, our annotations); with
-        ``resource_version``, only if nobody changed the pool since it was read (409 otherwise)."""
+        ``resource_version``, only if nobody changed the pool since it was read (409 otherwise). The client
+        sends a custom object's patch as application/merge-patch+json (no ``_content_type``: the client
+        for Python 3.9 does not take it)."""
         body = dict(patch)
         if resource_version:
             body["metadata"] = {**(body.get("metadata") or {}), "resourceVersion": resource_version}
         return dict(self._call(f"patch machineconfigpool {name}", self._custom().patch_cluster_custom_object,
-                               MCO_GROUP, MCO_VERSION, "machineconfigpools", name, body,
-                               _content_type="application/merge-patch+json"))
+                               MCO_GROUP, MCO_VERSION, "machineconfigpools", name, body))
 
     def set_desired_update(self, version: str, image: str, resource_version: Optional[str] = None
                            ) -> Dict[str, Any]:
@@ -280,8 +281,7 @@ class Cluster:
         if resource_version:
             body["metadata"] = {"resourceVersion": resource_version}
         return dict(self._call("patch clusterversion version", self._custom().patch_cluster_custom_object,
-                               CONFIG_GROUP, "v1", "clusterversions", "version", body,
-                               _content_type="application/merge-patch+json"))
+                               CONFIG_GROUP, "v1", "clusterversions", "version", body))
 
     def machineosconfigs(self) -> Optional[List[Dict[str, Any]]]:
         """The MachineOSConfigs (on-cluster layering) at v1, else v1alpha1 (4.16, 4.17 Tech Preview);
