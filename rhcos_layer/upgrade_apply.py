@@ -469,7 +469,11 @@ def control_plane_expectations(cluster: ClusterAPI, found: Survey) -> List[Tuple
 class UpgradeWatcher:
     """rollout.follow's watcher protocol (step, progress, diagnosis, close) for ClusterVersion: done when
     the upgrade to the target has started (``until=UPGRADING``) or completed (``until=COMPLETED``).
-    A failed upgrade raises ClusterUpgradeFailed at once; so does a switch to another release."""
+    A failed upgrade raises ClusterUpgradeFailed at once; so does a switch to another release.
+
+    Progress is ClusterVersion's state *and* the pools' counters: while the machine-config operator rolls
+    the control plane, the CVO's message stays "waiting on machine-config" for as long as the master
+    nodes take to reboot one by one (tens of minutes), and that is no stall (one pool list per refresh)."""
 
     def __init__(self, cluster: ClusterAPI, target: str, until: str,
                  on_change: Callable[[ClusterUpgrade], None] = lambda upgrade: None,
@@ -482,9 +486,15 @@ class UpgradeWatcher:
         self.pool = "ClusterVersion"
         self.view = None
         self.upgrade: Optional[ClusterUpgrade] = None
+        self.pools: Tuple[Tuple[str, str, int, int, int], ...] = ()
 
     def step(self) -> bool:
+        from .rollout import read_pool
+
         upgrade = read_upgrade(self.cluster.watched_cluster_version(), self.target)
+        if self.until == COMPLETED:
+            views = [read_pool(p) for p in self.cluster.watched_pools()]
+            self.pools = tuple((v.name, v.target, v.updated, v.ready, v.unavailable) for v in views)
         if upgrade != self.upgrade:
             self.upgrade = upgrade
             self.on_change(upgrade)
@@ -499,7 +509,7 @@ class UpgradeWatcher:
         return upgrade.state == COMPLETED
 
     def progress(self) -> Hashable:
-        return self.upgrade
+        return (self.upgrade, self.pools)
 
     def diagnosis(self) -> str:
         upgrade = self.upgrade

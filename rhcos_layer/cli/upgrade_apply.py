@@ -100,7 +100,12 @@ def upgrade_apply_command(settings: Settings, to: str, start_cluster_upgrade: bo
     ignore = apply_mod.parse_ignored(ignored)
     tls = tls_settings(terminal, tls_verify, cert_dir)
     flags = _cluster_flags(kubeconfig, kube_context) + "".join(f" --project {p}" for p in projects)
-    resume = f"rhcos-layer upgrade apply --to {to}{flags} --wait"
+    # the command that picks up repeats what changes the run's outcome (paths only: never a secret)
+    again = "".join(f" {flag} {value}" for flag, value in (
+        ("--authfile", authfile), ("--push-authfile", push_authfile), ("--cert-dir", cert_dir)) if value)
+    again += "".join(f" --ignore-preflight-errors {value}" for value in ignored)
+    again += "" if tls_verify else " --tls-verify=false"
+    resume = f"rhcos-layer upgrade apply --to {to}{flags}{again} --wait"
     will_wait = terminal.interactive if wait is None else wait
     found: Optional[Survey] = None
     with Cluster(kubeconfig, kube_context) as cluster:

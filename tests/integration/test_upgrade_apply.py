@@ -165,7 +165,8 @@ def test_ctrl_c_in_the_middle_then_the_same_command_picks_up(rig: Rig) -> None:
             proc.kill()
             proc.communicate()
     assert proc.returncode == 130, err
-    assert f"Pick up with: rhcos-layer upgrade apply --to {NEW}" in err
+    assert (f"Pick up with: rhcos-layer upgrade apply --to {NEW} --project {rig.project / 'rhcos-layer.yaml'}"
+            " --ignore-preflight-errors LoopbackRegistry --wait") in err
     assert "Traceback" not in err
     assert rig.pool()["spec"]["paused"] is True  # the interrupted run left the pool held, as it said
     rig.cvo.step_delay = 0.05
@@ -285,3 +286,16 @@ def test_a_new_image_refused_after_the_upgrade_leaves_the_pools_paused_until_fix
     assert fixed.code == 0, fixed.err
     after = rig.reboots()
     assert {n: after.get(n, 0) - before.get(n, 0) for n in WORKERS} == {n: 1 for n in WORKERS}
+
+
+def test_a_stalled_cluster_upgrade_exits_21_once_nothing_moves(rig: Rig) -> None:
+    """The CVO never completes; the master pool rolls (progress) and then nothing changes any more."""
+    before = rig.reboots()
+    rig.cvo.stall()
+    result = rig.upgrade("--start-cluster-upgrade", "--wait", "--progress-deadline", "3s")
+    assert result.code == 21, result.err
+    assert f"Error: the cluster upgrade to {NEW} stalled: the cluster upgrade to {NEW}: upgrading" in result.err
+    assert "pools worker stay paused (none of their nodes moved)" in result.err
+    after = rig.reboots()
+    assert all(after.get(n, 0) == before.get(n, 0) for n in WORKERS)
+    assert rig.pool()["spec"]["paused"] is True

@@ -412,3 +412,42 @@ def test_every_permission_the_run_needs_is_asked_before_any_write(cluster, kube_
     with pytest.raises(ClusterForbidden) as caught:
         core.require_permissions(cluster, found, start=False, wait=False)
     assert "patch machineconfigpools.machineconfiguration.openshift.io (to pause and unpause" in caught.value.message
+
+
+class _MastersRebooting:
+    """The real adapter, whose pool list shows the master pool's counter moving at each of the first
+    ``moves`` refreshes (the nodes rebooting one after another), then standing still: a change per
+    refresh, not per second, so the test does not depend on the machine's speed."""
+
+    def __init__(self, cluster: Cluster, moves: int) -> None:
+        self._cluster = cluster
+        self.moves = moves
+        self.refreshes = 0
+
+    def watched_pools(self) -> List[Dict[str, Any]]:
+        pools = self._cluster.watched_pools()
+        self.refreshes += 1
+        for pool in pools:
+            if pool["metadata"]["name"] == "master":
+                pool["status"]["updatedMachineCount"] = min(self.refreshes, self.moves)
+        return pools
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cluster, name)
+
+
+def test_control_plane_nodes_moving_are_progress_while_the_cluster_version_message_stands(cluster, kube_api,
+                                                                                         monkeypatch) -> None:
+    """The CVO's message stays the same while the master nodes reboot one by one: their counters moving is
+    progress, so --progress-deadline does not end the wait; once nothing moves any more, it does (21)."""
+    monkeypatch.setenv("RHCOS_LAYER_WATCH_INTERVAL", "0.05")
+    found = core.survey(cluster, _plan())
+    cv = _cv(kube_api)
+    cv["spec"]["desiredUpdate"] = {"version": NEW, "image": NEW_RELEASE}
+    kube_api.store.put(cv)
+    masters = _MastersRebooting(cluster, moves=20)  # 20 refreshes of 0.05 s at least: past the deadline
+    with pytest.raises(ClusterUpgradeFailed) as caught:
+        core.wait_for(masters, found, core.COMPLETED, timeout=None, progress_deadline=0.3,
+                      notice=lambda t: None, on_change=lambda u: None, resume="again")
+    assert masters.refreshes > 20  # it kept waiting while the nodes moved: the stall came after them
+    assert "stalled" in caught.value.message
