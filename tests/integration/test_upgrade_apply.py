@@ -299,3 +299,22 @@ def test_a_stalled_cluster_upgrade_exits_21_once_nothing_moves(rig: Rig) -> None
     after = rig.reboots()
     assert all(after.get(n, 0) == before.get(n, 0) for n in WORKERS)
     assert rig.pool()["spec"]["paused"] is True
+
+
+def test_a_conditional_update_needs_allow_not_recommended(rig: Rig) -> None:
+    from tests.support.cvo import risk
+
+    seed_updates(rig.api, rig.releases, current=OLD, available=["4.17.2"],
+                 conditional={NEW: [risk("OVNRestart", "pods lose network for a minute")]})
+    refused = rig.upgrade("--start-cluster-upgrade", "--wait")
+    assert refused.code == 12, refused.err
+    assert f"{NEW} is a conditional update, not recommended for this cluster (OVNRestart: pods lose network" \
+        in refused.err
+    assert "--allow-not-recommended" in refused.err
+    assert rig.pool()["spec"]["paused"] is False
+    taken = rig.upgrade("--start-cluster-upgrade", "--wait", "--allow-not-recommended")
+    assert taken.code == 0, taken.err
+    assert f"Warning: {NEW} is not recommended for this cluster (--allow-not-recommended): OVNRestart" in taken.err
+    cv = rig.api.store.get("clusterversions", "version")
+    assert cv["spec"]["desiredUpdate"] == {"version": NEW, "image": rig.releases[NEW].payload}
+    assert set(rig.node_images()) == {_pushed(rig)}
