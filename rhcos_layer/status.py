@@ -110,9 +110,13 @@ def mark_behind(found: List[PoolStatus], cluster_version: Any,
     from .upgrade import version_key
 
     status = obj_field(cluster_version, "status")
-    current = completed_update(status).get("version")
+    running = completed_update(status)
+    current, payload = running.get("version"), running.get("image")
     if not isinstance(current, str) or version_key(current) is None:
         return
+    # the release the cluster runs, not its next update (the default target of a plan)
+    command = "rhcos-layer upgrade plan" + (f" --release {payload}" if isinstance(payload, str) and payload
+                                            and " " not in payload and len(payload) < 512 else "")
     for pool in found:
         if not pool.layered or pool.on_cluster:
             continue
@@ -125,7 +129,7 @@ def mark_behind(found: List[PoolStatus], cluster_version: Any,
         if since is None or (version_key(pool.built_for) or (0, 0, 0)) >= (version_key(current) or (0, 0, 0)):
             continue
         pool.behind, pool.behind_versions = len(since), since
-        pool.next_command = "rhcos-layer upgrade plan"
+        pool.next_command = command
 
 
 class StatusReader:

@@ -429,11 +429,11 @@ def _layered_pools(cluster: ClusterAPI) -> Tuple[List[_Layered], List[str]]:
     """Pools with an rhcos-layer MachineConfig (by its role label) and pools that build on the cluster."""
     from .oncluster import pool_of
 
-    pools = {_text(obj_field(p, "metadata", "name")): p for p in cluster.pools()}
+    pools = {_text(obj_field(p, "metadata", "name")): p for p in cluster.pools() if isinstance(p, dict)}
     layered: Dict[str, _Layered] = {}
     selector = f"{machineconfig.MANAGED_BY_LABEL}={machineconfig.MANAGED_BY}"
     for mc in sorted(cluster.machineconfigs(selector), key=lambda m: _text(obj_field(m, "metadata", "name"))):
-        if not machineconfig.is_managed(mc):
+        if not isinstance(obj_field(mc, "metadata", "labels"), dict) or not machineconfig.is_managed(mc):
             continue
         pool = _text(obj_field(mc, "metadata", "labels", machineconfig.ROLE_LABEL))
         if not pool:

@@ -78,3 +78,42 @@ def test_hostile_log_stream(data: bytes, text: str, count: int) -> None:
     assert isinstance(demux_logs(data), bytes)
     answers = split_framed(text, "0123456789abcdef", count)
     assert len(answers) == count and all(0 <= code <= 999 for code, _ in answers)
+
+
+class _Listed:
+    """The three lists upgrade plan reads to find layered pools, as a hostile or broken API server might
+    hand them over (the ClusterAPI protocol's shapes, any content)."""
+
+    def __init__(self, pools: Any, configs: Any, moscs: Any) -> None:
+        self._pools, self._configs, self._moscs = pools, configs, moscs
+
+    def pools(self) -> Any:
+        return self._pools
+
+    def machineconfigs(self, label_selector: Any = None) -> Any:
+        return self._configs
+
+    def machineosconfigs(self) -> Any:
+        return self._moscs
+
+
+_MC = st.fixed_dictionaries({"metadata": st.fixed_dictionaries({}, optional={
+    "name": _TEXT | _JSON,
+    "labels": st.fixed_dictionaries({"app.kubernetes.io/managed-by": st.just("rhcos-layer") | _TEXT},
+                                    optional={"machineconfiguration.openshift.io/role": _TEXT | _JSON}) | _JSON,
+    "annotations": st.dictionaries(st.sampled_from(["rhcos-layer.io/project", "rhcos-layer.io/inputs-digest"]),
+                                   _TEXT | _JSON) | _JSON}) | _JSON}, optional={"spec": _JSON}) | _JSON
+
+
+@given(st.lists(_JSON | st.fixed_dictionaries({"metadata": _JSON, "spec": _JSON}), max_size=3),
+       st.lists(_MC, max_size=4), st.none() | st.lists(_JSON, max_size=3))
+def test_hostile_cluster_lists(pools: Any, configs: Any, moscs: Any) -> None:
+    from rhcos_layer.upgrade import _layered_pools
+
+    try:
+        layered, on_cluster = _layered_pools(_Listed(pools, configs, moscs))  # type: ignore[arg-type]
+    except RhcosLayerError:
+        return
+    for item in layered:
+        assert item.pool and item.stream in ("rhel-coreos", "rhel-coreos-10")
+    assert all(isinstance(p, str) and p for p in on_cluster)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 from rhcos_layer import machineconfig
 from rhcos_layer.adapters import engine as engine_mod
 from tests.integration.conftest import write_project
+from tests.integration.test_status import _layer_worker as rolled_out
 from tests.support.cvo import risk, seed_release, seed_updates
 from tests.support.fakebase import NODE_VERSIONS
 from tests.support.kube import seed_openshift
@@ -51,18 +53,16 @@ def test_rpm_query_runs_offline_in_a_container_that_is_removed(tmp_path, tool_en
 # ----------------------------------------------------------------------------------- status: behind
 
 LAYERED = "registry.example.com/ops/rhcos-layered@sha256:" + "4" * 64
+PAYLOAD_4172 = "quay.io/openshift-release-dev/ocp-release:4.17.2"  # what _upgraded records in the history
 
 
 def _layer_worker(api, seed, release=None, image=LAYERED):
-    """What a finished rollout leaves: our MachineConfig and a rendered config booting the image."""
-    api.store.put(machineconfig.render("worker", image, base=seed.base_image, release=release, project="my-layer"))
-    rendered = dict(api.store.get("machineconfigs", seed.rendered["worker"]))
-    rendered["metadata"] = {"name": "rendered-worker-" + "5" * 32}
-    rendered["spec"] = dict(rendered["spec"], osImageURL=image)
-    api.store.put(rendered)
-    name = rendered["metadata"]["name"]
-    api.store.patch("machineconfigpools", "worker",
-                    {"spec": {"configuration": {"name": name}}, "status": {"configuration": {"name": name}}})
+    """What a finished rollout leaves (test_status's helper), our MachineConfig annotated as apply does."""
+    rolled_out(api, seed, image)
+    annotations = {machineconfig.PROJECT_ANNOTATION: "my-layer"}
+    if release:
+        annotations[machineconfig.RELEASE_ANNOTATION] = release
+    api.store.patch("machineconfigs", machineconfig.name_for("worker"), {"metadata": {"annotations": annotations}})
 
 
 def _upgraded(api, versions, base):
@@ -90,10 +90,11 @@ def test_status_says_how_many_releases_a_layered_pool_is_behind(tmp_path, kube_a
     behind = rhcos_layer(["status", "--pool", "worker", "-o", "json"], tmp_path)
     [worker] = json.loads(behind.out)
     assert (worker["built_for"], worker["cluster_version"], worker["behind"], worker["behind_versions"],
-            worker["next_command"]) == ("4.16.3", "4.17.2", 2, ["4.16.8", "4.17.2"], "rhcos-layer upgrade plan")
+            worker["next_command"]) == ("4.16.3", "4.17.2", 2, ["4.16.8", "4.17.2"], f"rhcos-layer upgrade plan"
+                                                                                     f" --release {PAYLOAD_4172}")
     text = rhcos_layer(["status", "--pool", "worker"], tmp_path)
     assert ("  BEHIND: built for 4.16.3, 2 release(s) behind the cluster's 4.17.2 (4.16.8, 4.17.2):"
-            " run `rhcos-layer upgrade plan`") in text.out.splitlines()
+            f" run `rhcos-layer upgrade plan --release {PAYLOAD_4172}`") in text.out.splitlines()
 
 
 # ------------------------------------------------------------------------------ plan on the cluster
@@ -440,3 +441,39 @@ def test_apply_records_the_release_the_image_was_built_for(tmp_path, kube_api, k
     assert applied.code == 0, applied.err
     mc = kube_api.store.get("machineconfigs", machineconfig.name_for("worker"))
     assert mc["metadata"]["annotations"][machineconfig.RELEASE_ANNOTATION] == "4.16.3"
+
+
+def test_a_refused_push_is_reported_not_ready(tmp_path, tool_env, registry, upgrade_releases, rhcos_layer):
+    rel = upgrade_releases
+    folder = _project_on(tmp_path, "refused", rel["4.16.3"], registry)
+    wrong = registry.write_authfile(tmp_path / "wrong.json", password="not-the-password")
+    result = rhcos_layer(["upgrade", "plan", "--release", rel["4.16.8"].payload, "--project", str(folder),
+                          "--push-authfile", str(wrong), "-o", "json"], tmp_path)
+    assert result.code == 20, result.err
+    [only] = json.loads(result.out)["pools"]
+    assert (only["state"], only["new_image"], only["built"]) == ("push-failed", None, True)
+    assert only["reason"].startswith(f"the push failed: registry {registry.host} rejected the credentials")
+    assert "not-the-password" not in result.out + result.err
+
+
+def test_rpm_answers_are_kept_by_image_id(tmp_path, tool_env, registry, upgrade_releases, rhcos_layer):
+    rel = upgrade_releases
+    folder = _project_on(tmp_path, "cached", rel["4.16.3"], registry)
+    args = ["upgrade", "plan", "--release", rel["4.16.8"].payload, "--project", str(folder), "-o", "json"]
+    first = rhcos_layer(args, tmp_path)
+    assert first.code == 0, first.err
+    kept = sorted((Path(tool_env["HOME"]) / ".cache" / "rhcos-layer" / "rpm").glob("*.json"))
+    assert len(kept) == 2  # the new image's answers and the new base's
+    for path in kept:  # answers that only the cache can give: a second plan reads them, no container runs
+        data = json.loads(path.read_text())
+        data["answers"][4] = [0, "kernel-9.9.9-1.el9.x86_64\n"]
+        path.write_text(json.dumps(data))
+    second = rhcos_layer(args, tmp_path)
+    assert second.code == 0, second.err
+    kernel = {s["component"]: s for s in json.loads(second.out)["pools"][0]["skew"]}["kernel"]
+    assert (kernel["image_version"], kernel["base_version"]) == ("9.9.9-1.el9", "9.9.9-1.el9")
+    for path in kept:  # a damaged file is asked again, never trusted
+        path.write_text("{")
+    third = rhcos_layer(args, tmp_path)
+    kernel = {s["component"]: s for s in json.loads(third.out)["pools"][0]["skew"]}["kernel"]
+    assert kernel["base_version"] == rel["4.16.8"].kernel
