@@ -165,22 +165,24 @@ def _run(terminal: Terminal, cluster: Any, found: Survey, *, start: bool, wait: 
         _report(terminal, found, output, next_step=f"not waiting (--no-wait); pick up with: {resume}")
         return
 
-    said: List[str] = []
-
-    def changed(upgrade: Any) -> None:
-        line = f"cluster: {upgrade.state}" + (f": {upgrade.message}" if upgrade.message else "")
-        if not said or said[-1] != line:  # the same words again (another field moved) are not news
-            said.append(line)
-            terminal.info(line)
-
-    if found.upgrade.state == core.NOT_STARTED:
-        if not started:
-            terminal.info(f"Waiting for the cluster upgrade to {target} to start")
-        core.wait_for(cluster, found, core.UPGRADING, timeout=limit, progress_deadline=deadline,
-                      notice=terminal.warning, on_change=changed, resume=resume)
     if found.upgrade.state != core.COMPLETED:
-        core.wait_for(cluster, found, core.COMPLETED, timeout=limit, progress_deadline=deadline,
-                      notice=terminal.warning, on_change=changed, resume=resume)
+        # a spinner with the cluster's state on a terminal (plain lines otherwise): the upgrade takes long
+        with terminal.reporter(f"cluster: upgrade to {target}") as reporter:
+            said: List[str] = []
+
+            def changed(upgrade: Any) -> None:
+                line = f"cluster: {upgrade.state}" + (f": {upgrade.message}" if upgrade.message else "")
+                if not said or said[-1] != line:  # the same words again (another field moved) are not news
+                    said.append(line)
+                    reporter.phase(line)
+
+            if found.upgrade.state == core.NOT_STARTED:
+                if not started:
+                    reporter.phase(f"Waiting for the cluster upgrade to {target} to start")
+                core.wait_for(cluster, found, core.UPGRADING, timeout=limit, progress_deadline=deadline,
+                              notice=reporter.warning, on_change=changed, resume=resume)
+            core.wait_for(cluster, found, core.COMPLETED, timeout=limit, progress_deadline=deadline,
+                          notice=reporter.warning, on_change=changed, resume=resume)
     others = core.control_plane_expectations(cluster, found)
     if others:
         terminal.info("Waiting for the pools that upgrade with the cluster: "
