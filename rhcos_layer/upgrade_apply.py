@@ -183,6 +183,12 @@ def _annotations(obj: Any) -> Dict[str, str]:
     return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
 
+def paused_by_upgrade(pool: Any) -> bool:
+    """Whether upgrade apply paused this MachineConfigPool (and it is still paused): rollback lifts that
+    pause with our MachineConfig, since the pool then waits for nothing of ours."""
+    return _field(pool, "spec", "paused") is True and PAUSED_ANNOTATION in _annotations(pool)
+
+
 def unpause_patch() -> Dict[str, Any]:
     """Unpause, and drop our marks (null deletes them in a merge patch)."""
     return {"metadata": {"annotations": {PAUSED_ANNOTATION: None, IMAGE_ANNOTATION: None}},
@@ -407,9 +413,8 @@ def layer(cluster: ClusterAPI, found: Survey, *, authfile: Optional[str], tls: T
         if held:  # apply's "nothing was changed" is about this step: the pools are still held, as they were
             exc.message += f"; pools {', '.join(held)} stay paused (the cluster runs {found.target})"
             exc.hint = (exc.hint + "; " if exc.hint else "") + (
-                "then run the same command again; or back out to the new release's plain base: rhcos-layer"
-                f" rollback {' '.join(f'--pool {p}' for p in held)}, then "
-                + "; ".join(unpause_command(p) for p in held))
+                "then run the same command again; or back out to the new release's plain base (rollback lifts"
+                f" the pause too): rhcos-layer rollback {' '.join(f'--pool {p}' for p in held)} --wait")
         raise
     for step in found.pools:
         if step.state == HELD:

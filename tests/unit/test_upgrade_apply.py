@@ -451,3 +451,26 @@ def test_control_plane_nodes_moving_are_progress_while_the_cluster_version_messa
                       notice=lambda t: None, on_change=lambda u: None, resume="again")
     assert masters.refreshes > 20  # it kept waiting while the nodes moved: the stall came after them
     assert "stalled" in caught.value.message
+
+
+def test_rollback_lifts_the_pause_upgrade_apply_made_but_not_an_admins(cluster, kube_api) -> None:
+    """Without our MachineConfig the pool waits for nothing of ours: rollback unpauses a pool we paused (the
+    pool then rolls to the plain base), and leaves alone one someone else paused."""
+    from rhcos_layer import rollback
+
+    _layer_worker(kube_api)
+    core.pause(cluster, core.survey(cluster, _plan()))
+    plans = rollback.plan(cluster, ["worker"])
+    assert [(p.pool, p.action, p.paused_for_upgrade) for p in plans] == [("worker", "delete", True)]
+    rollback.execute(cluster, plans)
+    pool = kube_api.store.get("machineconfigpools", "worker")
+    assert kube_api.store.get("machineconfigs", "99-zz-rhcos-layer-0-worker") is None
+    assert pool["spec"]["paused"] is False
+    assert core.PAUSED_ANNOTATION not in (pool["metadata"].get("annotations") or {})
+
+    _layer_worker(kube_api)
+    kube_api.store.patch("machineconfigpools", "worker", {"spec": {"paused": True}})  # the admin's pause
+    plans = rollback.plan(cluster, ["worker"])
+    assert [p.paused_for_upgrade for p in plans] == [False]
+    rollback.execute(cluster, plans)
+    assert kube_api.store.get("machineconfigpools", "worker")["spec"]["paused"] is True
