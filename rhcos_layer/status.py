@@ -40,14 +40,14 @@ class PoolStatus:
     ready: int
     degraded: int
     unavailable: int
-    managed: List[str] = field(default_factory=list)
-    conditions: Dict[str, str] = field(default_factory=dict)
-    on_cluster: Optional[str] = None  # the pool's MachineOSConfig: its nodes boot the cluster's build (image)
     built_for: Optional[str] = None  # the release version the layered image was built for
     cluster_version: Optional[str] = None  # the release the cluster runs (read only for a layered pool)
     behind: Optional[int] = None  # how many releases the cluster ran since built_for (None: not behind, unknown)
     behind_versions: List[str] = field(default_factory=list)  # those releases, oldest first
     next_command: Optional[str] = None  # what to run when behind
+    managed: List[str] = field(default_factory=list)
+    conditions: Dict[str, str] = field(default_factory=dict)
+    on_cluster: Optional[str] = None  # the pool's MachineOSConfig: its nodes boot the cluster's build (image)
 
     def as_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -178,7 +178,11 @@ class StatusReader:
         from .oncluster import for_pool, read_once
 
         moscs = read_once(self.cluster)  # once per connection: refreshes keep their fixed requests
-        shown = [pool_status(found[name], ours, base, self.images, for_pool(moscs, name)) for name in wanted]
+        return [pool_status(found[name], ours, base, self.images, for_pool(moscs, name)) for name in wanted]
+
+    def read_all(self, pools: Optional[List[str]] = None) -> List[PoolStatus]:
+        """:meth:`read`, and how many releases each layered pool is behind the cluster."""
+        shown = self.read(pools)
         if any(p.layered and not p.on_cluster for p in shown):
             if self._cluster_version is None:  # once per command: a quiet refresh keeps its three requests
                 self._cluster_version = self.cluster.cluster_version()
@@ -188,7 +192,7 @@ class StatusReader:
 
 def cluster_status(cluster: ClusterAPI, pools: Optional[List[str]] = None) -> List[PoolStatus]:
     """The status of ``pools`` (all when None)."""
-    return StatusReader(cluster).read(pools)
+    return StatusReader(cluster).read_all(pools)
 
 
 class StatusWatch:
@@ -204,7 +208,7 @@ class StatusWatch:
         self._shown: Any = None
 
     def step(self) -> bool:
-        found = self.reader.read(self.pools)
+        found = self.reader.read_all(self.pools)
         self.found = found
         snapshot = [p.as_dict() for p in found]
         if snapshot != self._shown:
