@@ -163,6 +163,13 @@ class UpgradeNotReady(RhcosLayerError):
     exit_code = 20
 
 
+class ClusterUpgradeFailed(RhcosLayerError):
+    """The cluster's own upgrade failed (ClusterVersion Failing=True) or made no progress for
+    --progress-deadline: the layered pools stay paused; the hint says how to go on or back out."""
+
+    exit_code = 21
+
+
 class Interrupted(RhcosLayerError):
     """The user pressed Ctrl-C (the CLI maps KeyboardInterrupt to this exit code)."""
 

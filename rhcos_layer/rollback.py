@@ -28,6 +28,7 @@ class RollbackPlan:
     machineconfigs: List[Dict[str, Any]] = field(default_factory=list)  # ours, to delete
     reapply: Optional[Plan] = None  # --to-previous: apply's plan for the earlier image
     done: bool = False  # set by execute() once written
+    paused_for_upgrade: bool = False  # paused by upgrade apply, waiting for its new image: lifted with ours
 
     @property
     def names(self) -> List[str]:
@@ -59,7 +60,11 @@ def plan(cluster: ClusterAPI, pools: Sequence[str], *, to_previous: bool = False
     from .trust import TLSSettings
 
     wanted = list(dict.fromkeys(pools))
-    require(wanted, (str(p["metadata"]["name"]) for p in cluster.pools()))
+    pool_objs = cluster.pools()
+    require(wanted, (str(p["metadata"]["name"]) for p in pool_objs))
+    from .upgrade_apply import paused_by_upgrade
+
+    held = {str(p["metadata"]["name"]) for p in pool_objs if paused_by_upgrade(p)}
     plans: List[RollbackPlan] = []
     if to_previous:
         for pool in wanted:
@@ -79,7 +84,7 @@ def plan(cluster: ClusterAPI, pools: Sequence[str], *, to_previous: bool = False
         selector = f"{MANAGED_BY_LABEL}={MANAGED_BY},{ROLE_LABEL}={pool}"
         ours = [mc for mc in cluster.machineconfigs(selector)
                 if not str(mc["metadata"]["name"]).startswith("rendered-")]
-        plans.append(RollbackPlan(pool, "delete" if ours else "unchanged", ours))
+        plans.append(RollbackPlan(pool, "delete" if ours else "unchanged", ours, paused_for_upgrade=pool in held))
     return plans
 
 
@@ -114,6 +119,10 @@ def execute(cluster: ClusterAPI, plans: Sequence[RollbackPlan], *, dry_run: bool
                     meta = mc["metadata"]
                     cluster.delete_machineconfig(str(meta["name"]), str(meta.get("resourceVersion") or "") or None)
                 deleted.append(mc)
+            if item.paused_for_upgrade and not dry_run:  # without our image there is nothing to wait for
+                from .upgrade_apply import unpause_patch
+
+                cluster.patch_pool(item.pool, unpause_patch())
         except RhcosLayerError as exc:
             if not deleted:
                 exc.message = f"pool {item.pool}: {exc.message}; nothing was changed"

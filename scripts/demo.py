@@ -8,10 +8,14 @@ is touched.
 
 It then rolls the pushed image out on an emulated OpenShift cluster: an emulated API server on
 127.0.0.1 (4.16.3 on the fake base, its global pull secret holding the registry's credentials,
-3 master and 3 worker nodes) with a simulated Machine Config Operator that cordons, drains and
-reboots each node in a few tenths of a second. It runs `status`, `apply --wait` (the project's
-last push; the rollout's progress is printed node by node), `status`, `rollback --wait` and
-`status` against the worker pool. Everything is stopped and removed at the end.
+3 master and 3 worker nodes, offered an update to a synthetic 4.16.8 with its own base) with a
+simulated Machine Config Operator that cordons, drains and reboots each node in a few tenths of a
+second, and a simulated Cluster Version Operator. It runs `status`, `apply --wait` (the project's
+last push; the rollout's progress is printed node by node), `status`, then `upgrade plan --to
+4.16.8` (the project rebuilt on 4.16.8's base and pushed) and `upgrade apply --to 4.16.8
+--start-cluster-upgrade --wait` (the worker pool paused, the cluster upgraded, then the new image
+rolled out: one reboot per worker node, counted), `status`, and last `rollback --wait` and `status`
+against the worker pool. Everything is stopped and removed at the end.
 """
 
 from __future__ import annotations
@@ -28,10 +32,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.fakebase import build_fake_base  # noqa: E402
-from tests.support.kube import KubeAPI, seed_openshift, trust_registry_ca  # noqa: E402
+from tests.support.cvo import SimulatedCVO, seed_release, seed_updates  # noqa: E402
+from tests.support.kube import KubeAPI, trust_registry_ca  # noqa: E402
 from tests.support.mco import SimulatedMCO  # noqa: E402
-from tests.support.payload import push_release_payload  # noqa: E402
+from tests.support.payload import build_upgrade_releases  # noqa: E402
 from tests.support.podman import PodmanStore  # noqa: E402
 from tests.support.registry import Registry  # noqa: E402
 
@@ -66,12 +70,14 @@ def main() -> int:
     user_store = PodmanStore(work / "user-store")
     api = None
     mco = None
+    cvo = None
     try:
-        say("Starting a local registry (TLS, password) with a fake RHCOS base image")
+        say("Starting a local registry (TLS, password) with fake RHCOS base images for 4.16.3 and 4.16.8")
         registry.start()
-        base = build_fake_base(base_store, registry)
-        payload = push_release_payload(registry, "4.16.3", os_pullspecs={"rhel-coreos": base.pullspec})
-        print(f"registry: {registry.host}\nrelease image (synthetic 4.16.3 payload): {payload.pullspec_tag}")
+        releases = build_upgrade_releases(base_store, registry, versions=("4.16.3", "4.16.8"))
+        payload = releases["4.16.3"].release
+        print(f"registry: {registry.host}\nrelease image (synthetic 4.16.3 payload): {payload.pullspec_tag}\n"
+              f"update (synthetic 4.16.8 payload, its own base): {releases['4.16.8'].payload}")
 
         project = work / "project"
         certs = ["--cert-dir", str(registry.cert_dir)]
@@ -95,12 +101,14 @@ def main() -> int:
         say("Push: the digest printed is the one the registry serves")
         pullspec = run(["push", *certs], env, project)
 
-        say("Starting an emulated OpenShift 4.16.3 cluster (API server and a simulated Machine Config Operator)")
+        say("Starting an emulated OpenShift 4.16.3 cluster (API server, simulated Machine Config and Cluster"
+            " Version Operators)")
         api = KubeAPI().start()
-        seed = seed_openshift(api, base_image=base.pullspec, version="4.16.3",
-                              release_image=payload.pullspec_digest, pull_secret=registry.auth_config())
+        seed = seed_release(api, releases["4.16.3"], pull_secret=registry.auth_config())
+        seed_updates(api, releases, current="4.16.3", available=["4.16.8"])
         trust_registry_ca(api, registry.host, registry.ca_path.read_bytes())  # as an admin adds a registry's CA
-        mco = SimulatedMCO(api, step_delay=0.3).start()
+        mco = SimulatedMCO(api, step_delay=0.1).start()
+        cvo = SimulatedCVO(api, releases=releases, step_delay=0.2).start()
         kubeconfig = api.write_kubeconfig(work / "kube" / "config")
         env["KUBECONFIG"] = str(kubeconfig)
         env["RHCOS_LAYER_WATCH_INTERVAL"] = "0.2"
@@ -117,23 +125,41 @@ def main() -> int:
                        *certs], env, project)
         say("Status: every worker now boots the layered image")
         run(["status", "--pool", "worker"], env, project)
-        say("Rollback: delete rhcos-layer's MachineConfig, the workers go back to the base image")
+        say("Upgrade plan: rebuild the project on 4.16.8's base (cached by inputs) and push it; report skew")
+        run(["upgrade", "plan", "--to", "4.16.8", *certs], env, project)
+        say("Upgrade apply: pause the worker pool, upgrade the cluster, then the new image: one reboot per node")
+        reboots_before = dict(mco.reboots)
+        upgraded = run(["upgrade", "apply", "--to", "4.16.8", "--start-cluster-upgrade", "--wait",
+                        "--ignore-preflight-errors", "LoopbackRegistry", *certs], env, project)
+        per_node = {n: mco.reboots.get(n, 0) - reboots_before.get(n, 0) for n in seed.nodes["worker"]}
+        print("reboots per worker node during the upgrade: "
+              + ", ".join(f"{n} {count}" for n, count in sorted(per_node.items())))
+        if set(per_node.values()) != {1}:
+            raise SystemExit(f"demo failed: expected one reboot per worker node, saw {per_node}")
+        say("Status: the cluster runs 4.16.8, the workers its base with the layer")
+        run(["status", "--pool", "worker"], env, project)
+        say("Rollback: delete rhcos-layer's MachineConfig, the workers go back to the release's base image")
         back = run(["rollback", "--pool", "worker", "--wait"], env, project)
         say("Status: the worker pool is back on the release's base image")
         run(["status", "--pool", "worker"], env, project)
         mco.check()
+        cvo.check()
         api.check()
 
         say("Done")
         print(f"image ID: {image_id}")
         print(f"digest-pinned pullspec: {pullspec}")
         print(f"applied: {applied}")
+        print(f"upgraded: {upgraded}")
         print(f"rolled back: {back}")
         print(f"demo complete in {time.monotonic() - started:.0f} s: built, pushed, rolled out to the 3 worker"
-              " nodes, rolled back to the release's base")
+              " nodes, upgraded the cluster to 4.16.8 with one reboot per worker node, rolled back to the"
+              " release's base")
         return 0
     finally:
-        try:  # the simulator first (it writes to the API's store), then the API server
+        try:  # the simulators first (they write to the API's store), then the API server
+            if cvo is not None:
+                cvo.stop()
             if mco is not None:
                 mco.stop()
         finally:
