@@ -87,6 +87,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool, debug: bo
       7 image not found            17 an object is not on the cluster (HTTP 404)
       8 the build failed           18 changed on the cluster meanwhile (HTTP 409)
       9 no Podman service          19 partly applied: what is left and how to undo it
+                                   22 the cluster's build of the image failed (--on-cluster)
                                   130 interrupted (Ctrl-C)
     """
     ctx.obj = Settings(verbose, quiet, no_color, debug)

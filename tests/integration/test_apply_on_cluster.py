@@ -1,0 +1,211 @@
+"""apply --on-cluster: the cluster builds the pool's image (MachineOSConfig), apply follows the build and the
+rollout; moving a pool between modes in one step each way.
+
+The real command runs against the emulated API (tests/support/kube.py, serving MachineOSConfig and
+MachineOSBuild at the version each release has) driven by the simulated MCO (tests/support/mco.py, whose
+build controller builds a MachineOSConfig's image and rolls the pool to it); the push secret is tried
+against the real test registry (TLS + password).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+from tests.integration.test_apply import LOOPBACK_OK, MC_NAME, pushed, running_mco  # noqa: F401  (a fixture)
+from tests.support.kube import KubeAPI, seed_openshift, trust_registry_ca
+
+MCO = "machineconfiguration.openshift.io"
+NS = "openshift-machine-config-operator"
+PREVIOUS_SPEC = "rhcos-layer.io/previous-spec"
+CURRENT_IMAGE = f"{MCO}/currentImage"
+
+
+def _secret(api: KubeAPI, name: str, config: Dict[str, Any]) -> None:
+    api.store.put({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                   "metadata": {"name": name, "namespace": NS},
+                   "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()}})
+
+
+def _seed(api: KubeAPI, registry, fake_base, version: str, feature_set: str = "") -> None:
+    seed_openshift(api, version=version, feature_set=feature_set, base_image=fake_base.pullspec,
+                   pull_secret=registry.auth_config(), workers=2)
+    trust_registry_ca(api, registry.host, registry.ca_path.read_bytes())
+    _secret(api, "push", registry.auth_config())
+
+
+@pytest.fixture
+def project(tmp_path, registry, fake_base):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "Containerfile").write_text(f"FROM {fake_base.pullspec}\nRUN echo layered > /etc/layered\n")
+    (folder / "rhcos-layer.yaml").write_text(f"image: {registry.host}/ops/oncluster\n")
+    return folder
+
+
+@pytest.fixture
+def logged_in(kube_api: KubeAPI, kubeconfig, tool_env, monkeypatch, registry):
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("RHCOS_LAYER_WATCH_INTERVAL", "0.05")
+    return kube_api
+
+
+def _writes(api: KubeAPI) -> List[tuple]:
+    return [r for r in api.requests if r[0] in ("POST", "PUT", "PATCH", "DELETE")
+            and "selfsubjectaccessreviews" not in r[1]]
+
+
+def _worker_nodes(api: KubeAPI) -> List[Dict[str, Any]]:
+    return api.store.list("nodes", label_selector="node-role.kubernetes.io/worker")
+
+
+def _cert_flags(registry) -> List[str]:
+    return ["--cert-dir", str(registry.ca_path.parent)]
+
+
+def _mosc(api: KubeAPI, version: str = "v1") -> Optional[Dict[str, Any]]:
+    for item in api.store.list("machineosconfigs"):
+        if item["metadata"]["name"] == "worker" and item["apiVersion"].endswith("/" + version):
+            return item
+    return None
+
+
+def test_moving_a_pool_from_osimageurl_to_on_cluster_and_back(tmp_path, pushed, project, logged_in, registry,  # noqa: F811
+                                                             fake_base, rhcos_layer):
+    api = logged_in
+    _seed(api, registry, fake_base, "4.19.2")
+    with running_mco(api) as sim:
+        assert sim.wait_idle(10)
+        image = pushed["image"]
+        first = rhcos_layer(["apply", "--pool", "worker", "--image", image, "--wait", *LOOPBACK_OK], tmp_path)
+        assert first.code == 0, first.err
+        assert api.store.get("machineconfigs", MC_NAME)["spec"]["osImageURL"] == image
+
+        # without --replace: both modes would apply at once; refused, nothing written
+        api.reset_requests()
+        refused = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--wait",
+                               *_cert_flags(registry)], project)
+        assert refused.code == 12, refused.err
+        assert (f"pool worker boots {image} from rhcos-layer's MachineConfig {MC_NAME}: with a MachineOSConfig"
+                " too, the cluster would build on its base and that image would be rebuilt, never booted;"
+                " nothing was changed") in refused.err
+        assert "rhcos-layer apply --on-cluster --pool worker --replace" in refused.err
+        assert _writes(api) == [] and _mosc(api) is None
+
+        # out-of-cluster -> on-cluster in one step: no node goes back to the base on the way
+        before = len(sim.history)
+        moved = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--replace",
+                             "--wait", "-o", "json", *_cert_flags(registry)], project)
+        assert moved.code == 0, moved.err
+        result = json.loads(moved.out)
+        built = result["build"]["image"]
+        assert result["mode"] == "on-cluster" and result["action"] == "create"
+        assert result["replaced_machineconfig"] == MC_NAME
+        assert result["build"]["state"] == "Succeeded"
+        assert built.startswith(f"{registry.host}/ops/oncluster@sha256:")
+        assert result["machines"] == result["updated"] == 2
+        assert api.store.get("machineconfigs", MC_NAME) is None
+        mosc = _mosc(api)
+        assert mosc is not None and mosc["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "rhcos-layer"
+        assert mosc["status"]["currentImagePullSpec"] == built
+        assert not api.store.get("machineconfigpools", "worker")["spec"].get("paused")
+        assert [n["metadata"]["annotations"][CURRENT_IMAGE] for n in _worker_nodes(api)] == [built, built]
+        assert [r.os_image_url for r in sim.history[before:] if r.pool == "worker"] == [built]  # one move, to the build
+        patches = [r for r in _writes(api) if r[0] == "PATCH" and "machineconfigpools/worker" in r[1]]
+        assert len(patches) == 2  # paused, then unpaused
+
+        # on-cluster -> out-of-cluster: the plain apply with --replace
+        before = len(sim.history)
+        back = rhcos_layer(["apply", "--pool", "worker", "--image", image, "--replace", "--wait", *LOOPBACK_OK],
+                           tmp_path)
+        assert back.code == 0, back.err
+        assert "worker: MachineOSConfig worker deleted (--replace)" in back.err
+        assert _mosc(api) is None
+        assert api.store.get("machineconfigs", MC_NAME)["spec"]["osImageURL"] == image
+        assert not api.store.get("machineconfigpools", "worker")["spec"].get("paused")
+        assert [r.os_image_url for r in sim.history[before:] if r.pool == "worker"] == [image]
+
+
+def test_on_cluster_apply_on_a_pool_with_a_machineosconfig_not_ours_is_refused(tmp_path, project, logged_in,
+                                                                               registry, fake_base, rhcos_layer):
+    api = logged_in
+    _seed(api, registry, fake_base, "4.19.2")
+    api.store.put({"apiVersion": f"{MCO}/v1", "kind": "MachineOSConfig", "metadata": {"name": "worker"},
+                   "spec": {"machineConfigPool": {"name": "worker"}, "imageBuilder": {"imageBuilderType": "Job"},
+                            "renderedImagePushSecret": {"name": "push"},
+                            "renderedImagePushSpec": f"{registry.host}/other/os:latest",
+                            "containerFile": [{"containerfileArch": "NoArch", "content": "FROM configs AS final\n"}]}})
+    api.reset_requests()
+    result = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--no-wait",
+                          *_cert_flags(registry)], project)
+    assert result.code == 12, result.err
+    assert ("pool worker already has MachineOSConfig worker, which rhcos-layer did not create; nothing was changed"
+            in result.err)
+    assert _writes(api) == []
+    assert _mosc(api)["spec"]["renderedImagePushSpec"] == f"{registry.host}/other/os:latest"
+
+
+def test_a_push_secret_that_cannot_push_is_refused_before_anything_is_written(tmp_path, project, logged_in, registry,
+                                                                              fake_base, rhcos_layer):
+    api = logged_in
+    _seed(api, registry, fake_base, "4.19.2")
+    _secret(api, "wrong", registry.auth_config(password="not-the-password"))
+    api.reset_requests()
+    result = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "wrong", "--wait",
+                          *_cert_flags(registry)], project)
+    assert result.code == 12, result.err
+    assert (f"pool worker: Secret {NS}/wrong cannot push to {registry.host}/ops/oncluster: registry {registry.host}"
+            f" rejected the credentials as '{registry.auth[0]}' (HTTP 401); nothing was changed") in result.err
+    assert "--ignore-preflight-errors=PushSecretCanPush" in result.err
+    assert "not-the-password" not in result.err + result.out
+    assert _writes(api) == [] and _mosc(api) is None
+
+    missing = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "nope", "--wait",
+                           *_cert_flags(registry)], project)
+    assert missing.code == 12, missing.err
+    assert (f"pool worker: there is no Secret nope in namespace {NS}: the build could not push the image;"
+            " nothing was changed") in missing.err
+    assert "--ignore-preflight-errors" not in missing.err  # never ignorable
+    assert _writes(api) == [] and _mosc(api) is None
+
+
+def test_the_right_push_secret_leaves_no_upload_in_the_registry(tmp_path, project, logged_in, registry, fake_base,
+                                                               rhcos_layer):
+    api = logged_in
+    _seed(api, registry, fake_base, "4.19.2")
+    result = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--dry-run",
+                          *_cert_flags(registry)], project)
+    assert result.code == 0, result.err
+    assert "worker: would create MachineOSConfig worker" in result.out
+    assert _mosc(api) is None  # a dry run writes nothing
+    entries = [e for e in registry.access_entries() if "/ops/oncluster/blobs/uploads/" in e.path and e.status < 400]
+    started = [e for e in entries if e.method == "POST"]
+    assert started and len([e for e in entries if e.method == "DELETE"]) == len(started)  # each one cancelled
+
+
+def test_v1alpha1_on_a_tech_preview_416_cluster(tmp_path, project, logged_in, registry, fake_base, rhcos_layer):
+    api = logged_in
+    _seed(api, registry, fake_base, "4.16.3", feature_set="TechPreviewNoUpgrade")
+    result = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--no-wait",
+                          "-o", "json", *_cert_flags(registry)], project)
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["api_version"] == "v1alpha1"
+    mosc = _mosc(api, "v1alpha1")
+    assert mosc is not None
+    assert mosc["spec"]["buildInputs"]["renderedImagePushSecret"] == {"name": "push"}
+
+
+def test_a_416_cluster_without_tech_preview_names_what_is_missing(tmp_path, project, logged_in, registry, fake_base,
+                                                                  rhcos_layer):
+    api = logged_in
+    _seed(api, registry, fake_base, "4.16.3")
+    api.reset_requests()
+    result = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--no-wait",
+                          *_cert_flags(registry)], project)
+    assert result.code == 12, result.err
+    assert ("pool worker: OpenShift 4.16 serves no MachineOSConfig: on-cluster layering needs the"
+            " TechPreviewNoUpgrade feature set before 4.19") in result.err
+    assert _writes(api) == []
