@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 from . import oncluster
 from .apply import Check, pool_degraded
 from .errors import InvalidInput, OnClusterBuildFailed, PartiallyApplied, RhcosLayerError
-from .machineconfig import MANAGED_BY, MANAGED_BY_LABEL, is_managed, name_for
+from .machineconfig import MANAGED_BY, MANAGED_BY_LABEL, name_for
 from .objects import field as _field
 from .rollout import Expectation, Watcher
 
@@ -106,9 +106,18 @@ def push_spec_of(mosc: Dict[str, Any]) -> str:
     return value if isinstance(value, str) else ""
 
 
+def managed(obj: Any) -> bool:
+    """Labelled as ours (app.kubernetes.io/managed-by=rhcos-layer), whatever the object's shape."""
+    return bool(_field(obj, "metadata", "labels", MANAGED_BY_LABEL) == MANAGED_BY)
+
+
 def _secret_name(mosc: Dict[str, Any], key: str) -> str:
     value = _field(mosc, "spec", key, "name") or _field(mosc, "spec", "buildInputs", key, "name")
     return value if isinstance(value, str) else ""
+
+
+def _mapping(value: Any) -> Dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _spec_json(obj: Optional[Dict[str, Any]]) -> str:
@@ -238,7 +247,7 @@ def plan(cluster: ClusterAPI, pool: str, project: Project, *, push_secret: Optio
     found = oncluster.for_pool(moscs, pool) or next((m for m in moscs or [] if _name(m) == item.name), None)
     if moscs is None:
         item.warnings.append("not allowed to list machineosconfigs: cannot tell whether pool already has one")
-    if found is not None and not is_managed(found):
+    if found is not None and not managed(found):
         item.checks.append(Check("MachineOSConfigTaken", False, f"pool {pool} already has MachineOSConfig"
                                  f" {_name(found)}, which rhcos-layer did not create",
                                  f"rhcos-layer never changes it: delete it first (oc delete machineosconfig"
@@ -252,7 +261,7 @@ def plan(cluster: ClusterAPI, pool: str, project: Project, *, push_secret: Optio
         item.checks.append(Check("MachineOSConfigTaken", True, f"pool {pool} has no MachineOSConfig yet"))
 
     ours = facts.configs.get(name_for(pool))
-    if ours is not None and is_managed(ours) and _field(ours, "spec", "osImageURL"):
+    if ours is not None and managed(ours) and _field(ours, "spec", "osImageURL"):
         image = _field(ours, "spec", "osImageURL")
         if replace:
             item.replaced = ours
@@ -388,7 +397,7 @@ def mosc_body(item: OnClusterPlan) -> Dict[str, Any]:
     if item.existing is None:
         body = json.loads(json.dumps(item.mosc))
     else:
-        old_meta = item.existing.get("metadata") or {}
+        old_meta = _mapping(item.existing.get("metadata"))
         body = json.loads(json.dumps(item.existing if item.action == "unchanged" else item.mosc))
         body.pop("status", None)
         meta = body.setdefault("metadata", {})
@@ -396,8 +405,8 @@ def mosc_body(item: OnClusterPlan) -> Dict[str, Any]:
             meta.pop(key, None)
         meta["name"] = old_meta.get("name", meta.get("name"))
         meta["resourceVersion"] = old_meta.get("resourceVersion")
-        meta["labels"] = {**(old_meta.get("labels") or {}), **(meta.get("labels") or {})}
-        annotations = {**(old_meta.get("annotations") or {}), **(meta.get("annotations") or {})}
+        meta["labels"] = {**_mapping(old_meta.get("labels")), **_mapping(meta.get("labels"))}
+        annotations = {**_mapping(old_meta.get("annotations")), **_mapping(meta.get("annotations"))}
         annotations.pop(REBUILD_ANNOTATION, None)
         if item.action == "update":
             annotations[PREVIOUS_SPEC_ANNOTATION] = _spec_json(item.existing)
@@ -503,7 +512,7 @@ def job_name(build: Dict[str, Any]) -> str:
 
 _STEP = re.compile(r"^STEP \d+(?:/\d+)?: ")
 _ERROR = re.compile(r"^(?:error|fatal|Error)\b")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]|\x1b\[[0-9;?]*[A-Za-z]")
+_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
 
 
 def clean_log(text: str) -> List[str]:
@@ -512,14 +521,21 @@ def clean_log(text: str) -> List[str]:
     return [_CONTROL.sub("", line).rstrip()[:500] for line in text.replace("\r\n", "\n").split("\n")]
 
 
+def _one_line(text: str) -> str:
+    """A name from the cluster, as one line of plain text."""
+    return " ".join(clean_log(text)).strip()
+
+
 def failed_step(lines: Sequence[str]) -> Tuple[str, str]:
-    """(the last ``STEP n/m: ...`` line, the last error line after it) of a buildah log; "" for what is absent."""
+    """(the last ``STEP n/m: ...`` line, the first error line after it) of a buildah log; "" for what is
+    absent. The first error is the cause (``error: Packages not found: ...``); buildah's own ``Error: building
+    at STEP ...`` that follows it only says the step failed."""
     step, error = "", ""
     for line in lines:
         text = line.strip()
         if _STEP.match(text):
             step, error = text, ""
-        elif _ERROR.match(text):
+        elif _ERROR.match(text) and not error:
             error = text
     return step[:300], error[:300]
 
@@ -555,15 +571,15 @@ class BuildWatcher:
         if not builds:
             return False
         build = max(builds, key=lambda b: (str(_field(b, "metadata", "creationTimestamp") or ""), _name(b)))
-        self.build, self.state, self.job = build, build_state(build), job_name(build)
+        self.build, self.state, self.job = build, build_state(build), _one_line(job_name(build))
         if (_name(build), self.state) != self._said:
             self._said = (_name(build), self.state)
-            self.say(f"{self.pool}: build {_name(build)} {self.state} (Job {MCO_NAMESPACE}/{self.job})")
+            self.say(f"{self.pool}: build {_one_line(_name(build))} {self.state} (Job {MCO_NAMESPACE}/{self.job})")
         if self.state == "Succeeded":
             image = _field(build, "status", "digestedImagePushSpec") or _field(build, "status",
                                                                               "finalImagePushspec")
-            self.image = str(image or "") or None
-            return True
+            self.image = image if isinstance(image, str) and image else None
+            return self.image is not None  # the MCO names the image as the build succeeds
         if self.state in ("Failed", "Interrupted"):
             raise self.failure(build)
         return False
@@ -578,7 +594,9 @@ class BuildWatcher:
             pods = self.cluster.watched_pods(MCO_NAMESPACE, f"job-name={self.job}")
             if pods:
                 pod = max(pods, key=lambda p: (str(_field(p, "metadata", "creationTimestamp") or ""), _name(p)))
-                names = [str(c.get("name")) for c in _field(pod, "spec", "containers") or [] if isinstance(c, dict)]
+                containers = _field(pod, "spec", "containers")
+                names = [str(c.get("name")) for c in (containers if isinstance(containers, list) else [])
+                         if isinstance(c, dict)]
                 container = "image-build" if "image-build" in names else (names[0] if names else None)
                 lines = clean_log(self.cluster.pod_log_tail(MCO_NAMESPACE, _name(pod), LOG_LINES, container))
                 while lines and not lines[-1]:
@@ -589,9 +607,9 @@ class BuildWatcher:
             unread = exc.message
         step, error = failed_step(lines)
         state = self.state
-        reason = str(conditions(build).get(state, {}).get("message") or "")
+        reason = " ".join(clean_log(str(conditions(build).get(state, {}).get("message") or ""))).strip()[:300]
         what = "failed" if state == "Failed" else "was interrupted"
-        message = (f"pool {self.pool}: the build {_name(build)} (Job {self.job}) {what}"
+        message = (f"pool {self.pool}: the build {_one_line(_name(build))} (Job {self.job}) {what}"
                    + (f" at {step}" if step else "") + (f": {error}" if error else f": {reason}" if reason else ""))
         if unread:
             message += f" (no build log: {unread})"

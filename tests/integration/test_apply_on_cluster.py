@@ -209,3 +209,39 @@ def test_a_416_cluster_without_tech_preview_names_what_is_missing(tmp_path, proj
     assert ("pool worker: OpenShift 4.16 serves no MachineOSConfig: on-cluster layering needs the"
             " TechPreviewNoUpgrade feature set before 4.19") in result.err
     assert _writes(api) == []
+
+
+def _our_machineconfig(api: KubeAPI, registry) -> str:
+    from rhcos_layer import machineconfig
+
+    image = f"{registry.host}/ops/layered@sha256:{'1' * 64}"
+    api.store.put(machineconfig.render("worker", image))
+    return image
+
+
+def test_a_failed_write_while_moving_modes_puts_everything_back(tmp_path, project, logged_in, registry, fake_base,
+                                                                rhcos_layer):
+    api = logged_in
+    _seed(api, registry, fake_base, "4.19.2")
+    image = _our_machineconfig(api, registry)
+    api.fail(500, method="POST", path=f"/apis/{MCO}/v1/machineosconfigs")
+    result = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--replace",
+                          "--no-wait", *_cert_flags(registry)], project)
+    assert result.code == 1, result.err
+    assert (f"create machineosconfig worker failed with HTTP 500: Internal error occurred: injected failure (500);"
+            f" put back what was done before it (MachineConfig {MC_NAME} deleted, pool worker paused): nothing was"
+            " changed") in result.err
+    assert api.store.get("machineconfigs", MC_NAME)["spec"]["osImageURL"] == image
+    assert _mosc(api) is None
+    assert not api.store.get("machineconfigpools", "worker")["spec"].get("paused")
+
+    # the undo fails too: what is left, and how to undo it by hand
+    api.fail(500, method="POST", path=f"/apis/{MCO}/v1/machineosconfigs")
+    api.fail(500, method="POST", path=f"/apis/{MCO}/v1/machineconfigs")
+    partial = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--replace",
+                           "--no-wait", *_cert_flags(registry)], project)
+    assert partial.code == 19, partial.err
+    assert (f"still on the cluster: MachineConfig {MC_NAME} deleted (undo failed: create machineconfig {MC_NAME}"
+            " failed with HTTP 500") in partial.err
+    assert f"undo with: rhcos-layer apply --pool worker --image {image}" in partial.err
+    assert not api.store.get("machineconfigpools", "worker")["spec"].get("paused")  # that part was put back
