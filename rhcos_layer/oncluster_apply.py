@@ -614,8 +614,8 @@ class BuildWatcher:
         if unread:
             message += f" (no build log: {unread})"
         again = f"rhcos-layer apply --on-cluster --pool {self.pool}"
-        hint = (f"fix the Containerfile, then run {again} again (the MachineOSConfig stays and the cluster retries"
-                " the build; the nodes keep the image they run)")
+        hint = (f"fix the Containerfile, then run {again} again (the MachineOSConfig stays, and the nodes keep the"
+                f" image they run); to build the same inputs again: {again} --rebuild")
         if self.item.replaced is not None:
             image = _field(self.item.replaced, "spec", "osImageURL")
             hint += f"; back to the image built off the cluster: rhcos-layer apply --pool {self.pool} --image {image}" \
