@@ -231,6 +231,7 @@ def plan(cluster: ClusterAPI, pool: str, project: Project, *, push_secret: Optio
     """Preflight one pool for on-cluster layering and say what would be written; no write."""
     from . import mosc as mosc_mod
     from .apply import ClusterFacts
+    from .errors import ClusterForbidden
     from .pools import inheriting
 
     facts = ClusterFacts.read(cluster, [pool])
@@ -254,6 +255,7 @@ def plan(cluster: ClusterAPI, pool: str, project: Project, *, push_secret: Optio
                                  f" {_name(found)}) if this project should replace it"))
     elif found is not None:
         item.existing = found
+        meta["name"] = _name(found) or item.name  # v1alpha1 allowed any name: the one there is kept
         same = _spec_json(found) == _spec_json(item.mosc)
         item.action = "unchanged" if same else "update"
         item.checks.append(Check("MachineOSConfigTaken", True, f"MachineOSConfig {_name(found)} is rhcos-layer's"))
@@ -293,8 +295,11 @@ def plan(cluster: ClusterAPI, pool: str, project: Project, *, push_secret: Optio
         check.ignored = not check.ok and check.name in ignore
     if not item.refusals and (item.action != "unchanged" or rebuild):
         # the build to follow is a new one: those there now are for the old spec, or the one to redo
-        item.stale_builds = {str(_field(b, "metadata", "uid") or _name(b)) for b in
-                             cluster.watched_machineosbuilds(served, f"{BUILD_CONFIG_LABEL}={item.name}")}
+        try:
+            item.stale_builds = {str(_field(b, "metadata", "uid") or _name(b)) for b in
+                                 cluster.watched_machineosbuilds(served, f"{BUILD_CONFIG_LABEL}={item.name}")}
+        except ClusterForbidden:
+            pass  # only the wait needs them, and its access review names the permission
     return item
 
 

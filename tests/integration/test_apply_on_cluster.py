@@ -189,13 +189,28 @@ def test_the_right_push_secret_leaves_no_upload_in_the_registry(tmp_path, projec
 def test_v1alpha1_on_a_tech_preview_416_cluster(tmp_path, project, logged_in, registry, fake_base, rhcos_layer):
     api = logged_in
     _seed(api, registry, fake_base, "4.16.3", feature_set="TechPreviewNoUpgrade")
-    result = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--no-wait",
-                          "-o", "json", *_cert_flags(registry)], project)
+    # v1alpha1 takes no registry port but the internal registry's service form: a registry only the
+    # cluster reaches, so the push check is ignored, as the docs say to
+    internal = "image-registry.openshift-image-registry.svc:5000"
+    (project / "rhcos-layer.yaml").write_text(f"image: {internal}/{NS}/os\n")
+    _secret(api, "internal-push", {"auths": {internal: {"auth": base64.b64encode(b"builder:token").decode()}}})
+    _secret(api, "pull", registry.auth_config())
+    refused = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "internal-push",
+                           "--pull-secret", "pull", "--no-wait"], project)
+    assert refused.code == 12, refused.err
+    assert f"Secret {NS}/internal-push cannot push to {internal}/{NS}/os: registry {internal}" in refused.err
+    assert _mosc(api, "v1alpha1") is None
+
+    result = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "internal-push",
+                          "--pull-secret", "pull", "--no-wait", "-o", "json",
+                          "--ignore-preflight-errors", "PushSecretCanPush"], project)
     assert result.code == 0, result.err
+    assert "ignoring the failed check PushSecretCanPush" in result.err
     assert json.loads(result.out)["api_version"] == "v1alpha1"
     mosc = _mosc(api, "v1alpha1")
     assert mosc is not None
-    assert mosc["spec"]["buildInputs"]["renderedImagePushSecret"] == {"name": "push"}
+    assert mosc["spec"]["buildInputs"]["renderedImagePushSecret"] == {"name": "internal-push"}
+    assert mosc["spec"]["buildInputs"]["baseImagePullSecret"] == {"name": "pull"}
 
 
 def test_a_416_cluster_without_tech_preview_names_what_is_missing(tmp_path, project, logged_in, registry, fake_base,
