@@ -30,7 +30,7 @@ from .containerfile import (
 from .errors import ContainerfileError
 
 if TYPE_CHECKING:
-    from .context import BuildContext
+    from .context import BuildContext, ContextFile
 
 ERROR = "error"
 WARNING = "warning"
@@ -193,9 +193,104 @@ def _rpm_ostree_packages(words: List[str]) -> Optional[Tuple[str, List[str]]]:
     return None
 
 
+# -- on-cluster builds (MachineOSConfig) ----------------------------------------------------
+# The MCO appends the MachineOSConfig's content to its own Containerfile, after its stages
+# `extract` and `configs` (and `extensions` in 4.16), and builds it with Buildah in a Job whose
+# build context holds only the MCO's files (machine-config-operator pkg/controller/build/
+# buildrequest/assets/Containerfile.on-cluster-build-template and buildah-build.sh; 4.16-4.17:
+# pkg/controller/build/assets/).
+MCO_STAGES = ("extract", "configs", "extensions")
+# the only --build-arg the Job passes (4.19 buildah-build.sh; 4.16 passes none)
+CLUSTER_BUILD_ARGS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
+# what the Job mounts into every RUN when the optional inputs exist in openshift-machine-config-operator:
+# Secret etc-pki-entitlement, ConfigMap etc-yum-repos-d, Secret etc-pki-rpm-gpg (buildah-build.sh --volume)
+CLUSTER_MOUNTS = {"/etc/pki/entitlement": "Secret etc-pki-entitlement",
+                  "/etc/yum.repos.d": "ConfigMap etc-yum-repos-d",
+                  "/etc/pki/rpm-gpg": "Secret etc-pki-rpm-gpg"}
+# a local file render writes into the content itself (base64 in a RUN): small, so that several
+# fit the CRD's 4096 characters
+INLINE_MAX = 1536
+# what ADD unpacks instead of copying (Buildah's archive detection, by content; by name here)
+_ARCHIVE_RE = re.compile(r"\.(tar|tgz|tbz2?|txz|tar\.(gz|bz2|xz|zst)|gz|bz2|xz|zst)$", re.IGNORECASE)
+# words that tie a Containerfile to one architecture (RPM file names, download URLs)
+_ARCH_WORD_RE = re.compile(r"(?<![A-Za-z0-9])(x86_64|aarch64|ppc64le|s390x|amd64|arm64)(?![A-Za-z0-9])")
+
+
+@dataclass(frozen=True)
+class OnCluster:
+    """What the on-cluster rules (RL118-RL125) know of the project: the containerFile's
+    architecture (``NoArch``, ``AMD64``...) and whether the cluster builds for several."""
+
+    arch: str = "NoArch"
+    multi_arch: bool = False
+
+
+@dataclass(frozen=True)
+class CopyPlan:
+    """How an on-cluster build can get a COPY/ADD's local source: ``file`` set when render
+    writes it inline; else ``problem`` says why not."""
+
+    file: Optional[ContextFile]
+    dest: str
+    chmod: Optional[str]
+    problem: str
+    rpm: bool = False
+
+
+def copy_plan(ins: Instruction, context: Optional[BuildContext]) -> Optional[CopyPlan]:
+    """None for a COPY/ADD that needs no build context (``--from``, a URL); else what render can do."""
+    flags, rest = flags_and_rest(ins.args)
+    if "from" in flags:
+        return None
+    words = _copy_words(rest)
+    sources, dest = (words[:-1], words[-1]) if len(words) > 1 else ([], "")
+    local = [s for s in sources if "://" not in s and not s.startswith("git@")]
+    if not local:
+        return None
+    rpm = any(s.endswith(".rpm") for s in local)
+    unknown = sorted(set(flags) - {"chmod"})
+    problem = ""
+    found: Optional[ContextFile] = None
+    if len(sources) != 1:
+        problem = "several sources"
+    elif unknown:
+        problem = f"--{unknown[0]}"
+    elif not dest.startswith("/"):
+        problem = "a relative destination"
+    elif any(c in local[0] for c in "*?[$"):
+        problem = "a pattern or variable"
+    elif ins.keyword == "ADD" and _ARCHIVE_RE.search(local[0]):
+        problem = "ADD unpacks an archive"
+    else:
+        rel = posixpath.normpath("/" + local[0]).lstrip("/")
+        files = {f.relpath: f for f in context.files} if context else {}
+        found = files.get(rel)
+        if found is None:
+            problem = "not a file in the build context"
+        elif found.link_target is not None:
+            problem, found = "a symbolic link", None
+        else:
+            try:
+                size = found.path.stat().st_size
+            except OSError:
+                size = INLINE_MAX + 1
+            if size > INLINE_MAX:
+                problem, found = f"{size} bytes (render inlines files up to {INLINE_MAX} bytes)", None
+    if rpm:
+        found = None
+    if found is not None and dest.endswith("/"):
+        dest = dest + local[0].rstrip("/").rsplit("/", 1)[-1]
+    chmod = flags.get("chmod") or None
+    if chmod is not None and not re.fullmatch(r"[0-7]{3,4}", chmod):
+        problem, found = f"--chmod={chmod[:20]} (render writes octal modes only)", None
+    return CopyPlan(found, dest, chmod, problem, rpm)
+
+
 class _Linter:
     def __init__(self, cf: Containerfile, pool: Optional[PoolFacts], build_args: Dict[str, str],
-                 base_overridden: bool, context: Optional[BuildContext]) -> None:
+                 base_overridden: bool, context: Optional[BuildContext],
+                 on_cluster: Optional[OnCluster] = None) -> None:
+        self.on_cluster = on_cluster
         self.cf = cf
         self.context = context
         self._paths: Optional[Tuple[Set[str], Set[str]]] = None
@@ -213,7 +308,10 @@ class _Linter:
         if not stages:
             self.add("RL100", "no-from", ERROR, 1, "no FROM instruction", "start with FROM <base>@sha256:...")
             return sorted(self.findings, key=lambda f: (f.line, f.rule))
-        self.check_base()
+        if self.on_cluster is None:
+            self.check_base()
+        else:
+            self.check_on_cluster(stages)
         final = stages[-1]
         self.check_finished(final)
         for ins in self.cf.instructions:
@@ -383,6 +481,9 @@ class _Linter:
                      "target=/etc/pki/entitlement/...` and `rhcos-layer build --secret id=...,src=...`")
         if dest and _under_var(dest):
             self.var_finding(ins, dest)
+        if self.on_cluster is not None:
+            self.check_copy_on_cluster(ins)
+            return
         for source in local:
             if ins.heredocs and re.match(r"\d*<<", source):
                 continue  # a heredoc's content, not a file (RL112 reports the heredoc)
@@ -428,12 +529,157 @@ class _Linter:
             return "it is excluded by .containerignore"
         return f"no such file or non-empty folder in the build context ({self.context.root})"
 
+    def check_copy_on_cluster(self, ins: Instruction) -> None:
+        plan = copy_plan(ins, self.context)
+        if plan is None:
+            return
+        if plan.file is not None:
+            self.add("RL118", "copy-local-file", WARNING, ins.line,
+                     f"{ins.keyword} {plan.file.relpath[:200]}: an on-cluster build has no build context;"
+                     " render --on-cluster writes this file into the content (base64 in a RUN)",
+                     "nothing to do; for configuration a MachineConfig (storage.files) is the usual place")
+        elif plan.rpm:
+            self.add("RL118", "copy-local-file", ERROR, ins.line,
+                     f"{ins.keyword} of a local RPM: an on-cluster build has no build context",
+                     "serve the RPM from a repository the cluster can reach (a .repo file in ConfigMap"
+                     " etc-yum-repos-d in openshift-machine-config-operator) and `rpm-ostree install NAME`,"
+                     " or `rpm-ostree install https://...rpm`")
+        else:
+            self.add("RL118", "copy-local-file", ERROR, ins.line,
+                     f"{ins.keyword} {ins.args[:200]}: an on-cluster build has no build context, and render"
+                     f" cannot write this into the content ({plan.problem})",
+                     "ship configuration files in a MachineConfig (storage.files); copy larger content from an"
+                     " image: `COPY --from=REGISTRY/IMAGE@sha256:... SRC DEST`; or one small file per COPY with"
+                     " an absolute destination, which render inlines")
+
+    def check_on_cluster(self, stages: List[_Stage]) -> None:
+        """RL120-RL125: what the MCO's build Job does not give the Containerfile."""
+        assert self.on_cluster is not None
+        if self.cf.escape != "\\":
+            self.add("RL125", "escape-directive", ERROR, 1,
+                     "the `# escape=` directive does not work on the cluster: the MCO appends this content after"
+                     " its own stages, where the directive is a comment",
+                     "remove the directive and use the default escape character \\")
+        aliases = {}
+        for stage in stages:
+            head = stage.instructions[0]
+            words = from_words(head)
+            alias = words[2] if len(words) == 3 and words[1].lower() == "as" else ""
+            if alias.lower() in MCO_STAGES:
+                self.add("RL123", "stage-name-clash", ERROR, head.line,
+                         f"stage name {alias}: the MCO's own Containerfile has a stage of that name before this"
+                         " content", f"rename the stage (FROM ... AS my-{alias.lower()}) and its COPY --from")
+            image = words[0] if words else ""
+            if alias:
+                aliases[alias.lower()] = image
+        root = base_stage(self.cf)
+        for stage in stages:
+            head = stage.instructions[0]
+            image = from_words(head)[0] if from_words(head) else ""
+            if head.line == root or image.lower() in aliases or image == "configs":
+                continue
+            self.add("RL122", "other-stage-image", WARNING, head.line,
+                     f"stage {stage.index + 1} builds FROM {image[:200]}: the build Job pulls it with"
+                     " the MachineOSConfig's base image pull secret (the cluster's pull secret by default)",
+                     "make sure that secret can pull it, and pin it by digest (IMAGE@sha256:...); render"
+                     " replaces only the final stage's base with the cluster's (`FROM configs`)")
+        for ins in self.cf.instructions:
+            if ins.keyword == "RUN":
+                self.check_secret_mounts(ins)
+            elif ins.keyword == "ARG":
+                self.check_arg_on_cluster(ins)
+        arch_line = next((ins.line for ins in self.cf.instructions if ins.keyword != "FROM"
+                          and _ARCH_WORD_RE.search(ins.args)), 0)
+        if arch_line and self.on_cluster.arch == "NoArch":
+            word = _ARCH_WORD_RE.search(next(i.args for i in self.cf.instructions if i.line == arch_line))
+            self.add("RL121", "arch-specific-content", ERROR if self.on_cluster.multi_arch else WARNING, arch_line,
+                     f"{word.group(1) if word else 'an architecture'} in a containerFile for every architecture"
+                     " (NoArch)" + (": the release is multi-arch, so the cluster builds it for each of its"
+                                    " architectures" if self.on_cluster.multi_arch else ""),
+                     "set base.arch in rhcos-layer.yaml, or give one Containerfile per architecture under"
+                     " on-cluster: (containerfile-amd64, containerfile-arm64, ...)")
+
+    def check_secret_mounts(self, ins: Instruction) -> None:
+        for mount in secret_mounts(ins):
+            target = mount.get("target") or mount.get("dst") or mount.get("destination") or \
+                f"/run/secrets/{mount.get('id', '')}"
+            provided = next((m for m in CLUSTER_MOUNTS if target == m or target.startswith(m + "/")), None)
+            if provided:
+                self.add("RL120", "build-secret", WARNING, ins.line,
+                         f"--mount=type=secret target {target[:200]}: the cluster passes no build secrets; it mounts"
+                         f" {CLUSTER_MOUNTS[provided]} at {provided} into every RUN itself, and render drops this"
+                         " mount", f"create {CLUSTER_MOUNTS[provided]} in openshift-machine-config-operator"
+                         " holding these files" + (" (with Simple Content Access the cluster keeps one in"
+                                                   " openshift-config-managed: copy it over)"
+                                                   if provided == "/etc/pki/entitlement" else ""))
+            else:
+                self.add("RL120", "build-secret", ERROR, ins.line,
+                         f"--mount=type=secret target {target[:200]}: the cluster passes no build secrets",
+                         "read entitlement certificates from /etc/pki/entitlement and repositories from"
+                         " /etc/yum.repos.d, which the cluster mounts from Secret etc-pki-entitlement and"
+                         " ConfigMap etc-yum-repos-d in openshift-machine-config-operator")
+
+    def check_arg_on_cluster(self, ins: Instruction) -> None:
+        for word in shell_words(ins.args, keep_quotes=True) or ins.args.split():
+            name, sep, _ = word.partition("=")
+            if sep or name in CLUSTER_BUILD_ARGS:
+                continue
+            if name in self.build_args:
+                self.add("RL124", "arg-not-passed", WARNING, ins.line,
+                         f"ARG {name[:60]}: the cluster passes no build arguments; render writes the project's"
+                         f" build-args value as its default", f"write ARG {name[:60]}=VALUE to make it explicit")
+            else:
+                self.add("RL124", "arg-not-passed", WARNING, ins.line,
+                         f"ARG {name[:60]} has no default and the cluster passes no build arguments: it is empty"
+                         " there", f"give it a default (ARG {name[:60]}=VALUE) or a value under build-args:")
+
     def check_arg(self, ins: Instruction) -> None:
         name = ins.args.split("=", 1)[0].strip()
         if looks_secret(name):
             self.add("RL110", "secret-build-arg", ERROR, ins.line,
                      f"ARG {name} looks like a secret: build arguments are kept in the image's history",
                      f"use a build secret: `RUN --mount=type=secret,id={name.lower()}` and --secret")
+
+
+def from_words(ins: Instruction) -> List[str]:
+    words = ins.args.split()
+    while words and words[0].startswith("--"):
+        words.pop(0)
+    return words
+
+
+def base_stage(cf: Containerfile) -> int:
+    """The line of the FROM whose image is the final stage's base (stage aliases followed): the
+    line render --on-cluster turns into ``FROM configs``; 0 without a FROM."""
+    heads = [ins for ins in cf.instructions if ins.keyword == "FROM"]
+    if not heads:
+        return 0
+    by_alias = {}
+    for head in heads:
+        words = from_words(head)
+        if len(words) == 3 and words[1].lower() == "as":
+            by_alias[words[2].lower()] = head
+    current, seen = heads[-1], set()
+    while True:
+        words = from_words(current)
+        image = words[0].lower() if words else ""
+        if image not in by_alias or image in seen or by_alias[image].line >= current.line:
+            return current.line
+        seen.add(image)
+        current = by_alias[image]
+
+
+def secret_mounts(ins: Instruction) -> List[Dict[str, str]]:
+    """The options of each ``--mount=type=secret,...`` flag of a RUN."""
+    mounts = []
+    flags = ins.args
+    while flags.lstrip().startswith("--"):
+        word, _, flags = flags.lstrip().partition(" ")
+        if word.startswith("--mount="):
+            options = dict(part.partition("=")[::2] for part in word[len("--mount="):].split(","))
+            if options.get("type") == "secret":
+                mounts.append(options)
+    return mounts
 
 
 def _copy_words(rest: str) -> List[str]:
@@ -466,12 +712,14 @@ def looks_secret(name: str) -> bool:
 
 
 def lint(cf: Containerfile, *, pool: Optional[PoolFacts] = None, build_args: Optional[Dict[str, str]] = None,
-         base_overridden: bool = False, context: Optional[BuildContext] = None) -> List[Finding]:
+         base_overridden: bool = False, context: Optional[BuildContext] = None,
+         on_cluster: Optional[OnCluster] = None) -> List[Finding]:
     """All findings for ``cf``, sorted by line. ``base_overridden``: the project file or --base
     replaces the FROM image at build time, so its FROM line is not judged (build checks the
     replacement). ``context``: the build context as collected; without it COPY and ADD sources
-    are not looked for (RL113)."""
-    return _Linter(cf, pool, dict(build_args or {}), base_overridden, context).run()
+    are not looked for (RL113). ``on_cluster``: judge it as a MachineOSConfig's content instead
+    (RL118-RL125; the cluster picks the base, so the FROM line is not judged either)."""
+    return _Linter(cf, pool, dict(build_args or {}), base_overridden, context, on_cluster).run()
 
 
 def layered_packages(cf: Containerfile) -> Set[str]:

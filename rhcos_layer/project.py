@@ -35,7 +35,15 @@ FIELDS: Dict[str, Tuple[str, str]] = {
     "build-args": ("map", "Build arguments (NAME: value). Never secrets: they stay in the image's history."),
     "secrets": ("map", "Build secrets (ID: path of a file), e.g. entitlement certs; given to"
                        " `RUN --mount=type=secret,id=ID`, never stored in the image."),
+    "on-cluster": ("on-cluster", "For `render --on-cluster` (MachineOSConfig): push-secret and pull-secret, names of"
+                                 " Secrets in openshift-machine-config-operator; containerfile-ARCH: a Containerfile"
+                                 " for one architecture (amd64, arm64, ppc64le, s390x)."),
 }
+# the keys under on-cluster: (the values are Secret names and file paths, never secrets)
+ON_CLUSTER_SECRETS = ("push-secret", "pull-secret")
+# a Kubernetes object name (RFC 1123 subdomain), as the MachineOSConfig CRD checks secret names
+_SECRET_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+MAP_KINDS = ("map", "on-cluster")
 KEYS = {key: description for key, (_, description) in FIELDS.items()}
 BASE_RELEASE_KEYS = ("release", "arch", "stream")
 ARCHES = ("amd64", "arm64", "ppc64le", "s390x")
@@ -50,6 +58,12 @@ def schema() -> Dict[str, Any]:
         elif kind == "map":
             properties[key] = {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]},
                                "description": description}
+        elif kind == "on-cluster":
+            names = {k: {"type": "string", "maxLength": 253, "pattern": _SECRET_NAME_RE.pattern}
+                     for k in ON_CLUSTER_SECRETS}
+            files = {f"containerfile-{arch}": {"type": "string", "minLength": 1} for arch in ARCHES}
+            properties[key] = {"type": "object", "additionalProperties": False, "description": description,
+                               "properties": {**names, **files}}
         else:
             properties[key] = {"description": description, "oneOf": [
                 {"type": "string", "pattern": r"^[^@\s]+@sha256:[0-9a-f]{64}$"},
@@ -81,6 +95,7 @@ class Project:
     base_release: Dict[str, str] = field(default_factory=dict)  # base: {release: ..., arch, stream}
     build_args: Dict[str, str] = field(default_factory=dict)
     secrets: Dict[str, str] = field(default_factory=dict)
+    on_cluster: Dict[str, str] = field(default_factory=dict)  # on-cluster: {push-secret, pull-secret, ...}
     lines: Dict[str, int] = field(default_factory=dict)
 
     @property
@@ -194,7 +209,7 @@ def _plain_entries(text: str) -> Optional[List[Tuple[str, int, Union[str, Dict[s
             nested = {}
             entries.append((key, number, nested))
         else:
-            if kind == "map":
+            if kind in MAP_KINDS:
                 return None
             nested = None
             entries.append((key, number, value))
@@ -271,7 +286,7 @@ def _load_yaml(path: Path, text: str) -> Project:
             raise ProjectFileError(f"{name}:{line}: {key} is given twice (also on line {project.lines[key]})")
         project.lines[key] = line
         kind = FIELDS[key][0]
-        if kind == "map":
+        if kind in MAP_KINDS:
             setattr(project, key.replace("-", "_"), _string_map(name, key, line, value_node))
         elif kind == "base" and isinstance(value_node, yaml.MappingNode):
             project.base_release = _string_map(name, key, line, value_node)
@@ -287,8 +302,9 @@ def _load_yaml(path: Path, text: str) -> Project:
 
 
 def _finish(project: Project, name: str) -> Project:
-    """The checks both readers share: references, and base.arch."""
+    """The checks both readers share: references, base.arch and on-cluster."""
     _check_references(project, name)
+    _check_on_cluster(project, name)
     if "arch" in project.base_release:
         from .release import normalise_arch
 
@@ -297,6 +313,23 @@ def _finish(project: Project, name: str) -> Project:
             raise ProjectFileError(f"{name}:{project.lines['base']}: base.arch {project.base_release['arch']!r}:"
                                    f" one of {', '.join(ARCHES)}")
     return project
+
+
+def _check_on_cluster(project: Project, name: str) -> None:
+    """``on-cluster:`` keys and Secret names checked now, as the MachineOSConfig CRD would later."""
+    if not project.on_cluster:
+        return
+    where = f"{name}:{project.lines.get('on-cluster', 0)}"
+    known = (*ON_CLUSTER_SECRETS, *(f"containerfile-{arch}" for arch in ARCHES))
+    for key, value in project.on_cluster.items():
+        if key not in known:
+            raise ProjectFileError(f"{where}: on-cluster.{key[:40]}: unknown key: the keys are {', '.join(known)}")
+        if key in ON_CLUSTER_SECRETS and (len(value) > 253 or not _SECRET_NAME_RE.match(value)):
+            raise ProjectFileError(f"{where}: on-cluster.{key} {value[:60]!r} is not a Secret name",
+                                   hint="lowercase letters, digits, '-' and '.', at most 253 characters: the name"
+                                        " of a Secret in openshift-machine-config-operator, never its content")
+        if key.startswith("containerfile-") and not value.strip():
+            raise ProjectFileError(f"{where}: on-cluster.{key} is empty: give the path of a Containerfile")
 
 
 def _check_references(project: Project, name: str) -> None:

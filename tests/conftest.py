@@ -1,6 +1,6 @@
 """Fixtures for the offline rig (registry, podman stores/service, fake base).
 
-Session fixtures:  rig_dir, registry, rig_store, fake_base, podman_service
+Session fixtures:  rig_dir, registry, rig_store, fake_base, podman_service, upgrade_releases
 Function fixtures: fresh_store, fresh_service, authfile, tool_env, proxy
 
 Function fixtures keep their files out of ``tmp_path`` (own tmp dirs), so
@@ -48,6 +48,7 @@ RIG_FIXTURES = frozenset(
         "authfile",
         "tool_env",
         "proxy",
+        "upgrade_releases",
     }
 )
 
@@ -382,3 +383,16 @@ def k8s(kubeconfig: Path) -> Iterator[object]:
         yield client
     finally:
         client.close()
+
+
+# ------------------------------------------------------------ releases to upgrade to (issue 10)
+from tests.support.payload import UpgradeRelease, build_upgrade_releases  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def upgrade_releases(rig_store: PodmanStore, registry: Registry, fake_base: FakeBase) -> Dict[str, UpgradeRelease]:
+    """"4.16.3" (its base is fake_base), "4.16.8", "4.17.2" and "4.21.0" (also rhel-coreos-10): each with its
+    own fake base (os-release, rpm database, digest), extensions image and payload, pushed to the registry
+    once per session. See build_upgrade_releases() in tests/support/payload.py; seed a cluster on one with
+    tests.support.cvo.seed_release() and offer the others with seed_updates()."""
+    return build_upgrade_releases(rig_store, registry, fake_base)

@@ -282,6 +282,43 @@ class Cluster:
             return list(listed.get("items") or [])
         return []
 
+    def served_versions(self, group: str, plural: str) -> List[str]:
+        """The versions of ``group`` that serve ``plural``, from API discovery (as `oc api-resources`):
+        MachineOSConfig is v1alpha1 only with TechPreviewNoUpgrade on 4.16/4.17, v1 from 4.18/4.19."""
+        import json
+
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        def get(path: str) -> Optional[Dict[str, Any]]:
+            try:
+                request = self._api.param_serialize("GET", path, header_params={"Accept": "application/json"},
+                                                    auth_settings=["BearerToken"])
+                response = self._api.call_api(*request, _request_timeout=WATCH_REQUEST_TIMEOUT)
+                body = response.read()
+            except (HTTPError, OSError) as exc:
+                raise self._connection_error(exc) from None
+            if response.status == 404:
+                return None  # the group or version is not served
+            if response.status >= 400:
+                raise self._api_error(f"discover {path}", ApiException(status=response.status,
+                                                                      reason=response.reason, body=body))
+            try:
+                data = json.loads(body)
+            except ValueError:
+                return None
+            return data if isinstance(data, dict) else None
+
+        found = get(f"/apis/{group}") or {}
+        versions = [str(v.get("version")) for v in found.get("versions") or [] if isinstance(v, dict)]
+        served = []
+        for version in versions:
+            listing = get(f"/apis/{group}/{version}") or {}
+            names = [r.get("name") for r in listing.get("resources") or [] if isinstance(r, dict)]
+            if plural in names:
+                served.append(version)
+        return served
+
     # -- on-cluster layering (apply --on-cluster): MachineOSConfig writes, its builds, their builder pods ---
 
     def machineosconfig(self, name: str, version: str) -> Optional[Dict[str, Any]]:

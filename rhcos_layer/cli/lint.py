@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import click
 
 from .options import Settings, cluster_options, output_option, project_option
+
+if TYPE_CHECKING:
+    from ..project import Project
+    from ..terminal import Terminal
 
 
 @click.command("lint")
 @click.argument("containerfile", required=False, type=click.Path(dir_okay=False), metavar="[CONTAINERFILE]")
 @click.option("--pool", metavar="POOL",
               help="Also compare with this machine config pool's extensions and kernelType (needs a login).")
+@click.option("--on-cluster", is_flag=True,
+              help="Check it as a MachineOSConfig's content (on-cluster build) instead: rules RL118-RL125.")
 @cluster_options
 @project_option
 @output_option
 @click.pass_obj
-def lint_command(settings: Settings, containerfile: Optional[str], pool: Optional[str], kubeconfig: Optional[str],
-                 kube_context: Optional[str], project_file: Optional[str], output: str) -> None:
+def lint_command(settings: Settings, containerfile: Optional[str], pool: Optional[str], on_cluster: bool,
+                 kubeconfig: Optional[str], kube_context: Optional[str], project_file: Optional[str],
+                 output: str) -> None:
     """Check a Containerfile for what breaks RHCOS nodes (default: the project's, else ./Containerfile).
 
     Each finding has a rule id, severity, line, message and fix. Exits 3 when there is an
@@ -35,6 +42,15 @@ def lint_command(settings: Settings, containerfile: Optional[str], pool: Optiona
       RL106 cliwrap-install-to-root   RL115 base-not-set
       RL107 writes-var                RL116 trailing-continuation
       RL108 entitlement-in-image      RL117 brace-limit
+
+    With --on-cluster (the project's Containerfiles as `render --on-cluster` turns them into
+    a MachineOSConfig; the FROM line is the cluster's to pick):
+
+    \b
+      RL118 copy-local-file           RL122 other-stage-image
+      RL119 content-too-long          RL123 stage-name-clash
+      RL120 build-secret              RL124 arg-not-passed
+      RL121 arch-specific-content     RL125 escape-directive
     """
     from .. import containerfile as containerfile_mod
     from .. import project as project_mod
@@ -45,6 +61,14 @@ def lint_command(settings: Settings, containerfile: Optional[str], pool: Optiona
 
     terminal = settings.terminal()
     project = project_mod.find(project_file)
+    if on_cluster:
+        if pool:
+            from ..errors import InvalidInput
+
+            raise InvalidInput("--pool cannot be used with --on-cluster: the cluster's build adds the pool's"
+                               " extensions itself", hint="drop --pool")
+        _on_cluster(terminal, project, Path(containerfile) if containerfile else None, output)
+        return
     if containerfile:
         path = Path(containerfile)
     elif project.containerfile:
@@ -77,3 +101,24 @@ def lint_command(settings: Settings, containerfile: Optional[str], pool: Optiona
                                  hint="fix them, or build anyway with rhcos-layer build --skip-lint")
     if output != "json":
         terminal.info(f"{path}: no errors, {len(findings)} warning(s)")
+
+
+def _on_cluster(terminal: Terminal, project: Project, containerfile: Optional[Path], output: str) -> None:
+    from ..errors import ContainerfileError
+    from ..mosc import findings
+
+    found = findings(project, containerfile)
+    if output == "json":
+        main = str(containerfile) if containerfile else project.containerfile or "Containerfile"
+        terminal.json({"containerfile": main, "on_cluster": True,
+                       "findings": [dict(f.as_dict(), file=path) for path, f in found]})
+    else:
+        for path, finding in found:
+            terminal.result(finding.format(path))
+    failed = [(path, f) for path, f in found if f.severity == "error"]
+    files = sorted({path for path, _ in found} or {"Containerfile"})
+    if failed:
+        raise ContainerfileError(f"{', '.join(sorted({p for p, _ in failed}))}: {len(failed)} error(s) found by"
+                                 " lint --on-cluster", hint="fix them: render --on-cluster refuses them too")
+    if output != "json":
+        terminal.info(f"{', '.join(files)}: no errors for an on-cluster build, {len(found)} warning(s)")

@@ -14,7 +14,7 @@ from rhcos_layer.errors import RhcosLayerError
 
 PATH = Path("/nonexistent/rhcos-layer.yaml")
 KEYS = ["image", "containerfile", "context", "base", "build-args", "secrets", "unknown", "A", "release", "arch",
-        "stream", "x.y", "<<", "- image", "image ", "? image"]
+        "stream", "x.y", "<<", "- image", "image ", "? image", "on-cluster", "push-secret", "containerfile-amd64"]
 SEPARATORS = [":", ": ", ":  ", " : ", ":\t"]
 VALUES = ["quay.io/x/y", "reg.example.com:5000/a:b", "x:", "-x", "@x", "a#b", "'q'", '"q"', "cluster", "amd64",
           "x86_64", "null", "~", "", "a b", "=x", "Containerfile", "1", "quay.io/x/y@sha256:" + "a" * 64, "[a]",
@@ -35,10 +35,12 @@ def _mostly(valid: List[str], invalid: List[str]) -> st.SearchStrategy[str]:
 _value = _mostly(["quay.io/x/y", "reg.example.com:5000/a:b", "cluster", "amd64", "arm64", "x86_64",
                   "quay.io/r/release:4.16.3", "1", "Containerfile", "null", "quay.io/x/y@sha256:" + "b" * 64],
                  ["x:", "-x", "a#b", "", "Upper/x", "arm"])
-_child = st.tuples(_mostly(["  "], [" ", "   "]), _mostly(["release", "arch", "stream", "A", "B_2", "ent"], ["x y"]),
+_children = ["release", "arch", "stream", "A", "B_2", "ent", "push-secret", "pull-secret", "containerfile-arm64"]
+_child = st.tuples(_mostly(["  "], [" ", "   "]), _mostly(_children, ["x y"]),
                    _mostly([": "], [":", " : "]), _value, st.sampled_from(["", "", " # c"]),
                    st.just("\n")).map("".join)
-_entry = st.tuples(_mostly(["image", "containerfile", "context", "base", "build-args", "secrets"], ["nope"]),
+_entry = st.tuples(_mostly(["image", "containerfile", "context", "base", "build-args", "secrets", "on-cluster"],
+                           ["nope"]),
                    st.one_of(_value.map(lambda v: f": {v}\n"),
                              st.lists(_child, max_size=3).map(lambda c: ":\n" + "".join(c)))).map("".join)
 near = st.lists(_entry, max_size=4, unique_by=lambda e: e.split(":")[0]).map("".join)
@@ -51,7 +53,7 @@ def _outcome(read: Any) -> Any:
     except RhcosLayerError as exc:
         return ("error", exc.message)
     return (got.image, got.containerfile, got.context, got.base, got.base_release, got.build_args, got.secrets,
-            got.lines)
+            got.on_cluster, got.lines)
 
 
 def _agrees_or_steps_aside(text: str) -> bool:

@@ -218,7 +218,9 @@ _CV_SCHEMA = _cr_schema(_props({
     "capabilities": _OBJ_ANY,
     "channel": _t("string"),
     "clusterID": _t("string"),
-    "desiredUpdate": _OBJ_ANY,
+    # openshift/api config/v1 types_cluster_version.go Update; the CEL rules are in _desired_update_errors
+    "desiredUpdate": _props({"architecture": _t("string"), "force": _t("boolean"), "image": _t("string"),
+                             "version": _t("string")}),
     "overrides": _t("array"),
     "upstream": _t("string"),
 }, required=("clusterID",)))
@@ -674,6 +676,25 @@ def invalid(rt: ResourceType, name: str, errors: Sequence[FieldError]) -> ApiErr
 def _invalid_value(field: str, value: Any, message: str, reason: str = "FieldValueInvalid") -> FieldError:
     shown = json.dumps(value) if isinstance(value, str) else str(value)
     return FieldError(field, reason, f"Invalid value: {shown}: {message}")
+
+
+def _desired_update_errors(update: Any) -> List[FieldError]:
+    """spec.desiredUpdate's enum and x-kubernetes-validations, as the ClusterVersion CRD has them
+    (openshift/api config/v1 types_cluster_version.go, Update; zz_generated.crd-manifests
+    0000_00_cluster-version-operator_01_clusterversions-Default.crd.yaml)."""
+    if not isinstance(update, dict):
+        return []
+    path = "spec.desiredUpdate"
+    errors: List[FieldError] = []
+    arch = update.get("architecture")
+    if isinstance(arch, str) and arch not in ("Multi", ""):
+        errors.append(FieldError(f"{path}.architecture", "FieldValueNotSupported",
+                                 f'Unsupported value: "{arch}": supported values: "Multi", ""'))
+    if "architecture" in update and "image" in update and not (arch == "" or update.get("image") == ""):
+        errors.append(_invalid_value(path, "object", "cannot set both Architecture and Image"))
+    if arch and update.get("version", "") == "":
+        errors.append(_invalid_value(path, "object", "Version must be set if Architecture is set"))
+    return errors
 
 
 # ============================================================================ selectors
@@ -1376,6 +1397,8 @@ class _Semantics:
     def validation_errors(rt: ResourceType, obj: Obj) -> List[FieldError]:
         errors: List[FieldError] = list(obj.pop("__errors__", []))
         errors = _metadata_errors(rt, obj["metadata"]) + errors
+        if rt.kind == "ClusterVersion":
+            errors += _desired_update_errors((obj.get("spec") or {}).get("desiredUpdate"))
         if rt.kind == "Secret":
             data = obj.get("data") or {}
             if obj.get("type") == "kubernetes.io/dockerconfigjson":

@@ -502,7 +502,8 @@ class SimulatedMCO:
     """The MCO's render controller, node controller and daemons, driving ``api.store`` (see the module
     docstring). Failure injection: ``degrade_node()``, ``unreconcilable_node()``, ``fail_pull()``, ``retry_node()``,
     ``clear_failures()``; ``pause()`` / ``resume()`` stop and continue acting (unlike a pool's
-    ``spec.paused``, which it honours); ``wait_idle()``; ``history``; ``scale()`` / ``set_instant()``;
+    ``spec.paused``, which it honours); ``wait_idle()``; ``history``; ``reboots`` (node -> count);
+    ``scale()`` / ``set_instant()``;
     ``errors`` / ``check()`` for the thread's own failures."""
 
     def __init__(self, api: KubeAPI, *, step_delay: float = 0.02, image_annotations: bool = False,
@@ -515,6 +516,10 @@ class SimulatedMCO:
         self.step_delay = step_delay
         self.image_annotations = image_annotations
         self.history: List[Rollout] = []
+        self.reboots: Dict[str, int] = {}  # node -> reboots seen through (the daemon's reboot step, then Done)
+        # booted image -> status.nodeInfo fields a node reports once it runs that image (kubeletVersion ...):
+        # what the new OS's kubelet posts after the reboot; see tests/support/cvo.py node_infos()
+        self.node_info: Dict[str, Obj] = {}
         self.max_in_flight: Dict[str, int] = {}  # pool -> most nodes updating at once, as seen by the MCO
         self.errors: List[str] = []
         self._lock = threading.RLock()
@@ -1064,7 +1069,9 @@ class SimulatedMCO:
             ann[CURRENT_IMAGE] = image
         status: Obj = {"conditions": _ready_conditions(node, True)}
         if rebooted:
-            status["nodeInfo"] = {"bootID": str(uuid.uuid4())}
+            status["nodeInfo"] = {**self.node_info.get(image, {}), "bootID": str(uuid.uuid4())}
+            if self._apply:
+                self.reboots[_name(node)] = self.reboots.get(_name(node), 0) + 1
         if self._apply:
             self._due.pop(_name(node), None)
         return self._patch("nodes", node, {"metadata": {"annotations": ann}, "status": status,

@@ -39,6 +39,8 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 
 from ._util import RigError, wait_until
+from .fakebase import NODE_VERSIONS, FakeBase, NodeVersions, build_fake_base, build_fake_extensions
+from .podman import PodmanStore
 from .registry import AccessEntry, Registry
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -647,6 +649,69 @@ def standard_payloads(registry: Registry, fake_base_pullspec: str) -> Dict[str, 
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         futures = {key: pool.submit(push_release_payload, registry, **kw) for key, kw in jobs.items()}
         return {key: fut.result() for key, fut in futures.items()}
+
+
+# ------------------------------------------------------------- releases to upgrade to
+# The chain the upgrade rig offers (issue 10): the seed's 4.16.3, a z-stream 4.16.8, the next minor 4.17.2,
+# and 4.21.0, the first release with a RHEL 10 OS image (rhel-coreos-10). RHCOS build ids as on real nodes
+# (4<minor>.<rhel>.<stamp>-0); 4.16.3's is the session fake base's.
+UPGRADE_RHCOS: Dict[str, str] = {
+    "4.16.3": "416.94.202406251923-0",
+    "4.16.8": "416.94.202408131506-0",
+    "4.17.2": "417.94.202410211206-0",
+    "4.21.0": "421.96.202602101206-0",
+}
+UPGRADE_RHCOS_10 = {"4.21.0": "421.100.202602101206-0"}
+UPGRADE_REPO = "openshift-release-dev/ocp-release"  # apart from standard_payloads()' openshift/release tags
+
+
+@dataclass(frozen=True)
+class UpgradeRelease:
+    """One release of the upgrade chain, all pushed to the rig registry.
+
+    *kubelet* is the Kubernetes version the node's kubelet reports ("1.29.6"); *crio* and *kernel* the
+    VERSION-RELEASE of the cri-o and kernel packages in *base* (``rpm -q`` there answers with them)."""
+
+    version: str
+    payload: str  # release pullspec by digest (openshift-release-dev/ocp-release@sha256:...)
+    base: str  # rhel-coreos pullspec by digest
+    extensions: str  # rhel-coreos-extensions pullspec by digest
+    kubelet: str
+    crio: str
+    kernel: str
+    rhcos_version: str  # the base's OSTREE_VERSION / version label
+    node: NodeVersions
+    release: ReleasePayload
+    os_images: Dict[str, str]  # every OS tag of the payload -> pullspec (4.21: also rhel-coreos-10 ...)
+
+
+def build_upgrade_releases(store: PodmanStore, registry: Registry, fake_base: Optional[FakeBase] = None,
+                           versions: Sequence[str] = tuple(UPGRADE_RHCOS)) -> Dict[str, UpgradeRelease]:
+    """Build and push, per version of *versions*, its own fake base (own os-release, rpm database,
+    digest), extensions image and a payload naming them (tag ``<version>-x86_64`` in
+    :data:`UPGRADE_REPO`). *fake_base* (the session one, 4.16.3's shape) is reused for 4.16.3."""
+    out: Dict[str, UpgradeRelease] = {}
+    for version in versions:
+        rhcos, node = UPGRADE_RHCOS[version], NODE_VERSIONS[version]
+        if version == "4.16.3" and fake_base is not None and fake_base.version == rhcos:
+            base = fake_base
+        else:
+            base = build_fake_base(store, registry, tag=version, version=rhcos, node=node)
+        ext = build_fake_extensions(store, registry, version, rhcos, node)
+        os_images = {"rhel-coreos": base.pullspec, "rhel-coreos-extensions": ext.pullspec}
+        if version in UPGRADE_RHCOS_10:
+            rhcos10, node10 = UPGRADE_RHCOS_10[version], NODE_VERSIONS[f"{version}/rhel-10"]
+            base10 = build_fake_base(store, registry, "rhcos/rhel-coreos-10", tag=version, version=rhcos10,
+                                     node=node10)
+            ext10 = build_fake_extensions(store, registry, version, rhcos10, node10,
+                                          repo="rhcos/rhel-coreos-10-extensions")
+            os_images.update({"rhel-coreos-10": base10.pullspec, "rhel-coreos-10-extensions": ext10.pullspec})
+        payload = push_release_payload(registry, version, os_pullspecs=dict(os_images), repo=UPGRADE_REPO)
+        out[version] = UpgradeRelease(
+            version=version, payload=payload.pullspec_digest, base=base.pullspec, extensions=ext.pullspec,
+            kubelet=node.kubernetes, crio=node.crio, kernel=node.kernel, rhcos_version=rhcos, node=node,
+            release=payload, os_images=os_images)
+    return out
 
 
 # ------------------------------------------------------------- access log
