@@ -321,14 +321,6 @@ class Cluster:
 
     # -- on-cluster layering (apply --on-cluster): MachineOSConfig writes, its builds, their builder pods ---
 
-    def machineosconfig(self, name: str, version: str) -> Optional[Dict[str, Any]]:
-        """The MachineOSConfig ``name`` at ``version`` (v1, or v1alpha1 on 4.16/4.17), None when absent."""
-        try:
-            return dict(self._call(f"get machineosconfig {name}", self._custom().get_cluster_custom_object,
-                                   MCO_GROUP, version, "machineosconfigs", name))
-        except ClusterObjectNotFound:
-            return None
-
     def create_machineosconfig(self, obj: Dict[str, Any], *, dry_run: bool = False) -> Dict[str, Any]:
         version = str(obj["apiVersion"]).rpartition("/")[2]
         return dict(self._call(f"create machineosconfig {obj['metadata']['name']}",
@@ -360,21 +352,6 @@ class Cluster:
         listed = self._watch_call("list machineosbuilds", self._custom().list_cluster_custom_object, MCO_GROUP,
                                   version, "machineosbuilds", label_selector=label_selector)
         return list((listed or {}).get("items") or [])
-
-    def watched_job(self, namespace: str, name: str) -> Optional[Dict[str, Any]]:
-        """A Job (a build's builder), None when it is gone."""
-        import json
-
-        from kubernetes.client import BatchV1Api
-
-        response = self._watch_call(f"get job {namespace}/{name}", BatchV1Api(self._api).read_namespaced_job, name,
-                                    namespace, missing_ok=True, _preload_content=False)
-        if response is None:
-            return None
-        try:
-            return dict(json.loads(response.data))
-        finally:
-            response.release_conn()
 
     def watched_pods(self, namespace: str, label_selector: str) -> List[Dict[str, Any]]:
         """The pods ``label_selector`` picks in ``namespace`` (a Job's pods: ``job-name=NAME``)."""
