@@ -213,16 +213,22 @@ def test_v1alpha1_on_a_tech_preview_416_cluster(tmp_path, project, logged_in, re
     assert mosc["spec"]["buildInputs"]["baseImagePullSecret"] == {"name": "pull"}
 
 
-def test_a_416_cluster_without_tech_preview_names_what_is_missing(tmp_path, project, logged_in, registry, fake_base,
-                                                                  rhcos_layer):
+@pytest.mark.parametrize("version, missing", [
+    ("4.16.3", "OpenShift 4.16 serves no MachineOSConfig: on-cluster layering needs the TechPreviewNoUpgrade feature"
+               " set before 4.19 (featuregates/cluster spec.featureSet is Default), or OpenShift 4.19"),
+    ("4.15.9", "OpenShift 4.15 has no on-cluster layering (MachineOSConfig: Tech Preview in 4.16 and 4.17, GA in"
+               " 4.19)"),
+])
+def test_a_cluster_without_the_api_names_what_is_missing(tmp_path, project, logged_in, registry, fake_base,
+                                                        rhcos_layer, version, missing):
     api = logged_in
-    _seed(api, registry, fake_base, "4.16.3")
+    _seed(api, registry, fake_base, version)
     api.reset_requests()
     result = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--no-wait",
                           *_cert_flags(registry)], project)
     assert result.code == 12, result.err
-    assert ("pool worker: OpenShift 4.16 serves no MachineOSConfig: on-cluster layering needs the"
-            " TechPreviewNoUpgrade feature set before 4.19") in result.err
+    assert f"pool worker: {missing}; nothing was changed" in result.err
+    assert "--ignore-preflight-errors" not in result.err
     assert _writes(api) == []
 
 
