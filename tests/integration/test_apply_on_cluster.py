@@ -266,3 +266,17 @@ def test_a_failed_write_while_moving_modes_puts_everything_back(tmp_path, projec
             " failed with HTTP 500") in partial.err
     assert f"undo with: rhcos-layer apply --pool worker --image {image}" in partial.err
     assert not api.store.get("machineconfigpools", "worker")["spec"].get("paused")  # that part was put back
+
+
+def test_a_login_that_may_not_follow_the_build_is_refused_before_writing(tmp_path, project, logged_in, registry,
+                                                                          fake_base, rhcos_layer):
+    api = logged_in
+    _seed(api, registry, fake_base, "4.19.2")
+    api.forbid("list", "machineosbuilds")
+    api.reset_requests()
+    result = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--wait",
+                          *_cert_flags(registry)], project)
+    assert result.code == 10, result.err
+    assert (f"not allowed to list machineosbuilds.{MCO} (to follow the build); nothing was changed"
+            in result.err)
+    assert _writes(api) == [] and _mosc(api) is None
