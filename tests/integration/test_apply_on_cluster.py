@@ -129,8 +129,8 @@ def test_moving_a_pool_from_osimageurl_to_on_cluster_and_back(tmp_path, pushed, 
         assert [r.os_image_url for r in sim.history[before:] if r.pool == "worker"] == [image]
 
 
-def test_on_cluster_apply_on_a_pool_with_a_machineosconfig_not_ours_is_refused(tmp_path, project, logged_in,
-                                                                               registry, fake_base, rhcos_layer):
+def test_a_machineosconfig_not_ours_is_refused_and_never_replaced(tmp_path, pushed, project, logged_in,  # noqa: F811
+                                                                  registry, fake_base, rhcos_layer):
     api = logged_in
     _seed(api, registry, fake_base, "4.19.2")
     api.store.put({"apiVersion": f"{MCO}/v1", "kind": "MachineOSConfig", "metadata": {"name": "worker"},
@@ -146,6 +146,13 @@ def test_on_cluster_apply_on_a_pool_with_a_machineosconfig_not_ours_is_refused(t
             in result.err)
     assert _writes(api) == []
     assert _mosc(api)["spec"]["renderedImagePushSpec"] == f"{registry.host}/other/os:latest"
+
+    # the plain apply's --replace removes only a MachineOSConfig of ours
+    plain = rhcos_layer(["apply", "--pool", "worker", "--image", pushed["image"], "--replace", "--no-wait",
+                         *LOOPBACK_OK], tmp_path)
+    assert plain.code == 12, plain.err
+    assert "pool worker builds its own image on the cluster (MachineOSConfig worker)" in plain.err
+    assert _writes(api) == [] and _mosc(api) is not None
 
 
 def test_a_push_secret_that_cannot_push_is_refused_before_anything_is_written(tmp_path, project, logged_in, registry,
