@@ -355,6 +355,27 @@ def mco(openshift: OpenShiftSeed) -> Iterator[SimulatedMCO]:
     sim.check()
 
 
+@pytest.fixture
+def building_mco(kube_api: KubeAPI, registry: Registry, fake_base: FakeBase, fresh_store: PodmanStore,
+                 request: pytest.FixtureRequest) -> Iterator[SimulatedMCO]:
+    """A SimulatedMCO whose on-cluster builds really build (tests/support/build_sim.py) in an empty podman
+    store and push to the rig registry, on kube_api seeded as 4.19.2 (1 master, 2 workers) with the fake base
+    as the release's base image and the registry's credentials in the global pull secret. An indirect
+    parameter ``(version, feature_set)`` picks another release, e.g. ``("4.16.3", "TechPreviewNoUpgrade")``
+    for v1alpha1. Push secrets are the test's: ``push_secret(kube_api, name, registry.host, user, password)``."""
+    from tests.support.build_sim import rig_pull_secret
+
+    version, feature_set = getattr(request, "param", ("4.19.2", ""))
+    seed_openshift(kube_api, version=version, feature_set=feature_set, base_image=fake_base.pullspec,
+                   pull_secret=rig_pull_secret(registry), workers=2, masters=1)
+    sim = SimulatedMCO(kube_api, step_delay=0.01, builder=fresh_store, cert_dir=registry.cert_dir).start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+    sim.check()
+
+
 # ------------------------------------------------------------ Bearer-token front (quay.io-style auth)
 from tests.support.tokenauth import TokenAuthFront  # noqa: E402
 

@@ -293,6 +293,35 @@ RESOURCES: Tuple[ResourceType, ...] = (
         schema=_props({"data": _STR_MAP, "stringData": _STR_MAP, "type": _t("string"), "immutable": _t("boolean")}),
         field_labels=("metadata.name", "metadata.namespace", "type"),
     ),
+    # The on-cluster build's builder Pod and its Job (kubernetes pkg/apis/core/types.go, pkg/apis/batch/types.go);
+    # the table columns as kube-apiserver prints them (pkg/printers/internalversion/printers.go, 1.32).
+    ResourceType(
+        "", "v1", "Pod", "pods", "pod", True, ("po",), True, _CORE_VERBS, custom=False,
+        columns=(
+            Column("Ready", "string", "", "The aggregate readiness state of this pod for accepting traffic."),
+            Column("Status", "string", "", "The aggregate status of the containers in this pod."),
+            Column("Restarts", "string", "", "The number of times the containers in this pod have been restarted"
+                   " and when the last container in this pod has restarted."),
+            Column("Age", "string", "", _AGE_DESCRIPTION),
+            Column("IP", "string", "", "IP address allocated to the pod. Routable at least within the cluster.", 1),
+            Column("Node", "string", "", "Name of the Node where the Pod is scheduled.", 1),
+        ),
+        schema=_props({"spec": _OBJ_ANY, "status": _OBJ_ANY}),
+        field_labels=("metadata.name", "metadata.namespace", "spec.nodeName", "status.phase"),
+    ),
+    ResourceType(
+        "batch", "v1", "Job", "jobs", "job", True, (), True, _CORE_VERBS, custom=False,
+        columns=(
+            Column("Status", "string", "", "Status of the job."),
+            Column("Completions", "string", "", "The completion status of the job."),
+            Column("Duration", "string", "", "Time required to complete the job."),
+            Column("Age", "string", "", _AGE_DESCRIPTION),
+            Column("Containers", "string", "", "Names of each container in the template.", 1),
+            Column("Images", "string", "", "Images referenced by each container in the template.", 1),
+            Column("Selector", "string", "", "Selector of the job.", 1),
+        ),
+        schema=_props({"spec": _OBJ_ANY, "status": _OBJ_ANY}),
+    ),
     # ------------------------------------------------------- machineconfiguration.openshift.io/v1
     ResourceType(
         MCO_GROUP, "v1", "MachineConfig", "machineconfigs", "machineconfig", False, ("mc",), False,
@@ -432,7 +461,8 @@ VERSIONED: Dict[str, Tuple[Tuple[int, int, str, bool], ...]] = {
 
 _BY_GVR: Dict[Tuple[str, str, str], ResourceType] = {(r.group, r.version, r.plural): r for r in RESOURCES}
 _BY_GVK: Dict[Tuple[str, str], ResourceType] = {(r.api_version, r.kind): r for r in RESOURCES}
-_GROUP_ORDER = ("", "authentication.k8s.io", "authorization.k8s.io", CONFIG_GROUP, MCO_GROUP, "operator.openshift.io")
+_GROUP_ORDER = ("", "authentication.k8s.io", "authorization.k8s.io", "batch", CONFIG_GROUP, MCO_GROUP,
+                "operator.openshift.io")
 
 
 def resource_type(name: str) -> ResourceType:
@@ -1686,7 +1716,49 @@ def _builtin_cells(rt: ResourceType, obj: Obj) -> List[Any]:
         return [name, len(obj.get("data") or {}) + len(obj.get("binaryData") or {}), _age(obj)]
     if rt.kind == "Secret":
         return [name, obj.get("type", ""), len(obj.get("data") or {}), _age(obj)]
+    if rt.kind == "Pod":
+        return _pod_cells(obj)
+    if rt.kind == "Job":
+        return _job_cells(obj)
     return [name, _age(obj)]
+
+
+def _pod_cells(obj: Obj) -> List[Any]:
+    """kubernetes pkg/printers/internalversion/printers.go printPod: READY ready/total, STATUS the reason of a
+    terminated / waiting container (Completed, Error, ...) or the phase, RESTARTS, AGE, IP, NODE."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    total = len(spec.get("containers") or [])
+    ready = sum(1 for c in statuses if c.get("ready"))
+    reason = str(status.get("phase") or "Pending")
+    for c in statuses:  # the last container with a reason wins, as printPod's loop does
+        state = c.get("state") or {}
+        if (state.get("terminated") or {}).get("reason"):
+            reason = state["terminated"]["reason"]
+        elif (state.get("waiting") or {}).get("reason"):
+            reason = state["waiting"]["reason"]
+    if reason == "Running" and ready < total:
+        reason = "NotReady" if status.get("phase") == "Running" else reason
+    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
+    return [(obj.get("metadata") or {}).get("name"), f"{ready}/{total}", reason, restarts, _age(obj),
+            status.get("podIP") or "<none>", spec.get("nodeName") or "<none>"]
+
+
+def _job_cells(obj: Obj) -> List[Any]:
+    """kubernetes pkg/printers/internalversion/printers.go printJob (1.30+: STATUS from the Complete / Failed /
+    Suspended conditions, else Running), COMPLETIONS succeeded/completions, DURATION start to completion."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    state = ("Complete" if conditions.get("Complete") == "True" else "Failed" if conditions.get("Failed") == "True"
+             else "Suspended" if spec.get("suspend") else "Running")
+    completions = f"{int(status.get('succeeded') or 0)}/{int(spec.get('completions') or 1)}"
+    start, end = _parse_time(str(status.get("startTime") or "")), _parse_time(str(status.get("completionTime") or ""))
+    duration = human_duration(((end or _now()) - start).total_seconds()) if start else ""
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+    selector = ",".join(f"{k}={v}" for k, v in sorted(((spec.get("selector") or {}).get("matchLabels") or {}).items()))
+    return [(obj.get("metadata") or {}).get("name"), state, completions, duration, _age(obj),
+            ",".join(str(c.get("name")) for c in containers), ",".join(str(c.get("image")) for c in containers),
+            selector or "<none>"]
 
 
 def _cr_cell(column: Column, obj: Obj) -> Any:
@@ -1771,6 +1843,9 @@ def api_resource_list(group: str, version: str, serves: Serves = None) -> Obj:
         if rt.status_subresource:
             resources.append({"name": f"{rt.plural}/status", "singularName": "", "namespaced": rt.namespaced,
                               "kind": rt.kind, "verbs": list(_STATUS_VERBS)})
+        if rt.kind == "Pod":  # pods/log: get only, kind Pod (kube-apiserver's discovery for the log REST)
+            resources.append({"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod",
+                              "verbs": ["get"]})
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{version}" if group else version,
             "resources": resources}
 
@@ -1808,6 +1883,10 @@ def aggregated_discovery(core: bool, version: str = "v2", serves: Serves = None)
                 if rt.status_subresource:
                     entry["subresources"] = [{"subresource": "status", "responseKind": dict(entry["responseKind"]),
                                               "verbs": list(_STATUS_VERBS)}]
+                if rt.kind == "Pod":
+                    entry.setdefault("subresources", []).append({
+                        "subresource": "log", "responseKind": {"group": "", "version": "", "kind": "Pod"},
+                        "verbs": ["get"]})
                 resources.append(entry)
             out_versions.append({"version": v, "resources": resources, "freshness": "Current"})
         meta: Obj = {"creationTimestamp": None}
@@ -2254,6 +2333,12 @@ class _Handler(BaseHTTPRequestHandler):
                   fmt: _Accept) -> None:
         api = self.server.api
         rt, ns, name, sub, watch_path = target
+        if sub == "log":
+            self._require(method, "GET")
+            assert user is not None and ns is not None and name is not None
+            api._authorize(user, "get", rt, sub, name, ns)
+            self._pod_log(ns, name, query)
+            return
         watch = watch_path or _truthy(query.get("watch"))
         if method == "GET":
             verb = "watch" if watch else ("get" if name else "list")
@@ -2466,6 +2551,87 @@ class _Handler(BaseHTTPRequestHandler):
                "spec": spec, "status": status}
         self._send_obj(201, out)
 
+    # ------------------------------------------------------------------------------ pods/log
+    def _pod_log(self, ns: str, name: str, query: Dict[str, str]) -> None:
+        """GET pods/NAME/log as kube-apiserver answers it (kubernetes pkg/registry/core/pod/rest/log.go: the
+        options validated by pkg/apis/core/validation ValidatePodLogOptions, the container chosen by
+        pkg/registry/core/pod/strategy.go LogLocation / ValidateContainer; the text as the kubelet serves
+        it, tailLines before limitBytes, pkg/kubelet/kuberuntime/logs)."""
+        api = self.server.api
+        rt = resource_type("pods")
+        pod = api.store.get("pods", name, ns)
+        if pod is None:
+            raise not_found(rt, name)
+
+        def number(key: str, least: int, rule: str) -> Optional[int]:
+            text = query.get(key)
+            if text is None or text == "":
+                return None
+            try:
+                value = int(text)
+            except ValueError:
+                raise bad_request(f'{key}: Invalid value: "{text}": strconv.ParseInt: parsing "{text}": invalid'
+                                  " syntax") from None
+            if value < least:
+                raise ApiError(422, "Invalid", f'PodLogOptions "{name}" is invalid: {key}: Invalid value: {value}:'
+                               f" {rule}", {"name": name, "kind": "PodLogOptions", "causes": [
+                                   {"reason": "FieldValueInvalid", "message": f"Invalid value: {value}: {rule}",
+                                    "field": key}]})
+            return value
+
+        tail = number("tailLines", 0, "must be greater than or equal to 0")
+        limit = number("limitBytes", 1, "must be greater than 0")
+        names = [str(c.get("name")) for c in (pod.get("spec") or {}).get("containers") or []]
+        container = query.get("container") or ""
+        if not container:
+            if len(names) != 1:
+                raise bad_request(f"a container name must be specified for pod {name}, choose one of:"
+                                  f" [{' '.join(names)}]")
+            container = names[0]
+        elif container not in names:
+            raise bad_request(f"container {container} is not valid for pod {name}")
+        logs = api.pod_logs
+        if not logs.started(ns, name, container):
+            # the kubelet's answer before the container runs (pkg/kubelet/kubelet_pods.go validateContainerLogStatus)
+            raise bad_request(f'container "{container}" in pod "{name}" is waiting to start: ContainerCreating')
+        data, ended = logs.read(ns, name, container)
+        if tail is not None:
+            lines = data.splitlines(keepends=True)
+            data = b"".join(lines[len(lines) - tail:]) if tail else b""
+        follow = _truthy(query.get("follow"))
+        if not follow or ended:
+            if limit is not None:
+                data = data[:limit]
+            self._send(200, data, "text/plain")
+            return
+        self.send_response(200)
+        self._headers_common()
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self._call.status = 200
+        offset = len(logs.read(ns, name, container)[0])
+        sent = 0
+        while True:
+            if limit is not None:
+                data = data[:limit - sent]
+            if data:
+                self._chunk(data)
+                sent += len(data)
+            if (limit is not None and sent >= limit) or ended or api._stopping.is_set():
+                break
+            if api.store.get("pods", name, ns) is None:  # the pod was deleted: the kubelet closes the stream
+                break
+            with logs.changed:
+                more, ended = logs.read(ns, name, container, offset)
+                if not more and not ended:
+                    logs.changed.wait(0.2)
+                    more, ended = logs.read(ns, name, container, offset)
+            offset += len(more)
+            data = more
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
     # ------------------------------------------------------------------------------ watch
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
@@ -2639,7 +2805,7 @@ def _parse_resource_path(path: str) -> Optional[Tuple[ResourceType, Optional[str
         return None
     if ns is None and rt.namespaced and name is not None:
         return None
-    if sub and (sub != "status" or not rt.status_subresource):
+    if sub and not ((sub == "status" and rt.status_subresource) or (sub == "log" and rt.kind == "Pod")):
         return None
     return rt, ns, name, sub, watch
 
@@ -2697,6 +2863,48 @@ def skip_reason() -> Optional[str]:
 
 
 # ============================================================================ the server
+class PodLogs:
+    """What the kubelet would hold of each container's output: ``append()`` text, ``close()`` when the
+    container ends. ``GET .../pods/NAME/log`` reads it (``follow`` streams until close())."""
+
+    def __init__(self) -> None:
+        self._logs: Dict[Tuple[str, str, str], bytearray] = {}
+        self._closed: Set[Tuple[str, str, str]] = set()
+        self.changed = threading.Condition()
+
+    def append(self, namespace: str, pod: str, container: str, text: str) -> None:
+        with self.changed:
+            self._logs.setdefault((namespace, pod, container), bytearray()).extend(text.encode())
+            self.changed.notify_all()
+
+    def close(self, namespace: str, pod: str, container: str) -> None:
+        with self.changed:
+            self._logs.setdefault((namespace, pod, container), bytearray())
+            self._closed.add((namespace, pod, container))
+            self.changed.notify_all()
+
+    def forget(self, namespace: str, pod: str) -> None:
+        """The pod is gone: its logs with it (a follower then ends)."""
+        with self.changed:
+            for key in [k for k in self._logs if k[:2] == (namespace, pod)]:
+                self._logs.pop(key, None)
+                self._closed.add(key)
+            self.changed.notify_all()
+
+    def started(self, namespace: str, pod: str, container: str) -> bool:
+        with self.changed:
+            return (namespace, pod, container) in self._logs
+
+    def read(self, namespace: str, pod: str, container: str, offset: int = 0) -> Tuple[bytes, bool]:
+        """(bytes from *offset*, whether the container has ended)."""
+        with self.changed:
+            key = (namespace, pod, container)
+            return bytes(self._logs.get(key, b"")[offset:]), key in self._closed
+
+    def text(self, namespace: str, pod: str, container: str) -> str:
+        return self.read(namespace, pod, container)[0].decode(errors="replace")
+
+
 class KubeAPI:
     """An emulated OpenShift API server on https://127.0.0.1:<port> (see the module docstring).
 
@@ -2722,6 +2930,7 @@ class KubeAPI:
         feature_set: str = "",
     ) -> None:
         self.store = Store(history)
+        self.pod_logs = PodLogs()
         # the OpenShift release (seed_openshift sets it) and FeatureGate cluster's spec.featureSet: which
         # version of MachineOSConfig & co. is served (VERSIONED); None serves every v1 resource
         self.openshift_version = openshift_version
@@ -3184,6 +3393,19 @@ def _pad_metadata(meta: Obj, size: int) -> None:
 def _extra_cidrs(count: int) -> List[str]:
     """*count* IPv6 CIDRs of 20 characters (25 bytes each once quoted and escaped in the annotation)."""
     return [f"fd69:{n // 65536 % 65536:04x}:{n % 65536:04x}::1/64" for n in range(count)]
+
+
+def push_secret(api: KubeAPI, name: str, registry_host: str, user: str, password: str,
+                namespace: str = MCO_NAMESPACE) -> Obj:
+    """Store Secret *namespace*/*name* of type kubernetes.io/dockerconfigjson with *user*:*password* for
+    *registry_host*, as ``oc create secret docker-registry`` writes it: what a MachineOSConfig's
+    renderedImagePushSecret names (the MCO reads ``.dockerconfigjson`` from its own namespace,
+    machine-config-operator pkg/controller/build/utils.go)."""
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    config = json.dumps({"auths": {registry_host: {"username": user, "password": password, "auth": auth}}})
+    return api.store.put({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                          "metadata": {"name": name, "namespace": namespace},
+                          "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()}})
 
 
 def seed_openshift(

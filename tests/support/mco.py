@@ -67,6 +67,10 @@ Simplifications, on purpose:
   MachineConfig later goes back to that very name, as the real MCO's content hash would.
 * A Degraded node's daemon does not retry by itself here (the real one retries a failed pull with
   backoff, and succeeds once the registry accepts the pull secret): ``retry_node()`` plays its retry.
+* On-cluster layering, real: ``SimulatedMCO(api, builder=<PodmanStore>, cert_dir=<registry CA dir>,
+  build_delay=...)`` runs tests/support/build_sim.py's BuildController: a MachineOSBuild, the builder Job and
+  pod, a real podman build and push, the pod's log; the pool's nodes wait for the build and then boot the
+  pushed digest (also when the rendered config did not change). Without *builder*, as follows:
 * On-cluster layering: a pool with a MachineOSConfig (any served version) gets, per rendered config, a
   MachineOSBuild that succeeds at once, built on the cluster's base (not on any osImageURL: a layered
   MachineConfig only changes the rendered config, so it triggers a rebuild), and its nodes boot that
@@ -88,8 +92,10 @@ import time
 import traceback
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
+from .build_sim import BuildController, image_build_degraded
 from .kube import (
     CONTROLLER_VERSION,
     MCO_GROUP,
@@ -101,6 +107,7 @@ from .kube import (
     merge_patch,
     resource_type,
 )
+from .podman import PodmanStore
 
 Obj = Dict[str, Any]
 
@@ -379,9 +386,13 @@ def _node_done(node: Obj) -> bool:
         DESIRED_CONFIG)
 
 
-def done_at(node: Obj, target: str) -> bool:
-    """isNodeDoneAtPool: state=Done and currentConfig == desiredConfig == target."""
-    return _node_done(node) and _annotations(node).get(CURRENT_CONFIG) == target
+def done_at(node: Obj, target: str, image: Optional[str] = None) -> bool:
+    """isNodeDoneAtPool: state=Done and currentConfig == desiredConfig == target; in a layered pool (*image*:
+    the MachineOSConfig's built image) also currentImage == desiredImage == image (pkg/controller/node/status.go,
+    4.16+: isNodeDoneAt checks the image annotations of a layered pool)."""
+    ann = _annotations(node)
+    return _node_done(node) and ann.get(CURRENT_CONFIG) == target and (
+        image is None or ann.get(CURRENT_IMAGE) == ann.get(DESIRED_IMAGE) == image)
 
 
 def machine_os_config_pool(mosc: Obj) -> str:
@@ -431,10 +442,18 @@ def _sort_candidates(nodes: Sequence[Obj]) -> List[Obj]:
     return sorted(nodes, key=key)
 
 
-def candidate_machines(nodes: Sequence[Obj], target: str, limit: int) -> Tuple[List[Obj], int]:
+def _targets(node: Obj, target: str, image: Optional[str]) -> bool:
+    """The node is already sent to *target* (and, in a layered pool, to *image*: desiredImage)."""
+    ann = _annotations(node)
+    return ann.get(DESIRED_CONFIG) == target and (image is None or ann.get(DESIRED_IMAGE) == image)
+
+
+def candidate_machines(nodes: Sequence[Obj], target: str, limit: int,
+                       image: Optional[str] = None) -> Tuple[List[Obj], int]:
     """getAllCandidateMachines (pkg/controller/node/node_controller.go, release-4.14 to 4.21): no node
     is picked while unavailable >= maxUnavailable; nodes already targeting *target* whose daemon fails
-    there use up capacity too; candidates are the nodes whose desiredConfig is not *target*.
+    there use up capacity too; candidates are the nodes whose desiredConfig is not *target* (in a layered pool,
+    or whose desiredImage is not the built *image*).
     Returns (candidates, capacity); the caller takes the first *capacity* of sortNodeList's order."""
     unavailable = sum(1 for n in nodes if unavailable_for_update(n))
     if unavailable >= limit:
@@ -443,7 +462,7 @@ def candidate_machines(nodes: Sequence[Obj], target: str, limit: int) -> Tuple[L
     failing_here = 0
     candidates: List[Obj] = []
     for node in nodes:
-        if _annotations(node).get(DESIRED_CONFIG) == target:
+        if _targets(node, target, image):
             failing_here += 1 if _state(node) in FAILED else 0
             continue
         candidates.append(node)
@@ -507,11 +526,17 @@ class SimulatedMCO:
     ``errors`` / ``check()`` for the thread's own failures."""
 
     def __init__(self, api: KubeAPI, *, step_delay: float = 0.02, image_annotations: bool = False,
-                 version: Optional[str] = None) -> None:
+                 version: Optional[str] = None, builder: Optional[PodmanStore] = None,
+                 cert_dir: Optional[Path] = None, build_delay: float = 0.0) -> None:
         self.api = api
+        # on-cluster builds: with a *builder* store they really build and push (BuildController, trusting the
+        # registry CA in *cert_dir*, *build_delay* s between a build's phases); without, they succeed at once
+        self.builder = builder
+        self.builds = BuildController(api, builder, cert_dir, build_delay) if builder is not None else None
         self.version = version  # None: the release's (ConfigMap machine-config-osimageurl releaseVersion)
         self._minor = 16
         self._pool_layered = False  # the pool being reconciled has a MachineOSConfig
+        self._layered_image: Optional[str] = None  # its built image (really built ones only: BuildController)
         self.store = api.store
         self.step_delay = step_delay
         self.image_annotations = image_annotations
@@ -552,7 +577,11 @@ class SimulatedMCO:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread (within *timeout* s, or RuntimeError); nodes stay where they are."""
+        """Stop the thread (within *timeout* s, or RuntimeError); nodes stay where they are. Running builds
+        are killed."""
+        if self.builds is not None:
+            self.builds.stop(timeout)
+            self.errors.extend(self.builds.errors)
         thread, self._thread = self._thread, None
         if thread is None:
             return
@@ -819,6 +848,8 @@ class SimulatedMCO:
         for pool in pools:
             pname = _name(pool)
             render_error = ""
+            hold = False
+            self._layered_image = None
             mosc = moscs.get(pname)
             self._pool_layered = mosc is not None
             try:
@@ -830,16 +861,23 @@ class SimulatedMCO:
                 names.add(rendered)
                 images[rendered] = merged["osImageURL"]
                 if mosc is not None:  # the nodes boot what the build made, never the osImageURL
-                    images[rendered] = self._build(mosc, rendered, base)
+                    built = (self._build(mosc, rendered, base) if self.builds is None else
+                             self.builds.reconcile(mosc, pname, rendered, base, release, self._apply))
+                    if built is None:
+                        hold = True  # no image yet (building, failed): no node is sent anywhere
+                    else:
+                        images[rendered] = built
+                        self._layered_image = built if self.builds is not None else None
             target = str(((pool.get("spec") or {}).get("configuration") or {}).get("name") or "")
             nodes = members[pname]
             if target:
-                flying, due = self._rollout(pool, nodes, target, images, now)
+                flying, due = self._rollout(pool, nodes, target, images, now, hold)
                 in_flight += flying
                 if due is not None:
                     wake = due if wake is None else min(wake, due)
             self._update_status(pool, nodes, target, render_error)
-        return bool(self._writes or in_flight), wake
+        building = bool(self.builds is not None and self.builds.running())  # wait_idle waits for builds too
+        return bool(self._writes or in_flight or building), wake
 
     # ------------------------------------------------------------------------ build controller
     def _build(self, mosc: Obj, rendered: str, base: str) -> str:
@@ -948,7 +986,7 @@ class SimulatedMCO:
         return None
 
     def _rollout(self, pool: Obj, nodes: List[Obj], target: str, images: Dict[str, str],
-                 now: float) -> Tuple[int, Optional[float]]:
+                 now: float, hold: bool = False) -> Tuple[int, Optional[float]]:
         """Advance updating nodes one step each (when due) and start new ones within maxUnavailable.
         Updates *nodes* in place; returns (nodes still updating, seconds until the next step)."""
         pname = _name(pool)
@@ -962,16 +1000,16 @@ class SimulatedMCO:
         for i, node in enumerate(nodes):  # the daemon of a failed node: the admin's way back, or a forced retry
             if _state(node) in FAILED:
                 nodes[i] = self._daemon_recover(node, images)
-        if not spec.get("paused"):
+        if not spec.get("paused") and not hold:
             if instant:
                 # no maxUnavailable, but still never a Degraded node: getAllCandidateMachines
                 # (pkg/controller/node/node_controller.go) leaves it where it is, also when instant
-                candidates = [n for n in nodes if _annotations(n).get(DESIRED_CONFIG) != target
+                candidates = [n for n in nodes if not _targets(n, target, self._layered_image)
                               and _state(n) not in FAILED]
                 capacity = len(candidates)
             else:
                 candidates, capacity = candidate_machines(
-                    nodes, target, max_unavailable(spec.get("maxUnavailable"), len(nodes)))
+                    nodes, target, max_unavailable(spec.get("maxUnavailable"), len(nodes)), self._layered_image)
             index = {_name(n): i for i, n in enumerate(nodes)}
             for node in _sort_candidates(candidates)[:capacity]:
                 i = index[_name(node)]
@@ -994,7 +1032,8 @@ class SimulatedMCO:
         ann: Obj = {DESIRED_CONFIG: target, STATE: WORKING, REASON: ""}
         if self.image_annotations or self._pool_layered:
             ann[DESIRED_IMAGE] = image
-        if _annotations(node).get(CURRENT_CONFIG) == target:  # already runs it (sent back before it moved)
+        if _annotations(node).get(CURRENT_CONFIG) == target and (  # already runs it (sent back before it moved)
+                self._layered_image is None or _annotations(node).get(CURRENT_IMAGE) == image):
             return self._finish(node, target, image, extra=ann)
         if instant:
             failure = self._failure(name, image)
@@ -1082,7 +1121,7 @@ class SimulatedMCO:
         old_conditions = list(old.get("conditions") or [])
         spec = pool.get("spec") or {}
         count = len(nodes)
-        updated = [n for n in nodes if target and done_at(n, target)]
+        updated = [n for n in nodes if target and done_at(n, target, self._layered_image)]
         ready = [n for n in updated if _ready(n)]
         degraded = [n for n in nodes if _state(n) in FAILED]
         unavailable = [n for n in nodes if unavailable_for_update(n)]
@@ -1096,16 +1135,23 @@ class SimulatedMCO:
                                  for n in degraded if _annotations(n).get(REASON))
         render_message = f"Failed to render configuration for pool {_name(pool)}: {render_error}" \
             if render_error else ""
+        # 4.20+: a failed on-cluster build degrades the pool (ImageBuildDegraded; Degraded too, the stricter reading)
+        build = (image_build_degraded(_name(pool), self.builds.outcome.get(_name(pool)))
+                 if self.builds is not None and self._pool_layered and self._minor >= 20 else None)
+        build_message = build[2] if build is not None and build[0] == "True" else ""
         conditions = [
             _condition(old_conditions, "RenderDegraded", "True" if render_error else "False", "", render_message),
             _condition(old_conditions, "NodeDegraded", "True" if degraded else "False", node_reason, node_message),
-            _condition(old_conditions, "Degraded", "True" if degraded or render_error else "False",
-                       node_reason or ("RenderDegraded" if render_error else ""), node_message or render_message),
+            _condition(old_conditions, "Degraded", "True" if degraded or render_error or build_message else "False",
+                       node_reason or ("RenderDegraded" if render_error else "BuildFailed" if build_message else ""),
+                       node_message or render_message or build_message),
             _condition(old_conditions, "Updated", "True" if all_updated else "False", "",
                        f"All nodes are updated with MachineConfig {target}" if all_updated else ""),
             _condition(old_conditions, "Updating", "True" if updating else "False", "",
                        f"All nodes are updating to MachineConfig {target}" if updating else ""),
         ]
+        if build is not None:
+            conditions.append(_condition(old_conditions, "ImageBuildDegraded", *build))
         new: Obj = {
             "conditions": conditions,
             "degradedMachineCount": len(degraded),
