@@ -515,7 +515,7 @@ def job_name(build: Dict[str, Any]) -> str:
     return named if isinstance(named, str) and named else f"build-{_name(build)}"
 
 
-_STEP = re.compile(r"^STEP \d+(?:/\d+)?: ")
+_STEP = re.compile(r"^(?:\[\d+/\d+\] )?STEP \d+(?:/\d+)?: ")  # "[2/2] STEP 3/3: ..." in a multi-stage build
 _ERROR = re.compile(r"^(?:error|fatal|Error)\b")
 _CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
 

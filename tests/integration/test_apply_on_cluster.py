@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import re
+import subprocess
+import sys
+import time
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -287,3 +292,120 @@ def test_a_login_that_may_not_follow_the_build_is_refused_before_writing(tmp_pat
     assert (f"not allowed to list machineosbuilds.{MCO} (to follow the build); nothing was changed"
             in result.err)
     assert _writes(api) == [] and _mosc(api) is None
+
+
+# ------------------------------------------------------------ builds that really run (building_mco)
+def _building(api: KubeAPI, registry, monkeypatch, kubeconfig) -> None:
+    from tests.support.kube import push_secret
+
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("RHCOS_LAYER_WATCH_INTERVAL", "0.05")
+    trust_registry_ca(api, registry.host, registry.ca_path.read_bytes())
+    push_secret(api, "push", registry.host, *registry.auth)
+
+
+def _build_of(api: KubeAPI, name: str) -> Dict[str, Any]:
+    return next(b for b in api.store.list("machineosbuilds") if b["metadata"]["name"] == name)
+
+
+def test_apply_on_cluster_builds_and_rolls_the_pool_to_the_built_digest(tmp_path, project, kube_api, building_mco,
+                                                                        registry, kubeconfig, tool_env, monkeypatch,
+                                                                        rhcos_layer):
+    api = kube_api
+    _building(api, registry, monkeypatch, kubeconfig)
+    result = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--wait", "-o", "json",
+                          *_cert_flags(registry)], project)
+    assert result.code == 0, result.err
+    out = json.loads(result.out)
+    build = out["build"]
+    assert build["state"] == "Succeeded" and out["action"] == "create" and out["api_version"] == "v1"
+    assert f"worker: build {build['name']} Building (Job {NS}/build-{build['name']})" in result.err
+    assert f"worker: build {build['name']} Succeeded (Job {NS}/build-{build['name']})" in result.err
+    repo, _, digest = build["image"].partition("@")
+    assert repo == f"{registry.host}/ops/oncluster"
+    assert registry.manifest_digest("ops/oncluster", digest) == digest  # really pushed
+    assert _build_of(api, build["name"])["status"]["digestedImagePushSpec"] == build["image"]
+    assert [n["metadata"]["annotations"][CURRENT_IMAGE] for n in _worker_nodes(api)] == [build["image"]] * 2
+    assert out["machines"] == out["updated"] == 2
+
+    # the same project again: nothing written, the same build followed
+    api.reset_requests()
+    again = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--wait", "-o", "json",
+                         *_cert_flags(registry)], project)
+    assert again.code == 0, again.err
+    assert json.loads(again.out)["action"] == "unchanged"
+    assert json.loads(again.out)["build"]["name"] == build["name"]
+    assert _writes(api) == []
+
+    # --rebuild: the same inputs built again, a new build object, followed to its end
+    old_uid = _build_of(api, build["name"])["metadata"]["uid"]
+    rebuilt = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--rebuild",
+                           "--wait", "-o", "json", *_cert_flags(registry)], project)
+    assert rebuilt.code == 0, rebuilt.err
+    assert "worker: MachineOSConfig worker unchanged, rebuild asked" in rebuilt.err
+    fresh = json.loads(rebuilt.out)["build"]
+    assert fresh["state"] == "Succeeded"
+    assert _build_of(api, fresh["name"])["metadata"]["uid"] != old_uid
+
+    # a changed Containerfile: an update that records the spec it replaces, and a new build
+    old_spec = _mosc(api)["spec"]
+    (project / "Containerfile").write_text((project / "Containerfile").read_text() + "RUN echo more >> /etc/layered\n")
+    updated = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--wait", "-o",
+                           "json", *_cert_flags(registry)], project)
+    assert updated.code == 0, updated.err
+    assert json.loads(updated.out)["action"] == "update"
+    mosc = _mosc(api)
+    assert json.loads(mosc["metadata"]["annotations"][PREVIOUS_SPEC]) == old_spec
+    newer = json.loads(updated.out)["build"]
+    assert newer["name"] != fresh["name"] and newer["image"] != fresh["image"]
+    assert [n["metadata"]["annotations"][CURRENT_IMAGE] for n in _worker_nodes(api)] == [newer["image"]] * 2
+
+
+def test_a_failing_build_shows_its_log_tail_and_failed_step(tmp_path, project, kube_api, building_mco, registry,
+                                                            kubeconfig, tool_env, monkeypatch, rhcos_layer):
+    api = kube_api
+    _building(api, registry, monkeypatch, kubeconfig)
+    (project / "Containerfile").write_text(
+        (project / "Containerfile").read_text() + "RUN echo about to fail && exit 3\n")
+    before = [n["metadata"]["annotations"] for n in _worker_nodes(api)]
+    result = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--wait",
+                          *_cert_flags(registry)], project)
+    assert result.code == 22, result.err
+    error = [line for line in result.err.splitlines() if line.startswith("Error: ")][-1]
+    assert re.match(r"Error: pool worker: the build worker-\w+ \(Job build-worker-\w+\) failed at \[2/2\] STEP \d+/\d+:"
+                    r" RUN echo about to fail && exit 3: Error: building at STEP", error), error
+    assert "about to fail" in result.err.split("Error: pool worker")[0]  # the log tail, above the error
+    assert "rhcos-layer apply --on-cluster --pool worker --rebuild" in result.err
+    assert "oc logs -n openshift-machine-config-operator job/build-worker-" in result.err
+    # what stays: the MachineOSConfig; the nodes did not move
+    assert _mosc(api) is not None
+    assert [n["metadata"]["annotations"] .get(CURRENT_IMAGE) for n in _worker_nodes(api)] == \
+        [b.get(CURRENT_IMAGE) for b in before]
+    assert [r for r in building_mco.history if r.pool == "worker"] == []
+
+
+def test_an_interrupted_build_says_so_and_exits_22(tmp_path, project, kube_api, building_mco, registry, kubeconfig,
+                                                   tool_env, monkeypatch):
+    api = kube_api
+    _building(api, registry, monkeypatch, kubeconfig)
+    building_mco.builds.hold()  # the build stays Building until released
+    env = dict(os.environ)
+    proc = subprocess.Popen([sys.executable, "-m", "rhcos_layer", "apply", "--on-cluster", "--pool", "worker",
+                             "--push-secret", "push", "--wait", *_cert_flags(registry)], cwd=project, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        jobs: List[Dict[str, Any]] = []
+        while time.monotonic() < deadline and not jobs:
+            jobs = api.store.list("jobs", NS)
+            time.sleep(0.05)
+        assert jobs, "no builder Job"
+        api.store.delete("jobs", jobs[0]["metadata"]["name"], NS)  # as `oc delete job` would
+        out, err = proc.communicate(timeout=120)
+    finally:
+        building_mco.builds.release()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 22, err
+    assert re.search(r"Error: pool worker: the build worker-\w+ \(Job build-worker-\w+\) was interrupted", err), err
+    assert _mosc(api) is not None

@@ -33,6 +33,13 @@ def test_the_failed_step_and_its_last_error_are_found_in_a_buildah_log() -> None
         step, 'Error: building at STEP "RUN rpm-ostree install nope && ostree container commit": exit status 1')
 
 
+def test_a_multi_stage_builds_step_keeps_its_stage() -> None:
+    log = ["[1/2] STEP 6/6: LABEL a=b", "[2/2] STEP 3/3: RUN exit 3", "about to fail",
+           'Error: building at STEP "RUN exit 3": exit status 3']
+    assert core.failed_step(log) == ("[2/2] STEP 3/3: RUN exit 3",
+                                     'Error: building at STEP "RUN exit 3": exit status 3')
+
+
 def test_an_error_before_the_last_step_is_not_that_steps_error() -> None:
     assert core.failed_step(["STEP 1/2: RUN a", "error: old", "STEP 2/2: RUN b"]) == ("STEP 2/2: RUN b", "")
     assert core.failed_step(["no steps", "nothing wrong"]) == ("", "")
