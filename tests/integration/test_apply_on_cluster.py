@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from tests.integration.test_apply import LOOPBACK_OK, MC_NAME, pushed, running_mco  # noqa: F401  (a fixture)
+from tests.integration.test_apply import LOOPBACK_OK, MC_NAME, pushed  # noqa: F401  (a fixture)
 from tests.support.kube import KubeAPI, seed_openshift, trust_registry_ca
 
 MCO = "machineconfiguration.openshift.io"
@@ -78,60 +78,61 @@ def _mosc(api: KubeAPI, version: str = "v1") -> Optional[Dict[str, Any]]:
     return None
 
 
-def test_moving_a_pool_from_osimageurl_to_on_cluster_and_back(tmp_path, pushed, project, logged_in, registry,  # noqa: F811
-                                                             fake_base, rhcos_layer):
-    api = logged_in
-    _seed(api, registry, fake_base, "4.19.2")
-    with running_mco(api) as sim:
-        assert sim.wait_idle(10)
-        image = pushed["image"]
-        first = rhcos_layer(["apply", "--pool", "worker", "--image", image, "--wait", *LOOPBACK_OK], tmp_path)
-        assert first.code == 0, first.err
-        assert api.store.get("machineconfigs", MC_NAME)["spec"]["osImageURL"] == image
+def test_moving_a_pool_from_osimageurl_to_on_cluster_and_back(tmp_path, pushed, project, kube_api,  # noqa: F811
+                                                             building_mco, registry, kubeconfig, tool_env,
+                                                             monkeypatch, rhcos_layer):
+    api, sim = kube_api, building_mco
+    _building(api, registry, monkeypatch, kubeconfig)
+    assert sim.wait_idle(10)
+    image = pushed["image"]
+    first = rhcos_layer(["apply", "--pool", "worker", "--image", image, "--wait", *LOOPBACK_OK], tmp_path)
+    assert first.code == 0, first.err
+    assert api.store.get("machineconfigs", MC_NAME)["spec"]["osImageURL"] == image
 
-        # without --replace: both modes would apply at once; refused, nothing written
-        api.reset_requests()
-        refused = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--wait",
-                               *_cert_flags(registry)], project)
-        assert refused.code == 12, refused.err
-        assert (f"pool worker boots {image} from rhcos-layer's MachineConfig {MC_NAME}: with a MachineOSConfig"
-                " too, the cluster would build on its base and that image would be rebuilt, never booted;"
-                " nothing was changed") in refused.err
-        assert "rhcos-layer apply --on-cluster --pool worker --replace" in refused.err
-        assert _writes(api) == [] and _mosc(api) is None
+    # without --replace: both modes would apply at once; refused, nothing written
+    api.reset_requests()
+    refused = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--wait",
+                           *_cert_flags(registry)], project)
+    assert refused.code == 12, refused.err
+    assert (f"pool worker boots {image} from rhcos-layer's MachineConfig {MC_NAME}: with a MachineOSConfig"
+            " too, the cluster would build on its base and that image would be rebuilt, never booted;"
+            " nothing was changed") in refused.err
+    assert "rhcos-layer apply --on-cluster --pool worker --replace" in refused.err
+    assert _writes(api) == [] and _mosc(api) is None
 
-        # out-of-cluster -> on-cluster in one step: no node goes back to the base on the way
-        before = len(sim.history)
-        moved = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--replace",
-                             "--wait", "-o", "json", *_cert_flags(registry)], project)
-        assert moved.code == 0, moved.err
-        result = json.loads(moved.out)
-        built = result["build"]["image"]
-        assert result["mode"] == "on-cluster" and result["action"] == "create"
-        assert result["replaced_machineconfig"] == MC_NAME
-        assert result["build"]["state"] == "Succeeded"
-        assert built.startswith(f"{registry.host}/ops/oncluster@sha256:")
-        assert result["machines"] == result["updated"] == 2
-        assert api.store.get("machineconfigs", MC_NAME) is None
-        mosc = _mosc(api)
-        assert mosc is not None and mosc["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "rhcos-layer"
-        assert mosc["status"]["currentImagePullSpec"] == built
-        assert not api.store.get("machineconfigpools", "worker")["spec"].get("paused")
-        assert [n["metadata"]["annotations"][CURRENT_IMAGE] for n in _worker_nodes(api)] == [built, built]
-        assert [r.os_image_url for r in sim.history[before:] if r.pool == "worker"] == [built]  # one move, to the build
-        patches = [r for r in _writes(api) if r[0] == "PATCH" and "machineconfigpools/worker" in r[1]]
-        assert len(patches) == 2  # paused, then unpaused
+    # out-of-cluster -> on-cluster in one step: no node goes back to the base on the way
+    before = len(sim.history)
+    moved = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--replace",
+                         "--wait", "-o", "json", *_cert_flags(registry)], project)
+    assert moved.code == 0, moved.err
+    result = json.loads(moved.out)
+    built = result["build"]["image"]
+    assert result["mode"] == "on-cluster" and result["action"] == "create"
+    assert result["replaced_machineconfig"] == MC_NAME
+    assert result["build"]["state"] == "Succeeded"
+    assert built.startswith(f"{registry.host}/ops/oncluster@sha256:")
+    assert registry.manifest_digest("ops/oncluster", built.partition("@")[2]) == built.partition("@")[2]
+    assert result["machines"] == result["updated"] == 2
+    assert api.store.get("machineconfigs", MC_NAME) is None
+    mosc = _mosc(api)
+    assert mosc is not None and mosc["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "rhcos-layer"
+    assert mosc["status"]["currentImagePullSpec"] == built
+    assert not api.store.get("machineconfigpools", "worker")["spec"].get("paused")
+    assert [n["metadata"]["annotations"][CURRENT_IMAGE] for n in _worker_nodes(api)] == [built, built]
+    assert [r.os_image_url for r in sim.history[before:] if r.pool == "worker"] == [built]  # one move, to the build
+    patches = [r for r in _writes(api) if r[0] == "PATCH" and "machineconfigpools/worker" in r[1]]
+    assert len(patches) == 2  # paused, then unpaused
 
-        # on-cluster -> out-of-cluster: the plain apply with --replace
-        before = len(sim.history)
-        back = rhcos_layer(["apply", "--pool", "worker", "--image", image, "--replace", "--wait", *LOOPBACK_OK],
-                           tmp_path)
-        assert back.code == 0, back.err
-        assert "worker: MachineOSConfig worker deleted (--replace)" in back.err
-        assert _mosc(api) is None
-        assert api.store.get("machineconfigs", MC_NAME)["spec"]["osImageURL"] == image
-        assert not api.store.get("machineconfigpools", "worker")["spec"].get("paused")
-        assert [r.os_image_url for r in sim.history[before:] if r.pool == "worker"] == [image]
+    # on-cluster -> out-of-cluster: the plain apply with --replace
+    before = len(sim.history)
+    back = rhcos_layer(["apply", "--pool", "worker", "--image", image, "--replace", "--wait", *LOOPBACK_OK],
+                       tmp_path)
+    assert back.code == 0, back.err
+    assert "worker: MachineOSConfig worker deleted (--replace)" in back.err
+    assert _mosc(api) is None
+    assert api.store.get("machineconfigs", MC_NAME)["spec"]["osImageURL"] == image
+    assert not api.store.get("machineconfigpools", "worker")["spec"].get("paused")
+    assert [r.os_image_url for r in sim.history[before:] if r.pool == "worker"] == [image]
 
 
 def test_a_machineosconfig_not_ours_is_refused_and_never_replaced(tmp_path, pushed, project, logged_in,  # noqa: F811
