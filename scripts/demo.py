@@ -1,21 +1,26 @@
 """The end-to-end demo: a local stand-in for a real setup, then the commands a user runs.
 
 It starts a registry on 127.0.0.1 (TLS with its own CA, password auth) holding a small fake
-RHCOS base image and a synthetic 4.16.3 release payload (the test rig in tests/support builds
+RHCOS base image and a synthetic 4.19.2 release payload (the test rig in tests/support builds
 them offline), then runs `rhcos-layer resolve`, `init --release`, `lint`, `build` (twice: the
 second is skipped) and `push` as a user would, with a private Podman store so nothing of yours
 is touched.
 
 It then rolls the pushed image out on an emulated OpenShift cluster: an emulated API server on
-127.0.0.1 (4.16.3 on the fake base, its global pull secret holding the registry's credentials,
+127.0.0.1 (4.19.2 on the fake base, its global pull secret holding the registry's credentials,
 3 master and 3 worker nodes) with a simulated Machine Config Operator that cordons, drains and
 reboots each node in a few tenths of a second. It runs `status`, `apply --wait` (the project's
 last push; the rollout's progress is printed node by node), `status`, `rollback --wait` and
-`status` against the worker pool. Everything is stopped and removed at the end.
+`status` against the worker pool. Then the same project is built by the cluster itself:
+`apply --on-cluster --wait` writes a MachineOSConfig, follows the build (the simulated MCO's
+builder really runs Podman and pushes with the push Secret) and the rollout, and `status`
+shows it. Everything is stopped and removed at the end.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shlex
 import shutil
@@ -36,6 +41,9 @@ from tests.support.podman import PodmanStore  # noqa: E402
 from tests.support.registry import Registry  # noqa: E402
 
 TOOL = [sys.executable, "-m", "rhcos_layer"]
+RELEASE = "4.19.2"  # on-cluster layering (MachineOSConfig v1) is GA from 4.19
+PUSH_SECRET = "push-credentials"
+MCO_NAMESPACE = "openshift-machine-config-operator"
 
 
 def say(text: str) -> None:
@@ -64,14 +72,15 @@ def main() -> int:
     registry = Registry(work / "registry")
     base_store = PodmanStore(work / "base-store")
     user_store = PodmanStore(work / "user-store")
+    cluster_store = PodmanStore(work / "cluster-builds")  # where the simulated cluster's builder runs Podman
     api = None
     mco = None
     try:
         say("Starting a local registry (TLS, password) with a fake RHCOS base image")
         registry.start()
         base = build_fake_base(base_store, registry)
-        payload = push_release_payload(registry, "4.16.3", os_pullspecs={"rhel-coreos": base.pullspec})
-        print(f"registry: {registry.host}\nrelease image (synthetic 4.16.3 payload): {payload.pullspec_tag}")
+        payload = push_release_payload(registry, RELEASE, os_pullspecs={"rhel-coreos": base.pullspec})
+        print(f"registry: {registry.host}\nrelease image (synthetic {RELEASE} payload): {payload.pullspec_tag}")
 
         project = work / "project"
         certs = ["--cert-dir", str(registry.cert_dir)]
@@ -95,12 +104,12 @@ def main() -> int:
         say("Push: the digest printed is the one the registry serves")
         pullspec = run(["push", *certs], env, project)
 
-        say("Starting an emulated OpenShift 4.16.3 cluster (API server and a simulated Machine Config Operator)")
+        say(f"Starting an emulated OpenShift {RELEASE} cluster (API server and a simulated Machine Config Operator)")
         api = KubeAPI().start()
-        seed = seed_openshift(api, base_image=base.pullspec, version="4.16.3",
+        seed = seed_openshift(api, base_image=base.pullspec, version=RELEASE,
                               release_image=payload.pullspec_digest, pull_secret=registry.auth_config())
         trust_registry_ca(api, registry.host, registry.ca_path.read_bytes())  # as an admin adds a registry's CA
-        mco = SimulatedMCO(api, step_delay=0.3).start()
+        mco = SimulatedMCO(api, step_delay=0.3, builder=cluster_store, cert_dir=registry.cert_dir).start()
         kubeconfig = api.write_kubeconfig(work / "kube" / "config")
         env["KUBECONFIG"] = str(kubeconfig)
         env["RHCOS_LAYER_WATCH_INTERVAL"] = "0.2"
@@ -121,6 +130,18 @@ def main() -> int:
         back = run(["rollback", "--pool", "worker", "--wait"], env, project)
         say("Status: the worker pool is back on the release's base image")
         run(["status", "--pool", "worker"], env, project)
+
+        say("On-cluster: the cluster builds the same project itself (a MachineOSConfig), then rolls it out")
+        print(f"(as an admin would with `oc create secret docker-registry {PUSH_SECRET} -n {MCO_NAMESPACE} ...`:"
+              f" the Secret the cluster's build pushes to {registry.host} with)")
+        api.store.put({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                       "metadata": {"name": PUSH_SECRET, "namespace": MCO_NAMESPACE},
+                       "data": {".dockerconfigjson": base64.b64encode(
+                           json.dumps(registry.auth_config()).encode()).decode()}})
+        built = run(["apply", "--on-cluster", "--pool", "worker", "--push-secret", PUSH_SECRET, "--wait", *certs],
+                    env, project)
+        say("Status: every worker boots the image the cluster built")
+        run(["status", "--pool", "worker"], env, project)
         mco.check()
         api.check()
 
@@ -129,8 +150,9 @@ def main() -> int:
         print(f"digest-pinned pullspec: {pullspec}")
         print(f"applied: {applied}")
         print(f"rolled back: {back}")
+        print(f"built on the cluster: {built}")
         print(f"demo complete in {time.monotonic() - started:.0f} s: built, pushed, rolled out to the 3 worker"
-              " nodes, rolled back to the release's base")
+              " nodes, rolled back to the release's base, then built on the cluster and rolled out again")
         return 0
     finally:
         try:  # the simulator first (it writes to the API's store), then the API server
@@ -140,6 +162,7 @@ def main() -> int:
             if api is not None:
                 api.stop()
         user_store.cleanup()
+        cluster_store.cleanup()
         base_store.cleanup()
         registry.stop()
         shutil.rmtree(work, ignore_errors=True)
