@@ -649,19 +649,41 @@ def _digest(image: str) -> str:
 class ImageWatcher(Watcher):
     """The rollout of a built image: the MCO's done rule for the pool (its rendered config no longer has our
     MachineConfig), and every node booted the build (its ``currentImage`` annotation names the image's
-    digest: the rendered config alone does not change when only the image does)."""
+    digest: the rendered config alone does not change when only the image does). A node done with the
+    config but not yet on the image shows as waiting."""
 
     def __init__(self, cluster: ClusterAPI, pool: str, image: str, **kwargs: Any) -> None:
         super().__init__(cluster, pool, Expectation(name_for(pool), False), **kwargs)
         self.image = image
         self.behind: Optional[int] = None
+        self._on_image: Optional[Dict[str, bool]] = None
+
+    def _nodes(self, pool: Dict[str, Any], view: Any) -> None:
+        # Watcher's own node reading, then each node's image from the same watched metadata (no request more)
+        from dataclasses import replace
+
+        from .rollout import DONE, WAITING
+
+        super()._nodes(pool, view)
+        metas = self._feed.snapshot(wait=0) if self._feed is not None and view.detailed else None
+        if metas is None:
+            self._on_image = None
+            return
+        self._on_image = {str(_field(m, "name")): self._booted(m) for m in metas}
+        view.nodes = [replace(n, phase=WAITING) if n.phase == DONE and not self._on_image.get(n.name) else n
+                      for n in view.nodes]
+
+    def _booted(self, meta: Any) -> bool:
+        return _digest(str(_field(meta, "annotations", CURRENT_IMAGE) or "")) == _digest(self.image)
 
     def step(self) -> bool:
         if not super().step():
             return False
-        metas, _ = self.cluster.list_node_metadata(self._selector_text())
-        self.behind = sum(1 for m in metas
-                          if _digest(str(_field(m, "annotations", CURRENT_IMAGE) or "")) != _digest(self.image))
+        if self._on_image is not None:
+            self.behind = sum(1 for booted in self._on_image.values() if not booted)
+        else:  # a pool followed by its counters (too many nodes to watch): one metadata list
+            metas, _ = self.cluster.list_node_metadata(self._selector_text())
+            self.behind = sum(1 for m in metas if not self._booted(m))
         return not self.behind
 
     def progress(self) -> Any:

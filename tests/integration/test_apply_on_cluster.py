@@ -314,6 +314,7 @@ def test_apply_on_cluster_builds_and_rolls_the_pool_to_the_built_digest(tmp_path
                                                                         rhcos_layer):
     api = kube_api
     _building(api, registry, monkeypatch, kubeconfig)
+    building_mco.step_delay = 0.2  # slow enough that the watch sees nodes waiting for the image
     result = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--wait", "-o", "json",
                           *_cert_flags(registry)], project)
     assert result.code == 0, result.err
@@ -328,6 +329,11 @@ def test_apply_on_cluster_builds_and_rolls_the_pool_to_the_built_digest(tmp_path
     assert _build_of(api, build["name"])["status"]["digestedImagePushSpec"] == build["image"]
     assert [n["metadata"]["annotations"][CURRENT_IMAGE] for n in _worker_nodes(api)] == [build["image"]] * 2
     assert out["machines"] == out["updated"] == 2
+    rollout = result.err.split("worker: built ")[1]
+    for node in ("worker-0", "worker-1"):  # done once, when on the image: not already when only on the config
+        assert rollout.count(f"  {node}: done") == 1, rollout
+
+    building_mco.step_delay = 0.01
 
     # the same project again: nothing written, the same build followed
     api.reset_requests()
