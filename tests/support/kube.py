@@ -2595,6 +2595,7 @@ class _Handler(BaseHTTPRequestHandler):
             # the kubelet's answer before the container runs (pkg/kubelet/kubelet_pods.go validateContainerLogStatus)
             raise bad_request(f'container "{container}" in pod "{name}" is waiting to start: ContainerCreating')
         data, ended = logs.read(ns, name, container)
+        offset = len(data)  # what this first read saw: output appended after it is streamed below
         if tail is not None:
             lines = data.splitlines(keepends=True)
             data = b"".join(lines[len(lines) - tail:]) if tail else b""
@@ -2610,7 +2611,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self._call.status = 200
-        offset = len(logs.read(ns, name, container)[0])
         sent = 0
         while True:
             if limit is not None:
