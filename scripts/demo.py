@@ -66,6 +66,25 @@ def run(args: list, env: dict, cwd: Path) -> str:
     return proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
 
 
+def on_cluster(api: KubeAPI, registry: Registry, env: dict, project: Path, certs: list) -> str:
+    """The on-cluster part: the cluster builds the same project (a MachineOSConfig) and rolls it out.
+
+    Needs a cluster serving MachineOSConfig v1 (4.19, or 4.18 with Tech Preview): v1alpha1 (4.16, 4.17)
+    refuses a push spec with a registry port, and this demo's registry is 127.0.0.1:PORT."""
+    say("On-cluster: the cluster builds the same project itself (a MachineOSConfig), then rolls it out")
+    print(f"(as an admin would with `oc create secret docker-registry {PUSH_SECRET} -n {MCO_NAMESPACE} ...`:"
+          f" the Secret the cluster's build pushes to {registry.host} with)")
+    api.store.put({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                   "metadata": {"name": PUSH_SECRET, "namespace": MCO_NAMESPACE},
+                   "data": {".dockerconfigjson": base64.b64encode(
+                       json.dumps(registry.auth_config()).encode()).decode()}})
+    built = run(["apply", "--on-cluster", "--pool", "worker", "--push-secret", PUSH_SECRET, "--wait", *certs],
+                env, project)
+    say("Status: every worker boots the image the cluster built")
+    run(["status", "--pool", "worker"], env, project)
+    return built
+
+
 def main() -> int:
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="rhcos-layer-demo-"))
@@ -131,17 +150,7 @@ def main() -> int:
         say("Status: the worker pool is back on the release's base image")
         run(["status", "--pool", "worker"], env, project)
 
-        say("On-cluster: the cluster builds the same project itself (a MachineOSConfig), then rolls it out")
-        print(f"(as an admin would with `oc create secret docker-registry {PUSH_SECRET} -n {MCO_NAMESPACE} ...`:"
-              f" the Secret the cluster's build pushes to {registry.host} with)")
-        api.store.put({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
-                       "metadata": {"name": PUSH_SECRET, "namespace": MCO_NAMESPACE},
-                       "data": {".dockerconfigjson": base64.b64encode(
-                           json.dumps(registry.auth_config()).encode()).decode()}})
-        built = run(["apply", "--on-cluster", "--pool", "worker", "--push-secret", PUSH_SECRET, "--wait", *certs],
-                    env, project)
-        say("Status: every worker boots the image the cluster built")
-        run(["status", "--pool", "worker"], env, project)
+        built = on_cluster(api, registry, env, project, certs)
         mco.check()
         api.check()
 
