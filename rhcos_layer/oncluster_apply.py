@@ -328,7 +328,6 @@ def permissions(item: OnClusterPlan, *, wait: bool) -> Tuple[List[Tuple[str, str
             extra.append(("delete", "machineosconfigs", MCO_GROUP, "to undo the write if a later one fails"))
     if wait:
         extra += [("list", "machineosbuilds", MCO_GROUP, "to follow the build"),
-                  ("get", "jobs", "batch", "to show the build's Job"),
                   ("list", "pods", "", "to read the log of a failed build")]
     return writes, extra
 
