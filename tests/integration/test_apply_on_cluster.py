@@ -390,6 +390,16 @@ def test_a_failing_build_shows_its_log_tail_and_failed_step(tmp_path, project, k
         [b.get(CURRENT_IMAGE) for b in before]
     assert [r for r in building_mco.history if r.pool == "worker"] == []
 
+    # the unchanged project again follows the same failed build; a login that may not read the builder's
+    # log still gets the failure, and why there is no log
+    api.forbid("list", "pods", NS)
+    again = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--wait",
+                         *_cert_flags(registry)], project)
+    assert again.code == 22, again.err
+    assert re.search(r"Error: pool worker: the build worker-\w+ \(Job build-worker-\w+\) failed: Build Failed"
+                     r" \(no build log: not allowed to list pods in openshift-machine-config-operator", again.err), \
+        again.err
+
 
 def test_an_interrupted_build_says_so_and_exits_22(tmp_path, project, kube_api, building_mco, registry, kubeconfig,
                                                    tool_env, monkeypatch):
