@@ -143,13 +143,7 @@ def apply_command(settings: Settings, pools: Tuple[str, ...], image: Optional[st
         plans = apply_mod.plan(cluster, list(pools), image, authfile=authfile, tls=tls, ignore=ignore,
                                project=source, replace=replace)
         for item in plans:
-            for warning in dict.fromkeys(item.warnings):
-                terminal.warning(warning)
-            for check in item.checks:
-                if check.ignored:
-                    terminal.warning(f"ignoring the failed check {check.name}: {check.message}")
-                elif check.ok:
-                    terminal.detail(f"{item.pool}: ok {check.name}: {check.message}")
+            _show_checks(terminal, item)
         apply_mod.refuse(plans)
         will_wait = terminal.interactive if wait is None else wait
         replacing = any(p.replaces is not None for p in plans)
@@ -202,6 +196,17 @@ def apply_command(settings: Settings, pools: Tuple[str, ...], image: Optional[st
     _report(terminal, plans, output, views=views)
 
 
+def _show_checks(terminal: Terminal, item: Any) -> None:
+    """A plan's warnings, its ignored checks (as warnings) and, with -v, the checks that passed."""
+    for warning in dict.fromkeys(item.warnings):
+        terminal.warning(warning)
+    for check in item.checks:
+        if check.ignored:
+            terminal.warning(f"ignoring the failed check {check.name}: {check.message}")
+        elif check.ok:
+            terminal.detail(f"{item.pool}: ok {check.name}: {check.message}")
+
+
 def _only_on_cluster(**given: Any) -> None:
     from ..errors import InvalidInput
 
@@ -247,13 +252,7 @@ def _on_cluster(terminal: Terminal, pools: Tuple[str, ...], image: Optional[str]
     with Cluster(kubeconfig, kube_context) as cluster:
         item = core.plan(cluster, pool, project, push_secret=push_secret, pull_secret=pull_secret, replace=replace,
                          rebuild=rebuild, ignore=ignore, tls=tls)
-        for warning in dict.fromkeys(item.warnings):
-            terminal.warning(warning)
-        for check in item.checks:
-            if check.ignored:
-                terminal.warning(f"ignoring the failed check {check.name}: {check.message}")
-            elif check.ok:
-                terminal.detail(f"{pool}: ok {check.name}: {check.message}")
+        _show_checks(terminal, item)
         core.refuse(item)
         will_wait = (terminal.interactive if wait is None else wait) and not dry_run
         writes, extra = core.permissions(item, wait=will_wait)
