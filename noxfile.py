@@ -67,6 +67,8 @@ def lint(session: nox.Session) -> None:
 @nox.session(venv_backend="none")
 def bench(session: nox.Session) -> None:
     """Side-by-side timings, printed as ratios (see benchmarks/bench.py); then what a watch's refresh
-    costs in requests, bytes and CPU (see benchmarks/watch.py)."""
+    costs in requests, bytes and CPU (see benchmarks/watch.py); then upgrade plan with unchanged inputs
+    against cached builds (see benchmarks/upgrade.py)."""
     session.run(PYTHON, "benchmarks/bench.py", *session.posargs)
     session.run(PYTHON, "benchmarks/watch.py", *session.posargs)
+    session.run(PYTHON, "benchmarks/upgrade.py", *session.posargs)

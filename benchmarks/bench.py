@@ -169,13 +169,18 @@ def main() -> int:
             )
             report("no-op push vs `skopeo copy`", push_ours, push_skopeo, "<= 1.5x", push_ours / push_skopeo <= 1.5)
     finally:
-        for store in stores:
-            store.cleanup()
-        registry.stop()
-        import shutil
-
-        shutil.rmtree(work, ignore_errors=True)
+        teardown(stores, registry, work)
     return 0
+
+
+def teardown(stores: List[PodmanStore], registry: Registry, work: Path) -> None:
+    """Remove what a benchmark set up: its stores (unmounted first), its registry, its folder."""
+    import shutil
+
+    for store in stores:
+        store.cleanup()
+    registry.stop()
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -602,7 +602,7 @@ def plan(cluster: ClusterAPI, pools: Sequence[str], image: str, *, authfile: Opt
         elif live and live != facts.base and live != pinned:
             previous = live
         desired = render(pool, pinned, base=labels.get(BASE_NAME_LABEL), inputs_digest=labels.get(INPUTS_LABEL),
-                         project=project, previous_image=previous)
+                         project=project, previous_image=previous, release=labels.get(RELEASE_LABEL))
         action = "create"
         if existing is not None:
             same = (existing.get("spec") or {}).get("osImageURL") == pinned

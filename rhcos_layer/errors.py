@@ -156,6 +156,13 @@ class PartiallyApplied(RhcosLayerError):
     exit_code = 19
 
 
+class UpgradeNotReady(RhcosLayerError):
+    """``upgrade plan``: a layered pool's image could not be made ready for the target release (its
+    build or push failed, its project was not given...); ``upgrade apply`` refuses such a plan."""
+
+    exit_code = 20
+
+
 class OnClusterBuildFailed(RhcosLayerError):
     """The cluster's own build of a pool's image (a MachineOSBuild) failed or was interrupted: the
     message names the build and its failed step, ``detail`` holds the tail of the builder's log."""

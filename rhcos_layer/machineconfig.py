@@ -23,6 +23,7 @@ BASE_ANNOTATION = ANNOTATION_PREFIX + "base-image"
 INPUTS_ANNOTATION = ANNOTATION_PREFIX + "inputs-digest"
 PROJECT_ANNOTATION = ANNOTATION_PREFIX + "project"
 PREVIOUS_ANNOTATION = ANNOTATION_PREFIX + "previous-image"
+RELEASE_ANNOTATION = ANNOTATION_PREFIX + "release"  # the release version the image was built for (status: behind)
 _POOL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # The MCO's built-in pools sort first; a custom pool's own config must sort after the worker
 # one it inherits, or the worker image would win the merge on that pool too.
@@ -48,7 +49,8 @@ def project_name(root: Union[str, PurePath]) -> Optional[str]:
 
 
 def render(pool: str, image: str, *, base: Optional[str] = None, inputs_digest: Optional[str] = None,
-           project: Optional[str] = None, previous_image: Optional[str] = None) -> Dict[str, Any]:
+           project: Optional[str] = None, previous_image: Optional[str] = None,
+           release: Optional[str] = None) -> Dict[str, Any]:
     """The MachineConfig for ``pool`` with ``spec.osImageURL = image`` (which must be pinned).
 
     ``project`` is the project's name (see project_name), recorded as an annotation."""
@@ -66,6 +68,8 @@ def render(pool: str, image: str, *, base: Optional[str] = None, inputs_digest: 
         annotations[PROJECT_ANNOTATION] = project
     if previous_image:
         annotations[PREVIOUS_ANNOTATION] = previous_image
+    if release:
+        annotations[RELEASE_ANNOTATION] = release
     metadata: Dict[str, Any] = {
         "name": name_for(pool),
         "labels": {ROLE_LABEL: pool, MANAGED_BY_LABEL: MANAGED_BY},

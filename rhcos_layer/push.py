@@ -143,13 +143,15 @@ def push(options: PushOptions, reporter: Optional[Reporter] = None,
     pullspec = f"{destination.name}@{served}"
     if options.digestfile is not None:
         options.digestfile.write_text(served, encoding="utf-8")
-    options.project.record("push", {
+    entry = {
         "pullspec": pullspec,
         "digest": served,
         "destination": f"{destination.name}:{tag}",
         "image_id": image_id,
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    })
+    }
+    options.project.record("push", entry)
+    _remember(options.project, entry)
     return PushResult(pullspec, served, f"{destination.name}:{tag}", image_id, attempts)
 
 
@@ -160,6 +162,9 @@ def _already_pushed(options: PushOptions, state: Dict[str, Any], image: str,
     serves with the digest that push got. Anything else, or any doubt (an image given by name,
     a failed or challenged HEAD), is None: push as usual."""
     last = state.get("push") or {}
+    if str(last.get("image_id") or "") != image:  # another image pushed since: one of the recent ones?
+        recent = state.get(RECENT_PUSHES)
+        last = recent.get(image) if isinstance(recent, dict) and isinstance(recent.get(image), dict) else {}
     image_id, digest, where = (str(last.get(key) or "") for key in ("image_id", "digest", "destination"))
     name, _, tag = where.rpartition(":")
     if not (image_id and digest and name and tag) or image != image_id:
@@ -171,6 +176,20 @@ def _already_pushed(options: PushOptions, state: Dict[str, Any], image: str,
     if manifest_digest(destination.registry, destination.repository, tag, creds, options.tls) != digest:
         return None
     return PushResult(f"{name}@{digest}", digest, where, image_id, 0)
+
+
+RECENT_PUSHES = "recent-pushes"
+_RECENT_MAX = 16
+
+
+def _remember(project: Project, entry: Dict[str, Any]) -> None:
+    """Keep the last few pushes by image ID: `upgrade plan` pushes one image per release in turn,
+    and each of them pushed again unchanged must stay a no-op (one HEAD), not only the last one."""
+    recent = project.read_state().get(RECENT_PUSHES)
+    kept = {k: v for k, v in recent.items() if isinstance(v, dict)} if isinstance(recent, dict) else {}
+    kept[str(entry["image_id"])] = entry
+    newest = sorted(kept.items(), key=lambda item: str(item[1].get("time") or ""))[-_RECENT_MAX:]
+    project.record(RECENT_PUSHES, dict(newest))
 
 
 def derived_tag(inputs: Optional[str], image_id: str) -> str:

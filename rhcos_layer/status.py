@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, List, Optional
 
-from .machineconfig import BASE_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, is_managed
+from .machineconfig import BASE_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, RELEASE_ANNOTATION, is_managed
 from .oncluster import name as oncluster_name
 from .reference import digest_of
 from .rollout import PoolView, read_pool
@@ -40,6 +40,11 @@ class PoolStatus:
     ready: int
     degraded: int
     unavailable: int
+    built_for: Optional[str] = None  # the release version the layered image was built for
+    cluster_version: Optional[str] = None  # the release the cluster runs (read only for a layered pool)
+    behind: Optional[int] = None  # how many releases the cluster ran since built_for (None: not behind, unknown)
+    behind_versions: List[str] = field(default_factory=list)  # those releases, oldest first
+    next_command: Optional[str] = None  # what to run when behind
     managed: List[str] = field(default_factory=list)
     conditions: Dict[str, str] = field(default_factory=dict)
     on_cluster: Optional[str] = None  # the pool's MachineOSConfig: its nodes boot the cluster's build (image)
@@ -60,14 +65,16 @@ def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: 
         image = ((configs.get(str(rendered)) or {}).get("spec") or {}).get("osImageURL") if rendered else None
     ours = [mc for mc in configs.values() if is_managed(mc)
             and ((mc.get("metadata") or {}).get("labels") or {}).get(ANNOTATIONS + "role") == view.name]
-    built_on = None
+    built_on = built_for = None
     for mc in sorted(ours, key=lambda m: str(m["metadata"]["name"])):
-        built_on = ((mc.get("metadata") or {}).get("annotations") or {}).get(BASE_ANNOTATION) or built_on
+        notes = (mc.get("metadata") or {}).get("annotations") or {}
+        built_on = notes.get(BASE_ANNOTATION) or built_on
+        built_for = notes.get(RELEASE_ANNOTATION) or built_for
     layered = bool(image) and image != base
     if mosc is not None:  # on-cluster layering: the nodes boot the build, whatever osImageURL says
         from .oncluster import built_image
 
-        image, layered, built_on = built_image(mosc), True, None
+        image, layered, built_on, built_for = built_image(mosc), True, None, None
     return PoolStatus(
         name=view.name, image=image, layered=layered, base=base, built_on=built_on,
         drift=bool(layered and built_on and digest_of(built_on) != digest_of(base)), rendered=rendered,
@@ -75,15 +82,82 @@ def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: 
         updated=view.updated, ready=view.ready, degraded=view.degraded, unavailable=view.unavailable,
         managed=sorted(str(mc["metadata"]["name"]) for mc in ours), conditions=view.conditions,
         on_cluster=oncluster_name(mosc) if mosc is not None else None,
+        built_for=str(built_for) if built_for and layered else None,
     )
 
 
+def releases_since(built_for: str, history: Any) -> Optional[List[str]]:
+    """The releases the cluster completed after ``built_for`` (ClusterVersion ``status.history``),
+    oldest first; None when ``built_for`` is not a version."""
+    from .upgrade import version_key
+
+    built = version_key(built_for)
+    if built is None:
+        return None
+    found = {str(h.get("version")) for h in history if isinstance(h, dict) and h.get("state") == "Completed"
+             and isinstance(h.get("version"), str)} if isinstance(history, list) else set()
+    newer = [v for v in found if (version_key(v) or (0, 0, 0)) > built]
+    return sorted(newer, key=lambda v: version_key(v) or (0, 0, 0))
+
+
+def mark_behind(found: List[PoolStatus], cluster_version: Any,
+                labels: Callable[[str], Optional[str]]) -> None:
+    """Say, for each layered pool built for an older release than the cluster runs, how many
+    releases behind it is and what to run. ``built_for`` is our MachineConfig's release annotation,
+    else (an image applied before rhcos-layer recorded it) the image's release label (``labels``)."""
+    from .objects import completed_update
+    from .objects import field as obj_field
+    from .upgrade import version_key
+
+    status = obj_field(cluster_version, "status")
+    running = completed_update(status)
+    current, payload = running.get("version"), running.get("image")
+    if not isinstance(current, str) or version_key(current) is None:
+        return
+    # the release the cluster runs, not its next update (the default target of a plan)
+    command = "rhcos-layer upgrade plan" + (f" --release {payload}" if isinstance(payload, str) and payload
+                                            and " " not in payload and len(payload) < 512 else "")
+    for pool in found:
+        if not pool.layered or pool.on_cluster:
+            continue
+        pool.cluster_version = current
+        if pool.built_for is None and pool.image and (pool.drift or pool.built_on is None):
+            pool.built_for = labels(pool.image)
+        if pool.built_for is None:
+            continue
+        since = releases_since(pool.built_for, obj_field(status, "history"))
+        if since is None or (version_key(pool.built_for) or (0, 0, 0)) >= (version_key(current) or (0, 0, 0)):
+            continue
+        pool.behind, pool.behind_versions = len(since), since
+        pool.next_command = command
+
+
 class StatusReader:
-    """Reads pools' status, remembering each rendered config's osImageURL across refreshes."""
+    """Reads pools' status, remembering each rendered config's osImageURL across refreshes, and (only
+    when a pool is layered) the cluster's release history and each image's release label."""
 
     def __init__(self, cluster: ClusterAPI) -> None:
         self.cluster = cluster
         self.images: Dict[str, str] = {}
+        self._cluster_version: Optional[Dict[str, Any]] = None
+        self._releases: Dict[str, Optional[str]] = {}
+
+    def _release_label(self, image: str) -> Optional[str]:
+        """The image's ``io.rhcos-layer.release`` label, read once from its registry with the
+        default credentials; None when it cannot be read (status never fails for it)."""
+        if image not in self._releases:
+            from . import reference
+            from .apply import image_labels
+            from .build import RELEASE_LABEL
+            from .errors import RhcosLayerError
+            from .trust import TLSSettings
+
+            try:
+                self._releases[image] = image_labels(reference.parse_pinned(image), None, TLSSettings()).get(
+                    RELEASE_LABEL)
+            except RhcosLayerError:
+                self._releases[image] = None
+        return self._releases[image]
 
     def read(self, pools: Optional[List[str]] = None) -> List[PoolStatus]:
         from .adapters.cluster import MCO_NAMESPACE, OSIMAGEURL_CONFIGMAP
@@ -106,10 +180,19 @@ class StatusReader:
         moscs = read_once(self.cluster)  # once per connection: refreshes keep their fixed requests
         return [pool_status(found[name], ours, base, self.images, for_pool(moscs, name)) for name in wanted]
 
+    def read_all(self, pools: Optional[List[str]] = None) -> List[PoolStatus]:
+        """:meth:`read`, and how many releases each layered pool is behind the cluster."""
+        shown = self.read(pools)
+        if any(p.layered and not p.on_cluster for p in shown):
+            if self._cluster_version is None:  # once per command: a quiet refresh keeps its three requests
+                self._cluster_version = self.cluster.cluster_version()
+            mark_behind(shown, self._cluster_version, self._release_label)
+        return shown
+
 
 def cluster_status(cluster: ClusterAPI, pools: Optional[List[str]] = None) -> List[PoolStatus]:
     """The status of ``pools`` (all when None)."""
-    return StatusReader(cluster).read(pools)
+    return StatusReader(cluster).read_all(pools)
 
 
 class StatusWatch:
@@ -125,7 +208,7 @@ class StatusWatch:
         self._shown: Any = None
 
     def step(self) -> bool:
-        found = self.reader.read(self.pools)
+        found = self.reader.read_all(self.pools)
         self.found = found
         snapshot = [p.as_dict() for p in found]
         if snapshot != self._shown:

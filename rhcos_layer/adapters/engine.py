@@ -16,12 +16,27 @@ Work-arounds for podman-py 5.x against Podman 4.3 (see docs/engine.md):
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import time
 import urllib.parse
-from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Protocol, Tuple
+from typing import (
+    IO,
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Protocol,
+    Sequence,
+    Tuple,
+)
 
 from ..errors import (
     BuildFailed,
@@ -79,6 +94,8 @@ class ContainerEngine(Protocol):
 
     def push(self, image: str, *, repository: str, tag: str, registry: str,
              credentials: Optional[Credentials], tls: TLSSettings, on_line: LineCallback) -> str: ...
+
+    def rpm_query(self, image: str, queries: Sequence[Sequence[str]]) -> List[Tuple[int, str]]: ...
 
 
 def _target(path: str, params: Optional[Mapping[str, Any]], compat: bool) -> str:
@@ -384,6 +401,50 @@ class Engine:
             raise RegistryUnavailable(f"registry {registry}: push ended without a digest")
         return digest
 
+    def rpm_query(self, image: str, queries: Sequence[Sequence[str]]) -> List[Tuple[int, str]]:
+        """Run ``/usr/bin/rpm ARGS`` (RHCOS's rpm) for each of ``queries`` in one throw-away container
+        of ``image`` (which the store must hold); returns (exit status, output) per query.
+
+        Offline (no network namespace), no credentials, nothing mounted, and the container is
+        removed afterwards, also on errors. The runtime and its limits are the service's own
+        (containers.conf), as for ``podman run``. One container for all queries: starting one
+        costs far more than an rpm query. Each query's output is framed by marker lines that
+        carry a random token, so a package name or file in the image cannot forge a frame.
+        """
+        import secrets
+        import shlex
+
+        for args in queries:
+            for arg in args:
+                # the queries are ours, never outside data; refuse anything a shell would read twice
+                if not arg or any(c not in _RPM_ARG_CHARS for c in arg):
+                    raise ValueError(f"rpm argument {arg!r} is not plain")
+        token = secrets.token_hex(8)
+        script = "; ".join(f"echo @@{token}@@{i}; /usr/bin/rpm {' '.join(shlex.quote(a) for a in args)} 2>&1;"
+                           f" echo @@{token}@@rc=$?" for i, args in enumerate(queries))
+        spec = {"image": image, "command": ["/bin/sh", "-c", script], "netns": {"nsmode": "none"},
+                "env": {"LANG": "C", "LC_ALL": "C"}, "terminal": False}
+        reply = self._request("POST", "/containers/create", body=io.BytesIO(json.dumps(spec).encode()),
+                              headers={"Content-Type": "application/json"})
+        created = reply.json()
+        if reply.status == 404:
+            raise ImageNotFound(f"no local image {image!r} to query", hint="pull or build it first")
+        if reply.status >= 400 or not isinstance(created, dict) or not created.get("Id"):
+            raise EngineUnavailable(f"Podman could not create a container of {image}: {_api_message(str(created))}")
+        container = urllib.parse.quote(str(created["Id"]), safe="")
+        try:
+            for path in (f"/containers/{container}/start", f"/containers/{container}/wait"):
+                reply = self._request("POST", path)
+                body = reply.read()
+                if reply.status >= 400:
+                    raise EngineUnavailable(f"Podman could not run rpm in {image}: "
+                                            + _api_message(body.decode("utf-8", "replace")))
+            reply = self._request("GET", f"/containers/{container}/logs", params={"stdout": True, "stderr": True})
+            text = demux_logs(reply.read()).decode("utf-8", "replace")
+        finally:
+            self._request("DELETE", f"/containers/{container}", params={"force": True, "v": True}).read()
+        return split_framed(text, token, len(queries))
+
     def _store_cli(self, args: List[str], operands: List[str], *, registry: str,
                    credentials: Optional[Credentials], on_line: LineCallback, digestfile: bool = False) -> str:
         """Run the podman CLI on the service's own store (for flags the API lacks); returns what
@@ -438,6 +499,41 @@ class Engine:
             return ""
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+_RPM_ARG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./%{}=:+")
+
+
+def demux_logs(data: bytes) -> bytes:
+    """The output of a container's ``logs``: without a terminal, Podman frames each chunk with an
+    8-byte header (stream 1 or 2, three zero bytes, a big-endian length), as Docker does;
+    anything that does not read as such frames is returned as it is."""
+    out = []
+    at = 0
+    while at + 8 <= len(data) and data[at] in (0, 1, 2) and data[at + 1:at + 4] == b"\0\0\0":
+        size = int.from_bytes(data[at + 4:at + 8], "big")
+        out.append(data[at + 8:at + 8 + size])
+        at += 8 + size
+    if at == 0:
+        return data
+    return b"".join(out) + data[at:]
+
+
+def split_framed(text: str, token: str, count: int) -> List[Tuple[int, str]]:
+    """(exit status, output) of each of ``count`` queries from the marker-framed output; a query
+    whose frame is missing or broken reads as exit status 127 with no output."""
+    answers: List[Tuple[int, str]] = []
+    for index in range(count):
+        start = f"@@{token}@@{index}\n"
+        begin = text.find(start)
+        end = text.find(f"@@{token}@@rc=", begin + len(start)) if begin >= 0 else -1
+        if begin < 0 or end < 0:
+            answers.append((127, ""))
+            continue
+        status_text = text[end + len(f"@@{token}@@rc="):].split("\n", 1)[0].strip()
+        status = int(status_text) if status_text.isdigit() and len(status_text) <= 3 else 127
+        answers.append((status, text[begin + len(start):end]))
+    return answers
 
 
 def _write_authfile(folder: str, registry: str, credentials: Credentials) -> str:

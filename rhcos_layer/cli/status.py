@@ -78,6 +78,9 @@ def _show(terminal: Any, found: List[PoolStatus], output: str) -> None:
                         f" ({state}); rendered config {p.rendered or '-'}")
         if p.managed:
             terminal.result(f"  managed by rhcos-layer: {', '.join(p.managed)}")
+        if p.behind is not None:
+            terminal.result(f"  BEHIND: built for {p.built_for}, {p.behind} release(s) behind the cluster's"
+                            f" {p.cluster_version} ({', '.join(p.behind_versions)}): run `{p.next_command}`")
         if p.drift:
             terminal.result(f"  DRIFT: built on {p.built_on}, but the cluster's base is now {p.base}:"
                             " rebuild on the new base and push again")
