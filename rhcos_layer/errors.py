@@ -170,6 +170,13 @@ class ClusterUpgradeFailed(RhcosLayerError):
     exit_code = 21
 
 
+class OnClusterBuildFailed(RhcosLayerError):
+    """The cluster's own build of a pool's image (a MachineOSBuild) failed or was interrupted: the
+    message names the build and its failed step, ``detail`` holds the tail of the builder's log."""
+
+    exit_code = 22
+
+
 class Interrupted(RhcosLayerError):
     """The user pressed Ctrl-C (the CLI maps KeyboardInterrupt to this exit code)."""
 

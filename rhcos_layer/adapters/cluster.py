@@ -341,6 +341,66 @@ class Cluster:
                 served.append(version)
         return served
 
+    # -- on-cluster layering (apply --on-cluster): MachineOSConfig writes, its builds, their builder pods ---
+
+    def create_machineosconfig(self, obj: Dict[str, Any], *, dry_run: bool = False) -> Dict[str, Any]:
+        version = str(obj["apiVersion"]).rpartition("/")[2]
+        return dict(self._call(f"create machineosconfig {obj['metadata']['name']}",
+                               self._custom().create_cluster_custom_object, MCO_GROUP, version, "machineosconfigs",
+                               obj, **_dry_run(dry_run)))
+
+    def replace_machineosconfig(self, obj: Dict[str, Any], *, dry_run: bool = False) -> Dict[str, Any]:
+        """Update ``obj`` at the resourceVersion it carries (a concurrent change is a conflict)."""
+        name, version = str(obj["metadata"]["name"]), str(obj["apiVersion"]).rpartition("/")[2]
+        return dict(self._call(f"update machineosconfig {name}", self._custom().replace_cluster_custom_object,
+                               MCO_GROUP, version, "machineosconfigs", name, obj, **_dry_run(dry_run)))
+
+    def delete_machineosconfig(self, name: str, version: str, resource_version: Optional[str] = None) -> None:
+        body: Dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
+        if resource_version:
+            body["preconditions"] = {"resourceVersion": resource_version}
+        self._call(f"delete machineosconfig {name}", self._custom().delete_cluster_custom_object, MCO_GROUP,
+                   version, "machineosconfigs", name, body=body)
+
+    def set_pool_paused(self, name: str, paused: bool) -> Dict[str, Any]:
+        """Pause or unpause a pool (a merge patch of spec.paused only: nothing else of the pool is sent)."""
+        return dict(self._call(f"patch machineconfigpool {name}", self._custom().patch_cluster_custom_object,
+                               MCO_GROUP, MCO_VERSION, "machineconfigpools", name, {"spec": {"paused": paused}},
+                               _content_type="application/merge-patch+json"))
+
+    def watched_machineosbuilds(self, version: str, label_selector: str) -> List[Dict[str, Any]]:
+        """The MachineOSBuilds ``label_selector`` picks, read while following a build (bounded in time,
+        transient failures as ClusterFlaky)."""
+        listed = self._watch_call("list machineosbuilds", self._custom().list_cluster_custom_object, MCO_GROUP,
+                                  version, "machineosbuilds", label_selector=label_selector)
+        return list((listed or {}).get("items") or [])
+
+    def watched_pods(self, namespace: str, label_selector: str) -> List[Dict[str, Any]]:
+        """The pods ``label_selector`` picks in ``namespace`` (a Job's pods: ``job-name=NAME``)."""
+        import json
+
+        from kubernetes.client import CoreV1Api
+
+        response = self._watch_call(f"list pods in {namespace}", CoreV1Api(self._api).list_namespaced_pod, namespace,
+                                    label_selector=label_selector, _preload_content=False)
+        try:
+            return [dict(p) for p in json.loads(response.data).get("items") or []]
+        finally:
+            response.release_conn()
+
+    def pod_log_tail(self, namespace: str, name: str, lines: int, container: Optional[str] = None) -> str:
+        """The last ``lines`` lines of a pod's log (the ``pods/log`` subresource, at most 256 KB of it)."""
+        from kubernetes.client import CoreV1Api
+
+        extra: Dict[str, Any] = {"container": container} if container else {}
+        response = self._watch_call(f"get pods/log {namespace}/{name}", CoreV1Api(self._api).read_namespaced_pod_log,
+                                    name, namespace, tail_lines=lines, limit_bytes=256 << 10,
+                                    _preload_content=False, **extra)
+        try:
+            return bytes(response.data).decode("utf-8", errors="replace")
+        finally:
+            response.release_conn()
+
     def _custom(self) -> Any:
         from kubernetes.client import CustomObjectsApi
 

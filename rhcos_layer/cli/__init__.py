@@ -90,6 +90,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool, debug: bo
       9 no Podman service          19 partly applied: what is left and how to undo it
                                    20 upgrade plan: a layered pool is not ready
                                    21 the cluster upgrade failed or stalled; pools stay paused
+                                   22 the cluster's build of the image failed (--on-cluster)
                                   130 interrupted (Ctrl-C)
     """
     ctx.obj = Settings(verbose, quiet, no_color, debug)
