@@ -19,6 +19,8 @@ from .errors import InvalidInput, PartiallyApplied, PreflightFailed, RhcosLayerE
 from .machineconfig import (
     BASE_ANNOTATION,
     INPUTS_ANNOTATION,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
     PREVIOUS_ANNOTATION,
     ROLE_LABEL,
     is_managed,
@@ -46,18 +48,20 @@ _INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
                 "application/vnd.docker.distribution.manifest.list.v2+json")
 
 
-def parse_ignored(values: Sequence[str]) -> Set[str]:
-    """``--ignore-preflight-errors A,B`` (repeatable; ``all`` for every ignorable check)."""
+def parse_ignored(values: Sequence[str], ignorable: Optional[Dict[str, str]] = None) -> Set[str]:
+    """``--ignore-preflight-errors A,B`` (repeatable; ``all`` for every ignorable check). ``ignorable``:
+    the checks that may be ignored (apply's by default; ``apply --on-cluster`` has its own)."""
+    ignorable = IGNORABLE if ignorable is None else ignorable
     names = {part.strip() for value in values for part in value.split(",") if part.strip()}
     if "all" in names:
-        return set(IGNORABLE)
-    lowered = {name.lower(): name for name in IGNORABLE}
+        return set(ignorable)
+    lowered = {name.lower(): name for name in ignorable}
     result = set()
     for name in names:
         if name.lower() not in lowered:
             shown = "never ignorable" if name in ALWAYS else "unknown"
             raise InvalidInput(f"--ignore-preflight-errors {name}: {shown} check (the ignorable ones:"
-                               f" {', '.join(sorted(IGNORABLE))}, or all)")
+                               f" {', '.join(sorted(ignorable))}, or all)")
         result.add(lowered[name.lower()])
     return result
 
@@ -88,6 +92,7 @@ class Plan:
     target_before: str  # the pool's spec.configuration.name before the change
     checks: List[Check] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
+    replaces: Optional[Dict[str, Any]] = None  # our MachineOSConfig that --replace removes (oncluster_apply)
 
     @property
     def name(self) -> str:
@@ -460,15 +465,30 @@ def _shadowers(facts: ClusterFacts, pool: str, ours: str) -> List[str]:
     return sorted(later)
 
 
+def pool_degraded(obj: Dict[str, Any], pool: str) -> Check:
+    """PoolDegraded: a rollout would stall behind a degraded node (also apply --on-cluster's check)."""
+    from .pools import conditions
+
+    present = conditions(obj)
+    degraded = [kind for kind in ("Degraded", "NodeDegraded", "RenderDegraded")
+                if present.get(kind, {}).get("status") == "True"]
+    count = int((obj.get("status") or {}).get("degradedMachineCount") or 0)
+    if degraded or count:
+        reason = present[degraded[0]].get("message") if degraded else ""
+        return Check("PoolDegraded", False, f"pool {pool} is degraded ({count} degraded node(s)"
+                     + (f": {reason}" if reason else "") + "): a rollout would stall behind it",
+                     f"fix the degraded nodes first (oc describe mcp {pool})")
+    return Check("PoolDegraded", True, f"pool {pool} is not degraded")
+
+
 def check_pool(facts: ClusterFacts, pool: str, image: str, labels: Dict[str, str], plan: Plan) -> None:
     """The pool's own checks: selects our config, degraded, paused, shadowed, name taken, RPM
     conflicts; custom pools that inherit the change."""
     from .lint import conflicts
-    from .pools import conditions, facts_from, inheriting
+    from .pools import facts_from, inheriting
     from .selectors import parse
 
     obj = facts.pools[pool]
-    status = obj.get("status") or {}
     ours = name_for(pool)
     selector_obj = (obj.get("spec") or {}).get("machineConfigSelector")
     if pool in facts.selector_errors:
@@ -483,17 +503,7 @@ def check_pool(facts: ClusterFacts, pool: str, image: str, labels: Dict[str, str
                                  " whose selector picks it"))
     else:
         plan.checks.append(Check("PoolSelects", True, f"pool {pool}'s machineConfigSelector selects {ours}"))
-    present = conditions(obj)
-    degraded = [kind for kind in ("Degraded", "NodeDegraded", "RenderDegraded")
-                if present.get(kind, {}).get("status") == "True"]
-    count = int(status.get("degradedMachineCount") or 0)
-    if degraded or count:
-        reason = present[degraded[0]].get("message") if degraded else ""
-        plan.checks.append(Check("PoolDegraded", False, f"pool {pool} is degraded ({count} degraded node(s)"
-                                 + (f": {reason}" if reason else "") + "): a rollout would stall behind it",
-                                 f"fix the degraded nodes first (oc describe mcp {pool})"))
-    else:
-        plan.checks.append(Check("PoolDegraded", True, f"pool {pool} is not degraded"))
+    plan.checks.append(pool_degraded(obj, pool))
     if (obj.get("spec") or {}).get("paused"):
         plan.warnings.append(f"pool {pool} is paused: nothing rolls out until it is unpaused"
                              f" (oc patch mcp {pool} --type merge -p '{{\"spec\":{{\"paused\":false}}}}')")
@@ -528,13 +538,18 @@ def check_pool(facts: ClusterFacts, pool: str, image: str, labels: Dict[str, str
                                  " this image too")
 
 
-def check_on_cluster(pool: str, moscs: Optional[List[Dict[str, Any]]], plan: Plan) -> None:
+def check_on_cluster(pool: str, moscs: Optional[List[Dict[str, Any]]], plan: Plan, replace: bool = False) -> None:
     """OnClusterLayering (never ignorable): a pool with a MachineOSConfig boots what the cluster builds;
-    our MachineConfig would only trigger a rebuild, and the done rule would still report success."""
+    our MachineConfig would only trigger a rebuild, and the done rule would still report success.
+    With ``replace``, our MachineOSConfig is removed in the same step (oncluster_apply.to_machineconfigs)."""
     from . import oncluster
 
     mosc = oncluster.for_pool(moscs, pool)
-    if mosc is not None:
+    if mosc is not None and replace and _field(mosc, "metadata", "labels", MANAGED_BY_LABEL) == MANAGED_BY:
+        plan.replaces = mosc
+        plan.checks.append(Check("OnClusterLayering", True, f"--replace removes MachineOSConfig"
+                                 f" {oncluster.name(mosc)} of pool {pool} in the same step"))
+    elif mosc is not None:
         plan.checks.append(Check("OnClusterLayering", False, oncluster.refusal(pool, mosc),
                                  oncluster.hint(pool, mosc)))
     elif moscs is None:
@@ -545,7 +560,7 @@ def check_on_cluster(pool: str, moscs: Optional[List[Dict[str, Any]]], plan: Pla
 
 
 def plan(cluster: ClusterAPI, pools: Sequence[str], image: str, *, authfile: Optional[str], tls: TLSSettings,
-         ignore: Set[str], project: Optional[str] = None) -> List[Plan]:
+         ignore: Set[str], project: Optional[str] = None, replace: bool = False) -> List[Plan]:
     """Preflight every pool and say what apply would do; no write."""
     try:
         ref = reference.parse_pinned(image)
@@ -595,15 +610,16 @@ def plan(cluster: ClusterAPI, pools: Sequence[str], image: str, *, authfile: Opt
         target = str((((facts.pools[pool].get("spec") or {}).get("configuration")) or {}).get("name") or "")
         item = Plan(pool, pinned, action, desired, existing, previous, target, checks=list(shared))
         check_pool(facts, pool, pinned, labels, item)
-        check_on_cluster(pool, moscs, item)
+        check_on_cluster(pool, moscs, item, replace)
         for check in item.checks:
             check.ignored = not check.ok and check.name in ignore
         plans.append(item)
     return plans
 
 
-def refuse(plans: Sequence[Plan]) -> None:
-    """Raise PreflightFailed naming the first refusal (all of them in the detail)."""
+def refuse(plans: Sequence[Plan], ignorable: Optional[Dict[str, str]] = None) -> None:
+    """Raise PreflightFailed naming the first refusal (all of them in the detail). ``ignorable``: the
+    checks --ignore-preflight-errors may skip (apply's by default)."""
     refusals = [(p, c) for p in plans for c in p.refusals]
     if not refusals:
         return
@@ -616,7 +632,7 @@ def refuse(plans: Sequence[Plan]) -> None:
             seen.add(key)
             lines.append(f"refused ({c.name}): {c.message}" + (f" (fix: {c.hint})" if c.hint else ""))
     hint = first.hint
-    if first.name in IGNORABLE:
+    if first.name in (IGNORABLE if ignorable is None else ignorable):
         hint = (hint + "; " if hint else "") + f"or override with --ignore-preflight-errors={first.name}"
     more = f" (+{len(lines) - 1} more)" if len(lines) > 1 else ""
     raise PreflightFailed(f"pool {first_plan.pool}: {first.message}{more}; nothing was changed", hint=hint,
@@ -647,7 +663,7 @@ def require_permissions(cluster: ClusterAPI, writes: Sequence[Tuple[str, str]], 
     from .errors import ClusterForbidden
 
     needs: List[Tuple[str, str, str, str]] = [(verb, "machineconfigs", MCO_GROUP, why) for verb, why in writes]
-    needs += extra  # (verb, resource, group, why) on other resources: rollback's MachineOSConfigs
+    needs += list(extra)  # (verb, resource, group, why) on other resources: apply --on-cluster's
     if wait:
         # what rollout.follow reads: the pools (and the custom ones that inherit worker), the nodes of
         # a small pool listed then watched, a large pool's degraded nodes one by one, the rendered config

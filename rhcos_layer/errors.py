@@ -163,6 +163,13 @@ class UpgradeNotReady(RhcosLayerError):
     exit_code = 20
 
 
+class ClusterUpgradeFailed(RhcosLayerError):
+    """The cluster's own upgrade failed (ClusterVersion Failing=True) or made no progress for
+    --progress-deadline: the layered pools stay paused; the hint says how to go on or back out."""
+
+    exit_code = 21
+
+
 class OnClusterBuildFailed(RhcosLayerError):
     """The cluster's own build of a pool's image (a MachineOSBuild) failed or was interrupted: the
     message names the build and its failed step, ``detail`` holds the tail of the builder's log."""

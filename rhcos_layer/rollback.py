@@ -32,6 +32,7 @@ class RollbackPlan:
     # an on-cluster pool: our MachineOSConfig, deleted, or (--to-previous) replaced by ``restored``
     machineosconfig: Optional[Dict[str, Any]] = None
     restored: Optional[Dict[str, Any]] = None
+    paused_for_upgrade: bool = False  # paused by upgrade apply, waiting for its new image: lifted with ours
 
     @property
     def names(self) -> List[str]:
@@ -66,7 +67,11 @@ def plan(cluster: ClusterAPI, pools: Sequence[str], *, to_previous: bool = False
     from .trust import TLSSettings
 
     wanted = list(dict.fromkeys(pools))
-    require(wanted, (str(p["metadata"]["name"]) for p in cluster.pools()))
+    pool_objs = cluster.pools()
+    require(wanted, (str(p["metadata"]["name"]) for p in pool_objs))
+    from .upgrade_apply import paused_by_upgrade
+
+    held = {str(p["metadata"]["name"]) for p in pool_objs if paused_by_upgrade(p)}
     plans: List[RollbackPlan] = []
     on_cluster = _on_cluster(cluster, wanted, to_previous)
     if to_previous:
@@ -92,9 +97,10 @@ def plan(cluster: ClusterAPI, pools: Sequence[str], *, to_previous: bool = False
                 if not str(mc["metadata"]["name"]).startswith("rendered-")]
         if pool in on_cluster:  # our MachineOSConfig goes, and any MachineConfig of ours with it
             on_cluster[pool].machineconfigs = ours
+            on_cluster[pool].paused_for_upgrade = pool in held
             plans.append(on_cluster[pool])
             continue
-        plans.append(RollbackPlan(pool, "delete" if ours else "unchanged", ours))
+        plans.append(RollbackPlan(pool, "delete" if ours else "unchanged", ours, paused_for_upgrade=pool in held))
     return plans
 
 
@@ -240,6 +246,10 @@ def _execute_machineconfigs(cluster: ClusterAPI, plans: Sequence[RollbackPlan], 
                     meta = mc["metadata"]
                     cluster.delete_machineconfig(str(meta["name"]), str(meta.get("resourceVersion") or "") or None)
                 deleted.append(mc)
+            if item.paused_for_upgrade and not dry_run:  # without our image there is nothing to wait for
+                from .upgrade_apply import unpause_patch
+
+                cluster.patch_pool(item.pool, unpause_patch())
         except RhcosLayerError as exc:
             if not deleted:
                 exc.message = f"pool {item.pool}: {exc.message}; nothing was changed"

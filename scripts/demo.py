@@ -1,21 +1,30 @@
 """The end-to-end demo: a local stand-in for a real setup, then the commands a user runs.
 
 It starts a registry on 127.0.0.1 (TLS with its own CA, password auth) holding a small fake
-RHCOS base image and a synthetic 4.16.3 release payload (the test rig in tests/support builds
+RHCOS base image and a synthetic 4.19.2 release payload (the test rig in tests/support builds
 them offline), then runs `rhcos-layer resolve`, `init --release`, `lint`, `build` (twice: the
 second is skipped) and `push` as a user would, with a private Podman store so nothing of yours
 is touched.
 
 It then rolls the pushed image out on an emulated OpenShift cluster: an emulated API server on
-127.0.0.1 (4.16.3 on the fake base, its global pull secret holding the registry's credentials,
-3 master and 3 worker nodes) with a simulated Machine Config Operator that cordons, drains and
-reboots each node in a few tenths of a second. It runs `status`, `apply --wait` (the project's
-last push; the rollout's progress is printed node by node), `status`, `rollback --wait` and
-`status` against the worker pool. Everything is stopped and removed at the end.
+127.0.0.1 (4.19.2 on the fake base, its global pull secret holding the registry's credentials,
+3 master and 3 worker nodes, offered an update to a synthetic 4.19.5 with its own base) with a
+simulated Machine Config Operator that cordons, drains and reboots each node in a few tenths of a
+second, and a simulated Cluster Version Operator. It runs `status`, `apply --wait` (the project's
+last push; the rollout's progress is printed node by node), `status`, then `upgrade plan --to
+4.19.5` (the project rebuilt on 4.19.5's base and pushed) and `upgrade apply --to 4.19.5
+--start-cluster-upgrade --wait` (the worker pool paused, the cluster upgraded, then the new image
+rolled out: one reboot per worker node, counted), `status`, `rollback --wait` and `status` against
+the worker pool. Then the same project is built by the cluster itself: `apply --on-cluster --wait`
+writes a MachineOSConfig, follows the build (the simulated MCO's builder really runs Podman and
+pushes with the push Secret) and the rollout, and `status` shows it. Everything is stopped and
+removed at the end.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shlex
 import shutil
@@ -28,14 +37,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.fakebase import build_fake_base  # noqa: E402
-from tests.support.kube import KubeAPI, seed_openshift, trust_registry_ca  # noqa: E402
+from tests.support.cvo import SimulatedCVO, seed_release, seed_updates  # noqa: E402
+from tests.support.kube import KubeAPI, trust_registry_ca  # noqa: E402
 from tests.support.mco import SimulatedMCO  # noqa: E402
-from tests.support.payload import push_release_payload  # noqa: E402
+from tests.support.payload import build_upgrade_releases  # noqa: E402
 from tests.support.podman import PodmanStore  # noqa: E402
 from tests.support.registry import Registry  # noqa: E402
 
 TOOL = [sys.executable, "-m", "rhcos_layer"]
+RELEASE = "4.19.2"  # on-cluster layering (MachineOSConfig v1) is GA from 4.19
+UPDATE = "4.19.5"  # the synthetic update the demo upgrades to
+PUSH_SECRET = "push-credentials"
+MCO_NAMESPACE = "openshift-machine-config-operator"
 
 
 def say(text: str) -> None:
@@ -58,20 +71,42 @@ def run(args: list, env: dict, cwd: Path) -> str:
     return proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
 
 
+def on_cluster(api: KubeAPI, registry: Registry, env: dict, project: Path, certs: list) -> str:
+    """The on-cluster part: the cluster builds the same project (a MachineOSConfig) and rolls it out.
+
+    Needs a cluster serving MachineOSConfig v1 (4.19, or 4.18 with Tech Preview): v1alpha1 (4.16, 4.17)
+    refuses a push spec with a registry port, and this demo's registry is 127.0.0.1:PORT."""
+    say("On-cluster: the cluster builds the same project itself (a MachineOSConfig), then rolls it out")
+    print(f"(as an admin would with `oc create secret docker-registry {PUSH_SECRET} -n {MCO_NAMESPACE} ...`:"
+          f" the Secret the cluster's build pushes to {registry.host} with)")
+    api.store.put({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                   "metadata": {"name": PUSH_SECRET, "namespace": MCO_NAMESPACE},
+                   "data": {".dockerconfigjson": base64.b64encode(
+                       json.dumps(registry.auth_config()).encode()).decode()}})
+    built = run(["apply", "--on-cluster", "--pool", "worker", "--push-secret", PUSH_SECRET, "--wait", *certs],
+                env, project)
+    say("Status: every worker boots the image the cluster built")
+    run(["status", "--pool", "worker"], env, project)
+    return built
+
+
 def main() -> int:
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="rhcos-layer-demo-"))
     registry = Registry(work / "registry")
     base_store = PodmanStore(work / "base-store")
     user_store = PodmanStore(work / "user-store")
+    cluster_store = PodmanStore(work / "cluster-builds")  # where the simulated cluster's builder runs Podman
     api = None
     mco = None
+    cvo = None
     try:
-        say("Starting a local registry (TLS, password) with a fake RHCOS base image")
+        say(f"Starting a local registry (TLS, password) with fake RHCOS base images for {RELEASE} and {UPDATE}")
         registry.start()
-        base = build_fake_base(base_store, registry)
-        payload = push_release_payload(registry, "4.16.3", os_pullspecs={"rhel-coreos": base.pullspec})
-        print(f"registry: {registry.host}\nrelease image (synthetic 4.16.3 payload): {payload.pullspec_tag}")
+        releases = build_upgrade_releases(base_store, registry, versions=(RELEASE, UPDATE))
+        payload = releases[RELEASE].release
+        print(f"registry: {registry.host}\nrelease image (synthetic {RELEASE} payload): {payload.pullspec_tag}\n"
+              f"update (synthetic {UPDATE} payload, its own base): {releases[UPDATE].payload}")
 
         project = work / "project"
         certs = ["--cert-dir", str(registry.cert_dir)]
@@ -95,12 +130,14 @@ def main() -> int:
         say("Push: the digest printed is the one the registry serves")
         pullspec = run(["push", *certs], env, project)
 
-        say("Starting an emulated OpenShift 4.16.3 cluster (API server and a simulated Machine Config Operator)")
+        say(f"Starting an emulated OpenShift {RELEASE} cluster (API server, simulated Machine Config and Cluster"
+            " Version Operators)")
         api = KubeAPI().start()
-        seed = seed_openshift(api, base_image=base.pullspec, version="4.16.3",
-                              release_image=payload.pullspec_digest, pull_secret=registry.auth_config())
+        seed = seed_release(api, releases[RELEASE], pull_secret=registry.auth_config())
+        seed_updates(api, releases, current=RELEASE, available=[UPDATE])
         trust_registry_ca(api, registry.host, registry.ca_path.read_bytes())  # as an admin adds a registry's CA
-        mco = SimulatedMCO(api, step_delay=0.3).start()
+        mco = SimulatedMCO(api, step_delay=0.1, builder=cluster_store, cert_dir=registry.cert_dir).start()
+        cvo = SimulatedCVO(api, releases=releases, step_delay=0.2).start()
         kubeconfig = api.write_kubeconfig(work / "kube" / "config")
         env["KUBECONFIG"] = str(kubeconfig)
         env["RHCOS_LAYER_WATCH_INTERVAL"] = "0.2"
@@ -117,29 +154,51 @@ def main() -> int:
                        *certs], env, project)
         say("Status: every worker now boots the layered image")
         run(["status", "--pool", "worker"], env, project)
-        say("Rollback: delete rhcos-layer's MachineConfig, the workers go back to the base image")
+        say(f"Upgrade plan: rebuild the project on {UPDATE}'s base (cached by inputs) and push it; report skew")
+        run(["upgrade", "plan", "--to", UPDATE, *certs], env, project)
+        say("Upgrade apply: pause the worker pool, upgrade the cluster, then the new image: one reboot per node")
+        reboots_before = dict(mco.reboots)
+        upgraded = run(["upgrade", "apply", "--to", UPDATE, "--start-cluster-upgrade", "--wait",
+                        "--ignore-preflight-errors", "LoopbackRegistry", *certs], env, project)
+        per_node = {n: mco.reboots.get(n, 0) - reboots_before.get(n, 0) for n in seed.nodes["worker"]}
+        print("reboots per worker node during the upgrade: "
+              + ", ".join(f"{n} {count}" for n, count in sorted(per_node.items())))
+        if set(per_node.values()) != {1}:
+            raise SystemExit(f"demo failed: expected one reboot per worker node, saw {per_node}")
+        say(f"Status: the cluster runs {UPDATE}, the workers its base with the layer")
+        run(["status", "--pool", "worker"], env, project)
+        say("Rollback: delete rhcos-layer's MachineConfig, the workers go back to the release's base image")
         back = run(["rollback", "--pool", "worker", "--wait"], env, project)
         say("Status: the worker pool is back on the release's base image")
         run(["status", "--pool", "worker"], env, project)
+
+        built = on_cluster(api, registry, env, project, certs)
         mco.check()
+        cvo.check()
         api.check()
 
         say("Done")
         print(f"image ID: {image_id}")
         print(f"digest-pinned pullspec: {pullspec}")
         print(f"applied: {applied}")
+        print(f"upgraded: {upgraded}")
         print(f"rolled back: {back}")
+        print(f"built on the cluster: {built}")
         print(f"demo complete in {time.monotonic() - started:.0f} s: built, pushed, rolled out to the 3 worker"
-              " nodes, rolled back to the release's base")
+              f" nodes, upgraded the cluster to {UPDATE} with one reboot per worker node, rolled back to the"
+              " release's base, then built on the cluster and rolled out again")
         return 0
     finally:
-        try:  # the simulator first (it writes to the API's store), then the API server
+        try:  # the simulators first (they write to the API's store), then the API server
+            if cvo is not None:
+                cvo.stop()
             if mco is not None:
                 mco.stop()
         finally:
             if api is not None:
                 api.stop()
         user_store.cleanup()
+        cluster_store.cleanup()
         base_store.cleanup()
         registry.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -261,6 +261,28 @@ class Cluster:
         self._call(f"delete machineconfig {name}", self._custom().delete_cluster_custom_object, MCO_GROUP,
                    MCO_VERSION, "machineconfigs", name, body=body)
 
+    def patch_pool(self, name: str, patch: Dict[str, Any], resource_version: Optional[str] = None
+                   ) -> Dict[str, Any]:
+        """A JSON merge patch of the MachineConfigPool ``name`` (``spec.paused``, our annotations); with
+        ``resource_version``, only if nobody changed the pool since it was read (409 otherwise). The client
+        sends a custom object's patch as application/merge-patch+json (no ``_content_type``: the client
+        for Python 3.9 does not take it)."""
+        body = dict(patch)
+        if resource_version:
+            body["metadata"] = {**(body.get("metadata") or {}), "resourceVersion": resource_version}
+        return dict(self._call(f"patch machineconfigpool {name}", self._custom().patch_cluster_custom_object,
+                               MCO_GROUP, MCO_VERSION, "machineconfigpools", name, body))
+
+    def set_desired_update(self, version: str, image: str, resource_version: Optional[str] = None
+                           ) -> Dict[str, Any]:
+        """Start a cluster upgrade: ClusterVersion ``version`` spec.desiredUpdate {version, image}, as
+        ``oc adm upgrade --to`` writes it (openshift/oc pkg/cli/admin/upgrade/upgrade.go)."""
+        body: Dict[str, Any] = {"spec": {"desiredUpdate": {"version": version, "image": image}}}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
+        return dict(self._call("patch clusterversion version", self._custom().patch_cluster_custom_object,
+                               CONFIG_GROUP, "v1", "clusterversions", "version", body))
+
     def machineosconfigs(self) -> Optional[List[Dict[str, Any]]]:
         """The MachineOSConfigs (on-cluster layering) at v1, else v1alpha1 (4.16, 4.17 Tech Preview);
         [] when the cluster serves neither (404: 4.14, 4.15, feature gate off); None when this login
@@ -318,6 +340,66 @@ class Cluster:
             if plural in names:
                 served.append(version)
         return served
+
+    # -- on-cluster layering (apply --on-cluster): MachineOSConfig writes, its builds, their builder pods ---
+
+    def create_machineosconfig(self, obj: Dict[str, Any], *, dry_run: bool = False) -> Dict[str, Any]:
+        version = str(obj["apiVersion"]).rpartition("/")[2]
+        return dict(self._call(f"create machineosconfig {obj['metadata']['name']}",
+                               self._custom().create_cluster_custom_object, MCO_GROUP, version, "machineosconfigs",
+                               obj, **_dry_run(dry_run)))
+
+    def replace_machineosconfig(self, obj: Dict[str, Any], *, dry_run: bool = False) -> Dict[str, Any]:
+        """Update ``obj`` at the resourceVersion it carries (a concurrent change is a conflict)."""
+        name, version = str(obj["metadata"]["name"]), str(obj["apiVersion"]).rpartition("/")[2]
+        return dict(self._call(f"update machineosconfig {name}", self._custom().replace_cluster_custom_object,
+                               MCO_GROUP, version, "machineosconfigs", name, obj, **_dry_run(dry_run)))
+
+    def delete_machineosconfig(self, name: str, version: str, resource_version: Optional[str] = None) -> None:
+        body: Dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
+        if resource_version:
+            body["preconditions"] = {"resourceVersion": resource_version}
+        self._call(f"delete machineosconfig {name}", self._custom().delete_cluster_custom_object, MCO_GROUP,
+                   version, "machineosconfigs", name, body=body)
+
+    def set_pool_paused(self, name: str, paused: bool) -> Dict[str, Any]:
+        """Pause or unpause a pool (a merge patch of spec.paused only: nothing else of the pool is sent)."""
+        return dict(self._call(f"patch machineconfigpool {name}", self._custom().patch_cluster_custom_object,
+                               MCO_GROUP, MCO_VERSION, "machineconfigpools", name, {"spec": {"paused": paused}},
+                               _content_type="application/merge-patch+json"))
+
+    def watched_machineosbuilds(self, version: str, label_selector: str) -> List[Dict[str, Any]]:
+        """The MachineOSBuilds ``label_selector`` picks, read while following a build (bounded in time,
+        transient failures as ClusterFlaky)."""
+        listed = self._watch_call("list machineosbuilds", self._custom().list_cluster_custom_object, MCO_GROUP,
+                                  version, "machineosbuilds", label_selector=label_selector)
+        return list((listed or {}).get("items") or [])
+
+    def watched_pods(self, namespace: str, label_selector: str) -> List[Dict[str, Any]]:
+        """The pods ``label_selector`` picks in ``namespace`` (a Job's pods: ``job-name=NAME``)."""
+        import json
+
+        from kubernetes.client import CoreV1Api
+
+        response = self._watch_call(f"list pods in {namespace}", CoreV1Api(self._api).list_namespaced_pod, namespace,
+                                    label_selector=label_selector, _preload_content=False)
+        try:
+            return [dict(p) for p in json.loads(response.data).get("items") or []]
+        finally:
+            response.release_conn()
+
+    def pod_log_tail(self, namespace: str, name: str, lines: int, container: Optional[str] = None) -> str:
+        """The last ``lines`` lines of a pod's log (the ``pods/log`` subresource, at most 256 KB of it)."""
+        from kubernetes.client import CoreV1Api
+
+        extra: Dict[str, Any] = {"container": container} if container else {}
+        response = self._watch_call(f"get pods/log {namespace}/{name}", CoreV1Api(self._api).read_namespaced_pod_log,
+                                    name, namespace, tail_lines=lines, limit_bytes=256 << 10,
+                                    _preload_content=False, **extra)
+        try:
+            return bytes(response.data).decode("utf-8", errors="replace")
+        finally:
+            response.release_conn()
 
     def _custom(self) -> Any:
         from kubernetes.client import CustomObjectsApi
@@ -389,6 +471,14 @@ class Cluster:
 
         response = self._watch_call(f"get machineconfigpool {name}", self._custom().get_cluster_custom_object,
                                     MCO_GROUP, MCO_VERSION, "machineconfigpools", name, _preload_content=False)
+        return dict(json.loads(response.data))
+
+    def watched_cluster_version(self) -> Dict[str, Any]:
+        """ClusterVersion ``version`` (one GET), for a refresh of ``upgrade apply``'s wait."""
+        import json
+
+        response = self._watch_call("get clusterversion version", self._custom().get_cluster_custom_object,
+                                    CONFIG_GROUP, "v1", "clusterversions", "version", _preload_content=False)
         return dict(json.loads(response.data))
 
     def watched_pools(self) -> List[Dict[str, Any]]:
@@ -474,7 +564,7 @@ class Cluster:
         finally:
             response.release_conn()
 
-    # -- on-cluster layering (oncluster.py): the objects rhcos-layer reads and writes of it -------------
+    # -- on-cluster layering (status, rollback): a MachineOSConfig read again at each refresh --------------
 
     def watched_machineosconfig(self, name: str, version: str) -> Optional[Dict[str, Any]]:
         """The MachineOSConfig ``name`` at ``version`` (small), for a refresh of ``status --watch``; None when gone."""
@@ -484,30 +574,6 @@ class Cluster:
                                     MCO_GROUP, version, "machineosconfigs", name, _preload_content=False,
                                     missing_ok=True)
         return None if response is None else dict(json.loads(response.data))
-
-    def watched_machineosbuilds(self, version: str, label_selector: str) -> List[Dict[str, Any]]:
-        """The MachineOSBuilds at ``version`` that ``label_selector`` picks (one list); [] when not served."""
-        import json
-
-        response = self._watch_call("list machineosbuilds", self._custom().list_cluster_custom_object, MCO_GROUP,
-                                    version, "machineosbuilds", label_selector=label_selector,
-                                    _preload_content=False, missing_ok=True)
-        return [] if response is None else list(json.loads(response.data).get("items") or [])
-
-    def replace_machineosconfig(self, obj: Dict[str, Any], *, dry_run: bool = False) -> Dict[str, Any]:
-        """PUT ``obj`` (its metadata.resourceVersion is the precondition: a concurrent change is HTTP 409)."""
-        version = str(obj.get("apiVersion") or "").rpartition("/")[2] or MCO_VERSION
-        name = str((obj.get("metadata") or {}).get("name") or "")
-        return dict(self._call(f"update machineosconfig {name}", self._custom().replace_cluster_custom_object,
-                               MCO_GROUP, version, "machineosconfigs", name, obj, **_dry_run(dry_run)))
-
-    def delete_machineosconfig(self, name: str, version: str, resource_version: Optional[str] = None) -> None:
-        """Delete ``name``; with ``resource_version``, only if nobody changed it since it was read."""
-        body: Dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
-        if resource_version:
-            body["preconditions"] = {"resourceVersion": resource_version}
-        self._call(f"delete machineosconfig {name}", self._custom().delete_cluster_custom_object, MCO_GROUP,
-                   version, "machineosconfigs", name, body=body)
 
 
 def _find_cause(exc: BaseException, kind: Any) -> Any:

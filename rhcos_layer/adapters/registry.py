@@ -218,6 +218,27 @@ class RegistryClient:
         if response.status_code >= 400:
             raise RegistryUnavailable(f"registry {self.host}: /v2/ answered HTTP {response.status_code}")
 
+    def check_push(self, repository: str) -> None:
+        """Whether these credentials may push to ``repository``: start a blob upload (the registry asks
+        for the push scope, as for a real push) and cancel it at once, so nothing stays in the registry
+        (distribution API: POST then DELETE /v2/<name>/blobs/uploads/<uuid>). Raises CredentialsRejected
+        when the push is refused."""
+        response = self.request("POST", f"/v2/{repository}/blobs/uploads/")
+        try:
+            if response.status_code == 404:
+                raise ImageNotFound(f"registry {self.host} has no repository {repository} and will not create it"
+                                    " (HTTP 404)")
+            if response.status_code != 202:
+                raise RegistryUnavailable(f"registry {self.host}: starting an upload to {repository} answered HTTP"
+                                          f" {response.status_code}")
+            location = response.headers.get("Location", "")
+        finally:
+            response.close()
+        if location:
+            # the session is cancelled, not left to expire: an abandoned upload holds space until the
+            # registry's purge runs (distribution: uploadpurging, a week by default)
+            self.request("DELETE", location).close()
+
     def get_manifest(self, repository: str, reference: str) -> Tuple[bytes, str, str]:
         """(body, media type, digest) of a manifest or index; a digest reference is verified."""
         path = f"/v2/{repository}/manifests/{reference}"

@@ -32,7 +32,7 @@ COMMANDS = {
     "render": ("render", "render_command", "Print the MachineConfig(s) that point pools at the image."),
     "apply": ("apply", "apply_command", "Check, then point pools at the image and follow the rollout."),
     "status": ("status", "status_command", "Show what each pool runs, drift after an upgrade, and its nodes."),
-    "upgrade": ("upgrade", "upgrade_group", "Plan a cluster upgrade: rebuild layered pools on the next release."),
+    "upgrade": ("upgrade", "upgrade_group", "Plan a cluster upgrade (rebuild layered pools), then apply it."),
     "rollback": ("apply", "rollback_command", "Put pools back on the base image (or the previous one)."),
     "schema": ("init", "schema_command", "Print the JSON Schema of rhcos-layer.yaml."),
     "completion": ("completion", "completion_command", "Print the shell completion script."),
@@ -89,7 +89,8 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool, debug: bo
       8 the build failed           18 changed on the cluster meanwhile (HTTP 409)
       9 no Podman service          19 partly applied: what is left and how to undo it
                                    20 upgrade plan: a layered pool is not ready
-                                   22 an on-cluster build (MachineOSBuild) failed
+                                   21 the cluster upgrade failed or stalled; pools stay paused
+                                   22 the cluster's build of the image failed (--on-cluster)
                                   130 interrupted (Ctrl-C)
     """
     ctx.obj = Settings(verbose, quiet, no_color, debug)

@@ -48,15 +48,15 @@ def _cluster_flags(kubeconfig: Optional[str], kube_context: Optional[str]) -> st
 
 
 def _follow(terminal: Terminal, cluster: Any, expectations: List[Tuple[str, Expectation]],
-            timeout: Optional[float], resume: str) -> List[Any]:
+            timeout: Optional[float], resume: str, make: Optional[Any] = None) -> List[Any]:
     """Watch every pool to the end, and the custom pools that inherit a change to worker; Ctrl-C stops
-    watching, never the rollout."""
+    watching, never the rollout. ``make(pool, expectation, on_refresh)``: the watcher of a named pool
+    (apply --on-cluster's waits for the built image too); the inheriting pools get a plain Watcher."""
     from ..pools import inheriting
     from ..rollout import Expectation, Watcher, follow
     from ..terminal import RolloutDisplay
 
-    context = click.get_current_context(silent=True)
-    deadline = context.meta.get("rhcos_layer.progress_deadline") if context is not None else None
+    deadline = _progress_deadline()
     watchers: List[Watcher] = []
     with RolloutDisplay(terminal) as display:
         try:
@@ -68,7 +68,10 @@ def _follow(terminal: Terminal, cluster: Any, expectations: List[Tuple[str, Expe
                     if other not in named:  # it merges the worker MachineConfigs: it rolls out too
                         wanted.append((other, Expectation(expect.machineconfig, expect.present)))
                         display.say(f"{other}: inherits the worker MachineConfigs: following it too")
-            watchers = [Watcher(cluster, pool, expect, on_refresh=display.refresh) for pool, expect in wanted]
+            named_count = len(expectations)
+            watchers = [make(pool, expect, display.refresh) if make is not None and i < named_count
+                        else Watcher(cluster, pool, expect, on_refresh=display.refresh)
+                        for i, (pool, expect) in enumerate(wanted)]
             follow(watchers, timeout, progress_deadline=deadline, resume=resume, notice=display.notice)
         except KeyboardInterrupt:
             display.say(f"Stopped watching; the rollout goes on in the cluster. Follow it with: {resume}")
@@ -85,6 +88,18 @@ def _follow(terminal: Terminal, cluster: Any, expectations: List[Tuple[str, Expe
                    " PackageConflict, or all.")
 @click.option("--rollback-on-failure", is_flag=True,
               help="When a node degrades during the rollout, put the pools back as they were.")
+@click.option("--on-cluster", is_flag=True,
+              help="Let the cluster build the image from this project (a MachineOSConfig), follow the build,"
+                   " then the rollout.")
+@click.option("--push-secret", metavar="NAME",
+              help="With --on-cluster: the Secret in openshift-machine-config-operator the build pushes with.")
+@click.option("--pull-secret", metavar="NAME",
+              help="With --on-cluster: the Secret in openshift-machine-config-operator the build pulls its base"
+                   " with.")
+@click.option("--rebuild", is_flag=True, help="With --on-cluster: ask the cluster for a fresh build.")
+@click.option("--replace", is_flag=True,
+              help="Move the pool between modes in one step: remove rhcos-layer's osImageURL MachineConfig"
+                   " (--on-cluster) or its MachineOSConfig (without), the pool paused meanwhile.")
 @wait_options
 @registry_options
 @cluster_options
@@ -92,7 +107,8 @@ def _follow(terminal: Terminal, cluster: Any, expectations: List[Tuple[str, Expe
 @output_option
 @click.pass_obj
 def apply_command(settings: Settings, pools: Tuple[str, ...], image: Optional[str], ignored: Tuple[str, ...],
-                  rollback_on_failure: bool, dry_run: bool, wait: Optional[bool], timeout: str,
+                  rollback_on_failure: bool, on_cluster: bool, push_secret: Optional[str], pull_secret: Optional[str],
+                  rebuild: bool, replace: bool, dry_run: bool, wait: Optional[bool], timeout: str,
                   authfile: Optional[str], cert_dir: Optional[str], tls_verify: bool, kubeconfig: Optional[str],
                   kube_context: Optional[str], project_file: Optional[str], output: str) -> None:
     """Point POOLs at the layered image: check, write one MachineConfig per pool, follow the rollout.
@@ -101,6 +117,9 @@ def apply_command(settings: Settings, pools: Tuple[str, ...], image: Optional[st
     degraded pool, a later MachineConfig that would win the merge, and layered RPMs that clash
     with the pool's extensions. The Machine Config Operator then cordons, drains and reboots
     each node. Applying the same image again changes nothing.
+
+    With --on-cluster, the cluster builds the image from this project's Containerfile (a
+    MachineOSConfig): the build is followed, then the rollout.
     """
 
     from .. import apply as apply_mod
@@ -110,6 +129,11 @@ def apply_command(settings: Settings, pools: Tuple[str, ...], image: Optional[st
     terminal = settings.terminal()
     limit = parse_duration(timeout)
     interval()  # a bad RHCOS_LAYER_WATCH_INTERVAL stops us before anything is written
+    if on_cluster:
+        _on_cluster(terminal, pools, image, ignored, rollback_on_failure, push_secret, pull_secret, rebuild, replace,
+                    dry_run, wait, limit, cert_dir, tls_verify, kubeconfig, kube_context, project_file, output)
+        return
+    _only_on_cluster(push_secret=push_secret, pull_secret=pull_secret, rebuild=rebuild)
     ignore = apply_mod.parse_ignored(ignored)
     image, source = _image_and_source(image, project_file)
     tls = tls_settings(terminal, tls_verify, cert_dir)
@@ -117,35 +141,36 @@ def apply_command(settings: Settings, pools: Tuple[str, ...], image: Optional[st
     pool_flags = " ".join(f"--pool {p}" for p in dict.fromkeys(pools))
     with Cluster(kubeconfig, kube_context) as cluster:
         plans = apply_mod.plan(cluster, list(pools), image, authfile=authfile, tls=tls, ignore=ignore,
-                               project=source)
+                               project=source, replace=replace)
         for item in plans:
-            for warning in dict.fromkeys(item.warnings):
-                terminal.warning(warning)
-            for check in item.checks:
-                if check.ignored:
-                    terminal.warning(f"ignoring the failed check {check.name}: {check.message}")
-                elif check.ok:
-                    terminal.detail(f"{item.pool}: ok {check.name}: {check.message}")
+            _show_checks(terminal, item)
         apply_mod.refuse(plans)
         will_wait = terminal.interactive if wait is None else wait
-        apply_mod.require_permissions(cluster, apply_mod.writes_for(plans), wait=will_wait and not dry_run)
+        replacing = any(p.replaces is not None for p in plans)
+        apply_mod.require_permissions(cluster, apply_mod.writes_for(plans), wait=will_wait and not dry_run,
+                                      extra=_replace_permissions() if replacing else ())
         if will_wait and not dry_run:
             # import what the watch needs before writing: after the write, the watch (and its Ctrl-C
             # handling, which says the rollout goes on) starts at once instead of after the imports
             cluster.preload_nodes_api()
             from ..terminal import RolloutDisplay  # noqa: F401
+        from ..oncluster_apply import to_machineconfigs
+
+        execute_all = to_machineconfigs if replacing else apply_mod.execute_all
         if dry_run:
-            apply_mod.execute_all(cluster, plans, dry_run=True)  # the API server validates it too
+            execute_all(cluster, plans, dry_run=True)  # the API server validates it too
             _report(terminal, plans, output, dry_run=True)
             return
         try:
-            written: List[Tuple[Plan, Dict[str, Any]]] = apply_mod.execute_all(cluster, plans)
+            written: List[Tuple[Plan, Dict[str, Any]]] = execute_all(cluster, plans)
         except KeyboardInterrupt:  # the API server may have stored a write whose answer we did not wait for
             terminal.warning("Stopped watching; the rollout goes on in the cluster. (Interrupted while writing: what"
                              " the API server stored stays.) Check and follow it with:"
                              f" rhcos-layer status --watch {pool_flags}{flags}")
             raise
         for item, _ in written:
+            if item.replaces is not None:
+                terminal.info(f"{item.pool}: MachineOSConfig {item.replaces['metadata']['name']} deleted (--replace)")
             verb = {"create": "created", "update": "updated", "unchanged": "unchanged"}[item.action]
             terminal.info(f"{item.pool}: MachineConfig {item.name} {verb} (osImageURL {item.image})")
         if wait is None:
@@ -169,6 +194,147 @@ def apply_command(settings: Settings, pools: Tuple[str, ...], image: Optional[st
             terminal.info(f"The Machine Config Operator rolls it out now; follow it with:"
                           f" rhcos-layer status --watch {pool_flags}{flags}")
     _report(terminal, plans, output, views=views)
+
+
+def _show_checks(terminal: Terminal, item: Any) -> None:
+    """A plan's warnings, its ignored checks (as warnings) and, with -v, the checks that passed."""
+    for warning in dict.fromkeys(item.warnings):
+        terminal.warning(warning)
+    for check in item.checks:
+        if check.ignored:
+            terminal.warning(f"ignoring the failed check {check.name}: {check.message}")
+        elif check.ok:
+            terminal.detail(f"{item.pool}: ok {check.name}: {check.message}")
+
+
+def _only_on_cluster(**given: Any) -> None:
+    from ..errors import InvalidInput
+
+    for name, value in given.items():
+        if value:
+            flag = "--" + name.replace("_", "-")
+            raise InvalidInput(f"{flag} is an option of --on-cluster: add --on-cluster, or drop {flag}")
+
+
+def _replace_permissions() -> List[Tuple[str, str, str, str]]:
+    from ..oncluster_apply import MCO_GROUP
+
+    return [("delete", "machineosconfigs", MCO_GROUP, "to remove the pool's MachineOSConfig (--replace)"),
+            ("create", "machineosconfigs", MCO_GROUP, "to put the MachineOSConfig back if a later write fails"),
+            ("patch", "machineconfigpools", MCO_GROUP, "to pause the pool while its mode changes")]
+
+
+def _on_cluster(terminal: Terminal, pools: Tuple[str, ...], image: Optional[str], ignored: Tuple[str, ...],
+                rollback_on_failure: bool, push_secret: Optional[str], pull_secret: Optional[str], rebuild: bool,
+                replace: bool, dry_run: bool, wait: Optional[bool], limit: Optional[float], cert_dir: Optional[str],
+                tls_verify: bool, kubeconfig: Optional[str], kube_context: Optional[str], project_file: Optional[str],
+                output: str) -> None:
+    """apply --on-cluster: preflight, write the MachineOSConfig, follow the build, then the rollout."""
+    from .. import apply as apply_mod
+    from .. import oncluster_apply as core
+    from .. import project as project_mod
+    from ..adapters.cluster import Cluster
+    from ..errors import InvalidInput
+
+    if image:
+        raise InvalidInput("--image: not with --on-cluster (the cluster builds the image from this project's"
+                           " Containerfile); drop one of them")
+    if rollback_on_failure:
+        raise InvalidInput("--rollback-on-failure: not with --on-cluster; roll back with rhcos-layer rollback")
+    if len(set(pools)) != 1:
+        raise InvalidInput("--on-cluster takes one --pool (one MachineOSConfig per pool): run it once per pool")
+    pool = pools[0]
+    ignore = apply_mod.parse_ignored(ignored, core.IGNORABLE)
+    project = project_mod.find(project_file)
+    tls = tls_settings(terminal, tls_verify, cert_dir)
+    flags = _cluster_flags(kubeconfig, kube_context)
+    resume = f"rhcos-layer status --watch --pool {pool}{flags}"
+    with Cluster(kubeconfig, kube_context) as cluster:
+        item = core.plan(cluster, pool, project, push_secret=push_secret, pull_secret=pull_secret, replace=replace,
+                         rebuild=rebuild, ignore=ignore, tls=tls)
+        _show_checks(terminal, item)
+        core.refuse(item)
+        will_wait = (terminal.interactive if wait is None else wait) and not dry_run
+        writes, extra = core.permissions(item, wait=will_wait)
+        apply_mod.require_permissions(cluster, writes, wait=will_wait, extra=extra)
+        if will_wait:
+            cluster.preload_nodes_api()
+        result = item.as_dict()
+        result["dry_run"] = dry_run
+        if dry_run:
+            core.execute(cluster, item, dry_run=True)
+            _report_on_cluster(terminal, item, result, output)
+            return
+        try:
+            core.execute(cluster, item)
+        except KeyboardInterrupt:
+            terminal.warning("Interrupted while writing: what the API server stored stays. Check it with: " + resume)
+            raise
+        if item.replaced is not None:
+            terminal.info(f"{pool}: MachineConfig {item.replaced['metadata']['name']} deleted (--replace)")
+        verb = {"create": "created", "update": "updated", "unchanged": "unchanged"}[item.action]
+        terminal.info(f"{pool}: MachineOSConfig {item.name} {verb}" + (", rebuild asked" if rebuild else "")
+                      + f" (pushes to {item.push_spec})")
+        if not will_wait:
+            terminal.info(f"The cluster builds the image and rolls it out now; follow it with: {resume}")
+            _report_on_cluster(terminal, item, result, output)
+            return
+        builder = core.BuildWatcher(cluster, item, terminal.info)
+        try:
+            from ..rollout import follow
+
+            follow([builder], limit, progress_deadline=_progress_deadline(), resume=resume, notice=terminal.warning)
+        except KeyboardInterrupt:
+            terminal.warning(f"Stopped watching; the build and the rollout go on in the cluster. Follow them with:"
+                             f" {resume}")
+            raise
+        built = builder.image or ""
+        result["build"] = {"name": builder.build["metadata"]["name"] if builder.build else None,
+                           "state": builder.state, "job": builder.job, "image": built, "rendered": builder.target}
+        terminal.info(f"{pool}: built {built}")
+        from ..machineconfig import name_for
+        from ..rollout import Expectation
+
+        expect = [(pool, Expectation(name_for(pool), False))]
+
+        def make(name: str, expectation: Any, on_refresh: Any) -> Any:
+            return core.ImageWatcher(cluster, name, built, on_refresh=on_refresh)
+
+        try:
+            views = _follow(terminal, cluster, expect, limit, resume, make=make)
+        except Exception as exc:
+            from ..errors import RolloutFailed
+
+            if isinstance(exc, RolloutFailed):
+                exc.hint = f"roll back with: rhcos-layer rollback --pool {pool}{flags}"
+            raise
+        view = views[0] if views else None
+        if view is not None:
+            result.update(rendered=view.target, machines=view.machines, updated=view.updated)
+    _report_on_cluster(terminal, item, result, output)
+
+
+def _progress_deadline() -> Optional[float]:
+    context = click.get_current_context(silent=True)
+    return context.meta.get("rhcos_layer.progress_deadline") if context is not None else None
+
+
+def _report_on_cluster(terminal: Terminal, item: Any, result: Dict[str, Any], output: str) -> None:
+    if output == "json":
+        terminal.json(result)
+        return
+    build = result.get("build") or {}
+    if "rendered" in result and build.get("image"):
+        terminal.result(f"{item.pool}: {build['image']} on {result['updated']}/{result['machines']} nodes"
+                        f" (built by {build['name']}, {result['rendered']})")
+    elif result.get("dry_run"):
+        change = {"create": "would create", "update": "would update",
+                  "unchanged": "would leave unchanged"}[item.action]
+        terminal.result(f"{item.pool}: {change} MachineOSConfig {item.name} (pushes to {item.push_spec})"
+                        + (f", would remove MachineConfig {item.replaced['metadata']['name']}" if item.replaced
+                           else ""))
+    else:
+        terminal.result(f"{item.pool}: {item.action} MachineOSConfig {item.name} -> {item.push_spec}")
 
 
 def _revert(terminal: Terminal, cluster: Any, written: List[Tuple[Plan, Dict[str, Any]]], limit: Optional[float],

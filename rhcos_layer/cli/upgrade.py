@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, List, Optional, Tuple
 import click
 
 from .options import Settings, cluster_options, registry_options
+from .upgrade_apply import upgrade_apply_command
 
 if TYPE_CHECKING:
     from ..project import Project
@@ -151,3 +152,6 @@ def _pool_lines(pool: Any) -> List[str]:
         lines.extend("    " + line for line in pool.log_tail)
     return lines
 
+
+
+upgrade_group.add_command(upgrade_apply_command)

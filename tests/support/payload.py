@@ -660,7 +660,11 @@ UPGRADE_RHCOS: Dict[str, str] = {
     "4.16.8": "416.94.202408131506-0",
     "4.17.2": "417.94.202410211206-0",
     "4.21.0": "421.96.202602101206-0",
+    # the demo's pair: a release that serves MachineOSConfig v1, so one cluster shows the upgrade and on-cluster
+    "4.19.2": "419.96.202507011206-0",
+    "4.19.5": "419.96.202507221206-0",
 }
+UPGRADE_VERSIONS = ("4.16.3", "4.16.8", "4.17.2", "4.21.0")  # what the upgrade_releases fixture builds
 UPGRADE_RHCOS_10 = {"4.21.0": "421.100.202602101206-0"}
 UPGRADE_REPO = "openshift-release-dev/ocp-release"  # apart from standard_payloads()' openshift/release tags
 
@@ -686,7 +690,7 @@ class UpgradeRelease:
 
 
 def build_upgrade_releases(store: PodmanStore, registry: Registry, fake_base: Optional[FakeBase] = None,
-                           versions: Sequence[str] = tuple(UPGRADE_RHCOS)) -> Dict[str, UpgradeRelease]:
+                           versions: Sequence[str] = UPGRADE_VERSIONS) -> Dict[str, UpgradeRelease]:
     """Build and push, per version of *versions*, its own fake base (own os-release, rpm database,
     digest), extensions image and a payload naming them (tag ``<version>-x86_64`` in
     :data:`UPGRADE_REPO`). *fake_base* (the session one, 4.16.3's shape) is reused for 4.16.3."""
