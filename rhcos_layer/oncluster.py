@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from .objects import field
 from .rollout import PoolView, Watcher
@@ -85,8 +85,6 @@ PREVIOUS_SPEC_ANNOTATION = "rhcos-layer.io/previous-spec"  # what apply --on-clu
 CURRENT_IMAGE = "machineconfiguration.openshift.io/currentImage"  # MCO pkg/daemon/constants/constants.go
 DESIRED_IMAGE = "machineconfiguration.openshift.io/desiredImage"
 BUILD_CONFIG_LABEL = "machineconfiguration.openshift.io/machine-os-config"
-# the build the controller last started for a MachineOSConfig (MCO pkg/controller/build/constants)
-CURRENT_BUILD_ANNOTATION = "machineconfiguration.openshift.io/current-machine-os-build"
 
 
 @dataclass
@@ -270,72 +268,3 @@ class ImageWatcher(Watcher):
         if view.detailed:
             return all(n.phase == DONE for n in view.nodes)
         return self._moved
-
-
-class BuildFollower:
-    """Follows the build a MachineOSConfig write asks for, as a watcher for ``rollout.follow``: done when
-    the MachineOSConfig has seen the write (status.observedGeneration) and the build it names for the pool's
-    target config succeeded (``image`` is then its digested pullspec); OnClusterBuildFailed when it failed
-    or was interrupted, naming the command that prints its log. Each refresh: the MachineOSConfig, the
-    pool, one list of MachineOSBuilds."""
-
-    def __init__(self, cluster: ClusterAPI, pool: str, mosc: Obj, generation: int,
-                 on_change: Callable[[str, Optional[Build]], None], before: Sequence[str] = ()) -> None:
-        self.cluster = cluster
-        self.pool = pool
-        self.version = version_of(mosc)
-        self.mosc_name = name(mosc)
-        self.generation = generation
-        self.before = set(before)  # the builds there were before the write: an old result is not this one
-        self.on_change = on_change
-        self.build: Optional[Build] = None
-        self.image: Optional[str] = None
-        self._shown: Optional[Tuple[str, str]] = None
-
-    def step(self) -> bool:
-        from .errors import OnClusterBuildFailed
-
-        mosc = self.cluster.watched_machineosconfig(self.mosc_name, self.version) or {}
-        target = _text(field(self.cluster.watched_pool(self.pool), "spec", "configuration", "name"))
-        builds = builds_of(self.cluster.watched_machineosbuilds(self.version, build_selector(self.mosc_name)),
-                           {"metadata": {"name": self.mosc_name}})
-        seen = field(mosc, "status", "observedGeneration")
-        named = _text(field(mosc, "status", "machineOSBuild", "name"))
-        caught_up = isinstance(seen, int) and not isinstance(seen, bool) and seen >= self.generation
-        candidates = [b for b in builds if b.rendered == target]
-        fresh = [b for b in candidates if b.name not in self.before]
-        started = _text(field(mosc, "metadata", "annotations", CURRENT_BUILD_ANNOTATION))
-        if caught_up and named:  # the MachineOSConfig reports the build of its current spec
-            build = next((b for b in candidates if b.name == named), None)
-        else:  # the build the controller started for the new spec, else one that was not there before the write
-            build = next((b for b in fresh if b.name == started), fresh[-1] if fresh else None)
-        self.build = build
-        shown = (build.name, build.state) if build is not None else None
-        if shown != self._shown:
-            self._shown = shown
-            self.on_change(self.pool, build)
-        if build is None:
-            return False
-        if build.state in ("Failed", "Interrupted"):
-            how = f"; its log: {build.log_command}" if build.log_command else ""
-            raise OnClusterBuildFailed(
-                f"pool {self.pool}: build {build.name} of MachineOSConfig {self.mosc_name} {build.state.lower()}"
-                + (f": {build.message}" if build.message else "") + how,
-                hint=f"fix the MachineOSConfig's containerFile, or put the pool back on the base image: rhcos-layer"
-                     f" rollback --pool {self.pool}")
-        if build.state == "Succeeded" and build.image:
-            self.image = build.image
-            return True
-        return False
-
-    def progress(self) -> Hashable:
-        return self._shown
-
-    def diagnosis(self) -> str:
-        if self.build is None:
-            return (f"pool {self.pool}: no build of MachineOSConfig {self.mosc_name} for the new spec yet (is the"
-                    f" machine-os-builder running? oc -n {NAMESPACE} get pods)")
-        return f"pool {self.pool}: build {self.build.name} is {self.build.state}"
-
-    def close(self) -> None:
-        pass

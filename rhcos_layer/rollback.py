@@ -271,8 +271,8 @@ def _image(mc: Dict[str, Any]) -> str:
 
 
 def builds_before(cluster: ClusterAPI, plans: Sequence[RollbackPlan]) -> Dict[str, List[str]]:
-    """The builds each --to-previous pool's MachineOSConfig has before the write (one list each): the
-    build of the restored spec is one that is not among them (oncluster.BuildFollower)."""
+    """The builds (uid, else name) each --to-previous pool's MachineOSConfig has before the write (one list
+    each): the build of the restored spec is one that is not among them (oncluster_apply.BuildWatcher)."""
     from . import oncluster
 
     found: Dict[str, List[str]] = {}
@@ -281,5 +281,5 @@ def builds_before(cluster: ClusterAPI, plans: Sequence[RollbackPlan]) -> Dict[st
         if p.restored is not None and mosc is not None:
             listed = cluster.watched_machineosbuilds(oncluster.version_of(mosc),
                                                      oncluster.build_selector(oncluster.name(mosc)))
-            found[p.pool] = [b.name for b in oncluster.builds_of(listed, mosc)]
+            found[p.pool] = [str(read_field(b, "metadata", "uid") or oncluster.name(b)) for b in listed]
     return found

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 import click
 
 if TYPE_CHECKING:
-    from ..oncluster import Build
     from ..rollback import RollbackPlan
     from ..rollout import PoolView
     from ..terminal import Terminal
@@ -36,7 +35,8 @@ def follow(terminal: Terminal, cluster: Any, plans: Sequence[RollbackPlan], time
     nodes to its image, or to the base after a delete. ``before``: each pool's builds before the write
     (rollback.builds_before). Returns each pool's last view and the images built. Ctrl-C stops watching,
     never the cluster."""
-    from ..oncluster import BuildFollower, ImageWatcher
+    from ..oncluster import ImageWatcher, version_of
+    from ..oncluster_apply import BuildWatcher, OnClusterPlan
     from ..rollout import follow as follow_all
     from ..terminal import RolloutDisplay
 
@@ -50,16 +50,11 @@ def follow(terminal: Terminal, cluster: Any, plans: Sequence[RollbackPlan], time
     images: Dict[str, Optional[str]] = {p.pool: None for p in plans}
     watchers: List[ImageWatcher] = []
     with RolloutDisplay(terminal) as display:
-        def build_moved(pool: str, build: Optional[Build]) -> None:
-            if build is None:
-                display.say(f"{pool}: waiting for the build of the restored spec")
-            else:
-                display.say(f"{pool}: build {build.name}: {build.state}"
-                            + (f" ({build.builder})" if build.builder else ""))
-
         try:
-            builds = [BuildFollower(cluster, p.pool, p.restored, _generation(p.restored), build_moved,
-                                    before.get(p.pool, ())) for p in plans if p.restored is not None]
+            # apply --on-cluster's follower: the newest build of the pool's config that was not there before
+            builds = [BuildWatcher(cluster, OnClusterPlan(p.pool, version_of(p.restored), p.restored, action="update",
+                                                          stale_builds=set(before.get(p.pool, ()))), display.say)
+                      for p in plans if p.restored is not None]
             if builds:
                 follow_all(builds, left(), progress_deadline=deadline, resume=resume, notice=display.notice)
                 images.update({b.pool: b.image for b in builds})
@@ -70,10 +65,3 @@ def follow(terminal: Terminal, cluster: Any, plans: Sequence[RollbackPlan], time
             raise
     built = {pool: image for pool, image in images.items() if image}
     return {w.pool: w.view for w in watchers if w.view is not None}, built
-
-
-def _generation(obj: Any) -> int:
-    from ..objects import field
-
-    found = field(obj, "metadata", "generation")
-    return found if isinstance(found, int) and not isinstance(found, bool) else 0

@@ -189,7 +189,8 @@ def test_to_previous_restores_the_spec_and_follows_the_rebuild_and_rollout(tmp_p
     assert (done["action"], done["image"], done["updated"], done["machines"]) == ("re-apply", second, 2, 2)
     assert set(_images(api).values()) == {(second, second)}
     assert "worker: set MachineOSConfig worker back to its previous spec: the cluster builds it again" in result.err
-    assert f"worker: build {restored['status']['machineOSBuild']['name']}: Succeeded" in result.err
+    build = restored["status"]["machineOSBuild"]["name"]
+    assert f"worker: build {build} Succeeded (Job openshift-machine-config-operator/build-{build})" in result.err
 
 
 def test_to_previous_wait_stops_on_a_failed_rebuild_with_its_log_command(tmp_path, building_mco, kube_api, kubeconfig,
@@ -206,8 +207,9 @@ def test_to_previous_wait_stops_on_a_failed_rebuild_with_its_log_command(tmp_pat
               if any(c["type"] == "Failed" and c["status"] == "True" for c in b["status"]["conditions"])]
     assert len(failed) == 1
     job = failed[0]["status"]["builder"]["job"]["name"]
-    assert f"pool worker: build {failed[0]['metadata']['name']} of MachineOSConfig worker failed" in result.err
-    assert f"its log: oc logs -n openshift-machine-config-operator job/{job}" in result.err
+    assert f"pool worker: the build {failed[0]['metadata']['name']} (Job {job}) failed at " in result.err
+    assert "Packages not found: rig-fail-x" in result.err  # the tail of the builder's log
+    assert f"oc logs -n openshift-machine-config-operator job/{job}" in result.err
     assert "Traceback" not in result.err
     # the nodes keep the last good image
     assert set(_images(api).values()) == {(good, good)}
