@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, Hashable, List, Optional
 
 from .objects import field
 from .rollout import PoolView, Watcher
@@ -268,3 +268,45 @@ class ImageWatcher(Watcher):
         if view.detailed:
             return all(n.phase == DONE for n in view.nodes)
         return self._moved
+
+
+class RestoreFollower:
+    """After --to-previous wrote a MachineOSConfig's earlier spec: which image the pool goes to, for
+    ``rollout.follow``. apply --on-cluster's BuildWatcher follows a new build of it; but the MCO builds a
+    spec again only when it has no build of it (it reuses a MachineOSBuild that succeeded for the same
+    inputs), so a change of the nodes' desiredImage away from ``image_before`` (what they booted before the
+    write) ends the wait too. ``image`` is then the image the pool goes to."""
+
+    def __init__(self, cluster: ClusterAPI, builds: Any, image_before: Optional[str]) -> None:
+        self.cluster = cluster
+        self.builds = builds  # oncluster_apply.BuildWatcher
+        self.pool = builds.pool
+        self.image_before = image_before or ""
+        self.node_selector: Optional[str] = None
+        self.image: Optional[str] = None
+        self.sent: List[str] = []
+
+    def step(self) -> bool:
+        if self.builds.step():
+            self.image = self.builds.image
+            return True
+        if self.node_selector is None:
+            from .pools import selector_string
+
+            self.node_selector = selector_string(field(self.cluster.watched_pool(self.pool), "spec", "nodeSelector"))
+        metas, _ = self.cluster.list_node_metadata(self.node_selector)
+        desired = sorted({_text(field(m, "annotations", DESIRED_IMAGE)) for m in metas} - {"", self.image_before})
+        self.sent = desired
+        if len(desired) == 1:  # an earlier build reused: the nodes are sent to it already
+            self.image = desired[0]
+            return True
+        return False
+
+    def progress(self) -> Hashable:
+        return (self.builds.progress(), tuple(self.sent))
+
+    def diagnosis(self) -> str:
+        return str(self.builds.diagnosis())
+
+    def close(self) -> None:
+        self.builds.close()

@@ -26,7 +26,8 @@ def said(plan: RollbackPlan, dry_run: bool) -> str:
         return text + (f" and {', '.join(plan.names)}" if plan.machineconfigs else "")
     if dry_run:
         return f"{plan.pool}: would set MachineOSConfig {mosc} back to its previous spec"
-    return f"{plan.pool}: set MachineOSConfig {mosc} back to its previous spec: the cluster builds it again"
+    return (f"{plan.pool}: set MachineOSConfig {mosc} back to its previous spec: the cluster builds it"
+            " (or reuses its earlier build)")
 
 
 def follow(terminal: Terminal, cluster: Any, plans: Sequence[RollbackPlan], timeout: Optional[float],
@@ -35,7 +36,7 @@ def follow(terminal: Terminal, cluster: Any, plans: Sequence[RollbackPlan], time
     nodes to its image, or to the base after a delete. ``before``: each pool's builds before the write
     (rollback.builds_before). Returns each pool's last view and the images built. Ctrl-C stops watching,
     never the cluster."""
-    from ..oncluster import ImageWatcher, version_of
+    from ..oncluster import ImageWatcher, RestoreFollower, built_image, version_of
     from ..oncluster_apply import BuildWatcher, OnClusterPlan
     from ..rollout import follow as follow_all
     from ..terminal import RolloutDisplay
@@ -52,9 +53,10 @@ def follow(terminal: Terminal, cluster: Any, plans: Sequence[RollbackPlan], time
     with RolloutDisplay(terminal) as display:
         try:
             # apply --on-cluster's follower: the newest build of the pool's config that was not there before
-            builds = [BuildWatcher(cluster, OnClusterPlan(p.pool, version_of(p.restored), p.restored, action="update",
-                                                          stale_builds=set(before.get(p.pool, ()))), display.say)
-                      for p in plans if p.restored is not None]
+            builds = [RestoreFollower(cluster, BuildWatcher(cluster, OnClusterPlan(
+                p.pool, version_of(p.restored), p.restored, action="update", stale_builds=set(before.get(p.pool, ()))),
+                display.say), built_image(p.machineosconfig or {}))
+                for p in plans if p.restored is not None]
             if builds:
                 follow_all(builds, left(), progress_deadline=deadline, resume=resume, notice=display.notice)
                 images.update({b.pool: b.image for b in builds})

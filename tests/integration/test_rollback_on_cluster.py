@@ -188,7 +188,8 @@ def test_to_previous_restores_the_spec_and_follows_the_rebuild_and_rollout(tmp_p
     [done] = json.loads(result.out)
     assert (done["action"], done["image"], done["updated"], done["machines"]) == ("re-apply", second, 2, 2)
     assert set(_images(api).values()) == {(second, second)}
-    assert "worker: set MachineOSConfig worker back to its previous spec: the cluster builds it again" in result.err
+    assert ("worker: set MachineOSConfig worker back to its previous spec: the cluster builds it (or reuses its"
+            " earlier build)") in result.err
     build = restored["status"]["machineOSBuild"]["name"]
     assert f"worker: build {build} Succeeded (Job openshift-machine-config-operator/build-{build})" in result.err
 
@@ -213,3 +214,27 @@ def test_to_previous_wait_stops_on_a_failed_rebuild_with_its_log_command(tmp_pat
     assert "Traceback" not in result.err
     # the nodes keep the last good image
     assert set(_images(api).values()) == {(good, good)}
+
+
+def test_to_previous_back_to_a_spec_the_cluster_still_has_a_build_of_reuses_it(
+        tmp_path, building_mco, kube_api, kubeconfig, tool_env, monkeypatch, registry, rhcos_layer):
+    api = kube_api
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    rig_secrets(api, registry)
+    api.store.put(rig_mosc(registry, content=GOOD))
+    assert building_mco.wait_idle(120)
+    first = api.store.get("machineosconfigs", "worker")["status"]["currentImagePullSpec"]
+    # apply --on-cluster of a changed Containerfile: the spec it replaced recorded, a second build rolled out
+    _built_after_an_update(api, registry, GOOD + "RUN echo more > /etc/more\n", GOOD)
+    assert building_mco.wait_idle(120)
+    second = api.store.get("machineosconfigs", "worker")["status"]["currentImagePullSpec"]
+    assert second != first and set(_images(api).values()) == {(second, second)}
+    builds = len(api.store.list("machineosbuilds"))
+    result = rhcos_layer(["rollback", "--pool", "worker", "--to-previous", "--wait", "--progress-deadline", "60s",
+                          "-o", "json"], tmp_path)
+    assert result.code == 0, result.err
+    # the first spec's build is there still: the MCO sends the nodes back to its image, no new build
+    assert len(api.store.list("machineosbuilds")) == builds
+    [done] = json.loads(result.out)
+    assert (done["action"], done["image"], done["updated"]) == ("re-apply", first, 2)
+    assert set(_images(api).values()) == {(first, first)}
