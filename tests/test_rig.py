@@ -78,7 +78,9 @@ def test_fake_base_digest_matches_registry(registry: Registry, fake_base: FakeBa
     assert registry.manifest_digest("rhcos/rhel-coreos", "4.16") == fake_base.digest
     assert registry.manifest_digest(fake_base.repo, fake_base.digest) == fake_base.digest
     assert registry.manifest_digest("rhcos/rhel-coreos", "no-such-tag") is None
-    assert registry.tags("rhcos/rhel-coreos") == ["4.16"]
+    # the upgrade rig's releases push their own bases here too (tags 4.16.8, ...), when they ran first
+    assert "4.16" in registry.tags("rhcos/rhel-coreos")
+    assert "no-such-tag" not in registry.tags("rhcos/rhel-coreos")
 
 
 def test_pull_base_into_fresh_store(

@@ -79,10 +79,27 @@ edit_db() {  # $1 = replace|install, $2 = name|version|release|arch
     }' {db} > {db}.new || { rm -f {db}.new; exit 1; }
   mv {db}.new {db}
 }
+# RHCOS's /bin/sh is bash, which expands kernel-{,core-}5.14...rpm before rpm-ostree sees it; this image's
+# busybox sh does not, so the stub expands brace lists itself (one level, as the docs' kernel example uses).
+expand_braces() {
+  printf '%s\n' "$1" | awk '
+    function ex(w,    i, rest, j, pre, body, post, n, parts, k) {
+      i = index(w, "{"); if (i == 0) { print w; return }
+      rest = substr(w, i + 1); j = index(rest, "}")
+      if (j == 0) { print w; return }
+      pre = substr(w, 1, i - 1); body = substr(rest, 1, j - 1); post = substr(rest, j + 1)
+      if (index(body, ",") == 0) { print w; return }
+      n = split(body, parts, ",")
+      for (k = 1; k <= n; k++) ex(pre parts[k] post)
+    }
+    { ex($0) }'
+}
 if [ "$1" = override ] && [ "$2" = replace ]; then
   shift 2
   for arg in "$@"; do
-    case "$arg" in *.rpm) edit_db replace "$(nvra "$arg")" || exit 1 ;; esac
+    for word in $(expand_braces "$arg"); do
+      case "$word" in *.rpm) edit_db replace "$(nvra "$word")" || exit 1 ;; esac
+    done
   done
 elif [ "$1" = install ]; then
   shift
@@ -261,6 +278,7 @@ def rhcos_packages(versions: NodeVersions) -> List[Package]:
         Package("ostree", "2024.5", f"1.{el}", paths=("/usr/bin/ostree",)),
         Package("bootc", "1.1.0", f"1.{el}", paths=("/usr/bin/bootc",)),
         Package("systemd", "252", f"32.{el}", paths=("/usr/bin/systemctl",)),
+        Package("NetworkManager", "1.46.0", f"10.{el}", epoch="1", paths=("/usr/sbin/NetworkManager",)),
         Package("redhat-release", versions.rhel, f"0.5.{el}", paths=("/usr/lib/os-release", "/etc/redhat-release")),
     ]
     return pkgs
