@@ -48,6 +48,13 @@ class PoolStatus:
     managed: List[str] = field(default_factory=list)
     conditions: Dict[str, str] = field(default_factory=dict)
     on_cluster: Optional[str] = None  # the pool's MachineOSConfig: its nodes boot the cluster's build (image)
+    # on-cluster pools only (None otherwise): whether rhcos-layer made the MachineOSConfig, the build of the
+    # target rendered config and the newest finished one (oncluster.Build.as_dict), the nodes' images
+    mode: str = "out-of-cluster"  # "on-cluster" when the cluster builds the pool's image (a MachineOSConfig)
+    on_cluster_ours: Optional[bool] = None
+    build: Optional[Dict[str, Any]] = None
+    last_build: Optional[Dict[str, Any]] = None
+    node_images: Optional[Dict[str, Dict[str, int]]] = None
 
     def as_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -178,7 +185,40 @@ class StatusReader:
         from .oncluster import for_pool, read_once
 
         moscs = read_once(self.cluster)  # once per connection: refreshes keep their fixed requests
-        return [pool_status(found[name], ours, base, self.images, for_pool(moscs, name)) for name in wanted]
+        shown = [pool_status(found[name], ours, base, self.images, for_pool(moscs, name)) for name in wanted]
+        on_cluster = [(p, for_pool(moscs, p.name)) for p in shown if p.on_cluster]
+        if on_cluster:  # only then: a cluster without on-cluster pools pays nothing more per refresh
+            self._on_cluster(on_cluster, found)
+        return shown
+
+    def _on_cluster(self, shown: List[Any], found: Dict[str, Dict[str, Any]]) -> None:
+        """Each on-cluster pool's build, MachineOSConfig and node images, read again at every refresh
+        (a build moves on its own): the MachineOSConfig, its builds (one labelled list), the pool's
+        node metadata (as PartialObjectMetadata, a few KB)."""
+        from . import oncluster
+        from .pools import selector_string
+
+        for status, mosc in shown:
+            version = oncluster.version_of(mosc)
+            fresh = self.cluster.watched_machineosconfig(oncluster.name(mosc), version)
+            if fresh is None:  # deleted meanwhile (a rollback): the nodes go back to the rendered config's image
+                status.on_cluster, status.drift = None, False
+                status.image = self.images.get(status.rendered or "") or None
+                status.layered = bool(status.image) and status.image != status.base
+                continue
+            mosc = fresh
+            status.image, status.mode = oncluster.built_image(mosc), "on-cluster"
+            listed = self.cluster.watched_machineosbuilds(version, oncluster.build_selector(oncluster.name(mosc)))
+            mine = oncluster.builds_of(listed, mosc)
+            current = oncluster.current_build(mine, status.target or "")
+            last = oncluster.last_result(mine)
+            status.on_cluster_ours = oncluster.is_ours(mosc)
+            status.build = current.as_dict() if current is not None else None
+            status.last_build = last.as_dict() if last is not None else None
+            selector = selector_string((found[status.name].get("spec") or {}).get("nodeSelector"))
+            metas, _ = self.cluster.list_node_metadata(selector)
+            status.node_images = oncluster.node_images(metas, self.images.get(status.rendered or "", "")
+                                                       or status.base)
 
     def read_all(self, pools: Optional[List[str]] = None) -> List[PoolStatus]:
         """:meth:`read`, and how many releases each layered pool is behind the cluster."""
@@ -193,6 +233,18 @@ class StatusReader:
 def cluster_status(cluster: ClusterAPI, pools: Optional[List[str]] = None) -> List[PoolStatus]:
     """The status of ``pools`` (all when None)."""
     return StatusReader(cluster).read_all(pools)
+
+
+def building(p: PoolStatus) -> bool:
+    """An on-cluster pool whose build of its target config has not finished, or whose nodes are not all
+    on the image they are sent to: ``status --watch`` goes on (the pool's counters do not show either)."""
+    if not p.on_cluster:
+        return False
+    from .oncluster import FINISHED
+
+    state = (p.build or {}).get("state")
+    images = p.node_images or {}
+    return (state is not None and state not in FINISHED) or images.get("current") != images.get("desired")
 
 
 class StatusWatch:
@@ -214,14 +266,18 @@ class StatusWatch:
         if snapshot != self._shown:
             self._shown = snapshot
             self.on_change(found)
-        return not any(p.updating for p in found)
+        return not any(p.updating or building(p) for p in found)
 
     def progress(self) -> Hashable:
-        return tuple((p.name, p.target, p.rendered, p.updated, p.ready, p.degraded, p.unavailable) for p in self.found)
+        return tuple((p.name, p.target, p.rendered, p.updated, p.ready, p.degraded, p.unavailable,
+                      (p.build or {}).get("name"), (p.build or {}).get("state")) for p in self.found)
 
     def diagnosis(self) -> str:
         said = []
         for p in self.found:
+            if building(p) and p.build is not None:
+                said.append(f"pool {p.name}: build {p.build['name']} is {p.build['state']}"
+                            + (f" ({p.build['log_command']})" if p.build["log_command"] else ""))
             if not p.updating:
                 continue
             if p.paused:

@@ -564,6 +564,17 @@ class Cluster:
         finally:
             response.release_conn()
 
+    # -- on-cluster layering (status, rollback): a MachineOSConfig read again at each refresh --------------
+
+    def watched_machineosconfig(self, name: str, version: str) -> Optional[Dict[str, Any]]:
+        """The MachineOSConfig ``name`` at ``version`` (small), for a refresh of ``status --watch``; None when gone."""
+        import json
+
+        response = self._watch_call(f"get machineosconfig {name}", self._custom().get_cluster_custom_object,
+                                    MCO_GROUP, version, "machineosconfigs", name, _preload_content=False,
+                                    missing_ok=True)
+        return None if response is None else dict(json.loads(response.data))
+
 
 def _find_cause(exc: BaseException, kind: Any) -> Any:
     """The first ``kind`` among ``exc``, its causes and what urllib3 wraps (``reason``, args)."""

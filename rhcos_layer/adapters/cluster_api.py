@@ -94,3 +94,6 @@ class ClusterAPI(Protocol):
     def watch_node_metadata(self, label_selector: str, resource_version: str, seconds: int = ...,
                             opened: Optional[Callable[[Callable[[], None]], None]] = None,
                             ) -> Iterator[Tuple[str, Dict[str, Any]]]: ...
+
+    # on-cluster layering (status, rollback)
+    def watched_machineosconfig(self, name: str, version: str) -> Optional[Dict[str, Any]]: ...

@@ -430,6 +430,7 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
     from ..adapters.cluster import Cluster
     from ..rollout import Expectation, interval, parse_duration
     from ..trust import TLSSettings
+    from . import rollback as rollback_cli
 
     terminal = settings.terminal()
     limit = parse_duration(timeout)
@@ -445,18 +446,27 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
         tls = tls_settings(terminal, tls_verify, cert_dir) if to_previous else TLSSettings()
         ignore = apply_mod.parse_ignored(ignored) if to_previous else set()
         plans = rollback_mod.plan(cluster, pools, to_previous=to_previous, authfile=authfile, tls=tls, ignore=ignore)
-        watched = any(p.action == "delete" or p.reapply is not None for p in plans)
-        apply_mod.require_permissions(cluster, rollback_mod.writes_for(plans), wait=wait and watched and not dry_run)
+        watched = any(p.action == "delete" or p.reapply is not None or p.restored is not None for p in plans)
+        apply_mod.require_permissions(cluster, rollback_mod.writes_for(plans), wait=wait and watched and not dry_run,
+                                      extra=rollback_mod.on_cluster_needs(plans, wait=wait and not dry_run))
         if wait and not dry_run and not to_previous:
             cluster.preload_nodes_api()
+        on_cluster = [p for p in plans if p.machineosconfig is not None]
+        before = rollback_mod.builds_before(cluster, on_cluster) if wait and not dry_run else {}
         rollback_mod.execute(cluster, plans, dry_run=dry_run)
         for item in plans:
             results.append(item.as_dict(dry_run))
+            if item.machineosconfig is not None:  # followed by its images, below (cli/rollback.py)
+                continue
             if item.action == "delete":
                 expectations.append((item.pool, Expectation(item.expected_name, False)))
             elif item.reapply is not None:
                 expectations.append((item.pool, Expectation(item.reapply.name, True, item.reapply.image)))
+        for item in on_cluster:
+            terminal.info(rollback_cli.said(item, dry_run))
         for r in results:
+            if r["machineosconfig"]:
+                continue
             if r["action"] == "unchanged" and not r["machineconfigs"]:
                 terminal.info(f"{r['pool']}: nothing to roll back: no MachineConfig from rhcos-layer")
                 continue
@@ -464,8 +474,17 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
                     "re-apply": "would re-apply" if dry_run else "re-applied"}[r["action"]]
             terminal.info(f"{r['pool']}: {verb} {', '.join(r['machineconfigs'])}"
                           + (f" ({r['image']})" if r["image"] else ""))
+        views: List[Any] = []
         if expectations and wait and not dry_run:
             views = _follow(terminal, cluster, expectations, limit, f"rhcos-layer status --watch {pool_flags}{flags}")
+        moving = [p for p in on_cluster if p.action != "unchanged"]
+        if moving and wait and not dry_run:
+            followed, built = rollback_cli.follow(terminal, cluster, moving, limit,
+                                                  f"rhcos-layer status --watch {pool_flags}{flags}", before)
+            views += list(followed.values())
+            for r in results:
+                r["image"] = built.get(r["pool"]) or r["image"]
+        if views:
             for r in results:
                 for view in views:
                     if view is not None and view.name == r["pool"]:
@@ -476,5 +495,8 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
     for r in results:
         if "rendered" in r:
             terminal.result(f"{r['pool']}: back on {r['rendered']} ({r['updated']}/{r['machines']} nodes)")
+        elif r["machineosconfig"]:
+            terminal.result(f"{r['pool']}: {r['action']} MachineOSConfig {r['machineosconfig']}"
+                            + "".join(f", {name}" for name in r["machineconfigs"]))
         else:
             terminal.result(f"{r['pool']}: {r['action']} {', '.join(r['machineconfigs']) or '-'}")

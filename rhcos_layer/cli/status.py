@@ -71,9 +71,12 @@ def _show(terminal: Any, found: List[PoolStatus], output: str) -> None:
     for p in found:
         what = f"layered {p.image}" if p.layered else f"base {p.image or p.base}"
         if p.on_cluster:
-            what = f"built on the cluster {p.image or '(no build yet)'} (MachineOSConfig {p.on_cluster})"
+            what = (f"built on the cluster {p.image or '(no build yet)'} (MachineOSConfig {p.on_cluster}"
+                    + (", made by rhcos-layer)" if p.on_cluster_ours else ")"))
         state = "paused" if p.paused else "updating" if p.updating else "degraded" if p.degraded else "up to date"
         terminal.result(f"{p.name}: {what}")
+        if p.on_cluster:
+            _show_on_cluster(terminal, p)
         terminal.result(f"  nodes: {p.updated}/{p.machines} updated, {p.ready} ready, {p.degraded} degraded"
                         f" ({state}); rendered config {p.rendered or '-'}")
         if p.managed:
@@ -84,3 +87,26 @@ def _show(terminal: Any, found: List[PoolStatus], output: str) -> None:
         if p.drift:
             terminal.result(f"  DRIFT: built on {p.built_on}, but the cluster's base is now {p.base}:"
                             " rebuild on the new base and push again")
+
+
+def _show_on_cluster(terminal: Any, p: PoolStatus) -> None:
+    """The build of the pool's target config, the last finished one (with its log command when it did
+    not succeed) and the images the nodes boot."""
+    build, last = p.build, p.last_build
+    if build is None:
+        terminal.result(f"  build: none yet for {p.target or '-'} (the build controller starts one)")
+    else:
+        terminal.result(f"  build {build['name']}: {build['state']}" + (f" since {build['since']}" if build["since"]
+                                                                         else "")
+                        + (f" ({build['builder']})" if build["builder"] else ""))
+    if last is not None and (build is None or last["name"] != build["name"] or last["state"] != "Succeeded"):
+        said = f"  last build {last['name']}: {last['state']}" + (f": {last['message']}" if last["message"]
+                                                                  and last["state"] != "Succeeded" else "")
+        terminal.result(said)
+        if last["state"] != "Succeeded" and last["log_command"]:
+            terminal.result(f"  its log: {last['log_command']}")
+    images = p.node_images or {}
+    for key, label in (("current", "nodes boot"), ("desired", "nodes sent to")):
+        counts = images.get(key) or {}
+        if counts and (key == "current" or counts != images.get("current")):
+            terminal.result(f"  {label}: " + ", ".join(f"{image} ({n})" for image, n in sorted(counts.items())))

@@ -392,7 +392,7 @@ def done_at(node: Obj, target: str, image: Optional[str] = None) -> bool:
     4.16+: isNodeDoneAt checks the image annotations of a layered pool)."""
     ann = _annotations(node)
     return _node_done(node) and ann.get(CURRENT_CONFIG) == target and (
-        image is None or ann.get(CURRENT_IMAGE) == ann.get(DESIRED_IMAGE) == image)
+        image is None or (ann.get(CURRENT_IMAGE) or "") == (ann.get(DESIRED_IMAGE) or "") == image)
 
 
 def machine_os_config_pool(mosc: Obj) -> str:
@@ -445,7 +445,7 @@ def _sort_candidates(nodes: Sequence[Obj]) -> List[Obj]:
 def _targets(node: Obj, target: str, image: Optional[str]) -> bool:
     """The node is already sent to *target* (and, in a layered pool, to *image*: desiredImage)."""
     ann = _annotations(node)
-    return ann.get(DESIRED_CONFIG) == target and (image is None or ann.get(DESIRED_IMAGE) == image)
+    return ann.get(DESIRED_CONFIG) == target and (image is None or (ann.get(DESIRED_IMAGE) or "") == image)
 
 
 def candidate_machines(nodes: Sequence[Obj], target: str, limit: int,
@@ -849,9 +849,13 @@ class SimulatedMCO:
             pname = _name(pool)
             render_error = ""
             hold = False
-            self._layered_image = None
             mosc = moscs.get(pname)
             self._pool_layered = mosc is not None
+            # "" for a pool without a MachineOSConfig (any more): a node still carrying an image annotation is
+            # not done and is sent back to the rendered config's osImageURL (pkg/controller/node/
+            # node_controller.go drops desiredImage when the pool is not layered; the daemon then updates to
+            # osImageURL and clears currentImage, pkg/daemon/update.go); the stricter reading of the pool's counts
+            self._layered_image = "" if mosc is None and not self.image_annotations else None
             try:
                 rendered, merged, sources = self._render(pool, mcs, base, extensions)
             except RenderError as exc:
@@ -1032,8 +1036,10 @@ class SimulatedMCO:
         ann: Obj = {DESIRED_CONFIG: target, STATE: WORKING, REASON: ""}
         if self.image_annotations or self._pool_layered:
             ann[DESIRED_IMAGE] = image
+        elif self._layered_image == "":  # no longer layered: the node goes back to the osImageURL
+            ann[DESIRED_IMAGE] = None
         if _annotations(node).get(CURRENT_CONFIG) == target and (  # already runs it (sent back before it moved)
-                self._layered_image is None or _annotations(node).get(CURRENT_IMAGE) == image):
+                self._layered_image is None or (_annotations(node).get(CURRENT_IMAGE) or "") == self._layered_image):
             return self._finish(node, target, image, extra=ann)
         if instant:
             failure = self._failure(name, image)
@@ -1106,6 +1112,8 @@ class SimulatedMCO:
             ann[POST_CONFIG_ACTION] = ""  # the daemon clears it once the node is back
         if self.image_annotations or self._pool_layered:
             ann[CURRENT_IMAGE] = image
+        elif self._layered_image == "":
+            ann[CURRENT_IMAGE] = None
         status: Obj = {"conditions": _ready_conditions(node, True)}
         if rebooted:
             status["nodeInfo"] = {**self.node_info.get(image, {}), "bootID": str(uuid.uuid4())}
