@@ -4,7 +4,7 @@
 its feature gate, the push secret (present in the MCO's namespace, and able to push to the push spec,
 tried with its own credentials), the base pull secret, the pool's health, and the mode the pool is in
 now (an osImageURL MachineConfig of ours: ``--replace`` removes it in the same step). ``execute()``
-writes, ``BuildWatcher`` follows the MachineOSBuild for the pool's rendered config, and ``ImageWatcher``
+writes, ``BuildWatcher`` follows the MachineOSBuild for the pool's rendered config, and ``oncluster.ImageWatcher``
 the rollout of what it built.
 
 Moving a pool between modes pauses it first (the node controller moves no node of a paused pool:
@@ -26,7 +26,6 @@ from .apply import Check, pool_degraded
 from .errors import InvalidInput, OnClusterBuildFailed, PartiallyApplied, RhcosLayerError
 from .machineconfig import MANAGED_BY, MANAGED_BY_LABEL, name_for
 from .objects import field as _field
-from .rollout import Expectation, Watcher
 
 if TYPE_CHECKING:
     from .adapters.cluster_api import ClusterAPI
@@ -45,7 +44,6 @@ REBUILD_ANNOTATION = f"{MCO_GROUP}/rebuild"
 # RenderedMachineConfigLabelKey, TargetMachineConfigPoolLabelKey)
 BUILD_CONFIG_LABEL = f"{MCO_GROUP}/machine-os-config"
 BUILD_RENDERED_LABEL = f"{MCO_GROUP}/rendered-machine-config"
-CURRENT_IMAGE = f"{MCO_GROUP}/currentImage"
 # MachineOSBuild condition types (openshift/api machineconfiguration/v1 types_machineosbuild.go), the
 # final ones first: a build that failed may still show Building=True from before
 BUILD_STATES = ("Failed", "Interrupted", "Succeeded", "Building", "Prepared")
@@ -640,55 +638,3 @@ class BuildWatcher:
 
     def close(self) -> None:
         pass
-
-
-def _digest(image: str) -> str:
-    return image.rpartition("@")[2]
-
-
-class ImageWatcher(Watcher):
-    """The rollout of a built image: the MCO's done rule for the pool (its rendered config no longer has our
-    MachineConfig), and every node booted the build (its ``currentImage`` annotation names the image's
-    digest: the rendered config alone does not change when only the image does). A node done with the
-    config but not yet on the image shows as waiting."""
-
-    def __init__(self, cluster: ClusterAPI, pool: str, image: str, **kwargs: Any) -> None:
-        super().__init__(cluster, pool, Expectation(name_for(pool), False), **kwargs)
-        self.image = image
-        self.behind: Optional[int] = None
-        self._on_image: Optional[Dict[str, bool]] = None
-
-    def _nodes(self, pool: Dict[str, Any], view: Any) -> None:
-        # Watcher's own node reading, then each node's image from the same watched metadata (no request more)
-        from dataclasses import replace
-
-        from .rollout import DONE, WAITING
-
-        super()._nodes(pool, view)
-        metas = self._feed.snapshot(wait=0) if self._feed is not None and view.detailed else None
-        if metas is None:
-            self._on_image = None
-            return
-        self._on_image = {str(_field(m, "name")): self._booted(m) for m in metas}
-        view.nodes = [replace(n, phase=WAITING) if n.phase == DONE and not self._on_image.get(n.name) else n
-                      for n in view.nodes]
-
-    def _booted(self, meta: Any) -> bool:
-        return _digest(str(_field(meta, "annotations", CURRENT_IMAGE) or "")) == _digest(self.image)
-
-    def step(self) -> bool:
-        if not super().step():
-            return False
-        if self._on_image is not None:
-            self.behind = sum(1 for booted in self._on_image.values() if not booted)
-        else:  # a pool followed by its counters (too many nodes to watch): one metadata list
-            metas, _ = self.cluster.list_node_metadata(self._selector_text())
-            self.behind = sum(1 for m in metas if not self._booted(m))
-        return not self.behind
-
-    def progress(self) -> Any:
-        return (super().progress(), self.behind)
-
-    def diagnosis(self) -> str:
-        told = super().diagnosis()
-        return told + (f"; {self.behind} node(s) not yet on {self.image}" if self.behind else "")

@@ -298,7 +298,9 @@ def _on_cluster(terminal: Terminal, pools: Tuple[str, ...], image: Optional[str]
         expect = [(pool, Expectation(name_for(pool), False))]
 
         def make(name: str, expectation: Any, on_refresh: Any) -> Any:
-            return core.ImageWatcher(cluster, name, built, on_refresh=on_refresh)
+            from ..oncluster import ImageWatcher
+
+            return ImageWatcher(cluster, name, built, without=name_for(name), on_refresh=on_refresh)
 
         try:
             views = _follow(terminal, cluster, expect, limit, resume, make=make)
