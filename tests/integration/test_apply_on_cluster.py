@@ -427,3 +427,17 @@ def test_an_interrupted_build_says_so_and_exits_22(tmp_path, project, kube_api, 
     assert proc.returncode == 22, err
     assert re.search(r"Error: pool worker: the build worker-\w+ \(Job build-worker-\w+\) was interrupted", err), err
     assert _mosc(api) is not None
+
+
+def test_a_degraded_pool_is_refused_before_anything_is_written(tmp_path, project, logged_in, registry, fake_base,
+                                                             rhcos_layer):
+    api = logged_in
+    _seed(api, registry, fake_base, "4.19.2")
+    api.store.patch("machineconfigpools", "worker", {"status": {"degradedMachineCount": 1}})
+    api.reset_requests()
+    result = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--wait",
+                          *_cert_flags(registry)], project)
+    assert result.code == 12, result.err
+    assert "pool worker is degraded (1 degraded node(s)): a rollout would stall behind it" in result.err
+    assert "--ignore-preflight-errors=PoolDegraded" in result.err
+    assert _writes(api) == [] and _mosc(api) is None
