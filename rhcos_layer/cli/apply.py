@@ -409,7 +409,8 @@ def _report(terminal: Terminal, plans: List[Plan], output: str, *, dry_run: bool
 @click.option("--pool", "pools", multiple=True, required=True, metavar="POOL",
               help="Machine config pool to put back (repeatable).")
 @click.option("--to-previous", is_flag=True,
-              help="Re-apply the image that was live before the last apply, instead of the base image.")
+              help="Re-apply the image that was live before the last apply, instead of the base image (an"
+                   " on-cluster pool: its MachineOSConfig's previous spec, built again).")
 @click.option("--ignore-preflight-errors", "ignored", multiple=True, metavar="CHECK[,CHECK]",
               help="With --to-previous: apply although these checks fail (as for apply).")
 @wait_options
@@ -426,6 +427,10 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
     Only MachineConfigs labelled as managed by rhcos-layer for that pool are deleted: never a
     rendered-* one, never one rhcos-layer did not create. --to-previous re-applies the image that
     was live before instead (recorded in the MachineConfig).
+
+    A pool the cluster builds for (apply --on-cluster) gets its MachineOSConfig deleted instead, if
+    rhcos-layer made it, and its nodes go back to the base; --to-previous sets the MachineOSConfig's
+    spec back to the one before the last apply, and --wait follows its build, then the rollout.
     """
     from .. import apply as apply_mod
     from .. import rollback as rollback_mod
