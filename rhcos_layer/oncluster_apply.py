@@ -145,29 +145,45 @@ def _api_check(cluster: ClusterAPI, version: Optional[Tuple[int, int]], served: 
                  " Preview feature set cannot be undone and blocks upgrades)")
 
 
-def _docker_config(data: Dict[str, bytes], where: str) -> Tuple[Optional[Any], str]:
-    """(AuthFile, "") from a Secret's ``.dockerconfigjson`` (or legacy ``.dockercfg``), or (None, why)."""
+# The secret types the MCO's build controller reads, each from its own key (machine-config-operator
+# pkg/controller/build/utils.go, getPullSecretKey): any other type makes it refuse the MachineOSConfig.
+SECRET_KEYS = {"kubernetes.io/dockerconfigjson": ".dockerconfigjson", "kubernetes.io/dockercfg": ".dockercfg"}
+
+
+def _docker_config(data: Dict[str, bytes], where: str, kind: Optional[str] = None) -> Tuple[Optional[Any], str]:
+    """(AuthFile, "") from a Secret's docker config, or (None, why). With the Secret's ``kind`` (type), as the
+    MCO reads it: the key its type names; without, ``.dockerconfigjson`` or else ``.dockercfg``."""
     from . import auth
 
-    raw = data.get(".dockerconfigjson")
-    legacy = raw is None and ".dockercfg" in data
-    raw = data.get(".dockercfg") if legacy else raw
-    if raw is None:
-        return None, f"{where} has no .dockerconfigjson key"
+    if kind is not None:
+        key = SECRET_KEYS.get(kind)
+        if key is None:
+            return None, (f"{where} is of type {_one_line(kind) or '(none)'}: the cluster's build reads only"
+                          " kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg secrets")
+    else:
+        key = ".dockerconfigjson" if ".dockerconfigjson" in data or ".dockercfg" not in data else ".dockercfg"
+    raw = data.get(key)
+    if not raw:
+        return None, f"{where} has no {key} key"
     try:
         text = raw.decode("utf-8")
-        if legacy:  # the old format is the auths map itself
-            text = json.dumps({"auths": json.loads(text)})
+        decoded = json.loads(text)
+        if not isinstance(decoded, dict):
+            raise ValueError(where)
+        # the MCO canonicalizes by content, whatever the key: no "auths" map means the old format, which is
+        # the auths map itself (pkg/controller/build/utils.go, canonicalizePullSecretBytes)
+        if not isinstance(decoded.get("auths"), dict) or not decoded["auths"]:
+            text = json.dumps({"auths": decoded})
         return auth.parse(text, where, strict=False), ""
     except (InvalidInput, UnicodeDecodeError, ValueError):
         return None, f"{where} is not valid docker config JSON"
 
 
-def _read_secret(cluster: ClusterAPI, name: str) -> Tuple[Optional[Dict[str, bytes]], str]:
+def _read_secret(cluster: ClusterAPI, name: str) -> Tuple[Optional[Tuple[str, Dict[str, bytes]]], str]:
     from .errors import ClusterForbidden, ClusterObjectNotFound
 
     try:
-        return cluster.secret_data(MCO_NAMESPACE, name), ""
+        return cluster.secret(MCO_NAMESPACE, name), ""
     except ClusterObjectNotFound:
         return None, f"there is no Secret {name} in namespace {MCO_NAMESPACE}"
     except ClusterForbidden:
@@ -183,10 +199,10 @@ def _push_checks(cluster: ClusterAPI, secret: str, push_spec: str, tls: TLSSetti
     where = f"Secret {MCO_NAMESPACE}/{secret}"
     hint = (f"create it: oc create secret docker-registry {secret} -n {MCO_NAMESPACE} --docker-server=REGISTRY"
             " --docker-username=USER --docker-password=PASSWORD, or name another with --push-secret")
-    data, why = _read_secret(cluster, secret)
-    if data is None:
+    found_secret, why = _read_secret(cluster, secret)
+    if found_secret is None:
         return [Check("PushSecret", False, f"{why}: the build could not push the image", hint)]
-    creds, why = _docker_config(data, where)
+    creds, why = _docker_config(found_secret[1], where, found_secret[0])
     if creds is None:
         return [Check("PushSecret", False, why, hint)]
     try:
@@ -214,9 +230,11 @@ def _push_checks(cluster: ClusterAPI, secret: str, push_spec: str, tls: TLSSetti
 
 def _pull_check(cluster: ClusterAPI, secret: str) -> Check:
     where = f"Secret {MCO_NAMESPACE}/{secret}"
-    data, why = _read_secret(cluster, secret)
-    if data is None or _docker_config(data, where)[0] is None:
-        return Check("PullSecret", False, (why or _docker_config(data or {}, where)[1])
+    found, why = _read_secret(cluster, secret)
+    if found is not None:
+        why = _docker_config(found[1], where, found[0])[1]
+    if why:
+        return Check("PullSecret", False, why
                      + ": the build could not pull its base image",
                      f"copy the cluster's pull secret there: oc get secret pull-secret -n openshift-config -o json |"
                      f" jq '.metadata={{name:\"{secret}\",namespace:\"{MCO_NAMESPACE}\"}}' | oc create -f -,"

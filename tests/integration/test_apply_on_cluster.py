@@ -441,3 +441,30 @@ def test_a_degraded_pool_is_refused_before_anything_is_written(tmp_path, project
     assert "pool worker is degraded (1 degraded node(s)): a rollout would stall behind it" in result.err
     assert "--ignore-preflight-errors=PoolDegraded" in result.err
     assert _writes(api) == [] and _mosc(api) is None
+
+
+def test_push_secrets_are_read_by_their_type_as_the_mco_reads_them(tmp_path, project, logged_in, registry, fake_base,
+                                                                 rhcos_layer):
+    # machine-config-operator pkg/controller/build/utils.go (getPullSecretKey, canonicalizePullSecretBytes): the
+    # Secret's type names its key, any other type is refused; a legacy .dockercfg is the auths map itself
+    api = logged_in
+    _seed(api, registry, fake_base, "4.19.2")
+    config = registry.auth_config()
+    api.store.put({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                   "metadata": {"name": "opaque", "namespace": NS},
+                   "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()}})
+    api.store.put({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockercfg",
+                   "metadata": {"name": "legacy", "namespace": NS},
+                   "data": {".dockercfg": base64.b64encode(json.dumps(config["auths"]).encode()).decode()}})
+    api.reset_requests()
+    opaque = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "opaque", "--wait",
+                          *_cert_flags(registry)], project)
+    assert opaque.code == 12, opaque.err
+    assert (f"pool worker: Secret {NS}/opaque is of type Opaque: the cluster's build reads only"
+            " kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg secrets; nothing was changed") in opaque.err
+    assert _writes(api) == [] and _mosc(api) is None
+
+    legacy = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "legacy", "--dry-run",
+                          *_cert_flags(registry)], project)
+    assert legacy.code == 0, legacy.err
+    assert "worker: would create MachineOSConfig worker" in legacy.out
