@@ -19,8 +19,6 @@ from .errors import InvalidInput, PartiallyApplied, PreflightFailed, RhcosLayerE
 from .machineconfig import (
     BASE_ANNOTATION,
     INPUTS_ANNOTATION,
-    MANAGED_BY,
-    MANAGED_BY_LABEL,
     PREVIOUS_ANNOTATION,
     ROLE_LABEL,
     is_managed,
@@ -545,7 +543,7 @@ def check_on_cluster(pool: str, moscs: Optional[List[Dict[str, Any]]], plan: Pla
     from . import oncluster
 
     mosc = oncluster.for_pool(moscs, pool)
-    if mosc is not None and replace and _field(mosc, "metadata", "labels", MANAGED_BY_LABEL) == MANAGED_BY:
+    if mosc is not None and replace and is_managed(mosc):
         plan.replaces = mosc
         plan.checks.append(Check("OnClusterLayering", True, f"--replace removes MachineOSConfig"
                                  f" {oncluster.name(mosc)} of pool {pool} in the same step"))

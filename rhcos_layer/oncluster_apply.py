@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 from . import oncluster
 from .apply import Check, pool_degraded
 from .errors import InvalidInput, OnClusterBuildFailed, PartiallyApplied, RhcosLayerError
-from .machineconfig import MANAGED_BY, MANAGED_BY_LABEL, name_for
+from .machineconfig import MANAGED_BY, MANAGED_BY_LABEL, is_managed, name_for
 from .objects import field as _field
 from .rollout import Expectation, Watcher
 
@@ -104,11 +104,6 @@ def push_spec_of(mosc: Dict[str, Any]) -> str:
     value = _field(mosc, "spec", "renderedImagePushSpec") or _field(mosc, "spec", "buildInputs",
                                                                      "renderedImagePushspec")
     return value if isinstance(value, str) else ""
-
-
-def managed(obj: Any) -> bool:
-    """Labelled as ours (app.kubernetes.io/managed-by=rhcos-layer), whatever the object's shape."""
-    return bool(_field(obj, "metadata", "labels", MANAGED_BY_LABEL) == MANAGED_BY)
 
 
 def _secret_name(mosc: Dict[str, Any], key: str) -> str:
@@ -248,7 +243,7 @@ def plan(cluster: ClusterAPI, pool: str, project: Project, *, push_secret: Optio
     found = oncluster.for_pool(moscs, pool) or next((m for m in moscs or [] if _name(m) == item.name), None)
     if moscs is None:
         item.warnings.append("not allowed to list machineosconfigs: cannot tell whether pool already has one")
-    if found is not None and not managed(found):
+    if found is not None and not is_managed(found):
         item.checks.append(Check("MachineOSConfigTaken", False, f"pool {pool} already has MachineOSConfig"
                                  f" {_name(found)}, which rhcos-layer did not create",
                                  f"rhcos-layer never changes it: delete it first (oc delete machineosconfig"
@@ -263,7 +258,7 @@ def plan(cluster: ClusterAPI, pool: str, project: Project, *, push_secret: Optio
         item.checks.append(Check("MachineOSConfigTaken", True, f"pool {pool} has no MachineOSConfig yet"))
 
     ours = facts.configs.get(name_for(pool))
-    if ours is not None and managed(ours) and _field(ours, "spec", "osImageURL"):
+    if ours is not None and is_managed(ours) and _field(ours, "spec", "osImageURL"):
         image = _field(ours, "spec", "osImageURL")
         if replace:
             item.replaced = ours

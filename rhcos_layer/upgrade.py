@@ -433,7 +433,7 @@ def _layered_pools(cluster: ClusterAPI) -> Tuple[List[_Layered], List[str]]:
     layered: Dict[str, _Layered] = {}
     selector = f"{machineconfig.MANAGED_BY_LABEL}={machineconfig.MANAGED_BY}"
     for mc in sorted(cluster.machineconfigs(selector), key=lambda m: _text(obj_field(m, "metadata", "name"))):
-        if not isinstance(obj_field(mc, "metadata", "labels"), dict) or not machineconfig.is_managed(mc):
+        if not machineconfig.is_managed(mc):
             continue
         pool = _text(obj_field(mc, "metadata", "labels", machineconfig.ROLE_LABEL))
         if not pool:
