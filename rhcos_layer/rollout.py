@@ -599,13 +599,15 @@ def _duration(seconds: float) -> str:
 
 
 def parse_duration(text: str, flag: str = "--timeout") -> Optional[float]:
-    """``90s``, ``30m``, ``2h``, ``1h30m`` or plain seconds; 0 means no limit (None)."""
+    """``500ms``, ``90s``, ``30m``, ``2h``, ``1h30m`` or plain seconds; 0 means none (None). The one
+    reader of every duration flag (--timeout, --progress-deadline, push's --retry-delay)."""
     text = text.strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", text):
         seconds = float(text)
     else:
-        parts = re.findall(r"(\d+(?:\.\d+)?)(h|m|s)", text)
+        # ms before m: "500ms" is half a second, not 500 minutes and a stray s
+        parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text)
         if not parts or "".join(n + u for n, u in parts) != text:
             raise InvalidInput(f"{flag} {text}: expected a duration like 90s, 30m, 2h or 1h30m (0: no limit)")
-        seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+        seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001}[u] for n, u in parts)
     return seconds or None

@@ -62,7 +62,8 @@ def test_the_mcos_done_rule_needs_every_part() -> None:
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("0", None), ("90", 90.0), ("90s", 90.0), ("30m", 1800.0),
-                                                ("2h", 7200.0), ("1h30m", 5400.0), ("1.5m", 90.0)])
+                                                ("2h", 7200.0), ("1h30m", 5400.0), ("1.5m", 90.0),
+                                                ("500ms", 0.5), ("1m500ms", 60.5)])
 def test_durations(text: str, seconds: object) -> None:
     assert rollout.parse_duration(text) == seconds
 
