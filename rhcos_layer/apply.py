@@ -483,7 +483,7 @@ def check_pool(facts: ClusterFacts, pool: str, image: str, labels: Dict[str, str
     """The pool's own checks: selects our config, degraded, paused, shadowed, name taken, RPM
     conflicts; custom pools that inherit the change."""
     from .lint import conflicts
-    from .pools import facts_from, inheriting
+    from .pools import facts_from, inheriting, patch_command, pause_patch
     from .selectors import parse
 
     obj = facts.pools[pool]
@@ -504,7 +504,7 @@ def check_pool(facts: ClusterFacts, pool: str, image: str, labels: Dict[str, str
     plan.checks.append(pool_degraded(obj, pool))
     if (obj.get("spec") or {}).get("paused"):
         plan.warnings.append(f"pool {pool} is paused: nothing rolls out until it is unpaused"
-                             f" (oc patch mcp {pool} --type merge -p '{{\"spec\":{{\"paused\":false}}}}')")
+                             f" ({patch_command(pool, pause_patch(False))})")
 
     existing_meta = facts.names.get(ours)
     if existing_meta is not None and not is_managed({"metadata": existing_meta}):

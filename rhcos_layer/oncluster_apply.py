@@ -26,6 +26,7 @@ from .apply import Check, pool_degraded
 from .errors import InvalidInput, OnClusterBuildFailed, PartiallyApplied, RhcosLayerError
 from .machineconfig import MANAGED_BY, MANAGED_BY_LABEL, is_managed, name_for
 from .objects import field as _field
+from .pools import patch_command, pause_patch
 from .rollout import Expectation, Watcher
 
 if TYPE_CHECKING:
@@ -342,10 +343,6 @@ def _fresh(obj: Dict[str, Any]) -> Dict[str, Any]:
     return dict(body)
 
 
-def _unpause_command(pool: str) -> str:
-    return f"oc patch mcp {pool} --type merge -p '{{\"spec\":{{\"paused\":false}}}}'"
-
-
 class _Steps:
     """The writes of one command, each with its undo: on a failure, what was done is put back, newest first;
     what cannot be is named in PartiallyApplied with the command that undoes it by hand."""
@@ -377,18 +374,22 @@ class _Steps:
 
 
 def _pause(cluster: ClusterAPI, steps: _Steps, pool: str) -> None:
-    """Pause ``pool`` for a change of mode, unless it already is (then it is left as the user had it)."""
-    if _field(cluster.pool(pool), "spec", "paused"):
+    """Pause ``pool`` for a change of mode, unless it already is (then it is left as the user had it);
+    at the resourceVersion read, so an admin's change meanwhile is a conflict, not overwritten."""
+    found = cluster.pool(pool)
+    if _field(found, "spec", "paused"):
         return
-    cluster.set_pool_paused(pool, True)
-    steps.did(f"pool {pool} paused", lambda: cluster.set_pool_paused(pool, False), _unpause_command(pool))
+    version = _field(found, "metadata", "resourceVersion")
+    cluster.patch_pool(pool, pause_patch(True), str(version) if version else None)
+    steps.did(f"pool {pool} paused", lambda: cluster.patch_pool(pool, pause_patch(False)),
+              patch_command(pool, pause_patch(False)))
 
 
 def _unpause(cluster: ClusterAPI, steps: _Steps, pools: Sequence[str]) -> None:
     paused = {what for what, _, _ in steps.done}
     for pool in pools:
         if f"pool {pool} paused" in paused:
-            cluster.set_pool_paused(pool, False)
+            cluster.patch_pool(pool, pause_patch(False))
 
 
 def mosc_body(item: OnClusterPlan) -> Dict[str, Any]:

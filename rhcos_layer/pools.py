@@ -78,6 +78,22 @@ def inheriting(pools: Iterable[Mapping[str, Any]], pool: str) -> List[str]:
     return sorted(found)
 
 
+def pause_patch(paused: bool, annotations: Optional[Mapping[str, Optional[str]]] = None) -> Dict[str, Any]:
+    """The JSON merge patch that pauses or unpauses a MachineConfigPool (spec.paused only, nothing else
+    of the pool is sent), with ``annotations`` set, or dropped where their value is None."""
+    patch: Dict[str, Any] = {"spec": {"paused": paused}}
+    if annotations:
+        patch = {"metadata": {"annotations": dict(annotations)}, **patch}
+    return patch
+
+
+def patch_command(pool: str, patch: Mapping[str, Any]) -> str:
+    """The ``oc patch mcp`` line that sends ``patch``, for a person to run where ours could not."""
+    import json
+
+    return f"oc patch mcp {pool} --type merge -p '{json.dumps(patch, separators=(',', ':'))}'"
+
+
 def parse_version(text: Optional[str]) -> Optional[Tuple[int, int]]:
     """(4, 16) from "4.16.3" / "4.16.0-rc.1"; None when unknown or not a version."""
     import re

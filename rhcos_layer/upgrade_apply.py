@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, List, Optional,
 from .errors import ClusterUpgradeFailed, PartiallyApplied, PreflightFailed, RhcosLayerError, UpgradeNotReady
 from .machineconfig import ANNOTATION_PREFIX, PROJECT_ANNOTATION, name_for
 from .objects import field as _field
+from .pools import patch_command, pause_patch
 
 if TYPE_CHECKING:
     from .adapters.cluster_api import ClusterAPI
@@ -191,14 +192,12 @@ def paused_by_upgrade(pool: Any) -> bool:
 
 def unpause_patch() -> Dict[str, Any]:
     """Unpause, and drop our marks (null deletes them in a merge patch)."""
-    return {"metadata": {"annotations": {PAUSED_ANNOTATION: None, IMAGE_ANNOTATION: None}},
-            "spec": {"paused": False}}
+    return pause_patch(False, {PAUSED_ANNOTATION: None, IMAGE_ANNOTATION: None})
 
 
 def unpause_command(pool: str) -> str:
     """The ``oc`` line that does what unpause_patch does, for a person."""
-    return (f"oc patch mcp {pool} --type merge -p '{{\"metadata\":{{\"annotations\":{{\"{PAUSED_ANNOTATION}\":null,"
-            f"\"{IMAGE_ANNOTATION}\":null}}}},\"spec\":{{\"paused\":false}}}}'")
+    return patch_command(pool, unpause_patch())
 
 
 def survey(cluster: ClusterAPI, plan: UpgradePlan, *, replan: bool = False) -> Survey:
@@ -359,8 +358,7 @@ def pause(cluster: ClusterAPI, found: Survey) -> List[str]:
             marks[IMAGE_ANNOTATION] = step.image
         try:
             version = _meta(cluster.pool(step.pool)).get("resourceVersion")
-            cluster.patch_pool(step.pool, {"metadata": {"annotations": marks}, "spec": {"paused": True}},
-                               str(version) if version else None)
+            cluster.patch_pool(step.pool, pause_patch(True, marks), str(version) if version else None)
         except RhcosLayerError as exc:
             left = []
             for earlier in reversed(done):

@@ -464,3 +464,17 @@ def test_the_running_release_is_the_newest_completed_update_whatever_the_history
     assert completed_update({"history": ["junk", None, done]}) == done  # a non-object entry is skipped
     assert completed_update({"history": [{"state": "Partial"}]}) == {}  # still installing
     assert completed_update({"history": "junk"}) == {} and completed_update(None) == {}
+
+
+def test_one_pause_patch_and_its_oc_line_for_every_command() -> None:
+    from rhcos_layer.pools import patch_command, pause_patch
+    from rhcos_layer.upgrade_apply import IMAGE_ANNOTATION, PAUSED_ANNOTATION, unpause_command, unpause_patch
+
+    assert pause_patch(True) == {"spec": {"paused": True}}
+    assert unpause_patch() == {"metadata": {"annotations": {PAUSED_ANNOTATION: None, IMAGE_ANNOTATION: None}},
+                               "spec": {"paused": False}}
+    assert patch_command("worker", pause_patch(False)) == (
+        """oc patch mcp worker --type merge -p '{"spec":{"paused":false}}'""")
+    assert unpause_command("infra") == ("oc patch mcp infra --type merge -p '{\"metadata\":{\"annotations\":{"
+                                        f"\"{PAUSED_ANNOTATION}\":null,\"{IMAGE_ANNOTATION}\":null}}}},"
+                                        "\"spec\":{\"paused\":false}}'")
