@@ -465,7 +465,7 @@ def _shadowers(facts: ClusterFacts, pool: str, ours: str) -> List[str]:
 
 def pool_degraded(obj: Dict[str, Any], pool: str) -> Check:
     """PoolDegraded: a rollout would stall behind a degraded node (also apply --on-cluster's check)."""
-    from .pools import conditions
+    from .objects import conditions
 
     present = conditions(obj)
     degraded = [kind for kind in ("Degraded", "NodeDegraded", "RenderDegraded")

@@ -495,7 +495,7 @@ def to_machineconfigs(cluster: ClusterAPI, plans: Sequence[Plan], *, dry_run: bo
 # ------------------------------------------------------------------------------------ following the build
 def build_state(build: Dict[str, Any]) -> str:
     """The MachineOSBuild's state: its final condition that is True, else the latest one; Pending if none."""
-    from .pools import conditions
+    from .objects import conditions
 
     present = conditions(build)
     for kind in BUILD_STATES:
@@ -587,7 +587,7 @@ class BuildWatcher:
 
     def failure(self, build: Dict[str, Any]) -> OnClusterBuildFailed:
         """The failed build: the failed step and error from the tail of the builder pod's log."""
-        from .pools import conditions
+        from .objects import conditions
 
         lines: List[str] = []
         unread = ""

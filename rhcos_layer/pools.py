@@ -11,14 +11,6 @@ if TYPE_CHECKING:
     from .adapters.cluster_api import ClusterAPI
 
 
-def conditions(obj: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
-    """An object's ``status.conditions`` by type; what is not a list of objects there (it comes from
-    the cluster: input, not ours) is skipped."""
-    status = obj.get("status")
-    found = status.get("conditions") if isinstance(status, Mapping) else None
-    return {str(c.get("type")): dict(c) for c in (found if isinstance(found, list) else []) if isinstance(c, Mapping)}
-
-
 def require(wanted: Iterable[str], known: Iterable[str]) -> None:
     """Refuse a ``--pool`` the cluster does not have, naming the ones it has."""
     from .errors import InvalidInput

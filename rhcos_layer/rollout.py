@@ -192,7 +192,7 @@ def _count(value: Any) -> int:
 
 def settled(pool: Dict[str, Any]) -> bool:
     """The MCO's rule for a pool that finished rolling out its target config."""
-    from .pools import conditions
+    from .objects import conditions
 
     meta, spec, status = _mapping(pool.get("metadata")), _mapping(pool.get("spec")), _mapping(pool.get("status"))
     target = _mapping(spec.get("configuration")).get("name")
@@ -221,7 +221,7 @@ _REPORTING = re.compile(r"Node (\S+) is reporting")
 
 def read_pool(pool: Dict[str, Any]) -> PoolView:
     """The one reading of a MachineConfigPool that status, apply and rollback share."""
-    from .pools import conditions
+    from .objects import conditions
 
     meta, spec, status = _mapping(pool.get("metadata")), _mapping(pool.get("spec")), _mapping(pool.get("status"))
     present = conditions(pool)

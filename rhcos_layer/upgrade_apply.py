@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, List, Optional,
 
 from .errors import ClusterUpgradeFailed, PartiallyApplied, PreflightFailed, RhcosLayerError, UpgradeNotReady
 from .machineconfig import ANNOTATION_PREFIX, PROJECT_ANNOTATION, name_for
+from .objects import completed_update, conditions
 from .objects import field as _field
 from .pools import patch_command, pause_patch
 
@@ -68,11 +69,6 @@ class ClusterUpgrade:
                 "message": self.message}
 
 
-def _conditions(cv: Any) -> Dict[str, Dict[str, Any]]:
-    found = _field(cv, "status", "conditions")
-    return {str(c.get("type")): c for c in (found if isinstance(found, list) else []) if isinstance(c, dict)}
-
-
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
@@ -85,25 +81,25 @@ def read_upgrade(cv: Any, target: str) -> ClusterUpgrade:
     Progressing is False (the CVO keeps Progressing True until every operator reports the version).
     Failing=True while the cluster moves to ``target`` is FAILED. Asked for, or moving to, another
     release is OTHER. Whatever shape the object has (it is input), this returns, never raises."""
-    conditions = _conditions(cv)
+    present = conditions(cv)
     history = _field(cv, "status", "history")
     entries = [h for h in (history if isinstance(history, list) else []) if isinstance(h, dict)]
-    current = next((_text(h.get("version")) for h in entries if h.get("state") == "Completed"), "")
+    current = _text(completed_update(_field(cv, "status")).get("version"))
     asked = _text(_field(cv, "spec", "desiredUpdate", "version"))
     status_desired = _text(_field(cv, "status", "desired", "version"))
     desired = asked or status_desired
-    progressing = _text(_field(conditions.get("Progressing"), "status"))
-    failing = _text(_field(conditions.get("Failing"), "status")) == "True"
-    message = _text(_field(conditions.get("Progressing"), "message"))
+    progressing = _text(_field(present.get("Progressing"), "status"))
+    failing = _text(_field(present.get("Failing"), "status")) == "True"
+    message = _text(_field(present.get("Progressing"), "message"))
     newest = next((h for h in entries if _text(h.get("version")) == target), None)
     if target and (desired == target or status_desired == target):
         if (status_desired == target and newest is not None and newest.get("state") == "Completed"
                 and entries and entries[0] is newest and progressing == "False"):
             return ClusterUpgrade(target, COMPLETED, current, desired, message)
         if failing:
-            failing_message = _text(_field(conditions.get("Failing"), "message")) or "Failing=True"
+            failing_message = _text(_field(present.get("Failing"), "message")) or "Failing=True"
             return ClusterUpgrade(target, FAILED, current, desired, failing_message)
-        accepted = conditions.get("ReleaseAccepted")
+        accepted = present.get("ReleaseAccepted")
         if status_desired != target and _text(_field(accepted, "status")) == "False":
             # the CVO could not find or load the release asked for (pkg/cvo/cvo.go: VersionNotFound,
             # RetrievePayload): it stays where it is, so waiting would never end

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rhcos_layer import apply, lint, pools, rollout, selectors
+from rhcos_layer import apply, lint, objects, pools, rollout, selectors
 from rhcos_layer.containerfile import parse
 from rhcos_layer.errors import InvalidInput
 
@@ -145,7 +145,13 @@ UPDATED = {"type": "Updated", "status": "True"}
 def test_conditions_of_any_shape_are_read_without_an_error(status: object, expected: dict) -> None:
     """The API server hands over what a proxy or an old CRD let through: what is not a condition is
     skipped, never an AttributeError (apply's PoolDegraded check and the wait read the same way)."""
-    assert pools.conditions({"status": status}) == expected
+    assert objects.conditions({"status": status}) == expected
+
+
+@pytest.mark.parametrize("obj", [None, "version", ["status"], 7])
+def test_conditions_of_an_object_that_is_not_one_are_none(obj: object) -> None:
+    # one reader for pools, MachineOSBuilds and ClusterVersion (upgrade apply's wait hands it what it read)
+    assert objects.conditions(obj) == {}
 
 
 def _mcp(name: str, **spec: object) -> dict:
