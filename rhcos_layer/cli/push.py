@@ -7,7 +7,7 @@ from typing import Optional
 
 import click
 
-from .options import Settings, output_option, project_option, registry_options
+from .options import Settings, output_option, project_option, push_authfile_option, registry_options
 
 
 def _retry_delay(text: str) -> float:
@@ -46,8 +46,7 @@ def _image_flag(text: str) -> str:
 @click.argument("destination", required=False, metavar="[DESTINATION]")
 @click.option("--image", "image_flag", metavar="REPOSITORY[:TAG]",
               help="Where to push, as the project file's image: says (the same as DESTINATION).")
-@click.option("--push-authfile", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Credentials for the destination only (default: --authfile's).")
+@push_authfile_option
 @click.option("--digestfile", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
               help="Also write the pushed digest to FILE, like podman.")
 @click.option("--retry", default=3, show_default=True, type=click.IntRange(0, 20), metavar="N",
