@@ -90,7 +90,8 @@ def parse_version(text: Optional[str]) -> Optional[Tuple[int, int]]:
     """(4, 16) from "4.16.3" / "4.16.0-rc.1"; None when unknown or not a version."""
     import re
 
-    m = re.match(r"^(\d+)\.(\d+)(\.|$|-)", str(text or ""))
+    # at most 6 digits each: a longer run is no version, and int() of thousands of digits raises
+    m = re.match(r"^(\d{1,6})\.(\d{1,6})(\.|$|-)", str(text or ""))
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
