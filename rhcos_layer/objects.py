@@ -18,6 +18,11 @@ def field(obj: Any, *path: str) -> Any:
     return obj
 
 
+def text(value: Any) -> str:
+    """A string the cluster sent, or "" for anything else (absent, a number, an object)."""
+    return value if isinstance(value, str) else ""
+
+
 def completed_update(cluster_version_status: Any) -> Dict[str, Any]:
     """The update the cluster runs now: ClusterVersion ``status.history`` is newest first, and its
     first Completed entry is the release in place (a Partial one is still being rolled out); {}

@@ -26,7 +26,9 @@ from .apply import Check, pool_degraded
 from .errors import InvalidInput, OnClusterBuildFailed, PartiallyApplied, RhcosLayerError
 from .machineconfig import MANAGED_BY, MANAGED_BY_LABEL, is_managed, name_for
 from .objects import field as _field
+from .oncluster import name as _name  # the build follower and the checks read names alike
 from .pools import patch_command, pause_patch
+from .reference import digest_of
 from .rollout import Expectation, Watcher
 
 if TYPE_CHECKING:
@@ -93,11 +95,6 @@ class OnClusterPlan:
                 "api_version": self.api_version, "push_spec": self.push_spec, "rebuild": self.rebuild,
                 "replaced_machineconfig": _name(self.replaced) if self.replaced else None,
                 "checks": [c.as_dict() for c in self.checks], "warnings": list(self.warnings)}
-
-
-def _name(obj: Optional[Dict[str, Any]]) -> str:
-    value = _field(obj, "metadata", "name")
-    return value if isinstance(value, str) else ""
 
 
 def push_spec_of(mosc: Dict[str, Any]) -> str:
@@ -638,10 +635,6 @@ class BuildWatcher:
         pass
 
 
-def _digest(image: str) -> str:
-    return image.rpartition("@")[2]
-
-
 class ImageWatcher(Watcher):
     """The rollout of a built image: the MCO's done rule for the pool (its rendered config no longer has our
     MachineConfig), and every node booted the build (its ``currentImage`` annotation names the image's
@@ -670,7 +663,7 @@ class ImageWatcher(Watcher):
                       for n in view.nodes]
 
     def _booted(self, meta: Any) -> bool:
-        return _digest(str(_field(meta, "annotations", CURRENT_IMAGE) or "")) == _digest(self.image)
+        return digest_of(str(_field(meta, "annotations", CURRENT_IMAGE) or "")) == digest_of(self.image)
 
     def step(self) -> bool:
         if not super().step():

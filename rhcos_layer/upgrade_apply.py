@@ -23,7 +23,9 @@ from .errors import ClusterUpgradeFailed, PartiallyApplied, PreflightFailed, Rhc
 from .machineconfig import ANNOTATION_PREFIX, PROJECT_ANNOTATION, name_for
 from .objects import completed_update, conditions
 from .objects import field as _field
+from .objects import text as _text
 from .pools import patch_command, pause_patch
+from .reference import digest_of
 
 if TYPE_CHECKING:
     from .adapters.cluster_api import ClusterAPI
@@ -67,10 +69,6 @@ class ClusterUpgrade:
     def as_dict(self) -> Dict[str, Any]:
         return {"target": self.target, "state": self.state, "current": self.current, "desired": self.desired,
                 "message": self.message}
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
 
 
 def read_upgrade(cv: Any, target: str) -> ClusterUpgrade:
@@ -293,7 +291,7 @@ def preflight(cluster: ClusterAPI, found: Survey, *, allow_not_recommended: bool
                                   hint="read the risks (oc adm upgrade --include-not-recommended), and take it"
                                        " anyway with --allow-not-recommended")
         found.risks = risks if update.conditional else []
-        if found.image and _digest(found.image) != _digest(update.image):
+        if found.image and digest_of(found.image) != digest_of(update.image):
             raise PreflightFailed(f"the plan was made for release image {found.image}, but the cluster offers"
                                   f" {found.target} as {update.image}; nothing was changed",
                                   hint=f"plan again: rhcos-layer upgrade plan --to {found.target}")
@@ -305,10 +303,6 @@ def preflight(cluster: ClusterAPI, found: Survey, *, allow_not_recommended: bool
                 raise PreflightFailed(f"pool {view.name} is degraded ({view.degraded} degraded node(s)): the"
                                       " upgrade would stall behind it; nothing was changed",
                                       hint=f"fix it first (oc describe mcp {view.name})")
-
-
-def _digest(image: str) -> str:
-    return image.rpartition("@")[2] if "@" in image else image
 
 
 def require_permissions(cluster: ClusterAPI, found: Survey, *, start: bool, wait: bool) -> None:

@@ -484,3 +484,13 @@ def test_one_pause_patch_and_its_oc_line_for_every_command() -> None:
     assert unpause_command("infra") == ("oc patch mcp infra --type merge -p '{\"metadata\":{\"annotations\":{"
                                         f"\"{PAUSED_ANNOTATION}\":null,\"{IMAGE_ANNOTATION}\":null}}}},"
                                         "\"spec\":{\"paused\":false}}'")
+
+
+def test_cluster_strings_and_image_digests_are_read_one_way() -> None:
+    from rhcos_layer.reference import digest_of
+
+    assert [objects.text(v) for v in ("4.16.3", None, 7, {"a": 1}, ["x"])] == ["4.16.3", "", "", "", ""]
+    # a node's currentImage against the built image (apply --on-cluster), the plan's image against the
+    # cluster's (upgrade apply): by digest, whatever the repository (a mirror's differs)
+    assert digest_of("mirror.example/ocp@sha256:" + "a" * 64) == digest_of("quay.io/ocp@sha256:" + "a" * 64)
+    assert digest_of("quay.io/ocp:4.16") == "quay.io/ocp:4.16" and digest_of("") == ""
