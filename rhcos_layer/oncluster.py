@@ -14,12 +14,15 @@ import weakref
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from .objects import field
-from .objects import text as _text
 
 if TYPE_CHECKING:
     from .adapters.cluster_api import ClusterAPI
 
 Obj = Dict[str, Any]
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def pool_of(mosc: Obj) -> str:
