@@ -23,6 +23,11 @@ def text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def mapping(value: Any) -> Dict[str, Any]:
+    """What the API sent where an object belongs; anything else (it is input, not ours) as empty."""
+    return value if isinstance(value, dict) else {}
+
+
 def completed_update(cluster_version_status: Any) -> Dict[str, Any]:
     """The update the cluster runs now: ClusterVersion ``status.history`` is newest first, and its
     first Completed entry is the release in place (a Partial one is still being rolled out); {}

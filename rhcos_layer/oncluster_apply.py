@@ -26,6 +26,7 @@ from .apply import Check, pool_degraded
 from .errors import InvalidInput, OnClusterBuildFailed, PartiallyApplied, RhcosLayerError
 from .machineconfig import MANAGED_BY, MANAGED_BY_LABEL, is_managed, name_for
 from .objects import field as _field
+from .objects import mapping as _mapping
 from .oncluster import name as _name  # the build follower and the checks read names alike
 from .pools import patch_command, pause_patch
 from .reference import digest_of
@@ -107,10 +108,6 @@ def push_spec_of(mosc: Dict[str, Any]) -> str:
 def _secret_name(mosc: Dict[str, Any], key: str) -> str:
     value = _field(mosc, "spec", key, "name") or _field(mosc, "spec", "buildInputs", key, "name")
     return value if isinstance(value, str) else ""
-
-
-def _mapping(value: Any) -> Dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _spec_json(obj: Optional[Dict[str, Any]]) -> str:

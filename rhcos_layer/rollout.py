@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, List, Optional, Sequence, Tuple
 
 from .errors import InvalidInput
+from .objects import mapping as _mapping
 
 if TYPE_CHECKING:
     from .adapters.cluster_api import ClusterAPI
@@ -173,11 +174,6 @@ class PoolView:
     @property
     def updating(self) -> bool:
         return self.conditions.get("Updating") == "True" or (bool(self.target) and self.target != self.current)
-
-
-def _mapping(value: Any) -> Dict[str, Any]:
-    """What the API sent where an object belongs; anything else (it is input, not ours) as empty."""
-    return value if isinstance(value, dict) else {}
 
 
 def _count(value: Any) -> int:

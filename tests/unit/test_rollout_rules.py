@@ -490,6 +490,7 @@ def test_cluster_strings_and_image_digests_are_read_one_way() -> None:
     from rhcos_layer.reference import digest_of
 
     assert [objects.text(v) for v in ("4.16.3", None, 7, {"a": 1}, ["x"])] == ["4.16.3", "", "", "", ""]
+    assert [objects.mapping(v) for v in ({"a": 1}, None, "x", ["a"])] == [{"a": 1}, {}, {}, {}]
     # a node's currentImage against the built image (apply --on-cluster), the plan's image against the
     # cluster's (upgrade apply): by digest, whatever the repository (a mirror's differs)
     assert digest_of("mirror.example/ocp@sha256:" + "a" * 64) == digest_of("quay.io/ocp@sha256:" + "a" * 64)
