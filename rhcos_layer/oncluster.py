@@ -44,7 +44,7 @@ def built_image(mosc: Obj) -> Optional[str]:
     return image or None
 
 
-def name(mosc: Obj) -> str:
+def name(mosc: Any) -> str:
     return _text(field(mosc, "metadata", "name"))
 
 

@@ -74,6 +74,7 @@ import traceback
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ._util import SimulatorThread
 from .kube import CONFIG_GROUP, MCO_NAMESPACE, KubeAPI, OpenShiftSeed, seed_openshift
 from .mco import CONTROLLER_CONFIG, OSIMAGEURL_CONFIGMAP, SimulatedMCO
 
@@ -227,7 +228,7 @@ class _Upgrade:
         self.stalled = False
 
 
-class SimulatedCVO:
+class SimulatedCVO(SimulatorThread):
     """See the module docstring. *releases*: version -> UpgradeRelease (or mappings with version, payload,
     base, extensions and optionally kubelet); *edges*: version -> versions it may update to (default
     default_edges()); *step_delay*: seconds between accepting a release and moving the MCO's inputs; *mco*:
@@ -254,41 +255,12 @@ class SimulatedCVO:
         self._stopping = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
-    # ------------------------------------------------------------------------ lifecycle
-    def start(self) -> SimulatedCVO:
-        if self._thread is not None and self._thread.is_alive():
-            return self
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="simulated-cvo", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        self._stopping.set()
-        with self.store.changed:
-            self.store.changed.notify_all()
-        thread.join(timeout)
-        if thread.is_alive():
-            raise RuntimeError("SimulatedCVO: the thread did not stop")
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def __enter__(self) -> SimulatedCVO:
-        return self.start()
+    # ------------------------------------------------------------------------ lifecycle (SimulatorThread)
+    thread_name = "simulated-cvo"
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
         self.check()
-
-    def check(self) -> None:
-        """Raise if the thread itself hit an error (a bug of the rig, not of the code under test)."""
-        if self.errors:
-            raise AssertionError("SimulatedCVO failed:\n" + "\n".join(self.errors))
 
     # ------------------------------------------------------------------------ failure injection
     def fail_upgrade(self, message: str, reason: str = "ClusterOperatorDegraded") -> None:
