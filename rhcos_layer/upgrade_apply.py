@@ -298,6 +298,7 @@ def preflight(cluster: ClusterAPI, found: Survey, *, allow_not_recommended: bool
                                   hint="read the risks (oc adm upgrade --include-not-recommended), and take it"
                                        " anyway with --allow-not-recommended")
         found.risks = risks if update.conditional else []
+        _require_upgradeable(found)
         if found.image and _digest(found.image) != _digest(update.image):
             raise PreflightFailed(f"the plan was made for release image {found.image}, but the cluster offers"
                                   f" {found.target} as {update.image}; nothing was changed",
@@ -310,6 +311,27 @@ def preflight(cluster: ClusterAPI, found: Survey, *, allow_not_recommended: bool
                 raise PreflightFailed(f"pool {view.name} is degraded ({view.degraded} degraded node(s)): the"
                                       " upgrade would stall behind it; nothing was changed",
                                       hint=f"fix it first (oc describe mcp {view.name})")
+
+
+def _require_upgradeable(found: Survey) -> None:
+    """Upgradeable=False on ClusterVersion makes the CVO refuse a minor-version update that is not
+    forced (openshift/cluster-version-operator pkg/payload/precondition/clusterversion/upgradeable.go;
+    z-streams go ahead), and ``oc adm upgrade`` asks for --force then. Found after the pause, the
+    refusal would leave the pools paused for nothing: so it is checked before any write."""
+    from .upgrade import version_key
+
+    upgradeable = _conditions(found.cluster_version).get("Upgradeable")
+    if _text(_field(upgradeable, "status")) != "False":
+        return
+    target, current = version_key(found.target), version_key(found.upgrade.current)
+    if target is None or current is None or target[:2] == current[:2]:
+        return
+    why = _text(_field(upgradeable, "message")) or _text(_field(upgradeable, "reason")) or "Upgradeable=False"
+    raise PreflightFailed(f"the cluster is not upgradeable to another minor version ({current[0]}.{current[1]} to"
+                          f" {target[0]}.{target[1]}): {why}; nothing was changed",
+                          hint="resolve what ClusterVersion's Upgradeable condition names (oc adm upgrade shows"
+                               " it; an admin-ack goes in the openshift-config/admin-acks ConfigMap), then run"
+                               " this again")
 
 
 def _digest(image: str) -> str:

@@ -22,6 +22,7 @@ from rhcos_layer.errors import (
 )
 from rhcos_layer.machineconfig import render
 from rhcos_layer.upgrade import BUILD_FAILED, READY, PoolUpgrade, Target, UpgradePlan
+from tests.support.cvo import set_upgradeable
 from tests.support.kube import KubeAPI, OpenShiftSeed
 
 NEW = "4.16.8"
@@ -169,6 +170,24 @@ def test_a_degraded_pool_is_refused(cluster, kube_api) -> None:
     with pytest.raises(PreflightFailed) as caught:
         core.preflight(cluster, found, allow_not_recommended=False)
     assert caught.value.message.startswith("pool master is degraded (1 degraded node(s))")
+
+
+def test_upgradeable_false_refuses_a_minor_update_before_any_write_but_not_a_z_stream(cluster, kube_api) -> None:
+    minor, minor_release = "4.17.2", "quay.io/openshift-release-dev/ocp-release@sha256:" + "7" * 64
+    cv = _cv(kube_api)
+    cv["status"]["availableUpdates"] = [{"version": NEW, "image": NEW_RELEASE},
+                                        {"version": minor, "image": minor_release}]
+    kube_api.store.put(cv)
+    set_upgradeable(kube_api, False, "AdminAckRequired", "Kubernetes 1.30 removes APIs: ack it first")
+    found = core.survey(cluster, UpgradePlan("4.16.3", Target(minor, minor_release), (_pool("worker", READY, IMAGE),)))
+    kube_api.reset_requests()
+    with pytest.raises(PreflightFailed) as caught:
+        core.preflight(cluster, found, allow_not_recommended=False)
+    assert caught.value.message == ("the cluster is not upgradeable to another minor version (4.16 to 4.17):"
+                                    " Kubernetes 1.30 removes APIs: ack it first; nothing was changed")
+    assert "admin-acks" in caught.value.hint
+    assert [m for m, _, _ in kube_api.requests if m != "GET"] == []
+    core.preflight(cluster, core.survey(cluster, _plan()), allow_not_recommended=False)  # a z-stream goes ahead
 
 
 # ------------------------------------------------------------------ pausing, and its undo
