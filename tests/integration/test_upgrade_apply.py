@@ -318,3 +318,19 @@ def test_a_conditional_update_needs_allow_not_recommended(rig: Rig) -> None:
     cv = rig.api.store.get("clusterversions", "version")
     assert cv["spec"]["desiredUpdate"] == {"version": NEW, "image": rig.releases[NEW].payload}
     assert set(rig.node_images()) == {_pushed(rig)}
+
+
+def test_a_resume_reads_the_cluster_not_the_local_files(rig: Rig) -> None:
+    """The run that paused the pools may have been on another machine: the resume has none of its files
+    (the project's build and push records are gone), only the project and the cluster."""
+    before = rig.reboots()
+    first = rig.upgrade("--no-wait")
+    assert first.code == 0, first.err
+    planned = rig.pool()["metadata"]["annotations"][core.IMAGE_ANNOTATION]
+    (rig.project / ".rhcos-layer.state.json").unlink()
+    again = rig.upgrade("--start-cluster-upgrade", "--wait")
+    assert again.code == 0, again.err
+    assert "paused for the upgrade" not in again.err
+    after = rig.reboots()
+    assert {n: after.get(n, 0) - before.get(n, 0) for n in WORKERS} == {n: 1 for n in WORKERS}
+    assert set(rig.node_images()) == {planned}
