@@ -334,3 +334,18 @@ def test_a_resume_reads_the_cluster_not_the_local_files(rig: Rig) -> None:
     after = rig.reboots()
     assert {n: after.get(n, 0) - before.get(n, 0) for n in WORKERS} == {n: 1 for n in WORKERS}
     assert set(rig.node_images()) == {planned}
+
+
+def test_a_minor_update_the_cluster_calls_not_upgradeable_is_refused_before_the_pause(rig: Rig) -> None:
+    from tests.support.cvo import set_upgradeable
+
+    set_upgradeable(rig.api, False, "AdminAckRequired", "Kubernetes 1.30 removes several APIs: ack it first")
+    rig.api.reset_requests()
+    result = rig.tool("upgrade", "apply", "--to", "4.17.2", "--project", str(rig.project / "rhcos-layer.yaml"),
+                      *LOOPBACK_OK, "--start-cluster-upgrade", "--wait")
+    assert result.code == 12, result.err
+    assert ("the cluster is not upgradeable to another minor version (4.16 to 4.17): Kubernetes 1.30 removes"
+            " several APIs: ack it first; nothing was changed") in result.err
+    assert _writes(rig.api) == []
+    assert rig.pool()["spec"]["paused"] is False
+    assert not rig.api.store.get("clusterversions", "version")["spec"].get("desiredUpdate")
