@@ -402,6 +402,12 @@ def pause(cluster: ClusterAPI, found: Survey) -> List[str]:
     return [s.pool for s in done]
 
 
+def start_command(found: Survey) -> str:
+    """What the admin runs to start the upgrade themselves: ``oc adm upgrade --to`` refuses a conditional
+    update without --allow-not-recommended (the risks were accepted here already, by the same flag)."""
+    return f"oc adm upgrade --to {found.target}" + (" --allow-not-recommended" if found.risks else "")
+
+
 def start_upgrade(cluster: ClusterAPI, found: Survey) -> None:
     """ClusterVersion spec.desiredUpdate = {version, image}, as ``oc adm upgrade --to`` writes it; the
     resourceVersion read at survey() time guards against a concurrent change."""

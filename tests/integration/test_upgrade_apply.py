@@ -349,3 +349,14 @@ def test_a_minor_update_the_cluster_calls_not_upgradeable_is_refused_before_the_
     assert _writes(rig.api) == []
     assert rig.pool()["spec"]["paused"] is False
     assert not rig.api.store.get("clusterversions", "version")["spec"].get("desiredUpdate")
+
+
+def test_a_conditional_update_left_to_the_admin_prints_a_command_oc_accepts(rig: Rig) -> None:
+    from tests.support.cvo import risk
+
+    seed_updates(rig.api, rig.releases, current=OLD, available=["4.17.2"],
+                 conditional={NEW: [risk("OVNRestart", "pods lose network for a minute")]})
+    result = rig.upgrade("--no-wait", "--allow-not-recommended")
+    assert result.code == 0, result.err
+    assert f"Start the cluster upgrade when ready: oc adm upgrade --to {NEW} --allow-not-recommended" in result.err
+    assert rig.pool()["spec"]["paused"] is True

@@ -163,6 +163,19 @@ def test_the_target_must_be_an_update_the_cluster_offers(cluster, kube_api) -> N
     assert found.risks == ["OVNRestart: pods lose network for a minute"]
 
 
+def test_the_command_for_the_admin_to_start_a_conditional_update_accepts_its_risks(cluster, kube_api) -> None:
+    _offer(kube_api)
+    found = core.survey(cluster, _plan())
+    core.preflight(cluster, found, allow_not_recommended=False)
+    assert core.start_command(found) == f"oc adm upgrade --to {NEW}"
+    kube_api.store.patch("clusterversions", "version", {"status": {"availableUpdates": None}})
+    _offer(kube_api, conditional=True)
+    found = core.survey(cluster, _plan())
+    core.preflight(cluster, found, allow_not_recommended=True)
+    # oc adm upgrade refuses a conditional update without the flag: the printed command would not work
+    assert core.start_command(found) == f"oc adm upgrade --to {NEW} --allow-not-recommended"
+
+
 def test_a_degraded_pool_is_refused(cluster, kube_api) -> None:
     _offer(kube_api)
     kube_api.store.patch("machineconfigpools", "master", {"status": {"degradedMachineCount": 1}})
