@@ -320,7 +320,7 @@ def test_a_conditional_update_needs_allow_not_recommended(rig: Rig) -> None:
     assert set(rig.node_images()) == {_pushed(rig)}
 
 
-def test_a_resume_reads_the_cluster_not_the_local_files(rig: Rig) -> None:
+def test_a_resume_reads_the_cluster_not_the_local_files(rig: Rig, registry) -> None:
     """The run that paused the pools may have been on another machine: the resume has none of its files
     (the project's build and push records are gone), only the project and the cluster."""
     before = rig.reboots()
@@ -334,6 +334,11 @@ def test_a_resume_reads_the_cluster_not_the_local_files(rig: Rig) -> None:
     after = rig.reboots()
     assert {n: after.get(n, 0) - before.get(n, 0) for n in WORKERS} == {n: 1 for n in WORKERS}
     assert set(rig.node_images()) == {planned}
+    import base64
+
+    token = base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
+    for secret in (registry.password, token):  # the pull secret's and the push credentials: never printed
+        assert secret not in first.out + first.err + again.out + again.err
 
 
 def test_a_minor_update_the_cluster_calls_not_upgradeable_is_refused_before_the_pause(rig: Rig) -> None:
