@@ -298,6 +298,7 @@ def preflight(cluster: ClusterAPI, found: Survey, *, allow_not_recommended: bool
                                   hint="read the risks (oc adm upgrade --include-not-recommended), and take it"
                                        " anyway with --allow-not-recommended")
         found.risks = risks if update.conditional else []
+        _require_healthy(found)
         _require_upgradeable(found)
         if found.image and _digest(found.image) != _digest(update.image):
             raise PreflightFailed(f"the plan was made for release image {found.image}, but the cluster offers"
@@ -311,6 +312,20 @@ def preflight(cluster: ClusterAPI, found: Survey, *, allow_not_recommended: bool
                 raise PreflightFailed(f"pool {view.name} is degraded ({view.degraded} degraded node(s)): the"
                                       " upgrade would stall behind it; nothing was changed",
                                       hint=f"fix it first (oc describe mcp {view.name})")
+
+
+def _require_healthy(found: Survey) -> None:
+    """``oc adm upgrade --to`` refuses to start while ClusterVersion says Invalid or Failing (openshift/oc
+    pkg/cli/admin/upgrade/upgrade.go checkForUpgrade). Here it matters more: a Failing=True left from
+    before would read as the new upgrade's failure as soon as it is asked for, with the pools paused."""
+    conditions = _conditions(found.cluster_version)
+    for kind in ("Invalid", "Failing"):
+        condition = conditions.get(kind)
+        if _text(_field(condition, "status")) == "True":
+            why = _text(_field(condition, "message")) or _text(_field(condition, "reason")) or f"{kind}=True"
+            raise PreflightFailed(f"the cluster reports {kind}=True before the upgrade: {why}; nothing was changed",
+                                  hint="fix that first (oc adm upgrade and oc describe clusterversion show it), then"
+                                       " run this again")
 
 
 def _require_upgradeable(found: Survey) -> None:

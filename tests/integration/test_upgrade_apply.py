@@ -365,3 +365,20 @@ def test_a_conditional_update_left_to_the_admin_prints_a_command_oc_accepts(rig:
     assert result.code == 0, result.err
     assert f"Start the cluster upgrade when ready: oc adm upgrade --to {NEW} --allow-not-recommended" in result.err
     assert rig.pool()["spec"]["paused"] is True
+
+
+def test_a_cluster_already_failing_is_refused_as_oc_adm_upgrade_refuses_it(rig: Rig) -> None:
+    from tests.support.cvo import set_conditions
+
+    cv = rig.api.store.get("clusterversions", "version")
+    rig.api.store.patch("clusterversions", "version", {"status": {"conditions": set_conditions(
+        cv["status"].get("conditions") or [], {"type": "Failing", "status": "True", "reason": "ClusterOperatorDegraded",
+                                               "message": "Cluster operator etcd is degraded",
+                                               "lastTransitionTime": "2026-11-27T00:00:00Z"})}})
+    rig.api.reset_requests()
+    result = rig.upgrade("--start-cluster-upgrade", "--wait")
+    assert result.code == 12, result.err
+    assert ("the cluster reports Failing=True before the upgrade: Cluster operator etcd is degraded; nothing was"
+            " changed") in result.err
+    assert _writes(rig.api) == []
+    assert rig.pool()["spec"]["paused"] is False

@@ -176,6 +176,22 @@ def test_the_command_for_the_admin_to_start_a_conditional_update_accepts_its_ris
     assert core.start_command(found) == f"oc adm upgrade --to {NEW} --allow-not-recommended"
 
 
+def test_a_failing_cluster_is_refused_before_any_write(cluster, kube_api) -> None:
+    _offer(kube_api)
+    cv = _cv(kube_api)
+    cv["status"]["conditions"] = [c for c in cv["status"].get("conditions") or [] if c["type"] != "Failing"] + [
+        _condition("Failing", "True", "Cluster operator etcd is degraded")]
+    kube_api.store.put(cv)
+    found = core.survey(cluster, _plan())
+    assert found.upgrade.state == core.NOT_STARTED
+    kube_api.reset_requests()
+    with pytest.raises(PreflightFailed) as caught:
+        core.preflight(cluster, found, allow_not_recommended=False)
+    assert caught.value.message == ("the cluster reports Failing=True before the upgrade: Cluster operator etcd is"
+                                    " degraded; nothing was changed")
+    assert [m for m, _, _ in kube_api.requests if m != "GET"] == []
+
+
 def test_a_degraded_pool_is_refused(cluster, kube_api) -> None:
     _offer(kube_api)
     kube_api.store.patch("machineconfigpools", "master", {"status": {"degradedMachineCount": 1}})
