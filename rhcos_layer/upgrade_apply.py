@@ -291,6 +291,8 @@ def preflight(cluster: ClusterAPI, found: Survey, *, allow_not_recommended: bool
                                   hint="read the risks (oc adm upgrade --include-not-recommended), and take it"
                                        " anyway with --allow-not-recommended")
         found.risks = risks if update.conditional else []
+        _require_healthy(found)
+        _require_upgradeable(found)
         if found.image and digest_of(found.image) != digest_of(update.image):
             raise PreflightFailed(f"the plan was made for release image {found.image}, but the cluster offers"
                                   f" {found.target} as {update.image}; nothing was changed",
@@ -303,6 +305,41 @@ def preflight(cluster: ClusterAPI, found: Survey, *, allow_not_recommended: bool
                 raise PreflightFailed(f"pool {view.name} is degraded ({view.degraded} degraded node(s)): the"
                                       " upgrade would stall behind it; nothing was changed",
                                       hint=f"fix it first (oc describe mcp {view.name})")
+
+
+def _require_healthy(found: Survey) -> None:
+    """``oc adm upgrade --to`` refuses to start while ClusterVersion says Invalid or Failing (openshift/oc
+    pkg/cli/admin/upgrade/upgrade.go checkForUpgrade). Here it matters more: a Failing=True left from
+    before would read as the new upgrade's failure as soon as it is asked for, with the pools paused."""
+    found_conditions = conditions(found.cluster_version)
+    for kind in ("Invalid", "Failing"):
+        condition = found_conditions.get(kind)
+        if _text(_field(condition, "status")) == "True":
+            why = _text(_field(condition, "message")) or _text(_field(condition, "reason")) or f"{kind}=True"
+            raise PreflightFailed(f"the cluster reports {kind}=True before the upgrade: {why}; nothing was changed",
+                                  hint="fix that first (oc adm upgrade and oc describe clusterversion show it), then"
+                                       " run this again")
+
+
+def _require_upgradeable(found: Survey) -> None:
+    """Upgradeable=False on ClusterVersion makes the CVO refuse a minor-version update that is not
+    forced (openshift/cluster-version-operator pkg/payload/precondition/clusterversion/upgradeable.go;
+    z-streams go ahead), and ``oc adm upgrade`` asks for --force then. Found after the pause, the
+    refusal would leave the pools paused for nothing: so it is checked before any write."""
+    from .release import version_key
+
+    upgradeable = conditions(found.cluster_version).get("Upgradeable")
+    if _text(_field(upgradeable, "status")) != "False":
+        return
+    target, current = version_key(found.target), version_key(found.upgrade.current)
+    if target is None or current is None or target[:2] == current[:2]:
+        return
+    why = _text(_field(upgradeable, "message")) or _text(_field(upgradeable, "reason")) or "Upgradeable=False"
+    raise PreflightFailed(f"the cluster is not upgradeable to another minor version ({current[0]}.{current[1]} to"
+                          f" {target[0]}.{target[1]}): {why}; nothing was changed",
+                          hint="resolve what ClusterVersion's Upgradeable condition names (oc adm upgrade shows"
+                               " it; an admin-ack goes in the openshift-config/admin-acks ConfigMap), then run"
+                               " this again")
 
 
 def require_permissions(cluster: ClusterAPI, found: Survey, *, start: bool, wait: bool) -> None:
@@ -366,6 +403,12 @@ def pause(cluster: ClusterAPI, found: Survey) -> List[str]:
         step.state = PAUSED
         done.append(step)
     return [s.pool for s in done]
+
+
+def start_command(found: Survey) -> str:
+    """What the admin runs to start the upgrade themselves: ``oc adm upgrade --to`` refuses a conditional
+    update without --allow-not-recommended (the risks were accepted here already, by the same flag)."""
+    return f"oc adm upgrade --to {found.target}" + (" --allow-not-recommended" if found.risks else "")
 
 
 def start_upgrade(cluster: ClusterAPI, found: Survey) -> None:

@@ -162,7 +162,7 @@ def _run(terminal: Terminal, cluster: Any, found: Survey, *, start: bool, wait: 
             terminal.info(f"Started the cluster upgrade to {target} (ClusterVersion spec.desiredUpdate"
                           f" {found.image})")
         else:
-            terminal.info(f"Start the cluster upgrade when ready: oc adm upgrade --to {target}")
+            terminal.info(f"Start the cluster upgrade when ready: {core.start_command(found)}")
     if not wait:
         _report(terminal, found, output, next_step=f"not waiting (--no-wait); pick up with: {resume}")
         return
