@@ -19,8 +19,6 @@ from .errors import InvalidInput, PartiallyApplied, PreflightFailed, RhcosLayerE
 from .machineconfig import (
     BASE_ANNOTATION,
     INPUTS_ANNOTATION,
-    MANAGED_BY,
-    MANAGED_BY_LABEL,
     PREVIOUS_ANNOTATION,
     ROLE_LABEL,
     is_managed,
@@ -467,7 +465,7 @@ def _shadowers(facts: ClusterFacts, pool: str, ours: str) -> List[str]:
 
 def pool_degraded(obj: Dict[str, Any], pool: str) -> Check:
     """PoolDegraded: a rollout would stall behind a degraded node (also apply --on-cluster's check)."""
-    from .pools import conditions
+    from .objects import conditions
 
     present = conditions(obj)
     degraded = [kind for kind in ("Degraded", "NodeDegraded", "RenderDegraded")
@@ -485,7 +483,7 @@ def check_pool(facts: ClusterFacts, pool: str, image: str, labels: Dict[str, str
     """The pool's own checks: selects our config, degraded, paused, shadowed, name taken, RPM
     conflicts; custom pools that inherit the change."""
     from .lint import conflicts
-    from .pools import facts_from, inheriting
+    from .pools import facts_from, inheriting, patch_command, pause_patch
     from .selectors import parse
 
     obj = facts.pools[pool]
@@ -506,7 +504,7 @@ def check_pool(facts: ClusterFacts, pool: str, image: str, labels: Dict[str, str
     plan.checks.append(pool_degraded(obj, pool))
     if (obj.get("spec") or {}).get("paused"):
         plan.warnings.append(f"pool {pool} is paused: nothing rolls out until it is unpaused"
-                             f" (oc patch mcp {pool} --type merge -p '{{\"spec\":{{\"paused\":false}}}}')")
+                             f" ({patch_command(pool, pause_patch(False))})")
 
     existing_meta = facts.names.get(ours)
     if existing_meta is not None and not is_managed({"metadata": existing_meta}):
@@ -545,7 +543,7 @@ def check_on_cluster(pool: str, moscs: Optional[List[Dict[str, Any]]], plan: Pla
     from . import oncluster
 
     mosc = oncluster.for_pool(moscs, pool)
-    if mosc is not None and replace and _field(mosc, "metadata", "labels", MANAGED_BY_LABEL) == MANAGED_BY:
+    if mosc is not None and replace and is_managed(mosc):
         plan.replaces = mosc
         plan.checks.append(Check("OnClusterLayering", True, f"--replace removes MachineOSConfig"
                                  f" {oncluster.name(mosc)} of pool {pool} in the same step"))

@@ -13,6 +13,7 @@ from typing import Any, Dict, Optional, Union
 
 from . import reference
 from .errors import InvalidInput
+from .objects import field
 
 API_VERSION = "machineconfiguration.openshift.io/v1"
 ROLE_LABEL = "machineconfiguration.openshift.io/role"
@@ -80,6 +81,7 @@ def render(pool: str, image: str, *, base: Optional[str] = None, inputs_digest: 
             "spec": {"osImageURL": pinned}}
 
 
-def is_managed(mc: Dict[str, Any]) -> bool:
-    labels = (mc.get("metadata") or {}).get("labels") or {}
-    return labels.get(MANAGED_BY_LABEL) == MANAGED_BY
+def is_managed(obj: Any) -> bool:
+    """Labelled as ours (app.kubernetes.io/managed-by=rhcos-layer): a MachineConfig or a MachineOSConfig,
+    whatever shape the cluster sent (a wrong one is not ours)."""
+    return bool(field(obj, "metadata", "labels", MANAGED_BY_LABEL) == MANAGED_BY)

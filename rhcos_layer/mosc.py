@@ -345,8 +345,3 @@ def served_api_version(cluster: ClusterAPI) -> Optional[str]:
     TechPreviewNoUpgrade) or None (before 4.16, or the feature gate off), from API discovery."""
     served = cluster.served_versions(GROUP, PLURAL)
     return next((v for v in API_VERSIONS if v in served), None)
-
-
-def is_managed(mosc: Dict[str, Any]) -> bool:
-    labels = (mosc.get("metadata") or {}).get("labels") or {}
-    return bool(labels.get(MANAGED_BY_LABEL) == MANAGED_BY)

@@ -6,7 +6,7 @@ may still hand over anything; a wrong shape must read as "absent", never as a Ty
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Mapping
 
 
 def field(obj: Any, *path: str) -> Any:
@@ -18,6 +18,16 @@ def field(obj: Any, *path: str) -> Any:
     return obj
 
 
+def text(value: Any) -> str:
+    """A string the cluster sent, or "" for anything else (absent, a number, an object)."""
+    return value if isinstance(value, str) else ""
+
+
+def mapping(value: Any) -> Dict[str, Any]:
+    """What the API sent where an object belongs; anything else (it is input, not ours) as empty."""
+    return value if isinstance(value, dict) else {}
+
+
 def completed_update(cluster_version_status: Any) -> Dict[str, Any]:
     """The update the cluster runs now: ClusterVersion ``status.history`` is newest first, and its
     first Completed entry is the release in place (a Partial one is still being rolled out); {}
@@ -26,3 +36,11 @@ def completed_update(cluster_version_status: Any) -> Dict[str, Any]:
     if not isinstance(history, list):
         return {}
     return next((h for h in history if isinstance(h, dict) and h.get("state") == "Completed"), {})
+
+
+def conditions(obj: Any) -> Dict[str, Dict[str, Any]]:
+    """An object's ``status.conditions`` by type (a pool, a MachineOSBuild, ClusterVersion); what is not
+    a list of objects there (it comes from the cluster: input, not ours) is skipped."""
+    status = obj.get("status") if isinstance(obj, Mapping) else None
+    found = status.get("conditions") if isinstance(status, Mapping) else None
+    return {str(c.get("type")): dict(c) for c in (found if isinstance(found, list) else []) if isinstance(c, Mapping)}

@@ -44,7 +44,7 @@ def built_image(mosc: Obj) -> Optional[str]:
     return image or None
 
 
-def name(mosc: Obj) -> str:
+def name(mosc: Any) -> str:
     return _text(field(mosc, "metadata", "name"))
 
 
@@ -219,9 +219,11 @@ def node_images(metas: List[Obj], base: str) -> Dict[str, Dict[str, int]]:
 def _same_image(a: str, b: str) -> bool:
     # the annotations name the build by digest (digestedImagePushSpec); a pull spec spelled through another
     # repository (a mirror) is still the same image when both carry a digest
+    from .reference import digest_of
+
     if a == b:
         return True
-    return "@" in a and "@" in b and a.rpartition("@")[2] == b.rpartition("@")[2]
+    return "@" in a and "@" in b and digest_of(a) == digest_of(b)
 
 
 class ImageWatcher(Watcher):

@@ -24,8 +24,11 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 from . import oncluster
 from .apply import Check, pool_degraded
 from .errors import InvalidInput, OnClusterBuildFailed, PartiallyApplied, RhcosLayerError
-from .machineconfig import MANAGED_BY, MANAGED_BY_LABEL, name_for
+from .machineconfig import MANAGED_BY, MANAGED_BY_LABEL, is_managed, name_for
 from .objects import field as _field
+from .objects import mapping as _mapping
+from .oncluster import name as _name  # the build follower and the checks read names alike
+from .pools import patch_command, pause_patch
 
 if TYPE_CHECKING:
     from .adapters.cluster_api import ClusterAPI
@@ -92,11 +95,6 @@ class OnClusterPlan:
                 "checks": [c.as_dict() for c in self.checks], "warnings": list(self.warnings)}
 
 
-def _name(obj: Optional[Dict[str, Any]]) -> str:
-    value = _field(obj, "metadata", "name")
-    return value if isinstance(value, str) else ""
-
-
 def push_spec_of(mosc: Dict[str, Any]) -> str:
     """``spec.renderedImagePushSpec`` (v1) or ``spec.buildInputs.renderedImagePushspec`` (v1alpha1)."""
     value = _field(mosc, "spec", "renderedImagePushSpec") or _field(mosc, "spec", "buildInputs",
@@ -104,18 +102,9 @@ def push_spec_of(mosc: Dict[str, Any]) -> str:
     return value if isinstance(value, str) else ""
 
 
-def managed(obj: Any) -> bool:
-    """Labelled as ours (app.kubernetes.io/managed-by=rhcos-layer), whatever the object's shape."""
-    return bool(_field(obj, "metadata", "labels", MANAGED_BY_LABEL) == MANAGED_BY)
-
-
 def _secret_name(mosc: Dict[str, Any], key: str) -> str:
     value = _field(mosc, "spec", key, "name") or _field(mosc, "spec", "buildInputs", key, "name")
     return value if isinstance(value, str) else ""
-
-
-def _mapping(value: Any) -> Dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _spec_json(obj: Optional[Dict[str, Any]]) -> str:
@@ -264,7 +253,7 @@ def plan(cluster: ClusterAPI, pool: str, project: Project, *, push_secret: Optio
     found = oncluster.for_pool(moscs, pool) or next((m for m in moscs or [] if _name(m) == item.name), None)
     if moscs is None:
         item.warnings.append("not allowed to list machineosconfigs: cannot tell whether pool already has one")
-    if found is not None and not managed(found):
+    if found is not None and not is_managed(found):
         item.checks.append(Check("MachineOSConfigTaken", False, f"pool {pool} already has MachineOSConfig"
                                  f" {_name(found)}, which rhcos-layer did not create",
                                  f"rhcos-layer never changes it: delete it first (oc delete machineosconfig"
@@ -279,7 +268,7 @@ def plan(cluster: ClusterAPI, pool: str, project: Project, *, push_secret: Optio
         item.checks.append(Check("MachineOSConfigTaken", True, f"pool {pool} has no MachineOSConfig yet"))
 
     ours = facts.configs.get(name_for(pool))
-    if ours is not None and managed(ours) and _field(ours, "spec", "osImageURL"):
+    if ours is not None and is_managed(ours) and _field(ours, "spec", "osImageURL"):
         image = _field(ours, "spec", "osImageURL")
         if replace:
             item.replaced = ours
@@ -363,10 +352,6 @@ def _fresh(obj: Dict[str, Any]) -> Dict[str, Any]:
     return dict(body)
 
 
-def _unpause_command(pool: str) -> str:
-    return f"oc patch mcp {pool} --type merge -p '{{\"spec\":{{\"paused\":false}}}}'"
-
-
 class _Steps:
     """The writes of one command, each with its undo: on a failure, what was done is put back, newest first;
     what cannot be is named in PartiallyApplied with the command that undoes it by hand."""
@@ -398,18 +383,22 @@ class _Steps:
 
 
 def _pause(cluster: ClusterAPI, steps: _Steps, pool: str) -> None:
-    """Pause ``pool`` for a change of mode, unless it already is (then it is left as the user had it)."""
-    if _field(cluster.pool(pool), "spec", "paused"):
+    """Pause ``pool`` for a change of mode, unless it already is (then it is left as the user had it);
+    at the resourceVersion read, so an admin's change meanwhile is a conflict, not overwritten."""
+    found = cluster.pool(pool)
+    if _field(found, "spec", "paused"):
         return
-    cluster.set_pool_paused(pool, True)
-    steps.did(f"pool {pool} paused", lambda: cluster.set_pool_paused(pool, False), _unpause_command(pool))
+    version = _field(found, "metadata", "resourceVersion")
+    cluster.patch_pool(pool, pause_patch(True), str(version) if version else None)
+    steps.did(f"pool {pool} paused", lambda: cluster.patch_pool(pool, pause_patch(False)),
+              patch_command(pool, pause_patch(False)))
 
 
 def _unpause(cluster: ClusterAPI, steps: _Steps, pools: Sequence[str]) -> None:
     paused = {what for what, _, _ in steps.done}
     for pool in pools:
         if f"pool {pool} paused" in paused:
-            cluster.set_pool_paused(pool, False)
+            cluster.patch_pool(pool, pause_patch(False))
 
 
 def mosc_body(item: OnClusterPlan) -> Dict[str, Any]:
@@ -515,7 +504,7 @@ def to_machineconfigs(cluster: ClusterAPI, plans: Sequence[Plan], *, dry_run: bo
 # ------------------------------------------------------------------------------------ following the build
 def build_state(build: Dict[str, Any]) -> str:
     """The MachineOSBuild's state: its final condition that is True, else the latest one; Pending if none."""
-    from .pools import conditions
+    from .objects import conditions
 
     present = conditions(build)
     for kind in BUILD_STATES:
@@ -607,7 +596,7 @@ class BuildWatcher:
 
     def failure(self, build: Dict[str, Any]) -> OnClusterBuildFailed:
         """The failed build: the failed step and error from the tail of the builder pod's log."""
-        from .pools import conditions
+        from .objects import conditions
 
         lines: List[str] = []
         unread = ""

@@ -11,14 +11,6 @@ if TYPE_CHECKING:
     from .adapters.cluster_api import ClusterAPI
 
 
-def conditions(obj: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
-    """An object's ``status.conditions`` by type; what is not a list of objects there (it comes from
-    the cluster: input, not ours) is skipped."""
-    status = obj.get("status")
-    found = status.get("conditions") if isinstance(status, Mapping) else None
-    return {str(c.get("type")): dict(c) for c in (found if isinstance(found, list) else []) if isinstance(c, Mapping)}
-
-
 def require(wanted: Iterable[str], known: Iterable[str]) -> None:
     """Refuse a ``--pool`` the cluster does not have, naming the ones it has."""
     from .errors import InvalidInput
@@ -78,11 +70,28 @@ def inheriting(pools: Iterable[Mapping[str, Any]], pool: str) -> List[str]:
     return sorted(found)
 
 
+def pause_patch(paused: bool, annotations: Optional[Mapping[str, Optional[str]]] = None) -> Dict[str, Any]:
+    """The JSON merge patch that pauses or unpauses a MachineConfigPool (spec.paused only, nothing else
+    of the pool is sent), with ``annotations`` set, or dropped where their value is None."""
+    patch: Dict[str, Any] = {"spec": {"paused": paused}}
+    if annotations:
+        patch = {"metadata": {"annotations": dict(annotations)}, **patch}
+    return patch
+
+
+def patch_command(pool: str, patch: Mapping[str, Any]) -> str:
+    """The ``oc patch mcp`` line that sends ``patch``, for a person to run where ours could not."""
+    import json
+
+    return f"oc patch mcp {pool} --type merge -p '{json.dumps(patch, separators=(',', ':'))}'"
+
+
 def parse_version(text: Optional[str]) -> Optional[Tuple[int, int]]:
     """(4, 16) from "4.16.3" / "4.16.0-rc.1"; None when unknown or not a version."""
     import re
 
-    m = re.match(r"^(\d+)\.(\d+)(\.|$|-)", str(text or ""))
+    # at most 6 digits each: a longer run is no version, and int() of thousands of digits raises
+    m = re.match(r"^(\d{1,6})\.(\d{1,6})(\.|$|-)", str(text or ""))
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 

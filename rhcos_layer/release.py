@@ -144,10 +144,20 @@ def _decode_document(raw: bytes, release: str, name: str) -> Any:
         raise _payload_error(release, f"{name} is neither JSON nor YAML") from None
 
 
+def version_key(version: str) -> Optional[Tuple[int, int, int]]:
+    """(major, minor, patch) of a release version as OpenShift writes it (4.16.3, 4.17.0-rc.1,
+    4.16.0-0.okd-2024-07-20-...), or None when it is not one: the one reader of release versions
+    (payloads, ClusterVersion's updates and history, our annotations)."""
+    if not isinstance(version, str) or len(version) > 128:
+        return None
+    found = _VERSION_RE.fullmatch(version)
+    return (int(found.group(1)), int(found.group(2)), int(found.group(3))) if found else None
+
+
 def check_version(version: str, where: str) -> str:
-    """A release version as OpenShift writes it (4.16.3, 4.17.0-rc.1, 4.16.0-0.okd-2024-07-20-...):
-    it goes into an image LABEL and a cache file name, so nothing else is let through."""
-    if len(version) > 128 or _VERSION_RE.fullmatch(version) is None:
+    """A release version (version_key): it goes into an image LABEL and a cache file name, so nothing
+    else is let through."""
+    if version_key(version) is None:
         shown = version if len(version) <= 64 else version[:64] + "..."
         raise InvalidPayload(f"{where}: release version {shown!r} is not a version (like 4.16.3)")
     return version

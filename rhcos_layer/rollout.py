@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, List, Optional, Sequence, Tuple
 
 from .errors import InvalidInput
+from .objects import mapping as _mapping
 
 if TYPE_CHECKING:
     from .adapters.cluster_api import ClusterAPI
@@ -175,11 +176,6 @@ class PoolView:
         return self.conditions.get("Updating") == "True" or (bool(self.target) and self.target != self.current)
 
 
-def _mapping(value: Any) -> Dict[str, Any]:
-    """What the API sent where an object belongs; anything else (it is input, not ours) as empty."""
-    return value if isinstance(value, dict) else {}
-
-
 def _count(value: Any) -> int:
     """A counter from the API: a non-negative int, 0 for anything else."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
@@ -192,7 +188,7 @@ def _count(value: Any) -> int:
 
 def settled(pool: Dict[str, Any]) -> bool:
     """The MCO's rule for a pool that finished rolling out its target config."""
-    from .pools import conditions
+    from .objects import conditions
 
     meta, spec, status = _mapping(pool.get("metadata")), _mapping(pool.get("spec")), _mapping(pool.get("status"))
     target = _mapping(spec.get("configuration")).get("name")
@@ -221,7 +217,7 @@ _REPORTING = re.compile(r"Node (\S+) is reporting")
 
 def read_pool(pool: Dict[str, Any]) -> PoolView:
     """The one reading of a MachineConfigPool that status, apply and rollback share."""
-    from .pools import conditions
+    from .objects import conditions
 
     meta, spec, status = _mapping(pool.get("metadata")), _mapping(pool.get("spec")), _mapping(pool.get("status"))
     present = conditions(pool)
@@ -599,13 +595,15 @@ def _duration(seconds: float) -> str:
 
 
 def parse_duration(text: str, flag: str = "--timeout") -> Optional[float]:
-    """``90s``, ``30m``, ``2h``, ``1h30m`` or plain seconds; 0 means no limit (None)."""
+    """``500ms``, ``90s``, ``30m``, ``2h``, ``1h30m`` or plain seconds; 0 means none (None). The one
+    reader of every duration flag (--timeout, --progress-deadline, push's --retry-delay)."""
     text = text.strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", text):
         seconds = float(text)
     else:
-        parts = re.findall(r"(\d+(?:\.\d+)?)(h|m|s)", text)
+        # ms before m: "500ms" is half a second, not 500 minutes and a stray s
+        parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text)
         if not parts or "".join(n + u for n, u in parts) != text:
             raise InvalidInput(f"{flag} {text}: expected a duration like 90s, 30m, 2h or 1h30m (0: no limit)")
-        seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+        seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001}[u] for n, u in parts)
     return seconds or None

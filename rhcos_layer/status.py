@@ -96,7 +96,7 @@ def pool_status(pool: Dict[str, Any], configs: Dict[str, Dict[str, Any]], base: 
 def releases_since(built_for: str, history: Any) -> Optional[List[str]]:
     """The releases the cluster completed after ``built_for`` (ClusterVersion ``status.history``),
     oldest first; None when ``built_for`` is not a version."""
-    from .upgrade import version_key
+    from .release import version_key
 
     built = version_key(built_for)
     if built is None:
@@ -114,7 +114,7 @@ def mark_behind(found: List[PoolStatus], cluster_version: Any,
     else (an image applied before rhcos-layer recorded it) the image's release label (``labels``)."""
     from .objects import completed_update
     from .objects import field as obj_field
-    from .upgrade import version_key
+    from .release import version_key
 
     status = obj_field(cluster_version, "status")
     running = completed_update(status)

@@ -30,6 +30,7 @@ from .errors import (
 from .objects import completed_update
 from .objects import field as obj_field
 from .progress import Reporter
+from .release import version_key
 from .trust import TLSSettings
 
 if TYPE_CHECKING:
@@ -42,8 +43,6 @@ DEFAULT_STREAM = "rhel-coreos"
 RHEL10_STREAM = "rhel-coreos-10"
 LOG_TAIL_LINES = 20
 _MAX_TEXT = 1024  # a version, a risk's name or message from the cluster: shown, never more than this
-_VERSION_RE = re.compile(r"^(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})"
-                         r"(?:[-+][0-9A-Za-z.+-]{0,128})?$")
 
 # pool states (docs/upgrade.md lists them)
 READY = "ready"
@@ -86,12 +85,6 @@ class Update:
 
 def _text(value: Any) -> str:
     return value[:_MAX_TEXT] if isinstance(value, str) else ""
-
-
-def version_key(version: str) -> Optional[Tuple[int, int, int]]:
-    """(major, minor, patch) of an OpenShift version, or None when it is not one."""
-    found = _VERSION_RE.match(version)
-    return (int(found.group(1)), int(found.group(2)), int(found.group(3))) if found else None
 
 
 def _release(entry: Any) -> Optional[Tuple[str, str]]:
@@ -285,8 +278,9 @@ class Package:
     @property
     def minor(self) -> Optional[Tuple[int, int]]:
         """(major, minor) of the version (kubelet 1.29.6-... -> (1, 29))."""
-        found = re.match(r"^(\d{1,6})\.(\d{1,6})(?:\.|$|-)", self.version)
-        return (int(found.group(1)), int(found.group(2))) if found else None
+        from .pools import parse_version
+
+        return parse_version(self.version)
 
     @property
     def kubernetes(self) -> Optional[Tuple[int, int]]:
@@ -433,7 +427,7 @@ def _layered_pools(cluster: ClusterAPI) -> Tuple[List[_Layered], List[str]]:
     layered: Dict[str, _Layered] = {}
     selector = f"{machineconfig.MANAGED_BY_LABEL}={machineconfig.MANAGED_BY}"
     for mc in sorted(cluster.machineconfigs(selector), key=lambda m: _text(obj_field(m, "metadata", "name"))):
-        if not isinstance(obj_field(mc, "metadata", "labels"), dict) or not machineconfig.is_managed(mc):
+        if not machineconfig.is_managed(mc):
             continue
         pool = _text(obj_field(mc, "metadata", "labels", machineconfig.ROLE_LABEL))
         if not pool:

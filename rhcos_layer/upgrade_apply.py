@@ -21,7 +21,11 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, List, Optional,
 
 from .errors import ClusterUpgradeFailed, PartiallyApplied, PreflightFailed, RhcosLayerError, UpgradeNotReady
 from .machineconfig import ANNOTATION_PREFIX, PROJECT_ANNOTATION, name_for
+from .objects import completed_update, conditions
 from .objects import field as _field
+from .objects import text as _text
+from .pools import patch_command, pause_patch
+from .reference import digest_of
 
 if TYPE_CHECKING:
     from .adapters.cluster_api import ClusterAPI
@@ -67,15 +71,6 @@ class ClusterUpgrade:
                 "message": self.message}
 
 
-def _conditions(cv: Any) -> Dict[str, Dict[str, Any]]:
-    found = _field(cv, "status", "conditions")
-    return {str(c.get("type")): c for c in (found if isinstance(found, list) else []) if isinstance(c, dict)}
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
 def read_upgrade(cv: Any, target: str) -> ClusterUpgrade:
     """Read ClusterVersion ``cv`` against ``target`` (openshift/api config/v1 types_cluster_version.go;
     openshift/cluster-version-operator pkg/cvo/status.go writes the history and conditions).
@@ -84,25 +79,25 @@ def read_upgrade(cv: Any, target: str) -> ClusterUpgrade:
     Progressing is False (the CVO keeps Progressing True until every operator reports the version).
     Failing=True while the cluster moves to ``target`` is FAILED. Asked for, or moving to, another
     release is OTHER. Whatever shape the object has (it is input), this returns, never raises."""
-    conditions = _conditions(cv)
+    present = conditions(cv)
     history = _field(cv, "status", "history")
     entries = [h for h in (history if isinstance(history, list) else []) if isinstance(h, dict)]
-    current = next((_text(h.get("version")) for h in entries if h.get("state") == "Completed"), "")
+    current = _text(completed_update(_field(cv, "status")).get("version"))
     asked = _text(_field(cv, "spec", "desiredUpdate", "version"))
     status_desired = _text(_field(cv, "status", "desired", "version"))
     desired = asked or status_desired
-    progressing = _text(_field(conditions.get("Progressing"), "status"))
-    failing = _text(_field(conditions.get("Failing"), "status")) == "True"
-    message = _text(_field(conditions.get("Progressing"), "message"))
+    progressing = _text(_field(present.get("Progressing"), "status"))
+    failing = _text(_field(present.get("Failing"), "status")) == "True"
+    message = _text(_field(present.get("Progressing"), "message"))
     newest = next((h for h in entries if _text(h.get("version")) == target), None)
     if target and (desired == target or status_desired == target):
         if (status_desired == target and newest is not None and newest.get("state") == "Completed"
                 and entries and entries[0] is newest and progressing == "False"):
             return ClusterUpgrade(target, COMPLETED, current, desired, message)
         if failing:
-            failing_message = _text(_field(conditions.get("Failing"), "message")) or "Failing=True"
+            failing_message = _text(_field(present.get("Failing"), "message")) or "Failing=True"
             return ClusterUpgrade(target, FAILED, current, desired, failing_message)
-        accepted = conditions.get("ReleaseAccepted")
+        accepted = present.get("ReleaseAccepted")
         if status_desired != target and _text(_field(accepted, "status")) == "False":
             # the CVO could not find or load the release asked for (pkg/cvo/cvo.go: VersionNotFound,
             # RetrievePayload): it stays where it is, so waiting would never end
@@ -191,14 +186,12 @@ def paused_by_upgrade(pool: Any) -> bool:
 
 def unpause_patch() -> Dict[str, Any]:
     """Unpause, and drop our marks (null deletes them in a merge patch)."""
-    return {"metadata": {"annotations": {PAUSED_ANNOTATION: None, IMAGE_ANNOTATION: None}},
-            "spec": {"paused": False}}
+    return pause_patch(False, {PAUSED_ANNOTATION: None, IMAGE_ANNOTATION: None})
 
 
 def unpause_command(pool: str) -> str:
     """The ``oc`` line that does what unpause_patch does, for a person."""
-    return (f"oc patch mcp {pool} --type merge -p '{{\"metadata\":{{\"annotations\":{{\"{PAUSED_ANNOTATION}\":null,"
-            f"\"{IMAGE_ANNOTATION}\":null}}}},\"spec\":{{\"paused\":false}}}}'")
+    return patch_command(pool, unpause_patch())
 
 
 def survey(cluster: ClusterAPI, plan: UpgradePlan, *, replan: bool = False) -> Survey:
@@ -298,7 +291,9 @@ def preflight(cluster: ClusterAPI, found: Survey, *, allow_not_recommended: bool
                                   hint="read the risks (oc adm upgrade --include-not-recommended), and take it"
                                        " anyway with --allow-not-recommended")
         found.risks = risks if update.conditional else []
-        if found.image and _digest(found.image) != _digest(update.image):
+        _require_healthy(found)
+        _require_upgradeable(found)
+        if found.image and digest_of(found.image) != digest_of(update.image):
             raise PreflightFailed(f"the plan was made for release image {found.image}, but the cluster offers"
                                   f" {found.target} as {update.image}; nothing was changed",
                                   hint=f"plan again: rhcos-layer upgrade plan --to {found.target}")
@@ -312,8 +307,39 @@ def preflight(cluster: ClusterAPI, found: Survey, *, allow_not_recommended: bool
                                       hint=f"fix it first (oc describe mcp {view.name})")
 
 
-def _digest(image: str) -> str:
-    return image.rpartition("@")[2] if "@" in image else image
+def _require_healthy(found: Survey) -> None:
+    """``oc adm upgrade --to`` refuses to start while ClusterVersion says Invalid or Failing (openshift/oc
+    pkg/cli/admin/upgrade/upgrade.go checkForUpgrade). Here it matters more: a Failing=True left from
+    before would read as the new upgrade's failure as soon as it is asked for, with the pools paused."""
+    found_conditions = conditions(found.cluster_version)
+    for kind in ("Invalid", "Failing"):
+        condition = found_conditions.get(kind)
+        if _text(_field(condition, "status")) == "True":
+            why = _text(_field(condition, "message")) or _text(_field(condition, "reason")) or f"{kind}=True"
+            raise PreflightFailed(f"the cluster reports {kind}=True before the upgrade: {why}; nothing was changed",
+                                  hint="fix that first (oc adm upgrade and oc describe clusterversion show it), then"
+                                       " run this again")
+
+
+def _require_upgradeable(found: Survey) -> None:
+    """Upgradeable=False on ClusterVersion makes the CVO refuse a minor-version update that is not
+    forced (openshift/cluster-version-operator pkg/payload/precondition/clusterversion/upgradeable.go;
+    z-streams go ahead), and ``oc adm upgrade`` asks for --force then. Found after the pause, the
+    refusal would leave the pools paused for nothing: so it is checked before any write."""
+    from .release import version_key
+
+    upgradeable = conditions(found.cluster_version).get("Upgradeable")
+    if _text(_field(upgradeable, "status")) != "False":
+        return
+    target, current = version_key(found.target), version_key(found.upgrade.current)
+    if target is None or current is None or target[:2] == current[:2]:
+        return
+    why = _text(_field(upgradeable, "message")) or _text(_field(upgradeable, "reason")) or "Upgradeable=False"
+    raise PreflightFailed(f"the cluster is not upgradeable to another minor version ({current[0]}.{current[1]} to"
+                          f" {target[0]}.{target[1]}): {why}; nothing was changed",
+                          hint="resolve what ClusterVersion's Upgradeable condition names (oc adm upgrade shows"
+                               " it; an admin-ack goes in the openshift-config/admin-acks ConfigMap), then run"
+                               " this again")
 
 
 def require_permissions(cluster: ClusterAPI, found: Survey, *, start: bool, wait: bool) -> None:
@@ -359,8 +385,7 @@ def pause(cluster: ClusterAPI, found: Survey) -> List[str]:
             marks[IMAGE_ANNOTATION] = step.image
         try:
             version = _meta(cluster.pool(step.pool)).get("resourceVersion")
-            cluster.patch_pool(step.pool, {"metadata": {"annotations": marks}, "spec": {"paused": True}},
-                               str(version) if version else None)
+            cluster.patch_pool(step.pool, pause_patch(True, marks), str(version) if version else None)
         except RhcosLayerError as exc:
             left = []
             for earlier in reversed(done):
@@ -378,6 +403,12 @@ def pause(cluster: ClusterAPI, found: Survey) -> List[str]:
         step.state = PAUSED
         done.append(step)
     return [s.pool for s in done]
+
+
+def start_command(found: Survey) -> str:
+    """What the admin runs to start the upgrade themselves: ``oc adm upgrade --to`` refuses a conditional
+    update without --allow-not-recommended (the risks were accepted here already, by the same flag)."""
+    return f"oc adm upgrade --to {found.target}" + (" --allow-not-recommended" if found.risks else "")
 
 
 def start_upgrade(cluster: ClusterAPI, found: Survey) -> None:

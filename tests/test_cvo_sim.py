@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Dict, Iterator, List
 
 import pytest
@@ -286,3 +287,46 @@ def test_upgradeable_false_blocks_a_minor_update_not_a_z_stream(cluster: KubeAPI
         _want(api, version="4.17.2", image=RELEASES["4.17.2"]["payload"], force=True)
         assert cvo.wait_idle(30)
         assert [(h["version"], h["state"]) for h in _cv(api)["status"]["history"]][0] == ("4.17.2", "Completed")
+
+
+def _upgradeable(api: KubeAPI) -> Obj:
+    return next((c for c in _cv(api)["status"].get("conditions") or [] if c["type"] == "Upgradeable"), {})
+
+
+def _until(check: Any, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return bool(check())
+
+
+def test_a_degraded_pool_makes_the_cluster_not_upgradeable_a_paused_one_does_not(cluster: KubeAPI) -> None:
+    """The MCO's Upgradeable (pkg/operator/status.go) as ClusterVersion carries it: a pool paused with a
+    config pending is not Updating and does not block; a Degraded pool blocks a minor update."""
+    api = cluster
+    with SimulatedMCO(api) as mco, SimulatedCVO(api, releases=RELEASES):
+        api.store.patch("machineconfigpools", "worker", {"spec": {"paused": True}})
+        api.store.put({"apiVersion": "machineconfiguration.openshift.io/v1", "kind": "MachineConfig",
+                       "metadata": {"name": "99-worker-motd",
+                                    "labels": {"machineconfiguration.openshift.io/role": "worker"}},
+                       "spec": {"config": {"ignition": {"version": "3.2.0"}, "storage": {"files": [
+                           {"path": "/etc/motd", "mode": 420, "contents": {"source": "data:,hello"}}]}}}})
+        assert mco.wait_idle(30)
+        worker = api.store.get("machineconfigpools", "worker")
+        assert worker["spec"]["configuration"]["name"] != worker["status"]["configuration"]["name"]
+        assert not _until(lambda: _upgradeable(api).get("status") == "False", 0.5)
+        mco.degrade_node("worker-0", "failed to pull the image")
+        api.store.patch("machineconfigpools", "worker", {"spec": {"paused": False}})
+        assert _until(lambda: _upgradeable(api).get("reason") == "DegradedPool")
+        assert _upgradeable(api)["status"] == "False"
+        assert _upgradeable(api)["message"].startswith(
+            "Cluster operator machine-config should not be upgraded between minor versions: One or more machine"
+            " config pools are degraded")
+        _want(api, version="4.17.2", image=RELEASES["4.17.2"]["payload"])
+        assert _until(lambda: _cond(api, "ReleaseAccepted")["status"] == "False")
+        accepted = _cond(api, "ReleaseAccepted")
+        assert (accepted["reason"], '"ClusterVersionUpgradeable" failed because of "DegradedPool"' in accepted[
+            "message"]) == ("PreconditionChecks", True)
+        assert [h["version"] for h in _cv(api)["status"]["history"]] == ["4.16.3"]

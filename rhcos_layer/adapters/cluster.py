@@ -367,12 +367,6 @@ class Cluster:
         self._call(f"delete machineosconfig {name}", self._custom().delete_cluster_custom_object, MCO_GROUP,
                    version, "machineosconfigs", name, body=body)
 
-    def set_pool_paused(self, name: str, paused: bool) -> Dict[str, Any]:
-        """Pause or unpause a pool (a merge patch of spec.paused only: nothing else of the pool is sent)."""
-        return dict(self._call(f"patch machineconfigpool {name}", self._custom().patch_cluster_custom_object,
-                               MCO_GROUP, MCO_VERSION, "machineconfigpools", name, {"spec": {"paused": paused}},
-                               _content_type="application/merge-patch+json"))
-
     def watched_machineosbuilds(self, version: str, label_selector: str) -> List[Dict[str, Any]]:
         """The MachineOSBuilds ``label_selector`` picks, read while following a build (bounded in time,
         transient failures as ClusterFlaky)."""

@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import click
 
-from .options import Settings, cluster_options, output_option, project_option, registry_options, tls_settings
+from .options import (
+    Settings,
+    cluster_options,
+    ignore_preflight_option,
+    output_option,
+    project_option,
+    registry_options,
+    tls_settings,
+)
 
 if TYPE_CHECKING:
     from ..apply import Plan
@@ -83,9 +91,8 @@ def _follow(terminal: Terminal, cluster: Any, expectations: List[Tuple[str, Expe
 @click.option("--pool", "pools", multiple=True, required=True, metavar="POOL",
               help="Machine config pool to move to the image (repeatable).")
 @click.option("--image", metavar="REPO@sha256:DIGEST", help="The layered image (default: this project's last push).")
-@click.option("--ignore-preflight-errors", "ignored", multiple=True, metavar="CHECK[,CHECK]",
-              help="Apply although these checks fail: NodesCanPull, LoopbackRegistry, BaseMatches, PoolDegraded,"
-                   " PackageConflict, or all.")
+@ignore_preflight_option("Apply although these checks fail: NodesCanPull, LoopbackRegistry, BaseMatches,"
+                         " PoolDegraded, PackageConflict, or all.")
 @click.option("--rollback-on-failure", is_flag=True,
               help="When a node degrades during the rollout, put the pools back as they were.")
 @click.option("--on-cluster", is_flag=True,
@@ -411,8 +418,7 @@ def _report(terminal: Terminal, plans: List[Plan], output: str, *, dry_run: bool
 @click.option("--to-previous", is_flag=True,
               help="Re-apply the image that was live before the last apply, instead of the base image (an"
                    " on-cluster pool: its MachineOSConfig's previous spec, built again).")
-@click.option("--ignore-preflight-errors", "ignored", multiple=True, metavar="CHECK[,CHECK]",
-              help="With --to-previous: apply although these checks fail (as for apply).")
+@ignore_preflight_option("With --to-previous: apply although these checks fail (as for apply).")
 @wait_options
 @registry_options
 @cluster_options

@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Tuple
 
 import click
 
-from .options import Settings, cluster_options, output_option, project_option, registry_options
+from .options import Settings, cluster_options, isolation_option, output_option, project_option, registry_options
 
 
 def _key_values(flag: str, values: Tuple[str, ...]) -> Dict[str, str]:
@@ -87,9 +87,7 @@ def _base(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> O
 @click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=FILE",
               help="Give FILE to `RUN --mount=type=secret,id=ID` steps (at /run/secrets/ID), never to a"
                    " layer: entitlement certs, redhat.repo.")
-@click.option("--isolation", envvar="BUILDAH_ISOLATION", metavar="TYPE",
-              type=click.Choice(["oci", "chroot", "rootless"]),
-              help="Process isolation for RUN steps (default: BUILDAH_ISOLATION, else podman's default).")
+@isolation_option
 @click.option("--no-cache", is_flag=True, help="Build even when an image with the same inputs exists.")
 @click.option("--skip-lint", is_flag=True, help="Build even when `rhcos-layer lint` finds errors.")
 @registry_options

@@ -81,3 +81,28 @@ def project_option(func: F) -> F:
         "--project", "project_file", metavar="FILE",
         help="Project file (default: ./rhcos-layer.yaml when it exists).",
     )(func)
+
+
+def push_authfile_option(func: F) -> F:
+    return click.option("--push-authfile", type=click.Path(dir_okay=False), metavar="FILE",
+                        help="Credentials for pushing only (default: --authfile's).")(func)
+
+
+def isolation_option(func: F) -> F:
+    return click.option("--isolation", envvar="BUILDAH_ISOLATION", metavar="TYPE",
+                        type=click.Choice(["oci", "chroot", "rootless"]),
+                        help="Process isolation for RUN steps (default: BUILDAH_ISOLATION, else podman's default).",
+                        )(func)
+
+
+def rebuild_options(func: F) -> F:
+    """--push-authfile, --arch, --isolation: what upgrade plan and upgrade apply hand their rebuilds."""
+    func = isolation_option(func)
+    func = click.option("--arch", metavar="ARCH",
+                        help="The architecture to pick from a multi-arch release (default amd64).")(func)
+    return push_authfile_option(func)
+
+
+def ignore_preflight_option(help: str) -> Callable[[F], F]:
+    """--ignore-preflight-errors, with what it means for the command at hand."""
+    return click.option("--ignore-preflight-errors", "ignored", multiple=True, metavar="CHECK[,CHECK]", help=help)

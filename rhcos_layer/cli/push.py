@@ -7,23 +7,20 @@ from typing import Optional
 
 import click
 
-from .options import Settings, output_option, project_option, registry_options
+from .options import Settings, output_option, project_option, push_authfile_option, registry_options
 
 
-def _duration(text: str) -> float:
-    """Seconds from podman-style durations: ``500ms``, ``2s``, ``1m``, or a bare number of seconds."""
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0}
-    for suffix in ("ms", "s", "m"):
-        if text.endswith(suffix):
-            number, scale = text[: -len(suffix)], units[suffix]
-            break
-    else:
-        number, scale = text, 1.0
+def _retry_delay(text: str) -> float:
+    """rollout.parse_duration's forms (``500ms``, ``2s``, ``1m``, seconds), from 0 to 1 hour; a bad one
+    is a usage error (2), as podman's --retry-delay."""
+    from ..errors import InvalidInput
+    from ..rollout import parse_duration
+
     try:
-        value = float(number) * scale
-    except ValueError:
+        value = parse_duration(text, "--retry-delay") or 0.0
+    except InvalidInput:
         raise click.BadParameter(f"{text!r}: give a duration like 500ms or 2s", param_hint="--retry-delay") from None
-    if not 0 <= value <= 3600:  # also nan and inf (1e309), which float() accepts
+    if value > 3600:
         raise click.BadParameter(f"{text!r}: give a duration from 0 to 1h, like 500ms or 2s",
                                  param_hint="--retry-delay")
     return value
@@ -49,8 +46,7 @@ def _image_flag(text: str) -> str:
 @click.argument("destination", required=False, metavar="[DESTINATION]")
 @click.option("--image", "image_flag", metavar="REPOSITORY[:TAG]",
               help="Where to push, as the project file's image: says (the same as DESTINATION).")
-@click.option("--push-authfile", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Credentials for the destination only (default: --authfile's).")
+@push_authfile_option
 @click.option("--digestfile", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
               help="Also write the pushed digest to FILE, like podman.")
 @click.option("--retry", default=3, show_default=True, type=click.IntRange(0, 20), metavar="N",
@@ -89,7 +85,7 @@ def push_command(settings: Settings, image: Optional[str], destination: Optional
         tls=TLSSettings(verify=tls_verify, cert_dir=Path(cert_dir) if cert_dir else None),
         digestfile=Path(digestfile) if digestfile else None,
         attempts=retry + 1,
-        backoff=_duration(retry_delay),
+        backoff=_retry_delay(retry_delay),
     )
     with terminal.reporter("Pushing") as reporter:
         result = push(options, reporter)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, List, Optional, Tuple
 
 import click
 
-from .options import Settings, cluster_options, registry_options
+from .options import Settings, cluster_options, rebuild_options, registry_options
 from .upgrade_apply import upgrade_apply_command
 
 if TYPE_CHECKING:
@@ -28,12 +28,7 @@ def upgrade_group() -> None:
               help="Any release payload instead. With --project and no --kubeconfig/--context: no cluster at all.")
 @click.option("--project", "project_files", multiple=True, metavar="FILE",
               help="A project to rebuild (repeatable); default: ./rhcos-layer.yaml when it exists.")
-@click.option("--push-authfile", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Credentials for pushing only (default: --authfile's).")
-@click.option("--arch", metavar="ARCH", help="The architecture to pick from a multi-arch release (default amd64).")
-@click.option("--isolation", envvar="BUILDAH_ISOLATION", metavar="TYPE",
-              type=click.Choice(["oci", "chroot", "rootless"]),
-              help="Process isolation for RUN steps (default: BUILDAH_ISOLATION, else podman's default).")
+@rebuild_options
 @registry_options
 @cluster_options
 @click.option("-o", "--output", type=click.Choice(["text", "json", "yaml"]), default="text", show_default=True,

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple
 import click
 
 from .apply import _cluster_flags, _follow, wait_options
-from .options import Settings, cluster_options, output_option, registry_options, tls_settings
+from .options import (
+    Settings,
+    cluster_options,
+    ignore_preflight_option,
+    output_option,
+    rebuild_options,
+    registry_options,
+    tls_settings,
+)
 
 if TYPE_CHECKING:
     from ..rollout import Expectation
@@ -59,14 +67,8 @@ def _watch_pools(terminal: Terminal, cluster: Any, wanted: List[Tuple[str, Expec
               help="Take the plan's images for pools paused earlier with other ones (another build was pushed).")
 @click.option("--project", "projects", multiple=True, metavar="FILE",
               help="Project file of a layered pool (repeatable; default: as upgrade plan finds them).")
-@click.option("--ignore-preflight-errors", "ignored", multiple=True, metavar="CHECK[,CHECK]",
-              help="As apply, for the new images after the upgrade.")
-@click.option("--push-authfile", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Credentials for pushing the rebuilt images only (default: --authfile's).")
-@click.option("--arch", metavar="ARCH", help="The architecture to pick from a multi-arch release (default amd64).")
-@click.option("--isolation", envvar="BUILDAH_ISOLATION", metavar="TYPE",
-              type=click.Choice(["oci", "chroot", "rootless"]),
-              help="Process isolation for RUN steps of the rebuilds (default: BUILDAH_ISOLATION).")
+@ignore_preflight_option("As apply, for the new images after the upgrade.")
+@rebuild_options
 @wait_options
 @registry_options
 @cluster_options
@@ -160,7 +162,7 @@ def _run(terminal: Terminal, cluster: Any, found: Survey, *, start: bool, wait: 
             terminal.info(f"Started the cluster upgrade to {target} (ClusterVersion spec.desiredUpdate"
                           f" {found.image})")
         else:
-            terminal.info(f"Start the cluster upgrade when ready: oc adm upgrade --to {target}")
+            terminal.info(f"Start the cluster upgrade when ready: {core.start_command(found)}")
     if not wait:
         _report(terminal, found, output, next_step=f"not waiting (--no-wait); pick up with: {resume}")
         return

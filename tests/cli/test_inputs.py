@@ -25,7 +25,7 @@ def test_build_base_is_refused_when_parsed(tmp_path: Path, run_cli, value: str, 
     assert "give the base by digest: REPO@sha256:<64 hex>" in result.err
 
 
-@pytest.mark.parametrize("value", ["nan", "1e309", "inf", "-inf", "nanms", "2h", "99999s"])
+@pytest.mark.parametrize("value", ["nan", "1e309", "inf", "-inf", "nanms", "2h", "99999s", "1h1s", "5x"])
 def test_retry_delay_must_be_a_finite_duration(tmp_path: Path, run_cli, value: str) -> None:
     result = run_cli(["push", "--retry-delay", value, "img", "quay.io/me/os:1"], tmp_path)
     assert result.code == 2, result.err

@@ -12,16 +12,19 @@ DIGEST = "sha256:" + "d" * 64
 BASE = f"quay.io/openshift-release-dev/ocp-v4.0-art-dev@{DIGEST}"
 
 
-def test_help_loads_no_heavy_module() -> None:
+@pytest.mark.parametrize("args", [["--help"], ["upgrade", "--help"], ["upgrade", "plan", "--help"],
+                                  ["upgrade", "apply", "--help"]])
+def test_help_loads_no_heavy_module(args: list) -> None:
     code = (
         "import sys\n"
         "from rhcos_layer.cli import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('podman', 'requests', 'urllib3', 'rich', 'yaml') if m in sys.modules]\n"
+        f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('podman', 'requests', 'urllib3', 'rich', 'yaml', 'kubernetes', 'jinja2')"
+        " if m in sys.modules]\n"
         "sys.stderr.write('HEAVY=' + ','.join(heavy))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "Usage: rhcos-layer [OPTIONS] COMMAND" in proc.stdout
+    assert f"Usage: rhcos-layer {' '.join(args[:-1])}".rstrip() + " [OPTIONS]" in proc.stdout
     assert proc.stderr.strip() == "HEAVY="
 
 

@@ -41,3 +41,24 @@ def test_any_cluster_version_reads_as_a_state_and_a_plan_request(cv: object, tar
     to, release = core.plan_request(cv, target)
     assert (to, release) == (target, None) or to is None and isinstance(release, str) and release
 
+
+
+_GATE = st.fixed_dictionaries({"type": st.sampled_from(["Failing", "Invalid", "Upgradeable"]) | _JSON,
+                               "status": st.sampled_from(["True", "False"]) | _JSON,
+                               "reason": _JSON, "message": _JSON})
+
+
+@given(st.fixed_dictionaries({"status": st.fixed_dictionaries({"conditions": st.lists(_GATE | _JSON, max_size=4)
+                                                                              | _JSON}) | _JSON}) | _JSON,
+       _VERSIONS, _VERSIONS)
+def test_the_checks_before_starting_read_any_cluster_version(cv: object, target: str, current: str) -> None:
+    """upgrade apply's Failing / Invalid / Upgradeable checks: a refusal (PreflightFailed) or nothing."""
+    from rhcos_layer.errors import PreflightFailed
+
+    found = core.Survey(target, "", core.ClusterUpgrade(target, core.NOT_STARTED, current, current),
+                        cluster_version=cv if isinstance(cv, dict) else {})
+    for check in (core._require_healthy, core._require_upgradeable):
+        try:
+            check(found)
+        except PreflightFailed as exc:
+            assert exc.message.endswith("; nothing was changed")

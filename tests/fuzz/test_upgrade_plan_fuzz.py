@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from rhcos_layer.adapters.engine import demux_logs, split_framed
 from rhcos_layer.errors import RhcosLayerError
-from rhcos_layer.upgrade import choose_target, parse_nvra, parse_rpm_answers, pool_stream, read_updates, version_key
+from rhcos_layer.release import version_key
+from rhcos_layer.upgrade import choose_target, parse_nvra, parse_rpm_answers, pool_stream, read_updates
 
 _TEXT = st.text(max_size=60)
 _VERSION = st.sampled_from(["4.16.3", "4.16.8", "4.17.2", "4.21.0-ec.1", "04.1.1", "4.16", ""]) | _TEXT

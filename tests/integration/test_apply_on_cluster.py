@@ -122,6 +122,11 @@ def test_moving_a_pool_from_osimageurl_to_on_cluster_and_back(tmp_path, pushed, 
     assert [r.os_image_url for r in sim.history[before:] if r.pool == "worker"] == [built]  # one move, to the build
     patches = [r for r in _writes(api) if r[0] == "PATCH" and "machineconfigpools/worker" in r[1]]
     assert len(patches) == 2  # paused, then unpaused
+    pause, unpause = [json.loads(c.body) for c in api.calls
+                      if c.method == "PATCH" and c.path.endswith("machineconfigpools/worker")]
+    # the pause sends spec.paused at the resourceVersion read (an admin's change meanwhile: a conflict)
+    assert pause["spec"] == {"paused": True} and pause["metadata"]["resourceVersion"]
+    assert unpause == {"spec": {"paused": False}}
 
     # on-cluster -> out-of-cluster: the plain apply with --replace
     before = len(sim.history)

@@ -318,3 +318,67 @@ def test_a_conditional_update_needs_allow_not_recommended(rig: Rig) -> None:
     cv = rig.api.store.get("clusterversions", "version")
     assert cv["spec"]["desiredUpdate"] == {"version": NEW, "image": rig.releases[NEW].payload}
     assert set(rig.node_images()) == {_pushed(rig)}
+
+
+def test_a_resume_reads_the_cluster_not_the_local_files(rig: Rig, registry) -> None:
+    """The run that paused the pools may have been on another machine: the resume has none of its files
+    (the project's build and push records are gone), only the project and the cluster."""
+    before = rig.reboots()
+    first = rig.upgrade("--no-wait")
+    assert first.code == 0, first.err
+    planned = rig.pool()["metadata"]["annotations"][core.IMAGE_ANNOTATION]
+    (rig.project / ".rhcos-layer.state.json").unlink()
+    again = rig.upgrade("--start-cluster-upgrade", "--wait")
+    assert again.code == 0, again.err
+    assert "paused for the upgrade" not in again.err
+    after = rig.reboots()
+    assert {n: after.get(n, 0) - before.get(n, 0) for n in WORKERS} == {n: 1 for n in WORKERS}
+    assert set(rig.node_images()) == {planned}
+    import base64
+
+    token = base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
+    for secret in (registry.password, token):  # the pull secret's and the push credentials: never printed
+        assert secret not in first.out + first.err + again.out + again.err
+
+
+def test_a_minor_update_the_cluster_calls_not_upgradeable_is_refused_before_the_pause(rig: Rig) -> None:
+    from tests.support.cvo import set_upgradeable
+
+    set_upgradeable(rig.api, False, "AdminAckRequired", "Kubernetes 1.30 removes several APIs: ack it first")
+    rig.api.reset_requests()
+    result = rig.tool("upgrade", "apply", "--to", "4.17.2", "--project", str(rig.project / "rhcos-layer.yaml"),
+                      *LOOPBACK_OK, "--start-cluster-upgrade", "--wait")
+    assert result.code == 12, result.err
+    assert ("the cluster is not upgradeable to another minor version (4.16 to 4.17): Kubernetes 1.30 removes"
+            " several APIs: ack it first; nothing was changed") in result.err
+    assert _writes(rig.api) == []
+    assert rig.pool()["spec"]["paused"] is False
+    assert not rig.api.store.get("clusterversions", "version")["spec"].get("desiredUpdate")
+
+
+def test_a_conditional_update_left_to_the_admin_prints_a_command_oc_accepts(rig: Rig) -> None:
+    from tests.support.cvo import risk
+
+    seed_updates(rig.api, rig.releases, current=OLD, available=["4.17.2"],
+                 conditional={NEW: [risk("OVNRestart", "pods lose network for a minute")]})
+    result = rig.upgrade("--no-wait", "--allow-not-recommended")
+    assert result.code == 0, result.err
+    assert f"Start the cluster upgrade when ready: oc adm upgrade --to {NEW} --allow-not-recommended" in result.err
+    assert rig.pool()["spec"]["paused"] is True
+
+
+def test_a_cluster_already_failing_is_refused_as_oc_adm_upgrade_refuses_it(rig: Rig) -> None:
+    from tests.support.cvo import set_conditions
+
+    cv = rig.api.store.get("clusterversions", "version")
+    rig.api.store.patch("clusterversions", "version", {"status": {"conditions": set_conditions(
+        cv["status"].get("conditions") or [], {"type": "Failing", "status": "True", "reason": "ClusterOperatorDegraded",
+                                               "message": "Cluster operator etcd is degraded",
+                                               "lastTransitionTime": "2026-11-27T00:00:00Z"})}})
+    rig.api.reset_requests()
+    result = rig.upgrade("--start-cluster-upgrade", "--wait")
+    assert result.code == 12, result.err
+    assert ("the cluster reports Failing=True before the upgrade: Cluster operator etcd is degraded; nothing was"
+            " changed") in result.err
+    assert _writes(rig.api) == []
+    assert rig.pool()["spec"]["paused"] is False

@@ -7,9 +7,10 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -165,3 +166,56 @@ def remove_tree(path: PathLike) -> None:
         return
     unmount_all_under(p)
     shutil.rmtree(p, ignore_errors=False)
+
+
+_Sim = TypeVar("_Sim", bound="SimulatorThread")
+
+
+class SimulatorThread:
+    """The life of a simulated controller's thread (the MCO's, the CVO's): started once, stopped by setting
+    ``_stopping`` and waking the store's condition it waits on, its own failures collected in ``errors``
+    and raised by check(). A subclass sets ``store``, ``errors``, ``_stopping``, ``_thread`` and runs ``_run``."""
+
+    thread_name = "simulator"
+    store: Any
+    errors: List[str]
+    _stopping: threading.Event
+    _thread: Optional[threading.Thread]
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def start(self: _Sim) -> _Sim:
+        if self._thread is not None and self._thread.is_alive():
+            return self
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stopping.set()
+        with self.store.changed:
+            self.store.changed.notify_all()
+        thread.join(timeout)
+        if thread.is_alive():
+            raise RuntimeError(f"{type(self).__name__}: the thread did not stop")
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self: _Sim) -> _Sim:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def check(self) -> None:
+        """Raise if the simulator's thread hit an error of its own (a bug of the rig, not of the code
+        under test)."""
+        if self.errors:
+            raise AssertionError(f"{type(self).__name__} failed:\n" + "\n".join(self.errors))

@@ -59,7 +59,12 @@ as idle, as SimulatedMCO counts a blocked rollout.
 
 Preconditions (pkg/payload/precondition/clusterversion/upgradeable.go): with ``Upgradeable`` False
 (set_upgradeable()) a minor-version update is refused - ``ReleaseAccepted`` False, reason
-``PreconditionChecks`` - unless ``desiredUpdate.force``; a z-stream update goes ahead.
+``PreconditionChecks`` - unless ``desiredUpdate.force``; a z-stream update goes ahead. The machine-config
+operator's own Upgradeable is carried into ClusterVersion (openshift/machine-config-operator
+pkg/operator/status.go; pkg/cvo/upgradeable.go): False while a pool is Degraded (``DegradedPool``) or
+Updating (``PoolUpdating``); a paused pool is not Updating (pkg/controller/node/status.go), so pausing the
+layered pools does not block a minor update. Not played: the kubelet-skew (``KubeletSkewPresent``) and
+boot-image-skew reasons some releases add.
 
 Not played: the update graph service (Cincinnati; availableUpdates come from *edges* or seed_updates()),
 signature verification, other ClusterOperators, rollbacks.
@@ -74,6 +79,7 @@ import traceback
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ._util import SimulatorThread
 from .kube import CONFIG_GROUP, MCO_NAMESPACE, KubeAPI, OpenShiftSeed, seed_openshift
 from .mco import CONTROLLER_CONFIG, OSIMAGEURL_CONFIGMAP, SimulatedMCO
 
@@ -85,6 +91,7 @@ REQUIRED_FOR_UPGRADE = "operator.machineconfiguration.openshift.io/required-for-
 # which changes with every release (so every rendered config does).
 RELEASE_FILE = "/etc/emulator/release-version"
 _SLICE = 0.05
+_MCO_REASONS = ("DegradedPool", "PoolUpdating")  # the Upgradeable reasons _sync_upgradeable sets
 
 
 def _now() -> str:
@@ -227,7 +234,7 @@ class _Upgrade:
         self.stalled = False
 
 
-class SimulatedCVO:
+class SimulatedCVO(SimulatorThread):
     """See the module docstring. *releases*: version -> UpgradeRelease (or mappings with version, payload,
     base, extensions and optionally kubelet); *edges*: version -> versions it may update to (default
     default_edges()); *step_delay*: seconds between accepting a release and moving the MCO's inputs; *mco*:
@@ -254,41 +261,12 @@ class SimulatedCVO:
         self._stopping = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
-    # ------------------------------------------------------------------------ lifecycle
-    def start(self) -> SimulatedCVO:
-        if self._thread is not None and self._thread.is_alive():
-            return self
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="simulated-cvo", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        self._stopping.set()
-        with self.store.changed:
-            self.store.changed.notify_all()
-        thread.join(timeout)
-        if thread.is_alive():
-            raise RuntimeError("SimulatedCVO: the thread did not stop")
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def __enter__(self) -> SimulatedCVO:
-        return self.start()
+    # ------------------------------------------------------------------------ lifecycle (SimulatorThread)
+    thread_name = "simulated-cvo"
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
         self.check()
-
-    def check(self) -> None:
-        """Raise if the thread itself hit an error (a bug of the rig, not of the code under test)."""
-        if self.errors:
-            raise AssertionError("SimulatedCVO failed:\n" + "\n".join(self.errors))
 
     # ------------------------------------------------------------------------ failure injection
     def fail_upgrade(self, message: str, reason: str = "ClusterOperatorDegraded") -> None:
@@ -357,6 +335,7 @@ class SimulatedCVO:
         cv = self.store.get("clusterversions", CV)
         if cv is None:
             return
+        cv = self._sync_upgradeable(cv)
         generation = int(cv["metadata"].get("generation") or 1)
         status = cv.get("status") or {}
         want = (cv.get("spec") or {}).get("desiredUpdate")
@@ -377,6 +356,37 @@ class SimulatedCVO:
             return
         if not up.stalled and self._master_done(up.version):
             self._complete(up, status)
+
+    def _sync_upgradeable(self, cv: Obj) -> Obj:
+        """The machine-config ClusterOperator's Upgradeable, as the CVO carries it into ClusterVersion.
+        openshift/machine-config-operator pkg/operator/status.go syncUpgradeableStatus: False while a pool
+        is Degraded (reason DegradedPool, first) or Updating (PoolUpdating); a paused pool reports
+        Updating False (pkg/controller/node/status.go, "Pool is paused"), so it does not block.
+        openshift/cluster-version-operator pkg/cvo/upgradeable.go: one operator not upgradeable gives its
+        reason and "Cluster operator machine-config should not be upgraded between minor versions: ...".
+        A False set by set_upgradeable (another reason: an admin-ack) is left as it is: it blocks anyway."""
+        pools = self.store.list("machineconfigpools")
+        blocker: Optional[Tuple[str, str]] = None
+        if any(_true(p, "Degraded") for p in pools):
+            blocker = ("DegradedPool", "One or more machine config pools are degraded, please see `oc get mcp`"
+                                       " for further details and resolve before upgrading")
+        elif any(_true(p, "Updating") for p in pools):
+            blocker = ("PoolUpdating", "One or more machine config pools are updating, please see `oc get mcp`"
+                                       " for further details")
+        conditions = (cv.get("status") or {}).get("conditions") or []
+        now = next((c for c in conditions if c.get("type") == "Upgradeable"), None)
+        if now is not None and now.get("status") == "False" and now.get("reason") not in _MCO_REASONS:
+            return cv
+        if blocker is not None:
+            want = _condition("Upgradeable", "False", blocker[0], "Cluster operator machine-config should not be"
+                              f" upgraded between minor versions: {blocker[1]}")
+        elif now is not None and now.get("reason") in _MCO_REASONS:
+            want = _condition("Upgradeable", "True", "AsExpected", "")
+        else:
+            return cv
+        if now is not None and all(now.get(k) == want.get(k) for k in ("status", "reason", "message")):
+            return cv
+        return self.store.patch("clusterversions", CV, {"status": {"conditions": set_conditions(conditions, want)}})
 
     # pkg/cvo/cvo.go findUpdateFromConfig: image as given, a version only from availableUpdates
     def _accept(self, cv: Obj, want: Obj, generation: int) -> None:

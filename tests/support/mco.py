@@ -95,6 +95,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
+from ._util import SimulatorThread
 from .build_sim import BuildController, image_build_degraded
 from .kube import (
     CONTROLLER_VERSION,
@@ -517,7 +518,7 @@ def _taints(node: Obj, cordoned: bool) -> Optional[List[Obj]]:
 
 
 # ============================================================================ the simulator
-class SimulatedMCO:
+class SimulatedMCO(SimulatorThread):
     """The MCO's render controller, node controller and daemons, driving ``api.store`` (see the module
     docstring). Failure injection: ``degrade_node()``, ``unreconcilable_node()``, ``fail_pull()``, ``retry_node()``,
     ``clear_failures()``; ``pause()`` / ``resume()`` stop and continue acting (unlike a pool's
@@ -567,14 +568,8 @@ class SimulatedMCO:
         self._apply = True
         self._writes = 0
 
-    # ------------------------------------------------------------------------ lifecycle
-    def start(self) -> SimulatedMCO:
-        if self._thread is not None and self._thread.is_alive():
-            return self
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="simulated-mco", daemon=True)
-        self._thread.start()
-        return self
+    # ------------------------------------------------------------------------ lifecycle (SimulatorThread)
+    thread_name = "simulated-mco"
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread (within *timeout* s, or RuntimeError); nodes stay where they are. Running builds
@@ -582,30 +577,7 @@ class SimulatedMCO:
         if self.builds is not None:
             self.builds.stop(timeout)
             self.errors.extend(self.builds.errors)
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        self._stopping.set()
-        with self.store.changed:
-            self.store.changed.notify_all()
-        thread.join(timeout)
-        if thread.is_alive():
-            raise RuntimeError("SimulatedMCO: the thread did not stop")
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def __enter__(self) -> SimulatedMCO:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def check(self) -> None:
-        """Raise if the simulator's thread hit an error of its own."""
-        if self.errors:
-            raise AssertionError("SimulatedMCO failed:\n" + "\n".join(self.errors))
+        super().stop(timeout)
 
     # ------------------------------------------------------------------------ controls
     def pause(self) -> None:

@@ -65,3 +65,14 @@ def test_names_sort_after_the_pools_usual_configs_and_custom_pools_after_worker(
 def test_bad_pool_names(pool: str) -> None:
     with pytest.raises(InvalidInput, match="not a machine config pool name"):
         machineconfig.name_for(pool)
+
+
+@pytest.mark.parametrize("obj, ours", [
+    (machineconfig.render("worker", "quay.io/a/b@sha256:" + "0" * 64), True),
+    ({"kind": "MachineOSConfig", "metadata": {"labels": {"app.kubernetes.io/managed-by": "rhcos-layer"}}}, True),
+    ({"metadata": {"labels": {"app.kubernetes.io/managed-by": "someone-else"}}}, False),
+    # what a proxy or a hand-written object may send: not ours, never a TypeError
+    ({"metadata": ["labels"]}, False), ({"metadata": {"labels": "rhcos-layer"}}, False), (None, False), ([], False),
+])
+def test_one_managed_by_check_for_every_object_and_shape(obj: object, ours: bool) -> None:
+    assert machineconfig.is_managed(obj) is ours

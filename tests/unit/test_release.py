@@ -271,3 +271,24 @@ def test_a_damaged_cache_file_is_ignored(tmp_path) -> None:
     path.write_text('{"format": 1, "release": "r", "version": "4.16.3", "arch": null, "tags": {"a": "b"}}')
     assert release._cache_read(path) is not None
     assert digest
+
+
+@pytest.mark.parametrize(("version", "key"), [
+    ("4.16.3", (4, 16, 3)), ("4.17.0-rc.1", (4, 17, 0)), ("4.16.0-0.okd-2024-07-20-123456", (4, 16, 0)),
+    ("4.16.3+build.7", (4, 16, 3)),
+    # not versions, whoever sent them (a payload, ClusterVersion, our annotation)
+    ("4.16", None), ("4.16.3-", None), ("04.16.3", None), ("4.16.3 ", None), ("4." + "1" * 200 + ".0", None),
+])
+def test_one_reader_of_release_versions(version: str, key: object) -> None:
+    from rhcos_layer.release import version_key
+
+    assert version_key(version) == key
+
+
+def test_a_minor_of_thousands_of_digits_is_no_version_and_no_error() -> None:
+    from rhcos_layer.pools import parse_version
+    from rhcos_layer.upgrade import Package
+
+    assert parse_version("4.16.0-rc.1") == (4, 16) and parse_version("4.16") == (4, 16)
+    assert parse_version("9" * 5000 + ".16.3") is None  # int() of 5000 digits raises ValueError
+    assert Package("openshift-kubelet", "4.16.0-202406.el9").minor == (4, 16)

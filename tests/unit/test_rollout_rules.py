@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rhcos_layer import apply, lint, pools, rollout, selectors
+from rhcos_layer import apply, lint, objects, pools, rollout, selectors
 from rhcos_layer.containerfile import parse
 from rhcos_layer.errors import InvalidInput
 
@@ -62,7 +62,8 @@ def test_the_mcos_done_rule_needs_every_part() -> None:
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("0", None), ("90", 90.0), ("90s", 90.0), ("30m", 1800.0),
-                                                ("2h", 7200.0), ("1h30m", 5400.0), ("1.5m", 90.0)])
+                                                ("2h", 7200.0), ("1h30m", 5400.0), ("1.5m", 90.0),
+                                                ("500ms", 0.5), ("1m500ms", 60.5)])
 def test_durations(text: str, seconds: object) -> None:
     assert rollout.parse_duration(text) == seconds
 
@@ -144,7 +145,13 @@ UPDATED = {"type": "Updated", "status": "True"}
 def test_conditions_of_any_shape_are_read_without_an_error(status: object, expected: dict) -> None:
     """The API server hands over what a proxy or an old CRD let through: what is not a condition is
     skipped, never an AttributeError (apply's PoolDegraded check and the wait read the same way)."""
-    assert pools.conditions({"status": status}) == expected
+    assert objects.conditions({"status": status}) == expected
+
+
+@pytest.mark.parametrize("obj", [None, "version", ["status"], 7])
+def test_conditions_of_an_object_that_is_not_one_are_none(obj: object) -> None:
+    # one reader for pools, MachineOSBuilds and ClusterVersion (upgrade apply's wait hands it what it read)
+    assert objects.conditions(obj) == {}
 
 
 def _mcp(name: str, **spec: object) -> dict:
@@ -463,3 +470,28 @@ def test_the_running_release_is_the_newest_completed_update_whatever_the_history
     assert completed_update({"history": ["junk", None, done]}) == done  # a non-object entry is skipped
     assert completed_update({"history": [{"state": "Partial"}]}) == {}  # still installing
     assert completed_update({"history": "junk"}) == {} and completed_update(None) == {}
+
+
+def test_one_pause_patch_and_its_oc_line_for_every_command() -> None:
+    from rhcos_layer.pools import patch_command, pause_patch
+    from rhcos_layer.upgrade_apply import IMAGE_ANNOTATION, PAUSED_ANNOTATION, unpause_command, unpause_patch
+
+    assert pause_patch(True) == {"spec": {"paused": True}}
+    assert unpause_patch() == {"metadata": {"annotations": {PAUSED_ANNOTATION: None, IMAGE_ANNOTATION: None}},
+                               "spec": {"paused": False}}
+    assert patch_command("worker", pause_patch(False)) == (
+        """oc patch mcp worker --type merge -p '{"spec":{"paused":false}}'""")
+    assert unpause_command("infra") == ("oc patch mcp infra --type merge -p '{\"metadata\":{\"annotations\":{"
+                                        f"\"{PAUSED_ANNOTATION}\":null,\"{IMAGE_ANNOTATION}\":null}}}},"
+                                        "\"spec\":{\"paused\":false}}'")
+
+
+def test_cluster_strings_and_image_digests_are_read_one_way() -> None:
+    from rhcos_layer.reference import digest_of
+
+    assert [objects.text(v) for v in ("4.16.3", None, 7, {"a": 1}, ["x"])] == ["4.16.3", "", "", "", ""]
+    assert [objects.mapping(v) for v in ({"a": 1}, None, "x", ["a"])] == [{"a": 1}, {}, {}, {}]
+    # a node's currentImage against the built image (apply --on-cluster), the plan's image against the
+    # cluster's (upgrade apply): by digest, whatever the repository (a mirror's differs)
+    assert digest_of("mirror.example/ocp@sha256:" + "a" * 64) == digest_of("quay.io/ocp@sha256:" + "a" * 64)
+    assert digest_of("quay.io/ocp:4.16") == "quay.io/ocp:4.16" and digest_of("") == ""

@@ -22,6 +22,7 @@ from rhcos_layer.errors import (
 )
 from rhcos_layer.machineconfig import render
 from rhcos_layer.upgrade import BUILD_FAILED, READY, PoolUpgrade, Target, UpgradePlan
+from tests.support.cvo import set_upgradeable
 from tests.support.kube import KubeAPI, OpenShiftSeed
 
 NEW = "4.16.8"
@@ -162,6 +163,35 @@ def test_the_target_must_be_an_update_the_cluster_offers(cluster, kube_api) -> N
     assert found.risks == ["OVNRestart: pods lose network for a minute"]
 
 
+def test_the_command_for_the_admin_to_start_a_conditional_update_accepts_its_risks(cluster, kube_api) -> None:
+    _offer(kube_api)
+    found = core.survey(cluster, _plan())
+    core.preflight(cluster, found, allow_not_recommended=False)
+    assert core.start_command(found) == f"oc adm upgrade --to {NEW}"
+    kube_api.store.patch("clusterversions", "version", {"status": {"availableUpdates": None}})
+    _offer(kube_api, conditional=True)
+    found = core.survey(cluster, _plan())
+    core.preflight(cluster, found, allow_not_recommended=True)
+    # oc adm upgrade refuses a conditional update without the flag: the printed command would not work
+    assert core.start_command(found) == f"oc adm upgrade --to {NEW} --allow-not-recommended"
+
+
+def test_a_failing_cluster_is_refused_before_any_write(cluster, kube_api) -> None:
+    _offer(kube_api)
+    cv = _cv(kube_api)
+    cv["status"]["conditions"] = [c for c in cv["status"].get("conditions") or [] if c["type"] != "Failing"] + [
+        _condition("Failing", "True", "Cluster operator etcd is degraded")]
+    kube_api.store.put(cv)
+    found = core.survey(cluster, _plan())
+    assert found.upgrade.state == core.NOT_STARTED
+    kube_api.reset_requests()
+    with pytest.raises(PreflightFailed) as caught:
+        core.preflight(cluster, found, allow_not_recommended=False)
+    assert caught.value.message == ("the cluster reports Failing=True before the upgrade: Cluster operator etcd is"
+                                    " degraded; nothing was changed")
+    assert [m for m, _, _ in kube_api.requests if m != "GET"] == []
+
+
 def test_a_degraded_pool_is_refused(cluster, kube_api) -> None:
     _offer(kube_api)
     kube_api.store.patch("machineconfigpools", "master", {"status": {"degradedMachineCount": 1}})
@@ -169,6 +199,24 @@ def test_a_degraded_pool_is_refused(cluster, kube_api) -> None:
     with pytest.raises(PreflightFailed) as caught:
         core.preflight(cluster, found, allow_not_recommended=False)
     assert caught.value.message.startswith("pool master is degraded (1 degraded node(s))")
+
+
+def test_upgradeable_false_refuses_a_minor_update_before_any_write_but_not_a_z_stream(cluster, kube_api) -> None:
+    minor, minor_release = "4.17.2", "quay.io/openshift-release-dev/ocp-release@sha256:" + "7" * 64
+    cv = _cv(kube_api)
+    cv["status"]["availableUpdates"] = [{"version": NEW, "image": NEW_RELEASE},
+                                        {"version": minor, "image": minor_release}]
+    kube_api.store.put(cv)
+    set_upgradeable(kube_api, False, "AdminAckRequired", "Kubernetes 1.30 removes APIs: ack it first")
+    found = core.survey(cluster, UpgradePlan("4.16.3", Target(minor, minor_release), (_pool("worker", READY, IMAGE),)))
+    kube_api.reset_requests()
+    with pytest.raises(PreflightFailed) as caught:
+        core.preflight(cluster, found, allow_not_recommended=False)
+    assert caught.value.message == ("the cluster is not upgradeable to another minor version (4.16 to 4.17):"
+                                    " Kubernetes 1.30 removes APIs: ack it first; nothing was changed")
+    assert "admin-acks" in caught.value.hint
+    assert [m for m, _, _ in kube_api.requests if m != "GET"] == []
+    core.preflight(cluster, core.survey(cluster, _plan()), allow_not_recommended=False)  # a z-stream goes ahead
 
 
 # ------------------------------------------------------------------ pausing, and its undo
