@@ -216,58 +216,75 @@ def node_images(metas: List[Obj], base: str) -> Dict[str, Dict[str, int]]:
 
 
 # ------------------------------------------------------------------------------ following
-class ImageWatcher(Watcher):
-    """Follows a pool's nodes to an image of on-cluster layering, with the pool's rendered config
-    unchanged: ``image`` (the build the MCO sends them to as desiredImage) or, None, back to the base
-    (the rendered config's osImageURL: no currentImage nor desiredImage left, as after the
-    MachineOSConfig is deleted). The MCO's counters and done rule as for any rollout, and each node's
-    annotations on top: until the node controller has reacted, a node still booting the old image counts
-    as waiting, never as done. Pools followed by their counters (over NODE_DETAIL_LIMIT nodes) are done
-    once the pool has been seen updating and settled again."""
+def _same_image(a: str, b: str) -> bool:
+    # the annotations name the build by digest (digestedImagePushSpec); a pull spec spelled through another
+    # repository (a mirror) is still the same image when both carry a digest
+    from .reference import digest_of
 
-    def __init__(self, cluster: ClusterAPI, pool: str, image: Optional[str], **kwargs: Any) -> None:
+    if a == b:
+        return True
+    return "@" in a and "@" in b and digest_of(a) == digest_of(b)
+
+
+class ImageWatcher(Watcher):
+    """Follows a pool's nodes to an image of on-cluster layering (the single follower for apply --on-cluster
+    and rollback): ``image`` (the build the MCO sends them to) or, None, back to the base (the rendered
+    config's osImageURL: no currentImage nor desiredImage left, as after the MachineOSConfig is deleted).
+    The pool must target a rendered config without ``without`` (our osImageURL MachineConfig, after
+    --replace deleted it). The MCO's counters and done rule as for any rollout, and each node's annotations
+    on top (the rendered config alone does not change when only the image does): a node done with the
+    config but not booted on the image, or sent on elsewhere, counts as waiting, never as done. Pools
+    followed by their counters (over NODE_DETAIL_LIMIT nodes) are checked with one node metadata list."""
+
+    def __init__(self, cluster: ClusterAPI, pool: str, image: Optional[str], *, without: str = "",
+                 **kwargs: Any) -> None:
         from .rollout import Expectation
 
-        super().__init__(cluster, pool, Expectation("", False, image), **kwargs)
+        super().__init__(cluster, pool, Expectation(without, False), **kwargs)
         self.image = image
-        self._moved = False
-
-    def target_ready(self, view: PoolView) -> bool:
-        return bool(view.target)
+        self.behind: Optional[int] = None
+        self._on_image: Optional[Dict[str, bool]] = None
 
     def _nodes(self, pool: Obj, view: PoolView) -> None:
+        # Watcher's own node reading, then each node's image from the same watched metadata (no request more)
         from .rollout import DONE, WAITING
 
         super()._nodes(pool, view)
-        if not view.detailed or self._feed is None:
+        metas = self._feed.snapshot(wait=0) if self._feed is not None and view.detailed else None
+        if metas is None:
+            self._on_image = None
             return
-        metas = {str(m.get("name")): m for m in self._feed.snapshot(wait=0) or []}
+        self._on_image = {str(m.get("name")): self.booted(m) for m in metas}
         for node in view.nodes:
-            if node.phase == DONE and not self._on_image(metas.get(node.name) or {}):
+            if node.phase == DONE and not self._on_image.get(node.name):
                 node.phase = WAITING
 
-    def _on_image(self, meta: Obj) -> bool:
+    def booted(self, meta: Obj) -> bool:
+        """Whether the node boots the image and is sent nowhere else."""
         annotations = field(meta, "annotations")
         annotations = annotations if isinstance(annotations, dict) else {}
         current, desired = _text(annotations.get(CURRENT_IMAGE)), _text(annotations.get(DESIRED_IMAGE))
         if self.image is None:
             return not current and not desired
-        return current == self.image and desired == self.image
+        return _same_image(current, self.image) and _same_image(desired, self.image)
 
     def step(self) -> bool:
-        from .rollout import DONE
+        if not super().step():
+            return False
+        if self._on_image is not None:
+            self.behind = sum(1 for booted in self._on_image.values() if not booted)
+        else:  # a pool followed by its counters (too many nodes to watch): one metadata list
+            metas, _ = self.cluster.list_node_metadata(self._selector_text())
+            self.behind = sum(1 for m in metas if not self.booted(m))
+        return not self.behind
 
-        done = super().step()
-        view = self.view
-        if view is None:
-            return False
-        if view.updating:
-            self._moved = True
-        if not done:
-            return False
-        if view.detailed:
-            return all(n.phase == DONE for n in view.nodes)
-        return self._moved
+    def progress(self) -> Hashable:
+        return (super().progress(), self.behind)
+
+    def diagnosis(self) -> str:
+        told = super().diagnosis()
+        where = self.image or "the base image"
+        return told + (f"; {self.behind} node(s) not yet on {where}" if self.behind else "")
 
 
 class RestoreFollower:

@@ -4,7 +4,7 @@
 its feature gate, the push secret (present in the MCO's namespace, and able to push to the push spec,
 tried with its own credentials), the base pull secret, the pool's health, and the mode the pool is in
 now (an osImageURL MachineConfig of ours: ``--replace`` removes it in the same step). ``execute()``
-writes, ``BuildWatcher`` follows the MachineOSBuild for the pool's rendered config, and ``ImageWatcher``
+writes, ``BuildWatcher`` follows the MachineOSBuild for the pool's rendered config, and ``oncluster.ImageWatcher``
 the rollout of what it built.
 
 Moving a pool between modes pauses it first (the node controller moves no node of a paused pool:
@@ -29,8 +29,6 @@ from .objects import field as _field
 from .objects import mapping as _mapping
 from .oncluster import name as _name  # the build follower and the checks read names alike
 from .pools import patch_command, pause_patch
-from .reference import digest_of
-from .rollout import Expectation, Watcher
 
 if TYPE_CHECKING:
     from .adapters.cluster_api import ClusterAPI
@@ -49,7 +47,6 @@ REBUILD_ANNOTATION = f"{MCO_GROUP}/rebuild"
 # RenderedMachineConfigLabelKey, TargetMachineConfigPoolLabelKey)
 BUILD_CONFIG_LABEL = f"{MCO_GROUP}/machine-os-config"
 BUILD_RENDERED_LABEL = f"{MCO_GROUP}/rendered-machine-config"
-CURRENT_IMAGE = f"{MCO_GROUP}/currentImage"
 # MachineOSBuild condition types (openshift/api machineconfiguration/v1 types_machineosbuild.go), the
 # final ones first: a build that failed may still show Building=True from before
 BUILD_STATES = ("Failed", "Interrupted", "Succeeded", "Building", "Prepared")
@@ -137,29 +134,45 @@ def _api_check(cluster: ClusterAPI, version: Optional[Tuple[int, int]], served: 
                  " Preview feature set cannot be undone and blocks upgrades)")
 
 
-def _docker_config(data: Dict[str, bytes], where: str) -> Tuple[Optional[Any], str]:
-    """(AuthFile, "") from a Secret's ``.dockerconfigjson`` (or legacy ``.dockercfg``), or (None, why)."""
+# The secret types the MCO's build controller reads, each from its own key (machine-config-operator
+# pkg/controller/build/utils.go, getPullSecretKey): any other type makes it refuse the MachineOSConfig.
+SECRET_KEYS = {"kubernetes.io/dockerconfigjson": ".dockerconfigjson", "kubernetes.io/dockercfg": ".dockercfg"}
+
+
+def _docker_config(data: Dict[str, bytes], where: str, kind: Optional[str] = None) -> Tuple[Optional[Any], str]:
+    """(AuthFile, "") from a Secret's docker config, or (None, why). With the Secret's ``kind`` (type), as the
+    MCO reads it: the key its type names; without, ``.dockerconfigjson`` or else ``.dockercfg``."""
     from . import auth
 
-    raw = data.get(".dockerconfigjson")
-    legacy = raw is None and ".dockercfg" in data
-    raw = data.get(".dockercfg") if legacy else raw
-    if raw is None:
-        return None, f"{where} has no .dockerconfigjson key"
+    if kind is not None:
+        key = SECRET_KEYS.get(kind)
+        if key is None:
+            return None, (f"{where} is of type {_one_line(kind) or '(none)'}: the cluster's build reads only"
+                          " kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg secrets")
+    else:
+        key = ".dockerconfigjson" if ".dockerconfigjson" in data or ".dockercfg" not in data else ".dockercfg"
+    raw = data.get(key)
+    if not raw:
+        return None, f"{where} has no {key} key"
     try:
         text = raw.decode("utf-8")
-        if legacy:  # the old format is the auths map itself
-            text = json.dumps({"auths": json.loads(text)})
+        decoded = json.loads(text)
+        if not isinstance(decoded, dict):
+            raise ValueError(where)
+        # the MCO canonicalizes by content, whatever the key: no "auths" map means the old format, which is
+        # the auths map itself (pkg/controller/build/utils.go, canonicalizePullSecretBytes)
+        if not isinstance(decoded.get("auths"), dict) or not decoded["auths"]:
+            text = json.dumps({"auths": decoded})
         return auth.parse(text, where, strict=False), ""
     except (InvalidInput, UnicodeDecodeError, ValueError):
         return None, f"{where} is not valid docker config JSON"
 
 
-def _read_secret(cluster: ClusterAPI, name: str) -> Tuple[Optional[Dict[str, bytes]], str]:
+def _read_secret(cluster: ClusterAPI, name: str) -> Tuple[Optional[Tuple[str, Dict[str, bytes]]], str]:
     from .errors import ClusterForbidden, ClusterObjectNotFound
 
     try:
-        return cluster.secret_data(MCO_NAMESPACE, name), ""
+        return cluster.secret(MCO_NAMESPACE, name), ""
     except ClusterObjectNotFound:
         return None, f"there is no Secret {name} in namespace {MCO_NAMESPACE}"
     except ClusterForbidden:
@@ -175,10 +188,10 @@ def _push_checks(cluster: ClusterAPI, secret: str, push_spec: str, tls: TLSSetti
     where = f"Secret {MCO_NAMESPACE}/{secret}"
     hint = (f"create it: oc create secret docker-registry {secret} -n {MCO_NAMESPACE} --docker-server=REGISTRY"
             " --docker-username=USER --docker-password=PASSWORD, or name another with --push-secret")
-    data, why = _read_secret(cluster, secret)
-    if data is None:
+    found_secret, why = _read_secret(cluster, secret)
+    if found_secret is None:
         return [Check("PushSecret", False, f"{why}: the build could not push the image", hint)]
-    creds, why = _docker_config(data, where)
+    creds, why = _docker_config(found_secret[1], where, found_secret[0])
     if creds is None:
         return [Check("PushSecret", False, why, hint)]
     try:
@@ -206,9 +219,11 @@ def _push_checks(cluster: ClusterAPI, secret: str, push_spec: str, tls: TLSSetti
 
 def _pull_check(cluster: ClusterAPI, secret: str) -> Check:
     where = f"Secret {MCO_NAMESPACE}/{secret}"
-    data, why = _read_secret(cluster, secret)
-    if data is None or _docker_config(data, where)[0] is None:
-        return Check("PullSecret", False, (why or _docker_config(data or {}, where)[1])
+    found, why = _read_secret(cluster, secret)
+    if found is not None:
+        why = _docker_config(found[1], where, found[0])[1]
+    if why:
+        return Check("PullSecret", False, why
                      + ": the build could not pull its base image",
                      f"copy the cluster's pull secret there: oc get secret pull-secret -n openshift-config -o json |"
                      f" jq '.metadata={{name:\"{secret}\",namespace:\"{MCO_NAMESPACE}\"}}' | oc create -f -,"
@@ -630,51 +645,3 @@ class BuildWatcher:
 
     def close(self) -> None:
         pass
-
-
-class ImageWatcher(Watcher):
-    """The rollout of a built image: the MCO's done rule for the pool (its rendered config no longer has our
-    MachineConfig), and every node booted the build (its ``currentImage`` annotation names the image's
-    digest: the rendered config alone does not change when only the image does). A node done with the
-    config but not yet on the image shows as waiting."""
-
-    def __init__(self, cluster: ClusterAPI, pool: str, image: str, **kwargs: Any) -> None:
-        super().__init__(cluster, pool, Expectation(name_for(pool), False), **kwargs)
-        self.image = image
-        self.behind: Optional[int] = None
-        self._on_image: Optional[Dict[str, bool]] = None
-
-    def _nodes(self, pool: Dict[str, Any], view: Any) -> None:
-        # Watcher's own node reading, then each node's image from the same watched metadata (no request more)
-        from dataclasses import replace
-
-        from .rollout import DONE, WAITING
-
-        super()._nodes(pool, view)
-        metas = self._feed.snapshot(wait=0) if self._feed is not None and view.detailed else None
-        if metas is None:
-            self._on_image = None
-            return
-        self._on_image = {str(_field(m, "name")): self._booted(m) for m in metas}
-        view.nodes = [replace(n, phase=WAITING) if n.phase == DONE and not self._on_image.get(n.name) else n
-                      for n in view.nodes]
-
-    def _booted(self, meta: Any) -> bool:
-        return digest_of(str(_field(meta, "annotations", CURRENT_IMAGE) or "")) == digest_of(self.image)
-
-    def step(self) -> bool:
-        if not super().step():
-            return False
-        if self._on_image is not None:
-            self.behind = sum(1 for booted in self._on_image.values() if not booted)
-        else:  # a pool followed by its counters (too many nodes to watch): one metadata list
-            metas, _ = self.cluster.list_node_metadata(self._selector_text())
-            self.behind = sum(1 for m in metas if not self._booted(m))
-        return not self.behind
-
-    def progress(self) -> Any:
-        return (super().progress(), self.behind)
-
-    def diagnosis(self) -> str:
-        told = super().diagnosis()
-        return told + (f"; {self.behind} node(s) not yet on {self.image}" if self.behind else "")

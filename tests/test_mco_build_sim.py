@@ -351,3 +351,28 @@ def test_from_4_20_a_failed_build_degrades_the_pool_and_a_good_one_clears_it(bui
     assert (conditions["ImageBuildDegraded"]["status"], conditions["ImageBuildDegraded"]["message"]) == (
         "False", "Build succeeded for pool worker")
     assert conditions["Degraded"]["status"] == "False"
+
+
+def test_push_secrets_are_read_by_their_type_and_a_legacy_dockercfg_builds(building_mco, kube_api, registry):
+    # machine-config-operator pkg/controller/build/utils.go: getPullSecretKey (the type names the key, other
+    # types refused) and canonicalizePullSecretBytes (the old format is the auths map itself)
+    import base64
+    import json
+
+    api = kube_api
+    auths = {registry.host: {"auth": base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()}}
+    api.store.put({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                   "metadata": {"name": "opaque", "namespace": MCO_NAMESPACE},
+                   "data": {".dockerconfigjson": base64.b64encode(json.dumps({"auths": auths}).encode()).decode()}})
+    api.store.put(mosc_v1("worker", f"{registry.host}/ocb/typed:latest", secret="opaque"))
+    assert building_mco.wait_idle(10)
+    assert api.store.list("machineosbuilds") == []
+    assert building_mco.builds.problems["worker"] == "unknown secret type Opaque"
+
+    api.store.put({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockercfg",
+                   "metadata": {"name": "legacy", "namespace": MCO_NAMESPACE},
+                   "data": {".dockercfg": base64.b64encode(json.dumps(auths).encode()).decode()}})
+    mosc = api.store.get("machineosconfigs", "worker")
+    mosc["spec"]["renderedImagePushSecret"]["name"] = "legacy"
+    api.store.put(mosc)
+    assert condition_true(wait_for_build(api, "worker"), "Succeeded")

@@ -168,6 +168,10 @@ class Cluster:
 
     def secret_data(self, namespace: str, name: str) -> Dict[str, bytes]:
         """A Secret's decoded data. The values are secrets: never print or log them."""
+        return self.secret(namespace, name)[1]
+
+    def secret(self, namespace: str, name: str) -> Tuple[str, Dict[str, bytes]]:
+        """A Secret's type and decoded data. The values are secrets: never print or log them."""
         import base64
 
         from kubernetes.client import CoreV1Api
@@ -177,8 +181,9 @@ class Cluster:
                               _preload_content=False)
         import json
 
-        data = json.loads(response.data).get("data") or {}
-        return {str(key): base64.b64decode(str(value)) for key, value in data.items()}
+        body = json.loads(response.data)
+        data = body.get("data") or {}
+        return str(body.get("type") or ""), {str(key): base64.b64decode(str(value)) for key, value in data.items()}
 
     def machineconfig(self, name: str) -> Optional[Dict[str, Any]]:
         """The MachineConfig ``name``, or None when there is none."""

@@ -305,7 +305,9 @@ def _on_cluster(terminal: Terminal, pools: Tuple[str, ...], image: Optional[str]
         expect = [(pool, Expectation(name_for(pool), False))]
 
         def make(name: str, expectation: Any, on_refresh: Any) -> Any:
-            return core.ImageWatcher(cluster, name, built, on_refresh=on_refresh)
+            from ..oncluster import ImageWatcher
+
+            return ImageWatcher(cluster, name, built, without=name_for(name), on_refresh=on_refresh)
 
         try:
             views = _follow(terminal, cluster, expect, limit, resume, make=make)
@@ -414,7 +416,8 @@ def _report(terminal: Terminal, plans: List[Plan], output: str, *, dry_run: bool
 @click.option("--pool", "pools", multiple=True, required=True, metavar="POOL",
               help="Machine config pool to put back (repeatable).")
 @click.option("--to-previous", is_flag=True,
-              help="Re-apply the image that was live before the last apply, instead of the base image.")
+              help="Re-apply the image that was live before the last apply, instead of the base image (an"
+                   " on-cluster pool: its MachineOSConfig's previous spec, built again).")
 @ignore_preflight_option("With --to-previous: apply although these checks fail (as for apply).")
 @wait_options
 @registry_options
@@ -430,6 +433,10 @@ def rollback_command(settings: Settings, pools: Tuple[str, ...], to_previous: bo
     Only MachineConfigs labelled as managed by rhcos-layer for that pool are deleted: never a
     rendered-* one, never one rhcos-layer did not create. --to-previous re-applies the image that
     was live before instead (recorded in the MachineConfig).
+
+    A pool the cluster builds for (apply --on-cluster) gets its MachineOSConfig deleted instead, if
+    rhcos-layer made it, and its nodes go back to the base; --to-previous sets the MachineOSConfig's
+    spec back to the one before the last apply, and --wait follows its build, then the rollout.
     """
     from .. import apply as apply_mod
     from .. import rollback as rollback_mod

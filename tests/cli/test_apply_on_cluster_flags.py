@@ -28,3 +28,12 @@ def test_flags_that_do_not_go_together_are_refused(tmp_path: Path, run_cli, args
     assert result.code == 3, result.err
     assert result.err.strip().splitlines()[0] == message
     assert "Traceback" not in result.err
+
+
+def test_rollback_help_says_what_it_does_to_an_on_cluster_pool(tmp_path: Path, run_cli) -> None:
+    # a user of apply --on-cluster learns from --help alone that rollback undoes it, and how
+    result = run_cli(["rollback", "--help"], tmp_path)
+    assert result.code == 0, result.err
+    text = " ".join(result.out.split())
+    assert "gets its MachineOSConfig deleted instead, if rhcos-layer made it, and its nodes go back to the base" in text
+    assert "an on-cluster pool: its MachineOSConfig's previous spec, built again" in text

@@ -432,3 +432,44 @@ def test_an_interrupted_build_says_so_and_exits_22(tmp_path, project, kube_api, 
     assert proc.returncode == 22, err
     assert re.search(r"Error: pool worker: the build worker-\w+ \(Job build-worker-\w+\) was interrupted", err), err
     assert _mosc(api) is not None
+
+
+def test_a_degraded_pool_is_refused_before_anything_is_written(tmp_path, project, logged_in, registry, fake_base,
+                                                             rhcos_layer):
+    api = logged_in
+    _seed(api, registry, fake_base, "4.19.2")
+    api.store.patch("machineconfigpools", "worker", {"status": {"degradedMachineCount": 1}})
+    api.reset_requests()
+    result = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "push", "--wait",
+                          *_cert_flags(registry)], project)
+    assert result.code == 12, result.err
+    assert "pool worker is degraded (1 degraded node(s)): a rollout would stall behind it" in result.err
+    assert "--ignore-preflight-errors=PoolDegraded" in result.err
+    assert _writes(api) == [] and _mosc(api) is None
+
+
+def test_push_secrets_are_read_by_their_type_as_the_mco_reads_them(tmp_path, project, logged_in, registry, fake_base,
+                                                                 rhcos_layer):
+    # machine-config-operator pkg/controller/build/utils.go (getPullSecretKey, canonicalizePullSecretBytes): the
+    # Secret's type names its key, any other type is refused; a legacy .dockercfg is the auths map itself
+    api = logged_in
+    _seed(api, registry, fake_base, "4.19.2")
+    config = registry.auth_config()
+    api.store.put({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                   "metadata": {"name": "opaque", "namespace": NS},
+                   "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()}})
+    api.store.put({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockercfg",
+                   "metadata": {"name": "legacy", "namespace": NS},
+                   "data": {".dockercfg": base64.b64encode(json.dumps(config["auths"]).encode()).decode()}})
+    api.reset_requests()
+    opaque = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "opaque", "--wait",
+                          *_cert_flags(registry)], project)
+    assert opaque.code == 12, opaque.err
+    assert (f"pool worker: Secret {NS}/opaque is of type Opaque: the cluster's build reads only"
+            " kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg secrets; nothing was changed") in opaque.err
+    assert _writes(api) == [] and _mosc(api) is None
+
+    legacy = rhcos_layer(["apply", "--on-cluster", "--pool", "worker", "--push-secret", "legacy", "--dry-run",
+                          *_cert_flags(registry)], project)
+    assert legacy.code == 0, legacy.err
+    assert "worker: would create MachineOSConfig worker" in legacy.out

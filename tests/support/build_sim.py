@@ -19,7 +19,8 @@ machineconfiguration/v1 types_machineosbuild.go / types_machineosconfig.go and v
   /etc/machine-config-daemon/rendered-config and the labels the MCO's template sets) and the
   MachineOSConfig's containerFile for the build's architecture (AMD64 if given, else NoArch), pulled with the
   cluster's global pull secret plus baseImagePullSecret, then ``podman push`` with the
-  renderedImagePushSecret's ``.dockerconfigjson`` (only that) to the renderedImagePushSpec repository;
+  renderedImagePushSecret (only that: ``.dockerconfigjson``, or a legacy ``.dockercfg``, as its type says) to
+  the renderedImagePushSpec repository;
 * conditions Prepared, Building, Succeeded, Interrupted, Failed, each always present, reasons and messages
   as the MCO writes them (Prepared "Build Prepared and Pending", Building "Image Build In Progress",
   Succeeded reason Ready "Build Ready", Failed "Build Failed", Interrupted "Build Interrupted");
@@ -33,7 +34,8 @@ What happens when things go wrong (the stricter reading where the MCO's sources 
   new build comes only from new inputs (rendered config, containerFile, push spec) or the annotation
   ``machineconfiguration.openshift.io/rebuild`` on the MachineOSConfig (pkg/controller/build/constants.go:
   the current MachineOSBuild is deleted, so a new one is made; the annotation is then removed);
-* a missing push secret (or one without ``.dockerconfigjson``): no MachineOSBuild is created (the
+* a missing push secret (or one of a type other than kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg,
+  or without the key its type names: getPullSecretKey in utils.go): no MachineOSBuild is created (the
   MachineOSConfig fails validation before any build object exists) and the builder keeps retrying; the
   reason is in ``BuildController.problems[<MachineOSConfig>]`` (what machine-os-builder would log);
 * deleting the builder Job while it runs makes the build Interrupted (and kills it);
@@ -157,6 +159,19 @@ class _Inputs:
         self.containerfile = by_arch.get("AMD64", by_arch.get("NoArch", ""))
 
 
+def _secret_key(secret: Optional[Obj]) -> Tuple[str, str]:
+    """(key, "") of the docker config in a push or pull secret, or ("", why not): the Secret's type names the key
+    and other types are refused (machine-config-operator pkg/controller/build/utils.go, getPullSecretKey)."""
+    kind = str((secret or {}).get("type") or "")
+    name = str(((secret or {}).get("metadata") or {}).get("name") or "")
+    key = {"kubernetes.io/dockerconfigjson": ".dockerconfigjson", "kubernetes.io/dockercfg": ".dockercfg"}.get(kind)
+    if key is None:
+        return "", f"unknown secret type {kind}"
+    if not ((secret or {}).get("data") or {}).get(key):
+        return "", f'missing "{key}" in {name}'
+    return key, ""
+
+
 class BuildController:
     """Reconciles MachineOSConfigs into real builds (see the module docstring). ``reconcile()`` runs in the
     MCO's loop and never blocks: each build runs in its own thread, writing the store as it goes."""
@@ -221,11 +236,11 @@ class BuildController:
             if name in self._threads and self._threads[name].is_alive():
                 return
         secret = self.store.get("secrets", inputs.push_secret, MCO_NAMESPACE) if inputs.push_secret else None
-        if secret is None or ".dockerconfigjson" not in (secret.get("data") or {}):
+        why = _secret_key(secret)[1] if secret is not None else ""
+        if secret is None or why:
             self.problems[inputs.name] = (
                 f'could not get push secret "{inputs.push_secret}" for MachineOSConfig "{inputs.name}": secrets'
-                f' "{inputs.push_secret}" not found' if secret is None else
-                f'secret "{inputs.push_secret}" has no .dockerconfigjson key')
+                f' "{inputs.push_secret}" not found' if secret is None else why)
             return
         self.problems.pop(inputs.name, None)
         now = _timestamp()
@@ -412,11 +427,14 @@ class BuildController:
     # ------------------------------------------------------------------ secrets (files 0600, removed after)
     def _secret_auths(self, name: str) -> Obj:
         secret = self.store.get("secrets", name, MCO_NAMESPACE) if name else None
-        data = ((secret or {}).get("data") or {}).get(".dockerconfigjson")
+        key, why = _secret_key(secret)
+        data = ((secret or {}).get("data") or {}).get(key) if not why else None
         if not data:
             return {}
         try:
-            return dict(json.loads(base64.b64decode(data)).get("auths") or {})
+            decoded = json.loads(base64.b64decode(data))
+            # canonicalizePullSecretBytes (pkg/controller/build/utils.go): no "auths" map, the old format
+            return dict(decoded.get("auths") or decoded) if isinstance(decoded, dict) else {}
         except (ValueError, AttributeError):
             return {}
 
