@@ -314,33 +314,34 @@ class Cluster:
         MachineOSConfig is v1alpha1 only with TechPreviewNoUpgrade on 4.16/4.17, v1 from 4.18/4.19."""
         import json
 
+        from kubernetes.client import ApisApi
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
-        def get(path: str) -> Optional[Dict[str, Any]]:
+        def get(what: str, call: Any, *args: str) -> Optional[Dict[str, Any]]:
+            # raw JSON (_preload_content=False): the same on the kubernetes clients for Python 3.9 and later,
+            # which differ in their lower-level request API
             try:
-                request = self._api.param_serialize("GET", path, header_params={"Accept": "application/json"},
-                                                    auth_settings=["BearerToken"])
-                response = self._api.call_api(*request, _request_timeout=WATCH_REQUEST_TIMEOUT)
-                body = response.read()
+                response = call(*args, _preload_content=False, _request_timeout=WATCH_REQUEST_TIMEOUT)
+                body = response.data
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None  # the group or version is not served
+                raise self._api_error(f"discover {what}", exc) from None
             except (HTTPError, OSError) as exc:
                 raise self._connection_error(exc) from None
-            if response.status == 404:
-                return None  # the group or version is not served
-            if response.status >= 400:
-                raise self._api_error(f"discover {path}", ApiException(status=response.status,
-                                                                      reason=response.reason, body=body))
             try:
                 data = json.loads(body)
             except ValueError:
                 return None
             return data if isinstance(data, dict) else None
 
-        found = get(f"/apis/{group}") or {}
+        groups = get("/apis", ApisApi(self._api).get_api_versions) or {}
+        found = next((g for g in groups.get("groups") or [] if isinstance(g, dict) and g.get("name") == group), {})
         versions = [str(v.get("version")) for v in found.get("versions") or [] if isinstance(v, dict)]
         served = []
         for version in versions:
-            listing = get(f"/apis/{group}/{version}") or {}
+            listing = get(f"/apis/{group}/{version}", self._custom().get_api_resources, group, version) or {}
             names = [r.get("name") for r in listing.get("resources") or [] if isinstance(r, dict)]
             if plural in names:
                 served.append(version)
