@@ -64,3 +64,21 @@ def write_project(folder: Path, base: str, body: str, image: Optional[str] = Non
     if image:
         (folder / "rhcos-layer.yaml").write_text(f"image: {image}\n")
     return folder
+
+
+@pytest.fixture
+def logged_in(kube_api, kubeconfig, tool_env, monkeypatch):
+    """The emulated cluster, logged in through KUBECONFIG, its watches refreshed every 0.05 s. Test
+    modules that need another login (a kubeconfig path, no watch interval) define their own."""
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("RHCOS_LAYER_WATCH_INTERVAL", "0.05")
+    return kube_api
+
+
+def seed_on_fake_base(api, registry, fake_base, version: str, feature_set: str = ""):
+    """An OpenShift *version* cluster (two workers) on the rig's fake base, its pull secret holding the
+    rig registry's credentials."""
+    from tests.support.kube import seed_openshift
+
+    return seed_openshift(api, version=version, feature_set=feature_set, base_image=fake_base.pullspec,
+                          pull_secret=registry.auth_config(), workers=2)

@@ -13,7 +13,8 @@ from typing import Any, Dict
 
 import pytest
 
-from tests.support.kube import KubeAPI, seed_openshift
+from tests.integration.conftest import seed_on_fake_base as _seed
+from tests.support.kube import KubeAPI
 from tests.support.mco import SimulatedMCO
 
 MCO = "machineconfiguration.openshift.io"
@@ -33,18 +34,6 @@ def _mosc(pool: str, version: str = "v1") -> Dict[str, Any]:
                 "renderedImagePushSecret": {"name": "push"}, "renderedImagePushSpec": PUSH,
                 "containerFile": [{"containerfileArch": "NoArch", "content": "FROM configs AS final\n"}]}
     return {"apiVersion": f"{MCO}/{version}", "kind": "MachineOSConfig", "metadata": {"name": pool}, "spec": spec}
-
-
-@pytest.fixture
-def logged_in(kube_api: KubeAPI, kubeconfig, tool_env, monkeypatch):
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    monkeypatch.setenv("RHCOS_LAYER_WATCH_INTERVAL", "0.05")
-    return kube_api
-
-
-def _seed(api: KubeAPI, registry, fake_base, version: str, feature_set: str = ""):
-    return seed_openshift(api, version=version, feature_set=feature_set, base_image=fake_base.pullspec,
-                          pull_secret=registry.auth_config(), workers=2)
 
 
 def _writes(api: KubeAPI) -> list:

@@ -23,13 +23,6 @@ DESIRED_IMAGE = f"{MCO}/desiredImage"
 PREVIOUS = "rhcos-layer.io/previous-spec"
 
 
-@pytest.fixture
-def logged_in(kube_api: KubeAPI, kubeconfig, tool_env, monkeypatch):
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    monkeypatch.setenv("RHCOS_LAYER_WATCH_INTERVAL", "0.05")
-    return kube_api
-
-
 def _writes(api: KubeAPI) -> list:
     """The requests that change the cluster (access reviews ask, they change nothing)."""
     return [r for r in api.requests if r[0] in ("POST", "PUT", "PATCH", "DELETE")

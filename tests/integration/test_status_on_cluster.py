@@ -19,7 +19,8 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from tests.support.kube import KubeAPI, push_secret, seed_openshift
+from tests.integration.conftest import seed_on_fake_base as _seed
+from tests.support.kube import KubeAPI, push_secret
 
 MCO = "machineconfiguration.openshift.io"
 PUSH = "registry.example.com/ops/worker-os:latest"
@@ -62,18 +63,6 @@ def mosb(name: str, config: str, rendered: str, true: List[str], *, when: str = 
             "metadata": {"name": name, "labels": {f"{MCO}/machine-os-config": config}},
             "spec": {"machineConfig": {"name": rendered}, "machineOSConfig": {"name": config},
                      "renderedImagePushSpec": PUSH}, "status": status}
-
-
-@pytest.fixture
-def logged_in(kube_api: KubeAPI, kubeconfig, tool_env, monkeypatch):
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    monkeypatch.setenv("RHCOS_LAYER_WATCH_INTERVAL", "0.05")
-    return kube_api
-
-
-def _seed(api: KubeAPI, registry, fake_base, version: str, feature_set: str = ""):
-    return seed_openshift(api, version=version, feature_set=feature_set, base_image=fake_base.pullspec,
-                          pull_secret=registry.auth_config(), workers=2)
 
 
 def _target(api: KubeAPI, pool: str = "worker") -> str:
